@@ -1,0 +1,10 @@
+DROP TABLE api_keys;
+DROP TABLE audit_log;
+DROP TABLE partner_tier_history;
+DROP TABLE login_attempts;
+DROP TABLE sessions;
+DROP TABLE users;
+DROP TABLE partner_orgs;
+DROP TABLE tiers;
+DROP TABLE programs;
+DROP TABLE settings;

@@ -1,0 +1,42 @@
+//! Creating accounts outside the web forms: the CLI's `create-admin`, demo data and tests share this path, so a
+//! password policy or email rule holds everywhere.
+
+use crate::auth::password;
+use crate::db::users::{self, NewUser};
+use crate::db::{is_unique_violation, DbConn};
+use crate::domain::email::EmailAddress;
+use crate::domain::role::Role;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    InvalidEmail(String),
+    #[error("password: {0}")]
+    WeakPassword(String),
+    #[error("an account with the email {0} already exists")]
+    EmailTaken(String),
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub password: &'a str,
+    pub role: Role,
+    pub partner_org_id: Option<i64>,
+}
+
+pub fn create(conn: &mut DbConn, account: &NewAccount<'_>) -> Result<i64, AccountError> {
+    let email = EmailAddress::parse(account.email).map_err(AccountError::InvalidEmail)?;
+    password::check_policy(account.password).map_err(AccountError::WeakPassword)?;
+    let password_hash = password::hash(account.password);
+    let new_user = NewUser {
+        email: email.as_str(),
+        display_name: account.display_name.trim(),
+        password_hash: &password_hash,
+        role: account.role,
+        partner_org_id: account.partner_org_id,
+    };
+    users::insert(conn, &new_user).map_err(|e| if is_unique_violation(&e) { AccountError::EmailTaken(email.to_string()) } else { e.into() })
+}

@@ -1,0 +1,115 @@
+//! The signed-in user, loaded once per request from the server-side session, and the guards on `/admin` (staff
+//! only) and `/portal` (partner users only).
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use std::future::Future;
+use std::pin::Pin;
+
+use super::token::hash_token;
+use super::TypedSession;
+use crate::db::users::User;
+use crate::domain::role::Role;
+use crate::error::AppError;
+use crate::web::{db, State};
+
+/// The result of looking up the session, cached in the request's extensions.
+#[derive(Clone)]
+struct LoadedUser(Option<User>);
+
+pub async fn load_user(req: &HttpRequest) -> Result<Option<User>, AppError> {
+    if let Some(LoadedUser(user)) = req.extensions().get::<LoadedUser>() {
+        return Ok(user.clone());
+    }
+    let user = match TypedSession::of(req).session_token() {
+        None => None,
+        Some(token) => {
+            let state = req.app_data::<State>().expect("AppState is registered").clone();
+            let token_hash = hash_token(&token);
+            db(&state.pool, move |conn| crate::db::sessions::find_user(conn, &token_hash, crate::db::now())).await?
+        }
+    };
+    req.extensions_mut().insert(LoadedUser(user.clone()));
+    Ok(user)
+}
+
+/// A signed-in, active user. Extracting it where nobody is signed in asks them to sign in.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub User);
+
+impl CurrentUser {
+    pub fn role(&self) -> Role {
+        self.0.role()
+    }
+
+    pub fn actor(&self) -> crate::db::audit::Actor {
+        crate::db::audit::Actor { user_id: Some(self.0.id), label: self.0.email.clone() }
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match load_user(&req).await? {
+                Some(user) => Ok(CurrentUser(user)),
+                None => Err(AppError::LoginRequired { next: path_and_query(&req) }),
+            }
+        })
+    }
+}
+
+/// The signed-in user if there is one, for pages anyone may see.
+pub struct MaybeUser(pub Option<User>);
+
+impl FromRequest for MaybeUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(MaybeUser(load_user(&req).await?)) })
+    }
+}
+
+/// What the navigation needs to know about the user.
+pub struct NavUser {
+    pub name: String,
+    pub role_label: &'static str,
+    pub is_staff: bool,
+    pub is_admin: bool,
+}
+
+impl From<&User> for NavUser {
+    fn from(user: &User) -> Self {
+        let role = user.role();
+        Self { name: user.name().to_string(), role_label: role.label(), is_staff: role.is_staff(), is_admin: role == Role::Admin }
+    }
+}
+
+fn path_and_query(req: &HttpRequest) -> String {
+    req.uri().path_and_query().map(|pq| pq.as_str().to_string()).unwrap_or_else(|| "/".into())
+}
+
+async fn require(req: ServiceRequest, next: Next<BoxBody>, allowed: fn(Role) -> bool, refusal: &str) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    match load_user(req.request()).await? {
+        None => Err(AppError::LoginRequired { next: path_and_query(req.request()) }.into()),
+        Some(user) if !allowed(user.role()) => Err(AppError::Forbidden(refusal.to_string()).into()),
+        Some(_) => next.call(req).await,
+    }
+}
+
+/// Guard for `/admin`: staff only.
+pub async fn require_staff(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    require(req, next, Role::is_staff, "These pages are for program staff. Your account is a partner account.").await
+}
+
+/// Guard for `/portal`: partner users only.
+pub async fn require_partner(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    require(req, next, Role::is_partner, "The partner portal is for partner accounts. Staff work from the admin pages.").await
+}

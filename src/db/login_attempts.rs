@@ -1,0 +1,34 @@
+//! Sign-in attempts per email, kept so throttling survives restarts and applies across server processes.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::login_attempts;
+use super::DbConn;
+
+pub fn record(conn: &mut DbConn, email: &str, succeeded: bool, ip: &str, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::insert_into(login_attempts::table)
+        .values((
+            login_attempts::email.eq(email),
+            login_attempts::succeeded.eq(succeeded),
+            login_attempts::ip.eq(ip),
+            login_attempts::attempted_at.eq(at),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Times of failed attempts for `email` since `since`.
+pub fn failures_since(conn: &mut DbConn, email: &str, since: NaiveDateTime) -> QueryResult<Vec<NaiveDateTime>> {
+    login_attempts::table
+        .filter(login_attempts::email.eq(email))
+        .filter(login_attempts::succeeded.eq(false))
+        .filter(login_attempts::attempted_at.gt(since))
+        .select(login_attempts::attempted_at)
+        .load(conn)
+}
+
+/// Forgets attempts older than `before`; they no longer count for anything.
+pub fn prune(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(login_attempts::table.filter(login_attempts::attempted_at.lt(before))).execute(conn)
+}

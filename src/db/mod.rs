@@ -1,0 +1,142 @@
+//! The database: one connection type over PostgreSQL and SQLite, chosen from the `DATABASE_URL` scheme, a pool of
+//! them, embedded twin migrations, and one repository module per aggregate. All SQL of Concord lives below here;
+//! where the backends differ the code says so in side-by-side `match` arms.
+
+pub mod api_keys;
+pub mod audit;
+pub mod login_attempts;
+pub mod partners;
+pub mod programs;
+pub mod schema;
+pub mod sessions;
+pub mod settings;
+pub mod setup;
+pub mod tiers;
+pub mod users;
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::{Backend, DatabaseUrl};
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = r2d2::Pool<DbManager>;
+pub type PooledConn = r2d2::PooledConnection<DbManager>;
+
+/// Opens connections of the backend the URL names. Diesel's own `ConnectionManager<MultiConnection>` tries each
+/// backend in turn and falls back to SQLite for any string, which would turn a typo into a stray file.
+#[derive(Debug, Clone)]
+pub struct DbManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for DbManager {
+    type Connection = DbConn;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConn, diesel::ConnectionError> {
+        match self.url.backend {
+            Backend::Postgres => PgConnection::establish(&self.url.connect).map(DbConn::Pg),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url.connect)?;
+                // busy_timeout first: switching to WAL itself needs the lock another connection may hold.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), diesel::ConnectionError> {
+        conn.batch_execute("SELECT 1").map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+pub fn pool(url: &DatabaseUrl) -> Result<DbPool, String> {
+    let max_size = match url.backend {
+        Backend::Postgres => 10,
+        // SQLite has one writer at a time; a few connections let reads go on beside it under WAL.
+        Backend::Sqlite => 4,
+    };
+    r2d2::Pool::builder()
+        .max_size(max_size)
+        .connection_timeout(std::time::Duration::from_secs(10))
+        .build(DbManager { url: url.clone() })
+        .map_err(|e| format!("cannot connect: {e}"))
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Applies every pending migration of the connection's backend; returns the versions applied.
+pub fn run_migrations(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
+    let applied = match conn {
+        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS)?,
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS)?,
+    };
+    Ok(applied.into_iter().map(|v| v.to_string()).collect())
+}
+
+/// Reverts every applied migration, newest first. For the migration round-trip test and for operators.
+pub fn revert_all_migrations(conn: &mut DbConn) -> Result<Vec<String>, MigrationError> {
+    let reverted = match conn {
+        DbConn::Pg(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS)?,
+        DbConn::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS)?,
+    };
+    Ok(reverted.into_iter().map(|v| v.to_string()).collect())
+}
+
+pub fn backend(conn: &DbConn) -> Backend {
+    match conn {
+        DbConn::Pg(_) => Backend::Postgres,
+        DbConn::Sqlite(_) => Backend::Sqlite,
+    }
+}
+
+/// The current UTC time at the precision both backends keep (PostgreSQL stores microseconds, SQLite would keep
+/// nanoseconds), so a value read back equals the value written.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// Escapes `%`, `_` and the escape character itself for a `LIKE ... ESCAPE '\'` pattern that matches `text`
+/// anywhere.
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// True when a diesel error is a UNIQUE constraint violation (the same on both backends).
+pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    matches!(error, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}
+
+/// Answers when the database does; for `/healthz`.
+pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
+    conn.batch_execute("SELECT 1")
+}

@@ -1,0 +1,146 @@
+//! Hand-written so one schema serves both backends: portable types only (BIGINT ids and money, TEXT, BOOLEAN,
+//! TIMESTAMP in UTC). Keep in step with `migrations/{sqlite,postgres}`.
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    programs (id) {
+        id -> BigInt,
+        name -> Text,
+        currency -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tiers (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        name -> Text,
+        rank -> BigInt,
+        description -> Text,
+        margin_bps -> BigInt,
+        commission_override_bps -> Nullable<BigInt>,
+        mdf_allowance_minor -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    partner_orgs (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        tier_id -> Nullable<BigInt>,
+        country -> Text,
+        website_domain -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        partner_org_id -> Nullable<BigInt>,
+        active -> Bool,
+        created_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_attempts (id) {
+        id -> BigInt,
+        email -> Text,
+        succeeded -> Bool,
+        ip -> Text,
+        attempted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    partner_tier_history (id) {
+        id -> BigInt,
+        partner_org_id -> BigInt,
+        from_tier_id -> Nullable<BigInt>,
+        to_tier_id -> Nullable<BigInt>,
+        from_tier_name -> Text,
+        to_tier_name -> Text,
+        reason -> Text,
+        changed_by_user_id -> Nullable<BigInt>,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_user_id -> Nullable<BigInt>,
+        actor_label -> Text,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> Nullable<BigInt>,
+        subject_label -> Text,
+        reason -> Nullable<Text>,
+        before_summary -> Nullable<Text>,
+        after_summary -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        name -> Text,
+        key_prefix -> Text,
+        key_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(tiers -> programs (program_id));
+diesel::joinable!(partner_orgs -> programs (program_id));
+diesel::joinable!(partner_orgs -> tiers (tier_id));
+diesel::joinable!(users -> partner_orgs (partner_org_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(partner_tier_history -> partner_orgs (partner_org_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    settings,
+    programs,
+    tiers,
+    partner_orgs,
+    users,
+    sessions,
+    login_attempts,
+    partner_tier_history,
+    audit_log,
+    api_keys,
+);

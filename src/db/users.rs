@@ -1,0 +1,84 @@
+//! People who sign in: staff (no partner org) and partner users (exactly one org).
+
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::{now, DbConn};
+use crate::domain::role::Role;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub partner_org_id: Option<i64>,
+    pub active: bool,
+    pub created_at: chrono::NaiveDateTime,
+    pub last_login_at: Option<chrono::NaiveDateTime>,
+}
+
+impl User {
+    pub fn role(&self) -> Role {
+        self.role.parse().expect("the schema only admits known roles")
+    }
+
+    /// The name to show: the display name, or the email when none was given.
+    pub fn name(&self) -> &str {
+        if self.display_name.trim().is_empty() {
+            &self.email
+        } else {
+            &self.display_name
+        }
+    }
+}
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub role: Role,
+    pub partner_org_id: Option<i64>,
+}
+
+/// Inserts a user; a taken email surfaces as a unique violation (see `db::is_unique_violation`).
+pub fn insert(conn: &mut DbConn, user: &NewUser<'_>) -> QueryResult<i64> {
+    diesel::insert_into(users::table)
+        .values((
+            users::email.eq(user.email),
+            users::display_name.eq(user.display_name),
+            users::password_hash.eq(user.password_hash),
+            users::role.eq(user.role.as_str()),
+            users::partner_org_id.eq(user.partner_org_id),
+            users::active.eq(true),
+            users::created_at.eq(now()),
+        ))
+        .returning(users::id)
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
+    users::table.find(id).select(User::as_select()).first(conn).optional()
+}
+
+pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
+    users::table.filter(users::email.eq(email)).select(User::as_select()).first(conn).optional()
+}
+
+pub fn admin_exists(conn: &mut DbConn) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(users::table.filter(users::role.eq(Role::Admin.as_str())))).get_result(conn)
+}
+
+pub fn list_for_org(conn: &mut DbConn, partner_org_id: i64) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::partner_org_id.eq(partner_org_id))
+        .order(users::id)
+        .select(User::as_select())
+        .load(conn)
+}
+
+pub fn record_login(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(id)).set(users::last_login_at.eq(Some(now()))).execute(conn).map(|_| ())
+}

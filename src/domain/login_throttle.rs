@@ -1,0 +1,65 @@
+//! Login throttling policy: after `MAX_FAILURES` failed attempts for one email within `WINDOW`, further attempts
+//! are refused until the oldest of those failures leaves the window.
+
+use chrono::{Duration, NaiveDateTime};
+
+pub const MAX_FAILURES: usize = 5;
+
+pub fn window() -> Duration {
+    Duration::minutes(15)
+}
+
+/// The earliest moment from which failures still count against an attempt made at `now`.
+pub fn window_start(now: NaiveDateTime) -> NaiveDateTime {
+    now - window()
+}
+
+/// `failures` are the times of failed attempts inside the window, in any order. Returns `Some(retry_at)` when the
+/// attempt must be refused, `None` when it may proceed.
+pub fn refused_until(failures: &[NaiveDateTime], now: NaiveDateTime) -> Option<NaiveDateTime> {
+    let mut recent: Vec<NaiveDateTime> = failures.iter().copied().filter(|t| *t > window_start(now)).collect();
+    if recent.len() < MAX_FAILURES {
+        return None;
+    }
+    // Refused until enough failures age out that fewer than MAX_FAILURES remain.
+    recent.sort();
+    let must_expire = recent.len() - MAX_FAILURES;
+    Some(recent[must_expire] + window())
+}
+
+/// Whole minutes (rounded up, at least one) a refused person has to wait, for the message.
+pub fn minutes_to_wait(retry_at: NaiveDateTime, now: NaiveDateTime) -> i64 {
+    let seconds = (retry_at - now).num_seconds().max(1);
+    (seconds + 59) / 60
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(minute: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(10, minute, 0).unwrap()
+    }
+
+    #[test]
+    fn five_failures_are_allowed_the_sixth_attempt_is_refused() {
+        let four: Vec<_> = (0..4).map(at).collect();
+        assert_eq!(refused_until(&four, at(5)), None);
+        let five: Vec<_> = (0..5).map(at).collect();
+        assert_eq!(refused_until(&five, at(5)), Some(at(15)));
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_count() {
+        let five: Vec<_> = (0..5).map(at).collect();
+        assert_eq!(refused_until(&five, at(15)), None, "the first failure left the window at 10:15");
+        assert_eq!(refused_until(&five, at(14)), Some(at(15)));
+    }
+
+    #[test]
+    fn wait_is_rounded_up_to_whole_minutes() {
+        assert_eq!(minutes_to_wait(at(15), at(5)), 10);
+        assert_eq!(minutes_to_wait(at(15), at(15)), 1);
+    }
+}

@@ -1,0 +1,209 @@
+//! Partner orgs: what kind of partner they are, where they stand in the program, and which decisions move them.
+
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! text_enum {
+    ($name:ident { $($variant:ident => $text:literal / $label:literal),+ $(,)? }) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $name::ALL.iter().copied().find(|v| v.as_str() == s)
+                    .ok_or_else(|| format!("unknown {} '{}'", stringify!($name), s))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(PartnerKind {
+    Affiliate => "affiliate" / "Affiliate",
+    Reseller => "reseller" / "Reseller",
+    Referral => "referral" / "Referral partner",
+});
+
+text_enum!(PartnerStatus {
+    Applied => "applied" / "Applied",
+    Approved => "approved" / "Approved",
+    Rejected => "rejected" / "Rejected",
+    Suspended => "suspended" / "Suspended",
+});
+
+text_enum!(PartnerDecision {
+    Approve => "approve" / "Approve",
+    Reject => "reject" / "Reject",
+    Suspend => "suspend" / "Suspend",
+    Reinstate => "reinstate" / "Reinstate",
+});
+
+impl PartnerDecision {
+    /// Rejecting or suspending a partner must be explained to them and to the team.
+    pub fn requires_reason(self) -> bool {
+        matches!(self, PartnerDecision::Reject | PartnerDecision::Suspend)
+    }
+
+    /// The audit-log action name.
+    pub fn audit_action(self) -> &'static str {
+        match self {
+            PartnerDecision::Approve => "partner.approve",
+            PartnerDecision::Reject => "partner.reject",
+            PartnerDecision::Suspend => "partner.suspend",
+            PartnerDecision::Reinstate => "partner.reinstate",
+        }
+    }
+
+    /// Decisions that make sense from `status`, in the order the admin page shows them.
+    pub fn available_from(status: PartnerStatus) -> Vec<PartnerDecision> {
+        PartnerDecision::ALL.iter().copied().filter(|d| decide(status, *d, Some("x")).is_ok()).collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionError {
+    #[error("Give a reason: the partner sees it.")]
+    ReasonRequired,
+    #[error("A partner that is {from} cannot be {attempted}.")]
+    NotAllowed { from: &'static str, attempted: &'static str },
+}
+
+/// The status a decision leads to, or why it cannot be taken. `reason` is what the admin typed (trimmed here).
+pub fn decide(current: PartnerStatus, decision: PartnerDecision, reason: Option<&str>) -> Result<PartnerStatus, DecisionError> {
+    use PartnerDecision as D;
+    use PartnerStatus as S;
+    let next = match (current, decision) {
+        (S::Applied, D::Approve) => S::Approved,
+        (S::Applied, D::Reject) => S::Rejected,
+        (S::Approved, D::Suspend) => S::Suspended,
+        (S::Suspended, D::Reinstate) => S::Approved,
+        // A rejected applicant can be reconsidered.
+        (S::Rejected, D::Approve) => S::Approved,
+        _ => {
+            return Err(DecisionError::NotAllowed {
+                from: current.label_lower(),
+                attempted: decision.past_participle(),
+            })
+        }
+    };
+    if decision.requires_reason() && reason.map(str::trim).unwrap_or("").is_empty() {
+        return Err(DecisionError::ReasonRequired);
+    }
+    Ok(next)
+}
+
+impl PartnerStatus {
+    fn label_lower(self) -> &'static str {
+        match self {
+            PartnerStatus::Applied => "applied",
+            PartnerStatus::Approved => "approved",
+            PartnerStatus::Rejected => "rejected",
+            PartnerStatus::Suspended => "suspended",
+        }
+    }
+}
+
+impl PartnerDecision {
+    fn past_participle(self) -> &'static str {
+        match self {
+            PartnerDecision::Approve => "approved",
+            PartnerDecision::Reject => "rejected",
+            PartnerDecision::Suspend => "suspended",
+            PartnerDecision::Reinstate => "reinstated",
+        }
+    }
+}
+
+/// A website domain as partners type it ("https://www.Acme.com/about") reduced to its host ("acme.com"), so two
+/// spellings of one company compare equal.
+pub fn normalise_domain(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim().to_lowercase();
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let without_scheme = trimmed.split_once("://").map(|(_, rest)| rest).unwrap_or(&trimmed);
+    let host = without_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
+    let host = host.split(':').next().unwrap_or("");
+    let host = host.strip_prefix("www.").unwrap_or(host).trim_end_matches('.');
+    let labels_ok = host.split('.').all(|label| {
+        !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    });
+    if !host.contains('.') || !labels_ok {
+        return Err(format!("'{}' is not a website domain like example.com.", raw.trim()));
+    }
+    Ok(host.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use PartnerDecision as D;
+    use PartnerStatus as S;
+
+    #[test]
+    fn applications_are_approved_or_rejected() {
+        assert_eq!(decide(S::Applied, D::Approve, None), Ok(S::Approved));
+        assert_eq!(decide(S::Applied, D::Reject, Some("Not a fit")), Ok(S::Rejected));
+        assert_eq!(decide(S::Rejected, D::Approve, None), Ok(S::Approved));
+    }
+
+    #[test]
+    fn reject_and_suspend_need_a_reason() {
+        assert_eq!(decide(S::Applied, D::Reject, None), Err(DecisionError::ReasonRequired));
+        assert_eq!(decide(S::Applied, D::Reject, Some("   ")), Err(DecisionError::ReasonRequired));
+        assert_eq!(decide(S::Approved, D::Suspend, Some("")), Err(DecisionError::ReasonRequired));
+        assert_eq!(decide(S::Approved, D::Suspend, Some("Fraud review")), Ok(S::Suspended));
+        assert_eq!(decide(S::Suspended, D::Reinstate, None), Ok(S::Approved));
+    }
+
+    #[test]
+    fn impossible_moves_are_refused_with_a_sentence() {
+        let err = decide(S::Approved, D::Approve, None).unwrap_err();
+        assert_eq!(err.to_string(), "A partner that is approved cannot be approved.");
+        assert!(decide(S::Applied, D::Suspend, Some("x")).is_err());
+        assert!(decide(S::Rejected, D::Reinstate, None).is_err());
+    }
+
+    #[test]
+    fn available_decisions_follow_the_status() {
+        assert_eq!(PartnerDecision::available_from(S::Applied), vec![D::Approve, D::Reject]);
+        assert_eq!(PartnerDecision::available_from(S::Approved), vec![D::Suspend]);
+        assert_eq!(PartnerDecision::available_from(S::Suspended), vec![D::Reinstate]);
+    }
+
+    #[test]
+    fn text_round_trips() {
+        for kind in PartnerKind::ALL {
+            assert_eq!(kind.as_str().parse::<PartnerKind>().unwrap(), *kind);
+        }
+        assert!("vendor".parse::<PartnerKind>().is_err());
+    }
+
+    #[test]
+    fn domains_are_normalised() {
+        assert_eq!(normalise_domain("https://www.Acme.com/about").unwrap(), "acme.com");
+        assert_eq!(normalise_domain("acme.co.uk").unwrap(), "acme.co.uk");
+        assert_eq!(normalise_domain("").unwrap(), "");
+        assert!(normalise_domain("not a domain").is_err());
+        assert!(normalise_domain("localhost").is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! One error type for the web layer. It renders `templates/error.html` for people and `{"error": {"code",
+//! "message"}}` for machines (through `ApiError`). A database error is never shown as "not found": it is a 500
+//! with a request id to quote, and its detail goes to the log.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::web::PageContext;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("We could not find that page.")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("Sign in to continue.")]
+    LoginRequired { next: String },
+    #[error("This form has expired or did not come from Concord. Go back, reload the page and try again.")]
+    Csrf,
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("The service is busy or its database is not answering. Try again in a moment.")]
+    Unavailable(String),
+    #[error("Something went wrong on our side.")]
+    Database(#[from] diesel::result::Error),
+    #[error("Something went wrong on our side.")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        AppError::Internal(detail.to_string())
+    }
+
+    /// Stable machine-readable code for JSON errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::NotFound => "not_found",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::LoginRequired { .. } | AppError::Unauthorized(_) => "unauthorized",
+            AppError::Csrf => "csrf_failed",
+            AppError::TooManyRequests(_) => "rate_limited",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Database(_) | AppError::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self.status_code() {
+            StatusCode::NOT_FOUND => "Page not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+            StatusCode::BAD_REQUEST => "Something is wrong with the request",
+            StatusCode::UNAUTHORIZED => "Sign in required",
+            StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable",
+            _ => "Server error",
+        }
+    }
+
+    fn log(&self) {
+        match self {
+            AppError::Database(e) => tracing::error!(error = %e, "database error"),
+            AppError::Internal(e) => tracing::error!(error = %e, "internal error"),
+            AppError::Unavailable(e) => tracing::warn!(error = %e, "unavailable"),
+            _ => {}
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    ctx: PageContext,
+    status: u16,
+    title: &'a str,
+    message: String,
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.log();
+        if let AppError::LoginRequired { next } = self {
+            let target = format!("/login?next={}", crate::web::url_encode(next));
+            return HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
+        }
+        let page = ErrorPage {
+            ctx: PageContext::bare(),
+            status: self.status_code().as_u16(),
+            title: self.title(),
+            message: self.to_string(),
+        };
+        match page.render() {
+            Ok(html) => HttpResponse::build(self.status_code()).content_type("text/html; charset=utf-8").body(html),
+            Err(e) => {
+                tracing::error!(error = %e, "error page did not render");
+                HttpResponse::build(self.status_code()).content_type("text/plain; charset=utf-8").body(self.to_string())
+            }
+        }
+    }
+}
+
+/// The same errors as JSON, for `/api/` and other machine endpoints.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ApiError(#[from] pub AppError);
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        ApiError(AppError::Database(e))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match &self.0 {
+            AppError::LoginRequired { .. } => StatusCode::UNAUTHORIZED,
+            other => other.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.log();
+        HttpResponse::build(self.status_code()).json(serde_json::json!({
+            "error": { "code": self.0.code(), "message": self.0.to_string() }
+        }))
+    }
+}

@@ -1,0 +1,12 @@
+//! Concord: a self-hostable partner portal for affiliates and resellers, served from one binary over SQLite or
+//! PostgreSQL.
+
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod startup;
+pub mod web;

@@ -1,0 +1,158 @@
+//! The `concord` command: serve the portal, migrate, and the few operations scripts need.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use concord::accounts::{self, NewAccount};
+use concord::config::Settings;
+use concord::domain::role::Role;
+use concord::startup;
+
+#[derive(Parser)]
+#[command(name = "concord", version, about = "Concord partner portal: affiliates and resellers in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the portal.
+    Serve {
+        /// Load a demo program (tiers, an admin, partners) into an empty database and print the demo logins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create an administrator. Reads the password from standard input when --password is absent.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Program API keys for machines (conversion tracking).
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print it once; only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
+
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { demo } => serve(settings, demo).await,
+        Command::Migrate => {
+            startup::prepare_database(&settings).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::CreateAdmin { email, password, name } => {
+            let password = match password {
+                Some(p) => p,
+                None => read_password()?,
+            };
+            let pool = startup::prepare_database(&settings).await?;
+            let id = blocking(pool, move |conn| {
+                Ok(accounts::create(conn, &NewAccount { email: &email, display_name: &name, password: &password, role: Role::Admin, partner_org_id: None })?)
+            })
+            .await?;
+            println!("created admin #{id}");
+            Ok(())
+        }
+        Command::ApiKey { command: ApiKeyCommand::Create { name } } => {
+            let name = name.trim().to_string();
+            anyhow::ensure!(!name.is_empty(), "--name: give the key a name that says who uses it");
+            let pool = startup::prepare_database(&settings).await?;
+            let key = format!("ck_{}", concord::auth::token::new_token());
+            let (prefix, hash) = (key[..11].to_string(), concord::auth::token::hash_token(&key));
+            blocking(pool, move |conn| Ok(concord::db::api_keys::insert(conn, &name, &prefix, &hash)?)).await?;
+            println!("{key}");
+            eprintln!("Store this key now: it is not shown again.");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    if demo {
+        let pool = startup::prepare_database(&settings).await?;
+        match blocking(pool, concord::demo::load).await? {
+            Some(logins) => {
+                println!("Demo data loaded. Sign in at {}/login with:", settings.base_url);
+                for login in logins {
+                    println!("  {:<24} {:<32} password {}", login.role, login.email, login.password);
+                }
+            }
+            None => println!("The database already has data; demo data was not loaded."),
+        }
+    }
+    let base_url = settings.base_url.clone();
+    let app = startup::build(settings).await?;
+    if let Some(url) = &app.setup_url {
+        tracing::warn!("No admin yet. Create the first one at {url}");
+    }
+    tracing::info!("Concord is listening on port {} ({base_url})", app.port);
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprint!("Password for the new admin: ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(!password.is_empty(), "no password given: pass --password or write it to standard input");
+    Ok(password)
+}
+
+async fn blocking<T: Send + 'static>(
+    pool: concord::db::DbPool,
+    work: impl FnOnce(&mut concord::db::DbConn) -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+}

@@ -1,0 +1,124 @@
+//! Builds the application from `Settings`: pool, migrations, session key, first-run setup link, and the HTTP
+//! server bound to its listener. `main` and the integration tests both start Concord through `build`.
+
+use actix_session::config::PersistentSession;
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{from_fn, Compress, DefaultHeaders, Next};
+use actix_web::{web, App, HttpMessage, HttpServer};
+use anyhow::Context;
+use std::net::TcpListener;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::auth::csrf;
+use crate::config::Settings;
+use crate::db::{self, DbPool};
+use crate::error::AppError;
+use crate::web::{self as routes, AppState};
+
+pub struct Application {
+    pub port: u16,
+    pub pool: DbPool,
+    /// The first-run link, present while no admin exists.
+    pub setup_url: Option<String>,
+    server: Server,
+}
+
+impl Application {
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Opens the database and applies pending migrations. Errors name `DATABASE_URL`.
+pub async fn prepare_database(settings: &Settings) -> anyhow::Result<DbPool> {
+    let database = settings.database.clone();
+    tokio::task::spawn_blocking(move || {
+        let pool = db::pool(&database).map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
+        let mut conn = pool.get().map_err(|e| anyhow::anyhow!("DATABASE_URL: cannot connect: {e}"))?;
+        let applied = db::run_migrations(&mut conn).map_err(|e| anyhow::anyhow!("DATABASE_URL: migrations failed: {e}"))?;
+        if !applied.is_empty() {
+            tracing::info!(count = applied.len(), "applied database migrations");
+        }
+        db::programs::current(&mut conn)?;
+        Ok(pool)
+    })
+    .await?
+}
+
+/// The cookie key: from `CONCORD_SESSION_KEY`, or generated once and kept in the database so restarts (and other
+/// servers on the same database) keep sessions valid.
+async fn session_key(settings: &Settings, pool: &DbPool) -> anyhow::Result<Key> {
+    if let Some(bytes) = &settings.session_key {
+        return Ok(Key::from(bytes));
+    }
+    let generated = hex::encode(crate::auth::token::random_bytes(64));
+    let stored = routes::db(pool, move |conn| db::settings::get_or_insert(conn, db::settings::SESSION_KEY, &generated))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot keep the session key in the database: {e}"))?;
+    let bytes = hex::decode(stored).context("the stored session key is not hex")?;
+    Ok(Key::from(&bytes))
+}
+
+pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    let pool = prepare_database(&settings).await?;
+    let key = session_key(&settings, &pool).await?;
+    let setup_url = routes::db(&pool, db::setup::open_if_no_admin)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot prepare first-run setup: {e}"))?
+        .map(|token| format!("{}/setup?token={token}", settings.base_url));
+
+    let listener = TcpListener::bind(settings.bind).map_err(|e| anyhow::anyhow!("CONCORD_BIND: cannot listen on {}: {e}", settings.bind))?;
+    let port = listener.local_addr()?.port();
+    let cookie_secure = settings.cookie_secure;
+    let state = web::Data::new(AppState { pool: pool.clone(), settings });
+
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::FormConfig::default().error_handler(|err, _| AppError::BadRequest(format!("The form could not be read: {err}")).into()))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| AppError::BadRequest(format!("The address has a bad parameter: {err}")).into()))
+            .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+            .wrap(from_fn(csrf::verify))
+            .wrap(
+                SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                    .cookie_name("concord_session".into())
+                    .cookie_secure(cookie_secure)
+                    .cookie_http_only(true)
+                    .cookie_same_site(SameSite::Lax)
+                    .session_lifecycle(PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(14)))
+                    .build(),
+            )
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("X-Frame-Options", "DENY"))
+                    .add(("Referrer-Policy", "same-origin")),
+            )
+            .wrap(Compress::default())
+            .wrap(from_fn(echo_request_id))
+            .wrap(TracingLogger::default())
+            .configure(routes::routes)
+            .default_service(web::to(routes::not_found))
+    })
+    .listen(listener)?
+    .run();
+
+    Ok(Application { port, pool, setup_url, server })
+}
+
+/// Returns the request id in `X-Request-Id`, so a person reporting an error can quote the line in the log.
+async fn echo_request_id(
+    req: actix_web::dev::ServiceRequest,
+    next: Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let request_id = req.extensions().get::<RequestId>().copied();
+    let mut response = next.call(req).await?;
+    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
+        response.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+    }
+    Ok(response)
+}

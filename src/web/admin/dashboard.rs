@@ -1,0 +1,39 @@
+//! The admin home: what waits for a decision, and what was decided lately.
+
+use actix_web::HttpResponse;
+use askama::Template;
+
+use crate::db::audit::{AuditEntry, AuditFilter};
+use crate::domain::partner::PartnerStatus;
+use crate::error::AppError;
+use crate::web::{db, page, Ctx, PageContext, State};
+
+#[derive(Template)]
+#[template(path = "admin/dashboard.html")]
+struct Dashboard {
+    ctx: PageContext,
+    status_counts: Vec<(PartnerStatus, i64)>,
+    recent: Vec<AuditEntry>,
+}
+
+impl Dashboard {
+    fn applied(&self) -> i64 {
+        self.status_counts.iter().find(|(s, _)| *s == PartnerStatus::Applied).map(|(_, n)| *n).unwrap_or(0)
+    }
+}
+
+pub async fn show(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
+    let (counts, mut recent) = db(&state.pool, |conn| {
+        let program = crate::db::programs::current(conn)?;
+        let counts = crate::db::partners::count_by_status(conn, program.id)?;
+        let recent = crate::db::audit::list(conn, &AuditFilter::default(), 0)?;
+        Ok::<_, diesel::result::Error>((counts, recent))
+    })
+    .await?;
+    recent.truncate(10);
+    let status_counts = PartnerStatus::ALL
+        .iter()
+        .map(|status| (*status, counts.iter().find(|(s, _)| s == status.as_str()).map(|(_, n)| *n).unwrap_or(0)))
+        .collect();
+    page(&Dashboard { ctx, status_counts, recent })
+}

@@ -1,0 +1,35 @@
+//! Staff pages under `/admin`: the approval queues and the program's configuration. The whole scope is guarded by
+//! `auth::guard::require_staff`; configuration changes (tiers) are further limited to admins.
+
+pub mod audit;
+pub mod dashboard;
+pub mod partners;
+pub mod tiers;
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+
+use crate::auth::guard::require_staff;
+use crate::auth::CurrentUser;
+use crate::domain::role::Role;
+use crate::error::AppError;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .wrap(from_fn(require_staff))
+            .route("", web::get().to(dashboard::show))
+            .configure(partners::routes)
+            .configure(tiers::routes)
+            .configure(audit::routes),
+    );
+}
+
+/// Program configuration is for admins; partner managers run the queues.
+pub fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
+    if user.role() == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("Only administrators can change the program's configuration.".into()))
+    }
+}

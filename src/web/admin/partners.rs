@@ -1,0 +1,235 @@
+//! `/admin/partners`: the partner list with filters and search, a partner's page, and the decisions on it:
+//! approve, reject (with a reason), suspend (with a reason), reinstate, and tier changes (with a reason).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::{CurrentUser, TypedSession};
+use crate::db::audit::{AuditEntry, AuditFilter};
+use crate::db::partners::{PartnerFilter, PartnerListing, PartnerOverview, PartnerWriteError, TierChange};
+use crate::db::tiers::Tier;
+use crate::db::DbConn;
+use crate::domain::partner::{PartnerDecision, PartnerKind, PartnerStatus};
+use crate::error::AppError;
+use crate::web::{db, page, redirect, render, Ctx, PageContext, State};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/partners", web::get().to(list))
+        .route("/partners/{id}", web::get().to(show))
+        .route("/partners/{id}/decision", web::post().to(decide))
+        .route("/partners/{id}/tier", web::post().to(change_tier));
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    tier: String,
+    #[serde(default)]
+    q: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/partners.html")]
+struct ListPage {
+    ctx: PageContext,
+    query: ListQuery,
+    tiers: Vec<Tier>,
+    partners: Vec<PartnerListing>,
+    problems: Vec<String>,
+}
+
+/// Reads the filter from the query string; a value that names nothing is reported, not silently dropped.
+fn parse_filter(query: &ListQuery, problems: &mut Vec<String>) -> PartnerFilter {
+    fn pick<T: std::str::FromStr>(raw: &str, what: &str, problems: &mut Vec<String>) -> Option<T> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        raw.parse().map_err(|_| problems.push(format!("There is no {what} '{raw}'; that filter is ignored."))).ok()
+    }
+    PartnerFilter {
+        kind: pick::<PartnerKind>(&query.kind, "partner kind", problems),
+        status: pick::<PartnerStatus>(&query.status, "status", problems),
+        tier_id: pick::<i64>(&query.tier, "tier", problems),
+        search: Some(query.q.trim().to_string()).filter(|q| !q.is_empty()),
+    }
+}
+
+async fn list(Ctx(ctx): Ctx, state: State, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let mut problems = Vec::new();
+    let filter = parse_filter(&query, &mut problems);
+    let (tiers, partners) = db(&state.pool, move |conn| {
+        let program = crate::db::programs::current(conn)?;
+        Ok::<_, diesel::result::Error>((crate::db::tiers::list(conn, program.id)?, crate::db::partners::list(conn, program.id, &filter)?))
+    })
+    .await?;
+    page(&ListPage { ctx, query, tiers, partners, problems })
+}
+
+#[derive(Template)]
+#[template(path = "admin/partner.html")]
+struct PartnerPage {
+    ctx: PageContext,
+    partner: PartnerOverview,
+    benefits: Option<String>,
+    decisions: Vec<PartnerDecision>,
+    tiers: Vec<Tier>,
+    history: Vec<TierChange>,
+    audit: Vec<AuditEntry>,
+    /// What the admin typed into a form that was refused, and why.
+    decision_error: Option<String>,
+    decision_reason: String,
+    tier_error: Option<String>,
+    tier_reason: String,
+    tier_choice: String,
+}
+
+impl PartnerPage {
+    fn current_tier_value(&self) -> String {
+        self.partner.org.tier_id.map(|id| id.to_string()).unwrap_or_default()
+    }
+
+    fn tier_selected(&self, tier: &Tier) -> bool {
+        let choice = if self.tier_choice.is_empty() { self.current_tier_value() } else { self.tier_choice.clone() };
+        choice == tier.id.to_string()
+    }
+}
+
+struct PartnerData {
+    partner: PartnerOverview,
+    tiers: Vec<Tier>,
+    history: Vec<TierChange>,
+    audit: Vec<AuditEntry>,
+}
+
+fn load(conn: &mut DbConn, org_id: i64) -> Result<PartnerData, AppError> {
+    let partner = crate::db::partners::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
+    let tiers = crate::db::tiers::list(conn, partner.program.id)?;
+    let history = crate::db::partners::tier_history(conn, org_id)?;
+    let filter = AuditFilter { subject_type: Some("partner".into()), subject_id: Some(org_id), ..Default::default() };
+    let audit = crate::db::audit::list(conn, &filter, 0)?;
+    Ok(PartnerData { partner, tiers, history, audit })
+}
+
+impl PartnerPage {
+    fn new(ctx: PageContext, data: PartnerData) -> Self {
+        let benefits = data.partner.tier.as_ref().map(|t| t.benefits(data.partner.program.currency()));
+        let decisions = PartnerDecision::available_from(data.partner.org.status());
+        Self {
+            ctx,
+            benefits,
+            decisions,
+            partner: data.partner,
+            tiers: data.tiers,
+            history: data.history,
+            audit: data.audit,
+            decision_error: None,
+            decision_reason: String::new(),
+            tier_error: None,
+            tier_reason: String::new(),
+            tier_choice: String::new(),
+        }
+    }
+}
+
+async fn show(Ctx(ctx): Ctx, state: State, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let org_id = path.into_inner();
+    let data = db(&state.pool, move |conn| load(conn, org_id)).await?;
+    page(&PartnerPage::new(ctx, data))
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn decide(
+    Ctx(ctx): Ctx,
+    user: CurrentUser,
+    state: State,
+    session: TypedSession,
+    path: web::Path<i64>,
+    form: web::Form<DecisionForm>,
+) -> Result<HttpResponse, AppError> {
+    let org_id = path.into_inner();
+    let form = form.into_inner();
+    let decision: PartnerDecision = form.decision.parse().map_err(|_| AppError::BadRequest(format!("Unknown decision '{}'.", form.decision)))?;
+    let actor = user.actor();
+    let reason = form.reason.clone();
+    let outcome = db(&state.pool, move |conn| {
+        let program_id = crate::db::programs::current(conn)?.id;
+        Ok::<_, AppError>(crate::db::partners::apply_decision(conn, program_id, org_id, decision, Some(&reason), &actor))
+    })
+    .await?;
+    match outcome {
+        Ok(status) => {
+            session.success(format!("Partner {}.", status.label().to_lowercase()));
+            Ok(redirect(&format!("/admin/partners/{org_id}")))
+        }
+        Err(PartnerWriteError::Refused(message)) => {
+            let data = db(&state.pool, move |conn| load(conn, org_id)).await?;
+            let mut page = PartnerPage::new(ctx, data);
+            page.decision_error = Some(message);
+            page.decision_reason = form.reason;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(PartnerWriteError::NotFound) => Err(AppError::NotFound),
+        Err(PartnerWriteError::Database(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct TierForm {
+    #[serde(default)]
+    tier_id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn change_tier(
+    Ctx(ctx): Ctx,
+    user: CurrentUser,
+    state: State,
+    session: TypedSession,
+    path: web::Path<i64>,
+    form: web::Form<TierForm>,
+) -> Result<HttpResponse, AppError> {
+    let org_id = path.into_inner();
+    let form = form.into_inner();
+    let to_tier = match form.tier_id.trim() {
+        "" => None,
+        raw => Some(raw.parse::<i64>().map_err(|_| AppError::BadRequest(format!("'{raw}' is not a tier.")))?),
+    };
+    let actor = user.actor();
+    let reason = form.reason.clone();
+    let outcome = db(&state.pool, move |conn| {
+        let program_id = crate::db::programs::current(conn)?.id;
+        Ok::<_, AppError>(crate::db::partners::change_tier(conn, program_id, org_id, to_tier, &reason, &actor))
+    })
+    .await?;
+    match outcome {
+        Ok(()) => {
+            session.success("Tier changed.");
+            Ok(redirect(&format!("/admin/partners/{org_id}")))
+        }
+        Err(PartnerWriteError::Refused(message)) => {
+            let data = db(&state.pool, move |conn| load(conn, org_id)).await?;
+            let mut page = PartnerPage::new(ctx, data);
+            page.tier_error = Some(message);
+            page.tier_reason = form.reason;
+            page.tier_choice = form.tier_id;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(PartnerWriteError::NotFound) => Err(AppError::NotFound),
+        Err(PartnerWriteError::Database(e)) => Err(e.into()),
+    }
+}

@@ -1,0 +1,101 @@
+//! Signing in and out.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{db, redirect, render, safe_next, Ctx, PageContext, State};
+use crate::auth::login::{self, LoginOutcome};
+use crate::auth::token::hash_token;
+use crate::auth::{MaybeUser, TypedSession};
+use crate::domain::email::EmailAddress;
+use crate::error::AppError;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login", web::get().to(login_form))
+        .route("/login", web::post().to(login_submit))
+        .route("/logout", web::post().to(logout));
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    ctx: PageContext,
+    email: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+fn home_of(user: &crate::db::users::User) -> &'static str {
+    if user.role().is_staff() {
+        "/admin"
+    } else {
+        "/portal"
+    }
+}
+
+async fn login_form(Ctx(ctx): Ctx, MaybeUser(user): MaybeUser, query: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
+    if let Some(user) = user {
+        return Ok(redirect(home_of(&user)));
+    }
+    let next = safe_next(query.next.as_deref()).unwrap_or_default();
+    super::page(&LoginPage { ctx, email: String::new(), next, error: None })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login_submit(
+    Ctx(ctx): Ctx,
+    state: State,
+    session: TypedSession,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let next = safe_next(Some(&form.next)).unwrap_or_default();
+    let refuse = |ctx, status, error: String| render(status, &LoginPage { ctx, email: form.email.trim().to_string(), next: next.clone(), error: Some(error) });
+
+    let email = match EmailAddress::parse(&form.email) {
+        Ok(email) => email,
+        Err(message) => return refuse(ctx, StatusCode::UNPROCESSABLE_ENTITY, message),
+    };
+    let ip = req.connection_info().realip_remote_addr().unwrap_or("").to_string();
+    let password = form.password.clone();
+    let outcome = db(&state.pool, move |conn| login::attempt(conn, &email, &password, &ip)).await?;
+    match outcome {
+        LoginOutcome::Success { user, session_token } => {
+            session.begin(&session_token);
+            tracing::info!(user_id = user.id, "signed in");
+            Ok(redirect(if next.is_empty() { home_of(&user) } else { &next }))
+        }
+        LoginOutcome::WrongCredentials => refuse(ctx, StatusCode::UNAUTHORIZED, "That email and password do not match an account.".into()),
+        LoginOutcome::Disabled => refuse(ctx, StatusCode::FORBIDDEN, "This account has been disabled. Ask your program manager.".into()),
+        LoginOutcome::Throttled { minutes } => refuse(
+            ctx,
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many failed sign-in attempts for this email. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" }),
+        ),
+    }
+}
+
+async fn logout(state: State, session: TypedSession) -> Result<HttpResponse, AppError> {
+    if let Some(token) = session.session_token() {
+        let token_hash = hash_token(&token);
+        db(&state.pool, move |conn| crate::db::sessions::delete(conn, &token_hash)).await?;
+    }
+    session.end();
+    session.success("You are signed out.");
+    Ok(redirect("/login"))
+}

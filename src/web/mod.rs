@@ -1,0 +1,193 @@
+//! The web layer: one module per area, routes registered here. Handlers stay thin: extract, authorize, call one
+//! domain or repository function (through `db`), render.
+
+pub mod admin;
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod portal;
+pub mod public;
+pub mod setup;
+
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use askama::Template;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::auth::guard::{load_user, NavUser};
+use crate::auth::session::Flash;
+use crate::auth::TypedSession;
+use crate::config::Settings;
+use crate::db::{DbConn, DbPool};
+use crate::error::AppError;
+
+pub struct AppState {
+    pub pool: DbPool,
+    pub settings: Settings,
+}
+
+pub type State = web::Data<AppState>;
+
+/// Runs blocking database work on the blocking thread pool with a pooled connection.
+pub async fn db<T, E, F>(pool: &DbPool, work: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<AppError> + Send + 'static,
+{
+    let pool = pool.clone();
+    web::block(move || {
+        let mut conn = pool.get().map_err(|e| AppError::Unavailable(e.to_string()))?;
+        work(&mut conn).map_err(Into::into)
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+/// What every page's layout needs: who is signed in, the CSRF token for its forms, and flash messages.
+pub struct PageContext {
+    pub program_name: String,
+    pub user: Option<NavUser>,
+    pub csrf_token: String,
+    pub flashes: Vec<Flash>,
+    pub path: String,
+    pub stylesheet_version: &'static str,
+}
+
+impl PageContext {
+    /// For error pages, which render without access to the request.
+    pub fn bare() -> Self {
+        Self { program_name: "Concord".into(), user: None, csrf_token: String::new(), flashes: Vec::new(), path: String::new(), stylesheet_version: assets::stylesheet_version() }
+    }
+
+    /// True when the current page lives under `prefix`, for marking the active navigation entry.
+    pub fn under(&self, prefix: &str) -> bool {
+        self.path == prefix || self.path.starts_with(&format!("{prefix}/"))
+    }
+}
+
+/// Extractor for `PageContext`. Takes the flash messages out of the session, so only handlers that render take it.
+pub struct Ctx(pub PageContext);
+
+impl FromRequest for Ctx {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let user = load_user(&req).await?;
+            let state = req.app_data::<State>().expect("AppState is registered").clone();
+            let program = db(&state.pool, crate::db::programs::current).await?;
+            let session = TypedSession::of(&req);
+            Ok(Ctx(PageContext {
+                program_name: program.name,
+                user: user.as_ref().map(NavUser::from),
+                csrf_token: session.csrf_token(),
+                flashes: session.take_flashes(),
+                path: req.path().to_string(),
+                stylesheet_version: assets::stylesheet_version(),
+            }))
+        })
+    }
+}
+
+/// Renders a template with a status code.
+pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
+    let html = page.render().map_err(AppError::internal)?;
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html))
+}
+
+pub fn page(page: &impl Template) -> Result<HttpResponse, AppError> {
+    render(StatusCode::OK, page)
+}
+
+/// A 303 See Other: the answer to a successful form post (POST-redirect-GET).
+pub fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+pub fn url_encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Only local paths are followed after sign-in, so a crafted link cannot send someone elsewhere.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://"))
+        .map(str::to_string)
+}
+
+/// Errors per form field, shown next to the inputs.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<(String, String)>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push((field.to_string(), message.into()));
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn from_pairs(pairs: Vec<(&'static str, String)>) -> Self {
+        Self(pairs.into_iter().map(|(f, m)| (f.to_string(), m)).collect())
+    }
+
+    /// Adds validator's messages, one per field.
+    pub fn extend_validation(&mut self, errors: &validator::ValidationErrors) {
+        for (field, list) in errors.field_errors() {
+            if let Some(first) = list.first() {
+                let message = first.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| format!("Check {field}."));
+                self.add(&field, message);
+            }
+        }
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(public::routes)
+        .configure(assets::routes)
+        .configure(auth::routes)
+        .configure(setup::routes)
+        .configure(api::routes)
+        .configure(portal::routes)
+        .configure(admin::routes);
+}
+
+/// Anything no route matched: a 404 page, or a JSON 404 under `/api/`.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Error> {
+    if req.path().starts_with("/api/") {
+        Err(crate::error::ApiError(AppError::NotFound).into())
+    } else {
+        Err(AppError::NotFound.into())
+    }
+}
+
+/// A UTC timestamp as pages show it: "2026-11-23 16:34 UTC".
+pub fn when(at: impl Timestamp) -> String {
+    at.utc().format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// Lets `when` take a timestamp however deeply a template has borrowed it.
+pub trait Timestamp {
+    fn utc(&self) -> chrono::NaiveDateTime;
+}
+
+impl Timestamp for chrono::NaiveDateTime {
+    fn utc(&self) -> chrono::NaiveDateTime {
+        *self
+    }
+}
+
+impl<T: Timestamp + ?Sized> Timestamp for &T {
+    fn utc(&self) -> chrono::NaiveDateTime {
+        (**self).utc()
+    }
+}
