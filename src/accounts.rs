@@ -38,5 +38,11 @@ pub fn create(conn: &mut DbConn, account: &NewAccount<'_>) -> Result<i64, Accoun
         role: account.role,
         partner_org_id: account.partner_org_id,
     };
-    users::insert(conn, &new_user).map_err(|e| if is_unique_violation(&e) { AccountError::EmailTaken(email.to_string()) } else { e.into() })
+    users::insert(conn, &new_user).map_err(|e| {
+        if is_unique_violation(&e) {
+            AccountError::EmailTaken(email.to_string())
+        } else {
+            e.into()
+        }
+    })
 }

@@ -26,11 +26,17 @@ impl DatabaseUrl {
             if path.is_empty() {
                 return Err("sqlite:// needs a file path, e.g. sqlite://concord.db".into());
             }
-            return Ok(Self { backend: Backend::Sqlite, connect: path.to_string() });
+            return Ok(Self {
+                backend: Backend::Sqlite,
+                connect: path.to_string(),
+            });
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
             Url::parse(raw).map_err(|e| format!("not a valid PostgreSQL URL ({e})"))?;
-            return Ok(Self { backend: Backend::Postgres, connect: raw.to_string() });
+            return Ok(Self {
+                backend: Backend::Postgres,
+                connect: raw.to_string(),
+            });
         }
         Err("must start with sqlite:// or postgres://".into())
     }
@@ -68,7 +74,10 @@ pub struct ConfigError {
 }
 
 fn bad(variable: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { variable, message: message.into() }
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
 }
 
 impl Settings {
@@ -84,15 +93,22 @@ impl Settings {
             .map_err(|m| bad("DATABASE_URL", m))?;
 
         let bind_raw = get("CONCORD_BIND").unwrap_or("127.0.0.1:8080");
-        let bind: SocketAddr = bind_raw
-            .parse()
-            .map_err(|_| bad("CONCORD_BIND", format!("'{bind_raw}' is not an address like 127.0.0.1:8080")))?;
+        let bind: SocketAddr = bind_raw.parse().map_err(|_| {
+            bad(
+                "CONCORD_BIND",
+                format!("'{bind_raw}' is not an address like 127.0.0.1:8080"),
+            )
+        })?;
 
         let base_url = match get("CONCORD_BASE_URL") {
             Some(raw) => {
-                let url = Url::parse(raw).map_err(|e| bad("CONCORD_BASE_URL", format!("'{raw}' is not a URL ({e})")))?;
+                let url = Url::parse(raw)
+                    .map_err(|e| bad("CONCORD_BASE_URL", format!("'{raw}' is not a URL ({e})")))?;
                 if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                    return Err(bad("CONCORD_BASE_URL", format!("'{raw}' must be an http:// or https:// URL")));
+                    return Err(bad(
+                        "CONCORD_BASE_URL",
+                        format!("'{raw}' must be an http:// or https:// URL"),
+                    ));
                 }
                 raw.trim_end_matches('/').to_string()
             }
@@ -101,11 +117,15 @@ impl Settings {
 
         let session_key = match get("CONCORD_SESSION_KEY") {
             Some(raw) => {
-                let key = hex::decode(raw).map_err(|_| bad("CONCORD_SESSION_KEY", "must be hexadecimal"))?;
+                let key = hex::decode(raw)
+                    .map_err(|_| bad("CONCORD_SESSION_KEY", "must be hexadecimal"))?;
                 if key.len() < 64 {
                     return Err(bad(
                         "CONCORD_SESSION_KEY",
-                        format!("must be at least 64 bytes (128 hex digits); got {} bytes", key.len()),
+                        format!(
+                            "must be at least 64 bytes (128 hex digits); got {} bytes",
+                            key.len()
+                        ),
                     ));
                 }
                 Some(key)
@@ -114,11 +134,18 @@ impl Settings {
         };
 
         let cookie_secure = match get("CONCORD_COOKIE_SECURE") {
-            Some(raw) => parse_bool(raw).ok_or_else(|| bad("CONCORD_COOKIE_SECURE", "must be true or false"))?,
+            Some(raw) => parse_bool(raw)
+                .ok_or_else(|| bad("CONCORD_COOKIE_SECURE", "must be true or false"))?,
             None => base_url.starts_with("https://"),
         };
 
-        Ok(Self { database, bind, base_url, session_key, cookie_secure })
+        Ok(Self {
+            database,
+            bind,
+            base_url,
+            session_key,
+            cookie_secure,
+        })
     }
 }
 
@@ -135,7 +162,12 @@ mod tests {
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        Settings::from_map(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Settings::from_map(
+            &pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -158,9 +190,18 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_variable() {
-        assert!(settings(&[("CONCORD_BIND", "nope")]).unwrap_err().to_string().starts_with("CONCORD_BIND:"));
-        assert!(settings(&[("CONCORD_SESSION_KEY", "abcd")]).unwrap_err().to_string().contains("64 bytes"));
-        assert!(settings(&[("CONCORD_BASE_URL", "ftp://x")]).unwrap_err().to_string().starts_with("CONCORD_BASE_URL:"));
+        assert!(settings(&[("CONCORD_BIND", "nope")])
+            .unwrap_err()
+            .to_string()
+            .starts_with("CONCORD_BIND:"));
+        assert!(settings(&[("CONCORD_SESSION_KEY", "abcd")])
+            .unwrap_err()
+            .to_string()
+            .contains("64 bytes"));
+        assert!(settings(&[("CONCORD_BASE_URL", "ftp://x")])
+            .unwrap_err()
+            .to_string()
+            .starts_with("CONCORD_BASE_URL:"));
     }
 
     #[test]
@@ -168,7 +209,11 @@ mod tests {
         let s = settings(&[("CONCORD_BASE_URL", "https://partners.example.com/")]).unwrap();
         assert!(s.cookie_secure);
         assert_eq!(s.base_url, "https://partners.example.com");
-        let s = settings(&[("CONCORD_BASE_URL", "https://p.example.com"), ("CONCORD_COOKIE_SECURE", "false")]).unwrap();
+        let s = settings(&[
+            ("CONCORD_BASE_URL", "https://p.example.com"),
+            ("CONCORD_COOKIE_SECURE", "false"),
+        ])
+        .unwrap();
         assert!(!s.cookie_secure);
     }
 }

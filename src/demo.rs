@@ -48,30 +48,116 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             ("3", "Gold", "15", "25", "10000"),
             ("4", "Platinum", "20", "30", "25000"),
         ] {
-            let input = TierInput { name, rank, description: "", margin_percent: margin, commission_override_percent: commission, mdf_allowance: mdf };
+            let input = TierInput {
+                name,
+                rank,
+                description: "",
+                margin_percent: margin,
+                commission_override_percent: commission,
+                mdf_allowance: mdf,
+            };
             let definition = TierDefinition::parse(&input, usd).expect("demo tiers are valid");
             let id = tiers::create(conn, program.id, &definition, &system)?;
             tier_ids.push(id);
         }
 
-        let org = |conn: &mut DbConn, name: &str, kind, status, tier_id, country: &str, domain: &str| {
-            partners::insert(conn, &NewPartnerOrg { program_id: program.id, name, kind, status, tier_id, country, website_domain: domain })
-        };
-        let affiliate = org(conn, "Bright Deals Blog", PartnerKind::Affiliate, PartnerStatus::Approved, None, "US", "brightdeals.example")?;
-        let reseller = org(conn, "Northwind Systems", PartnerKind::Reseller, PartnerStatus::Approved, Some(tier_ids[2]), "DE", "northwind.example")?;
-        let applicant = org(conn, "Contoso IT Services", PartnerKind::Reseller, PartnerStatus::Applied, None, "GB", "contoso.example")?;
+        let org =
+            |conn: &mut DbConn, name: &str, kind, status, tier_id, country: &str, domain: &str| {
+                partners::insert(
+                    conn,
+                    &NewPartnerOrg {
+                        program_id: program.id,
+                        name,
+                        kind,
+                        status,
+                        tier_id,
+                        country,
+                        website_domain: domain,
+                    },
+                )
+            };
+        let affiliate = org(
+            conn,
+            "Bright Deals Blog",
+            PartnerKind::Affiliate,
+            PartnerStatus::Approved,
+            None,
+            "US",
+            "brightdeals.example",
+        )?;
+        let reseller = org(
+            conn,
+            "Northwind Systems",
+            PartnerKind::Reseller,
+            PartnerStatus::Approved,
+            Some(tier_ids[2]),
+            "DE",
+            "northwind.example",
+        )?;
+        let applicant = org(
+            conn,
+            "Contoso IT Services",
+            PartnerKind::Reseller,
+            PartnerStatus::Applied,
+            None,
+            "GB",
+            "contoso.example",
+        )?;
 
         let mut logins = Vec::new();
         for (role, email, name, user_role, org_id) in [
-            ("admin", "admin@demo.concord.test", "Avery Admin", Role::Admin, None),
-            ("affiliate", "affiliate@demo.concord.test", "Bo Blogger", Role::PartnerAdmin, Some(affiliate)),
-            ("reseller partner admin", "reseller@demo.concord.test", "Nia Northwind", Role::PartnerAdmin, Some(reseller)),
-            ("reseller rep", "rep@demo.concord.test", "Raj Rep", Role::PartnerUser, Some(reseller)),
-            ("applicant", "applicant@demo.concord.test", "Cal Contoso", Role::PartnerAdmin, Some(applicant)),
+            (
+                "admin",
+                "admin@demo.concord.test",
+                "Avery Admin",
+                Role::Admin,
+                None,
+            ),
+            (
+                "affiliate",
+                "affiliate@demo.concord.test",
+                "Bo Blogger",
+                Role::PartnerAdmin,
+                Some(affiliate),
+            ),
+            (
+                "reseller partner admin",
+                "reseller@demo.concord.test",
+                "Nia Northwind",
+                Role::PartnerAdmin,
+                Some(reseller),
+            ),
+            (
+                "reseller rep",
+                "rep@demo.concord.test",
+                "Raj Rep",
+                Role::PartnerUser,
+                Some(reseller),
+            ),
+            (
+                "applicant",
+                "applicant@demo.concord.test",
+                "Cal Contoso",
+                Role::PartnerAdmin,
+                Some(applicant),
+            ),
         ] {
             let password = new_token()[..16].to_string();
-            accounts::create(conn, &NewAccount { email, display_name: name, password: &password, role: user_role, partner_org_id: org_id })?;
-            logins.push(DemoLogin { role, email, password });
+            accounts::create(
+                conn,
+                &NewAccount {
+                    email,
+                    display_name: name,
+                    password: &password,
+                    role: user_role,
+                    partner_org_id: org_id,
+                },
+            )?;
+            logins.push(DemoLogin {
+                role,
+                email,
+                password,
+            });
         }
         Ok(Some(logins))
     })

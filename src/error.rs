@@ -100,7 +100,9 @@ impl ResponseError for AppError {
         self.log();
         if let AppError::LoginRequired { next } = self {
             let target = format!("/login?next={}", crate::web::url_encode(next));
-            return HttpResponse::SeeOther().insert_header((header::LOCATION, target)).finish();
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, target))
+                .finish();
         }
         let page = ErrorPage {
             ctx: PageContext::bare(),
@@ -109,10 +111,14 @@ impl ResponseError for AppError {
             message: self.to_string(),
         };
         match page.render() {
-            Ok(html) => HttpResponse::build(self.status_code()).content_type("text/html; charset=utf-8").body(html),
+            Ok(html) => HttpResponse::build(self.status_code())
+                .content_type("text/html; charset=utf-8")
+                .body(html),
             Err(e) => {
                 tracing::error!(error = %e, "error page did not render");
-                HttpResponse::build(self.status_code()).content_type("text/plain; charset=utf-8").body(self.to_string())
+                HttpResponse::build(self.status_code())
+                    .content_type("text/plain; charset=utf-8")
+                    .body(self.to_string())
             }
         }
     }

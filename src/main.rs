@@ -11,7 +11,11 @@ use concord::domain::role::Role;
 use concord::startup;
 
 #[derive(Parser)]
-#[command(name = "concord", version, about = "Concord partner portal: affiliates and resellers in one binary")]
+#[command(
+    name = "concord",
+    version,
+    about = "Concord partner portal: affiliates and resellers in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,7 +59,9 @@ enum ApiKeyCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_target(false)
         .with_ansi(std::io::stdout().is_terminal())
         .init();
@@ -67,7 +73,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -85,26 +94,50 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("database is up to date");
             Ok(())
         }
-        Command::CreateAdmin { email, password, name } => {
+        Command::CreateAdmin {
+            email,
+            password,
+            name,
+        } => {
             let password = match password {
                 Some(p) => p,
                 None => read_password()?,
             };
             let pool = startup::prepare_database(&settings).await?;
             let id = blocking(pool, move |conn| {
-                Ok(accounts::create(conn, &NewAccount { email: &email, display_name: &name, password: &password, role: Role::Admin, partner_org_id: None })?)
+                Ok(accounts::create(
+                    conn,
+                    &NewAccount {
+                        email: &email,
+                        display_name: &name,
+                        password: &password,
+                        role: Role::Admin,
+                        partner_org_id: None,
+                    },
+                )?)
             })
             .await?;
             println!("created admin #{id}");
             Ok(())
         }
-        Command::ApiKey { command: ApiKeyCommand::Create { name } } => {
+        Command::ApiKey {
+            command: ApiKeyCommand::Create { name },
+        } => {
             let name = name.trim().to_string();
-            anyhow::ensure!(!name.is_empty(), "--name: give the key a name that says who uses it");
+            anyhow::ensure!(
+                !name.is_empty(),
+                "--name: give the key a name that says who uses it"
+            );
             let pool = startup::prepare_database(&settings).await?;
             let key = format!("ck_{}", concord::auth::token::new_token());
-            let (prefix, hash) = (key[..11].to_string(), concord::auth::token::hash_token(&key));
-            blocking(pool, move |conn| Ok(concord::db::api_keys::insert(conn, &name, &prefix, &hash)?)).await?;
+            let (prefix, hash) = (
+                key[..11].to_string(),
+                concord::auth::token::hash_token(&key),
+            );
+            blocking(pool, move |conn| {
+                Ok(concord::db::api_keys::insert(conn, &name, &prefix, &hash)?)
+            })
+            .await?;
             println!("{key}");
             eprintln!("Store this key now: it is not shown again.");
             Ok(())
@@ -117,9 +150,15 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         let pool = startup::prepare_database(&settings).await?;
         match blocking(pool, concord::demo::load).await? {
             Some(logins) => {
-                println!("Demo data loaded. Sign in at {}/login with:", settings.base_url);
+                println!(
+                    "Demo data loaded. Sign in at {}/login with:",
+                    settings.base_url
+                );
                 for login in logins {
-                    println!("  {:<24} {:<32} password {}", login.role, login.email, login.password);
+                    println!(
+                        "  {:<24} {:<32} password {}",
+                        login.role, login.email, login.password
+                    );
                 }
             }
             None => println!("The database already has data; demo data was not loaded."),
@@ -142,7 +181,10 @@ fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let password = line.trim_end_matches(['\r', '\n']).to_string();
-    anyhow::ensure!(!password.is_empty(), "no password given: pass --password or write it to standard input");
+    anyhow::ensure!(
+        !password.is_empty(),
+        "no password given: pass --password or write it to standard input"
+    );
     Ok(password)
 }
 

@@ -38,8 +38,11 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<DbPool> {
     let database = settings.database.clone();
     tokio::task::spawn_blocking(move || {
         let pool = db::pool(&database).map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
-        let mut conn = pool.get().map_err(|e| anyhow::anyhow!("DATABASE_URL: cannot connect: {e}"))?;
-        let applied = db::run_migrations(&mut conn).map_err(|e| anyhow::anyhow!("DATABASE_URL: migrations failed: {e}"))?;
+        let mut conn = pool
+            .get()
+            .map_err(|e| anyhow::anyhow!("DATABASE_URL: cannot connect: {e}"))?;
+        let applied = db::run_migrations(&mut conn)
+            .map_err(|e| anyhow::anyhow!("DATABASE_URL: migrations failed: {e}"))?;
         if !applied.is_empty() {
             tracing::info!(count = applied.len(), "applied database migrations");
         }
@@ -56,9 +59,11 @@ async fn session_key(settings: &Settings, pool: &DbPool) -> anyhow::Result<Key> 
         return Ok(Key::from(bytes));
     }
     let generated = hex::encode(crate::auth::token::random_bytes(64));
-    let stored = routes::db(pool, move |conn| db::settings::get_or_insert(conn, db::settings::SESSION_KEY, &generated))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot keep the session key in the database: {e}"))?;
+    let stored = routes::db(pool, move |conn| {
+        db::settings::get_or_insert(conn, db::settings::SESSION_KEY, &generated)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot keep the session key in the database: {e}"))?;
     let bytes = hex::decode(stored).context("the stored session key is not hex")?;
     Ok(Key::from(&bytes))
 }
@@ -71,16 +76,24 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         .map_err(|e| anyhow::anyhow!("cannot prepare first-run setup: {e}"))?
         .map(|token| format!("{}/setup?token={token}", settings.base_url));
 
-    let listener = TcpListener::bind(settings.bind).map_err(|e| anyhow::anyhow!("CONCORD_BIND: cannot listen on {}: {e}", settings.bind))?;
+    let listener = TcpListener::bind(settings.bind)
+        .map_err(|e| anyhow::anyhow!("CONCORD_BIND: cannot listen on {}: {e}", settings.bind))?;
     let port = listener.local_addr()?.port();
     let cookie_secure = settings.cookie_secure;
-    let state = web::Data::new(AppState { pool: pool.clone(), settings });
+    let state = web::Data::new(AppState {
+        pool: pool.clone(),
+        settings,
+    });
 
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .app_data(web::FormConfig::default().error_handler(|err, _| AppError::BadRequest(format!("The form could not be read: {err}")).into()))
-            .app_data(web::QueryConfig::default().error_handler(|err, _| AppError::BadRequest(format!("The address has a bad parameter: {err}")).into()))
+            .app_data(web::FormConfig::default().error_handler(|err, _| {
+                AppError::BadRequest(format!("The form could not be read: {err}")).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                AppError::BadRequest(format!("The address has a bad parameter: {err}")).into()
+            }))
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             .wrap(from_fn(csrf::verify))
             .wrap(
@@ -89,7 +102,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                     .cookie_secure(cookie_secure)
                     .cookie_http_only(true)
                     .cookie_same_site(SameSite::Lax)
-                    .session_lifecycle(PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(14)))
+                    .session_lifecycle(
+                        PersistentSession::default()
+                            .session_ttl(actix_web::cookie::time::Duration::days(14)),
+                    )
                     .build(),
             )
             .wrap(
@@ -107,7 +123,12 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     .listen(listener)?
     .run();
 
-    Ok(Application { port, pool, setup_url, server })
+    Ok(Application {
+        port,
+        pool,
+        setup_url,
+        server,
+    })
 }
 
 /// Returns the request id in `X-Request-Id`, so a person reporting an error can quote the line in the log.
@@ -118,7 +139,9 @@ async fn echo_request_id(
     let request_id = req.extensions().get::<RequestId>().copied();
     let mut response = next.call(req).await?;
     if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
-        response.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), id);
     }
     Ok(response)
 }

@@ -21,18 +21,36 @@ fn exempt(path: &str) -> bool {
 }
 
 fn field_value(form: &[u8]) -> Option<String> {
-    url::form_urlencoded::parse(form).find(|(k, _)| k == FIELD).map(|(_, v)| v.into_owned())
+    url::form_urlencoded::parse(form)
+        .find(|(k, _)| k == FIELD)
+        .map(|(_, v)| v.into_owned())
 }
 
-pub async fn verify(mut req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+pub async fn verify(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if changes_state && !exempt(req.path()) {
         let expected = TypedSession::of(req.request()).existing_csrf_token();
-        let mut presented = req.headers().get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let mut presented = req
+            .headers()
+            .get(HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         if presented.is_none() {
-            presented = req.query_string().as_bytes().split(|b| *b == b'&').find_map(|pair| field_value(pair));
+            presented = req
+                .query_string()
+                .as_bytes()
+                .split(|b| *b == b'&')
+                .find_map(|pair| field_value(pair));
         }
-        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         if presented.is_none() && content_type.starts_with("application/x-www-form-urlencoded") {
             // Read the form to find the token, then put the body back for the handler.
             let body = req.extract::<Bytes>().await?;
@@ -41,7 +59,10 @@ pub async fn verify(mut req: ServiceRequest, next: Next<impl MessageBody + 'stat
         }
         let valid = matches!((&expected, &presented), (Some(e), Some(p)) if same_secret(e, p));
         if !valid {
-            tracing::warn!(path = req.path(), "refused a request without a valid CSRF token");
+            tracing::warn!(
+                path = req.path(),
+                "refused a request without a valid CSRF token"
+            );
             return Err(AppError::Csrf.into());
         }
     }

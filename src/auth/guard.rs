@@ -26,9 +26,15 @@ pub async fn load_user(req: &HttpRequest) -> Result<Option<User>, AppError> {
     let user = match TypedSession::of(req).session_token() {
         None => None,
         Some(token) => {
-            let state = req.app_data::<State>().expect("AppState is registered").clone();
+            let state = req
+                .app_data::<State>()
+                .expect("AppState is registered")
+                .clone();
             let token_hash = hash_token(&token);
-            db(&state.pool, move |conn| crate::db::sessions::find_user(conn, &token_hash, crate::db::now())).await?
+            db(&state.pool, move |conn| {
+                crate::db::sessions::find_user(conn, &token_hash, crate::db::now())
+            })
+            .await?
         }
     };
     req.extensions_mut().insert(LoadedUser(user.clone()));
@@ -45,7 +51,10 @@ impl CurrentUser {
     }
 
     pub fn actor(&self) -> crate::db::audit::Actor {
-        crate::db::audit::Actor { user_id: Some(self.0.id), label: self.0.email.clone() }
+        crate::db::audit::Actor {
+            user_id: Some(self.0.id),
+            label: self.0.email.clone(),
+        }
     }
 }
 
@@ -58,7 +67,9 @@ impl FromRequest for CurrentUser {
         Box::pin(async move {
             match load_user(&req).await? {
                 Some(user) => Ok(CurrentUser(user)),
-                None => Err(AppError::LoginRequired { next: path_and_query(&req) }),
+                None => Err(AppError::LoginRequired {
+                    next: path_and_query(&req),
+                }),
             }
         })
     }
@@ -88,28 +99,62 @@ pub struct NavUser {
 impl From<&User> for NavUser {
     fn from(user: &User) -> Self {
         let role = user.role();
-        Self { name: user.name().to_string(), role_label: role.label(), is_staff: role.is_staff(), is_admin: role == Role::Admin }
+        Self {
+            name: user.name().to_string(),
+            role_label: role.label(),
+            is_staff: role.is_staff(),
+            is_admin: role == Role::Admin,
+        }
     }
 }
 
 fn path_and_query(req: &HttpRequest) -> String {
-    req.uri().path_and_query().map(|pq| pq.as_str().to_string()).unwrap_or_else(|| "/".into())
+    req.uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_string())
+        .unwrap_or_else(|| "/".into())
 }
 
-async fn require(req: ServiceRequest, next: Next<BoxBody>, allowed: fn(Role) -> bool, refusal: &str) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+async fn require(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+    allowed: fn(Role) -> bool,
+    refusal: &str,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     match load_user(req.request()).await? {
-        None => Err(AppError::LoginRequired { next: path_and_query(req.request()) }.into()),
+        None => Err(AppError::LoginRequired {
+            next: path_and_query(req.request()),
+        }
+        .into()),
         Some(user) if !allowed(user.role()) => Err(AppError::Forbidden(refusal.to_string()).into()),
         Some(_) => next.call(req).await,
     }
 }
 
 /// Guard for `/admin`: staff only.
-pub async fn require_staff(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    require(req, next, Role::is_staff, "These pages are for program staff. Your account is a partner account.").await
+pub async fn require_staff(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    require(
+        req,
+        next,
+        Role::is_staff,
+        "These pages are for program staff. Your account is a partner account.",
+    )
+    .await
 }
 
 /// Guard for `/portal`: partner users only.
-pub async fn require_partner(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    require(req, next, Role::is_partner, "The partner portal is for partner accounts. Staff work from the admin pages.").await
+pub async fn require_partner(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    require(
+        req,
+        next,
+        Role::is_partner,
+        "The partner portal is for partner accounts. Staff work from the admin pages.",
+    )
+    .await
 }

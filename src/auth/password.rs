@@ -25,7 +25,9 @@ pub fn hash(password: &str) -> String {
 }
 
 pub fn verify(password: &str, stored_hash: &str) -> bool {
-    Argon2::default().verify_password(password.as_bytes(), stored_hash).is_ok()
+    Argon2::default()
+        .verify_password(password.as_bytes(), stored_hash)
+        .is_ok()
 }
 
 /// Spends the time of one verification, so a login for an unknown email takes as long as a wrong password and does

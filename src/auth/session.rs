@@ -73,7 +73,10 @@ impl TypedSession {
 
     pub fn flash(&self, level: FlashLevel, text: impl Into<String>) {
         let mut flashes: Vec<Flash> = self.0.get(FLASHES).ok().flatten().unwrap_or_default();
-        flashes.push(Flash { level, text: text.into() });
+        flashes.push(Flash {
+            level,
+            text: text.into(),
+        });
         let _ = self.0.insert(FLASHES, flashes);
     }
 
@@ -86,7 +89,10 @@ impl TypedSession {
     }
 
     pub fn take_flashes(&self) -> Vec<Flash> {
-        self.0.remove_as::<Vec<Flash>>(FLASHES).and_then(Result::ok).unwrap_or_default()
+        self.0
+            .remove_as::<Vec<Flash>>(FLASHES)
+            .and_then(Result::ok)
+            .unwrap_or_default()
     }
 }
 

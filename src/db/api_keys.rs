@@ -40,5 +40,8 @@ pub fn find_active_by_hash(conn: &mut DbConn, key_hash: &str) -> QueryResult<Opt
 }
 
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<ApiKey>> {
-    api_keys::table.order(api_keys::id.desc()).select(ApiKey::as_select()).load(conn)
+    api_keys::table
+        .order(api_keys::id.desc())
+        .select(ApiKey::as_select())
+        .load(conn)
 }

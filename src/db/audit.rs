@@ -14,7 +14,10 @@ pub struct Actor {
 
 impl Actor {
     pub fn system(label: &str) -> Self {
-        Self { user_id: None, label: label.to_string() }
+        Self {
+            user_id: None,
+            label: label.to_string(),
+        }
     }
 }
 
@@ -31,7 +34,13 @@ pub struct Change<'a> {
     pub after: Option<&'a str>,
 }
 
-pub fn record(conn: &mut DbConn, actor: &Actor, action: &str, subject: &Subject<'_>, change: &Change<'_>) -> QueryResult<()> {
+pub fn record(
+    conn: &mut DbConn,
+    actor: &Actor,
+    action: &str,
+    subject: &Subject<'_>,
+    change: &Change<'_>,
+) -> QueryResult<()> {
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::actor_user_id.eq(actor.user_id),
@@ -89,7 +98,11 @@ pub fn list(conn: &mut DbConn, filter: &AuditFilter, page: i64) -> QueryResult<V
         query = query.filter(audit_log::subject_id.eq(id));
     }
     if let Some(actor) = &filter.actor {
-        query = query.filter(audit_log::actor_label.like(contains_pattern(&actor.to_lowercase())).escape('\\'));
+        query = query.filter(
+            audit_log::actor_label
+                .like(contains_pattern(&actor.to_lowercase()))
+                .escape('\\'),
+        );
     }
     query
         .order((audit_log::created_at.desc(), audit_log::id.desc()))
@@ -101,5 +114,9 @@ pub fn list(conn: &mut DbConn, filter: &AuditFilter, page: i64) -> QueryResult<V
 
 /// Every action name seen so far, for the filter's drop-down.
 pub fn distinct_actions(conn: &mut DbConn) -> QueryResult<Vec<String>> {
-    audit_log::table.select(audit_log::action).distinct().order(audit_log::action).load(conn)
+    audit_log::table
+        .select(audit_log::action)
+        .distinct()
+        .order(audit_log::action)
+        .load(conn)
 }

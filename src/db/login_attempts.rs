@@ -6,7 +6,13 @@ use diesel::prelude::*;
 use super::schema::login_attempts;
 use super::DbConn;
 
-pub fn record(conn: &mut DbConn, email: &str, succeeded: bool, ip: &str, at: NaiveDateTime) -> QueryResult<()> {
+pub fn record(
+    conn: &mut DbConn,
+    email: &str,
+    succeeded: bool,
+    ip: &str,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::insert_into(login_attempts::table)
         .values((
             login_attempts::email.eq(email),
@@ -19,7 +25,11 @@ pub fn record(conn: &mut DbConn, email: &str, succeeded: bool, ip: &str, at: Nai
 }
 
 /// Times of failed attempts for `email` since `since`.
-pub fn failures_since(conn: &mut DbConn, email: &str, since: NaiveDateTime) -> QueryResult<Vec<NaiveDateTime>> {
+pub fn failures_since(
+    conn: &mut DbConn,
+    email: &str,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<NaiveDateTime>> {
     login_attempts::table
         .filter(login_attempts::email.eq(email))
         .filter(login_attempts::succeeded.eq(false))
@@ -30,5 +40,6 @@ pub fn failures_since(conn: &mut DbConn, email: &str, since: NaiveDateTime) -> Q
 
 /// Forgets attempts older than `before`; they no longer count for anything.
 pub fn prune(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(login_attempts::table.filter(login_attempts::attempted_at.lt(before))).execute(conn)
+    diesel::delete(login_attempts::table.filter(login_attempts::attempted_at.lt(before)))
+        .execute(conn)
 }

@@ -59,7 +59,8 @@ impl ManageConnection for DbManager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), diesel::ConnectionError> {
-        conn.batch_execute("SELECT 1").map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
     }
 
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
@@ -133,7 +134,10 @@ pub fn contains_pattern(text: &str) -> String {
 
 /// True when a diesel error is a UNIQUE constraint violation (the same on both backends).
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
-    matches!(error, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
 }
 
 /// Answers when the database does; for `/healthz`.

@@ -27,11 +27,15 @@ pub struct PartnerOrg {
 
 impl PartnerOrg {
     pub fn kind(&self) -> PartnerKind {
-        self.kind.parse().expect("the schema only admits known kinds")
+        self.kind
+            .parse()
+            .expect("the schema only admits known kinds")
     }
 
     pub fn status(&self) -> PartnerStatus {
-        self.status.parse().expect("the schema only admits known statuses")
+        self.status
+            .parse()
+            .expect("the schema only admits known statuses")
     }
 }
 
@@ -102,7 +106,11 @@ pub fn find(conn: &mut DbConn, program_id: i64, id: i64) -> QueryResult<Option<P
         .map(|row| row.map(|(org, tier_name)| PartnerListing { org, tier_name }))
 }
 
-pub fn list(conn: &mut DbConn, program_id: i64, filter: &PartnerFilter) -> QueryResult<Vec<PartnerListing>> {
+pub fn list(
+    conn: &mut DbConn,
+    program_id: i64,
+    filter: &PartnerFilter,
+) -> QueryResult<Vec<PartnerListing>> {
     let mut query = partner_orgs::table
         .left_join(tiers::table)
         .filter(partner_orgs::program_id.eq(program_id))
@@ -116,7 +124,12 @@ pub fn list(conn: &mut DbConn, program_id: i64, filter: &PartnerFilter) -> Query
     if let Some(tier_id) = filter.tier_id {
         query = query.filter(partner_orgs::tier_id.eq(tier_id));
     }
-    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         // PostgreSQL's LIKE is case-sensitive and SQLite's is not: compare lowercased on both.
         let pattern = contains_pattern(&search.to_lowercase());
         query = query.filter(
@@ -131,7 +144,11 @@ pub fn list(conn: &mut DbConn, program_id: i64, filter: &PartnerFilter) -> Query
         .limit(500)
         .select((PartnerOrg::as_select(), tiers::name.nullable()))
         .load::<(PartnerOrg, Option<String>)>(conn)
-        .map(|rows| rows.into_iter().map(|(org, tier_name)| PartnerListing { org, tier_name }).collect())
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(org, tier_name)| PartnerListing { org, tier_name })
+                .collect()
+        })
 }
 
 /// How many partners stand in each status, for the admin dashboard.
@@ -154,12 +171,17 @@ pub fn apply_decision(
     actor: &Actor,
 ) -> Result<PartnerStatus, PartnerWriteError> {
     conn.transaction(|conn| {
-        let org = find(conn, program_id, org_id)?.ok_or(PartnerWriteError::NotFound)?.org;
+        let org = find(conn, program_id, org_id)?
+            .ok_or(PartnerWriteError::NotFound)?
+            .org;
         let before = org.status();
-        let after = decide(before, decision, reason).map_err(|e| PartnerWriteError::Refused(e.to_string()))?;
+        let after = decide(before, decision, reason)
+            .map_err(|e| PartnerWriteError::Refused(e.to_string()))?;
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         let changed = diesel::update(
-            partner_orgs::table.filter(partner_orgs::id.eq(org_id)).filter(partner_orgs::status.eq(before.as_str())),
+            partner_orgs::table
+                .filter(partner_orgs::id.eq(org_id))
+                .filter(partner_orgs::status.eq(before.as_str())),
         )
         .set((
             partner_orgs::status.eq(after.as_str()),
@@ -168,14 +190,24 @@ pub fn apply_decision(
         ))
         .execute(conn)?;
         if changed == 0 {
-            return Err(PartnerWriteError::Refused("Someone else changed this partner a moment ago; look again.".into()));
+            return Err(PartnerWriteError::Refused(
+                "Someone else changed this partner a moment ago; look again.".into(),
+            ));
         }
         audit::record(
             conn,
             actor,
             decision.audit_action(),
-            &Subject { kind: "partner", id: Some(org_id), label: &org.name },
-            &Change { reason, before: Some(before.as_str()), after: Some(after.as_str()) },
+            &Subject {
+                kind: "partner",
+                id: Some(org_id),
+                label: &org.name,
+            },
+            &Change {
+                reason,
+                before: Some(before.as_str()),
+                after: Some(after.as_str()),
+            },
         )?;
         Ok(after)
     })
@@ -192,30 +224,40 @@ pub fn change_tier(
 ) -> Result<(), PartnerWriteError> {
     let reason = reason.trim();
     if reason.is_empty() {
-        return Err(PartnerWriteError::Refused("Give a reason for the tier change.".into()));
+        return Err(PartnerWriteError::Refused(
+            "Give a reason for the tier change.".into(),
+        ));
     }
     conn.transaction(|conn| {
         let listing = find(conn, program_id, org_id)?.ok_or(PartnerWriteError::NotFound)?;
         if listing.org.tier_id == to_tier_id {
-            return Err(PartnerWriteError::Refused("The partner is already on that tier.".into()));
+            return Err(PartnerWriteError::Refused(
+                "The partner is already on that tier.".into(),
+            ));
         }
         let to_tier_name = match to_tier_id {
             Some(id) => Some(
                 super::tiers::find(conn, program_id, id)?
-                    .ok_or_else(|| PartnerWriteError::Refused("That tier no longer exists.".into()))?
+                    .ok_or_else(|| {
+                        PartnerWriteError::Refused("That tier no longer exists.".into())
+                    })?
                     .name,
             ),
             None => None,
         };
         diesel::update(partner_orgs::table.find(org_id))
-            .set((partner_orgs::tier_id.eq(to_tier_id), partner_orgs::updated_at.eq(now())))
+            .set((
+                partner_orgs::tier_id.eq(to_tier_id),
+                partner_orgs::updated_at.eq(now()),
+            ))
             .execute(conn)?;
         diesel::insert_into(partner_tier_history::table)
             .values((
                 partner_tier_history::partner_org_id.eq(org_id),
                 partner_tier_history::from_tier_id.eq(listing.org.tier_id),
                 partner_tier_history::to_tier_id.eq(to_tier_id),
-                partner_tier_history::from_tier_name.eq(listing.tier_name.clone().unwrap_or_default()),
+                partner_tier_history::from_tier_name
+                    .eq(listing.tier_name.clone().unwrap_or_default()),
                 partner_tier_history::to_tier_name.eq(to_tier_name.clone().unwrap_or_default()),
                 partner_tier_history::reason.eq(reason),
                 partner_tier_history::changed_by_user_id.eq(actor.user_id),
@@ -228,8 +270,16 @@ pub fn change_tier(
             conn,
             actor,
             "partner.tier_change",
-            &Subject { kind: "partner", id: Some(org_id), label: &listing.org.name },
-            &Change { reason: Some(reason), before: Some(&before), after: Some(&after) },
+            &Subject {
+                kind: "partner",
+                id: Some(org_id),
+                label: &listing.org.name,
+            },
+            &Change {
+                reason: Some(reason),
+                before: Some(&before),
+                after: Some(&after),
+            },
         )?;
         Ok(())
     })
@@ -249,7 +299,10 @@ pub struct TierChange {
 pub fn tier_history(conn: &mut DbConn, org_id: i64) -> QueryResult<Vec<TierChange>> {
     partner_tier_history::table
         .filter(partner_tier_history::partner_org_id.eq(org_id))
-        .order((partner_tier_history::changed_at.desc(), partner_tier_history::id.desc()))
+        .order((
+            partner_tier_history::changed_at.desc(),
+            partner_tier_history::id.desc(),
+        ))
         .select(TierChange::as_select())
         .load(conn)
 }
@@ -264,11 +317,18 @@ pub struct PartnerOverview {
 
 pub fn overview(conn: &mut DbConn, org_id: i64) -> QueryResult<Option<PartnerOverview>> {
     let program = super::programs::current(conn)?;
-    let Some(listing) = find(conn, program.id, org_id)? else { return Ok(None) };
+    let Some(listing) = find(conn, program.id, org_id)? else {
+        return Ok(None);
+    };
     let tier = match listing.org.tier_id {
         Some(tier_id) => super::tiers::find(conn, program.id, tier_id)?,
         None => None,
     };
     let users = super::users::list_for_org(conn, org_id)?;
-    Ok(Some(PartnerOverview { org: listing.org, tier, program, users }))
+    Ok(Some(PartnerOverview {
+        org: listing.org,
+        tier,
+        program,
+        users,
+    }))
 }

@@ -8,7 +8,13 @@ use super::schema::{sessions, users};
 use super::users::User;
 use super::DbConn;
 
-pub fn create(conn: &mut DbConn, user_id: i64, token_hash: &str, created_at: NaiveDateTime, expires_at: NaiveDateTime) -> QueryResult<()> {
+pub fn create(
+    conn: &mut DbConn,
+    user_id: i64,
+    token_hash: &str,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
         .values((
             sessions::token_hash.eq(token_hash),
@@ -21,7 +27,11 @@ pub fn create(conn: &mut DbConn, user_id: i64, token_hash: &str, created_at: Nai
 }
 
 /// The active user behind a live session token, if both still stand.
-pub fn find_user(conn: &mut DbConn, token_hash: &str, now: NaiveDateTime) -> QueryResult<Option<User>> {
+pub fn find_user(
+    conn: &mut DbConn,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<User>> {
     sessions::table
         .inner_join(users::table)
         .filter(sessions::token_hash.eq(token_hash))
@@ -33,7 +43,9 @@ pub fn find_user(conn: &mut DbConn, token_hash: &str, now: NaiveDateTime) -> Que
 }
 
 pub fn delete(conn: &mut DbConn, token_hash: &str) -> QueryResult<()> {
-    diesel::delete(sessions::table.filter(sessions::token_hash.eq(token_hash))).execute(conn).map(|_| ())
+    diesel::delete(sessions::table.filter(sessions::token_hash.eq(token_hash)))
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Ends every session of a user (disabled account, password change).

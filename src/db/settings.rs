@@ -9,7 +9,11 @@ pub const SESSION_KEY: &str = "session_key";
 pub const SETUP_TOKEN_HASH: &str = "setup_token_hash";
 
 pub fn get(conn: &mut DbConn, key: &str) -> QueryResult<Option<String>> {
-    settings::table.find(key).select(settings::value).first(conn).optional()
+    settings::table
+        .find(key)
+        .select(settings::value)
+        .first(conn)
+        .optional()
 }
 
 /// Stores `value` unless the key already has one, and returns the value that is kept. Two servers starting at once
@@ -19,7 +23,11 @@ pub fn get_or_insert(conn: &mut DbConn, key: &str, value: &str) -> QueryResult<S
         return Ok(existing);
     }
     let inserted = diesel::insert_into(settings::table)
-        .values((settings::key.eq(key), settings::value.eq(value), settings::updated_at.eq(now())))
+        .values((
+            settings::key.eq(key),
+            settings::value.eq(value),
+            settings::updated_at.eq(now()),
+        ))
         .execute(conn);
     match inserted {
         Ok(_) => Ok(value.to_string()),
@@ -35,7 +43,11 @@ pub fn put(conn: &mut DbConn, key: &str, value: &str) -> QueryResult<()> {
             .execute(conn)?;
         if updated == 0 {
             diesel::insert_into(settings::table)
-                .values((settings::key.eq(key), settings::value.eq(value), settings::updated_at.eq(now())))
+                .values((
+                    settings::key.eq(key),
+                    settings::value.eq(value),
+                    settings::updated_at.eq(now()),
+                ))
                 .execute(conn)?;
         }
         Ok(())
@@ -43,5 +55,7 @@ pub fn put(conn: &mut DbConn, key: &str, value: &str) -> QueryResult<()> {
 }
 
 pub fn delete(conn: &mut DbConn, key: &str) -> QueryResult<()> {
-    diesel::delete(settings::table.find(key)).execute(conn).map(|_| ())
+    diesel::delete(settings::table.find(key))
+        .execute(conn)
+        .map(|_| ())
 }

@@ -22,7 +22,8 @@ pub fn is_open(conn: &mut DbConn, token_hash: &str) -> QueryResult<bool> {
     if users::admin_exists(conn)? {
         return Ok(false);
     }
-    Ok(super::settings::get(conn, SETUP_TOKEN_HASH)?.is_some_and(|stored| crate::auth::token::same_secret(&stored, token_hash)))
+    Ok(super::settings::get(conn, SETUP_TOKEN_HASH)?
+        .is_some_and(|stored| crate::auth::token::same_secret(&stored, token_hash)))
 }
 
 pub struct FirstAdmin<'a> {
@@ -33,13 +34,21 @@ pub struct FirstAdmin<'a> {
 
 /// Creates the first admin and names the program. The token row is deleted in the same transaction and only one
 /// request can delete it, so two browsers racing on the link cannot both create an admin.
-pub fn complete(conn: &mut DbConn, token_hash: &str, first: &FirstAdmin<'_>) -> Result<i64, SetupError> {
+pub fn complete(
+    conn: &mut DbConn,
+    token_hash: &str,
+    first: &FirstAdmin<'_>,
+) -> Result<i64, SetupError> {
     conn.transaction(|conn| {
         if users::admin_exists(conn)? {
             return Err(SetupError::Closed);
         }
-        let claimed = diesel::delete(settings::table.filter(settings::key.eq(SETUP_TOKEN_HASH)).filter(settings::value.eq(token_hash)))
-            .execute(conn)?;
+        let claimed = diesel::delete(
+            settings::table
+                .filter(settings::key.eq(SETUP_TOKEN_HASH))
+                .filter(settings::value.eq(token_hash)),
+        )
+        .execute(conn)?;
         if claimed != 1 {
             return Err(SetupError::Closed);
         }
@@ -56,6 +65,10 @@ pub fn open_if_no_admin(conn: &mut DbConn) -> QueryResult<Option<String>> {
         return Ok(None);
     }
     let token = crate::auth::token::new_token();
-    super::settings::put(conn, SETUP_TOKEN_HASH, &crate::auth::token::hash_token(&token))?;
+    super::settings::put(
+        conn,
+        SETUP_TOKEN_HASH,
+        &crate::auth::token::hash_token(&token),
+    )?;
     Ok(Some(token))
 }

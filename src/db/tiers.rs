@@ -25,7 +25,11 @@ pub struct Tier {
 
 impl Tier {
     pub fn benefits(&self, currency: Currency) -> String {
-        benefits_summary(self.margin_bps, self.commission_override_bps, Money::new(self.mdf_allowance_minor, currency))
+        benefits_summary(
+            self.margin_bps,
+            self.commission_override_bps,
+            Money::new(self.mdf_allowance_minor, currency),
+        )
     }
 }
 
@@ -43,7 +47,11 @@ pub enum TierWriteError {
 }
 
 pub fn list(conn: &mut DbConn, program_id: i64) -> QueryResult<Vec<Tier>> {
-    tiers::table.filter(tiers::program_id.eq(program_id)).order(tiers::rank).select(Tier::as_select()).load(conn)
+    tiers::table
+        .filter(tiers::program_id.eq(program_id))
+        .order(tiers::rank)
+        .select(Tier::as_select())
+        .load(conn)
 }
 
 pub fn find(conn: &mut DbConn, program_id: i64, id: i64) -> QueryResult<Option<Tier>> {
@@ -55,13 +63,21 @@ pub fn find(conn: &mut DbConn, program_id: i64, id: i64) -> QueryResult<Option<T
         .optional()
 }
 
-fn conflict(conn: &mut DbConn, program_id: i64, tier: &TierDefinition, except_id: Option<i64>) -> Result<(), TierWriteError> {
+fn conflict(
+    conn: &mut DbConn,
+    program_id: i64,
+    tier: &TierDefinition,
+    except_id: Option<i64>,
+) -> Result<(), TierWriteError> {
     let others = tiers::table
         .filter(tiers::program_id.eq(program_id))
         .filter(tiers::id.ne(except_id.unwrap_or(-1)))
         .select((tiers::name, tiers::rank))
         .load::<(String, i64)>(conn)?;
-    if others.iter().any(|(name, _)| name.eq_ignore_ascii_case(&tier.name)) {
+    if others
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case(&tier.name))
+    {
         return Err(TierWriteError::NameTaken);
     }
     if others.iter().any(|(_, rank)| *rank == tier.rank) {
@@ -70,7 +86,12 @@ fn conflict(conn: &mut DbConn, program_id: i64, tier: &TierDefinition, except_id
     Ok(())
 }
 
-pub fn create(conn: &mut DbConn, program_id: i64, tier: &TierDefinition, actor: &Actor) -> Result<i64, TierWriteError> {
+pub fn create(
+    conn: &mut DbConn,
+    program_id: i64,
+    tier: &TierDefinition,
+    actor: &Actor,
+) -> Result<i64, TierWriteError> {
     conn.transaction(|conn| {
         conflict(conn, program_id, tier, None)?;
         let at = now();
@@ -93,16 +114,31 @@ pub fn create(conn: &mut DbConn, program_id: i64, tier: &TierDefinition, actor: 
             conn,
             actor,
             "tier.create",
-            &Subject { kind: "tier", id: Some(id), label: &tier.name },
-            &Change { after: Some(&after), ..Default::default() },
+            &Subject {
+                kind: "tier",
+                id: Some(id),
+                label: &tier.name,
+            },
+            &Change {
+                after: Some(&after),
+                ..Default::default()
+            },
         )?;
         Ok(id)
     })
 }
 
-pub fn update(conn: &mut DbConn, program_id: i64, id: i64, tier: &TierDefinition, actor: &Actor) -> Result<bool, TierWriteError> {
+pub fn update(
+    conn: &mut DbConn,
+    program_id: i64,
+    id: i64,
+    tier: &TierDefinition,
+    actor: &Actor,
+) -> Result<bool, TierWriteError> {
     conn.transaction(|conn| {
-        let Some(before) = find(conn, program_id, id)? else { return Ok(false) };
+        let Some(before) = find(conn, program_id, id)? else {
+            return Ok(false);
+        };
         conflict(conn, program_id, tier, Some(id))?;
         diesel::update(tiers::table.find(id))
             .set((
@@ -121,32 +157,62 @@ pub fn update(conn: &mut DbConn, program_id: i64, id: i64, tier: &TierDefinition
             conn,
             actor,
             "tier.update",
-            &Subject { kind: "tier", id: Some(id), label: &tier.name },
-            &Change { before: Some(&before_text), after: Some(&after), ..Default::default() },
+            &Subject {
+                kind: "tier",
+                id: Some(id),
+                label: &tier.name,
+            },
+            &Change {
+                before: Some(&before_text),
+                after: Some(&after),
+                ..Default::default()
+            },
         )?;
         Ok(true)
     })
 }
 
-pub fn delete(conn: &mut DbConn, program_id: i64, id: i64, currency: Currency, actor: &Actor) -> Result<bool, TierWriteError> {
+pub fn delete(
+    conn: &mut DbConn,
+    program_id: i64,
+    id: i64,
+    currency: Currency,
+    actor: &Actor,
+) -> Result<bool, TierWriteError> {
     conn.transaction(|conn| {
-        let Some(tier) = find(conn, program_id, id)? else { return Ok(false) };
-        let members: i64 = partner_orgs::table.filter(partner_orgs::tier_id.eq(id)).count().get_result(conn)?;
+        let Some(tier) = find(conn, program_id, id)? else {
+            return Ok(false);
+        };
+        let members: i64 = partner_orgs::table
+            .filter(partner_orgs::tier_id.eq(id))
+            .count()
+            .get_result(conn)?;
         if members > 0 {
             return Err(TierWriteError::InUse(members));
         }
         // Past tier history keeps pointing at the tier's id; detach it so the record survives the deletion.
         use super::schema::partner_tier_history as history;
-        diesel::update(history::table.filter(history::from_tier_id.eq(id))).set(history::from_tier_id.eq(None::<i64>)).execute(conn)?;
-        diesel::update(history::table.filter(history::to_tier_id.eq(id))).set(history::to_tier_id.eq(None::<i64>)).execute(conn)?;
+        diesel::update(history::table.filter(history::from_tier_id.eq(id)))
+            .set(history::from_tier_id.eq(None::<i64>))
+            .execute(conn)?;
+        diesel::update(history::table.filter(history::to_tier_id.eq(id)))
+            .set(history::to_tier_id.eq(None::<i64>))
+            .execute(conn)?;
         diesel::delete(tiers::table.find(id)).execute(conn)?;
         let before = describe_row(&tier, currency);
         audit::record(
             conn,
             actor,
             "tier.delete",
-            &Subject { kind: "tier", id: Some(id), label: &tier.name },
-            &Change { before: Some(&before), ..Default::default() },
+            &Subject {
+                kind: "tier",
+                id: Some(id),
+                label: &tier.name,
+            },
+            &Change {
+                before: Some(&before),
+                ..Default::default()
+            },
         )?;
         Ok(true)
     })
@@ -157,10 +223,19 @@ fn describe(tier: &TierDefinition) -> String {
         "{} (rank {}): {}",
         tier.name,
         tier.rank,
-        benefits_summary(tier.margin.value(), tier.commission_override.map(|b| b.value()), tier.mdf_allowance)
+        benefits_summary(
+            tier.margin.value(),
+            tier.commission_override.map(|b| b.value()),
+            tier.mdf_allowance
+        )
     )
 }
 
 fn describe_row(tier: &Tier, currency: Currency) -> String {
-    format!("{} (rank {}): {}", tier.name, tier.rank, tier.benefits(currency))
+    format!(
+        "{} (rank {}): {}",
+        tier.name,
+        tier.rank,
+        tier.benefits(currency)
+    )
 }

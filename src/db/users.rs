@@ -22,7 +22,9 @@ pub struct User {
 
 impl User {
     pub fn role(&self) -> Role {
-        self.role.parse().expect("the schema only admits known roles")
+        self.role
+            .parse()
+            .expect("the schema only admits known roles")
     }
 
     /// The name to show: the display name, or the email when none was given.
@@ -60,15 +62,26 @@ pub fn insert(conn: &mut DbConn, user: &NewUser<'_>) -> QueryResult<i64> {
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
-    users::table.find(id).select(User::as_select()).first(conn).optional()
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
-    users::table.filter(users::email.eq(email)).select(User::as_select()).first(conn).optional()
+    users::table
+        .filter(users::email.eq(email))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn admin_exists(conn: &mut DbConn) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(users::table.filter(users::role.eq(Role::Admin.as_str())))).get_result(conn)
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::role.eq(Role::Admin.as_str())),
+    ))
+    .get_result(conn)
 }
 
 pub fn list_for_org(conn: &mut DbConn, partner_org_id: i64) -> QueryResult<Vec<User>> {
@@ -80,5 +93,8 @@ pub fn list_for_org(conn: &mut DbConn, partner_org_id: i64) -> QueryResult<Vec<U
 }
 
 pub fn record_login(conn: &mut DbConn, id: i64) -> QueryResult<()> {
-    diesel::update(users::table.find(id)).set(users::last_login_at.eq(Some(now()))).execute(conn).map(|_| ())
+    diesel::update(users::table.find(id))
+        .set(users::last_login_at.eq(Some(now())))
+        .execute(conn)
+        .map(|_| ())
 }

@@ -34,7 +34,10 @@ mod tests {
 
     #[test]
     fn normalises_case_and_space() {
-        assert_eq!(EmailAddress::parse("  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+        assert_eq!(
+            EmailAddress::parse("  Ann@Example.COM ").unwrap().as_str(),
+            "ann@example.com"
+        );
     }
 
     #[test]

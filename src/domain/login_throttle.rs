@@ -17,7 +17,11 @@ pub fn window_start(now: NaiveDateTime) -> NaiveDateTime {
 /// `failures` are the times of failed attempts inside the window, in any order. Returns `Some(retry_at)` when the
 /// attempt must be refused, `None` when it may proceed.
 pub fn refused_until(failures: &[NaiveDateTime], now: NaiveDateTime) -> Option<NaiveDateTime> {
-    let mut recent: Vec<NaiveDateTime> = failures.iter().copied().filter(|t| *t > window_start(now)).collect();
+    let mut recent: Vec<NaiveDateTime> = failures
+        .iter()
+        .copied()
+        .filter(|t| *t > window_start(now))
+        .collect();
     if recent.len() < MAX_FAILURES {
         return None;
     }
@@ -39,7 +43,10 @@ mod tests {
     use chrono::NaiveDate;
 
     fn at(minute: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(10, minute, 0).unwrap()
+        NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(10, minute, 0)
+            .unwrap()
     }
 
     #[test]
@@ -53,7 +60,11 @@ mod tests {
     #[test]
     fn failures_outside_the_window_do_not_count() {
         let five: Vec<_> = (0..5).map(at).collect();
-        assert_eq!(refused_until(&five, at(15)), None, "the first failure left the window at 10:15");
+        assert_eq!(
+            refused_until(&five, at(15)),
+            None,
+            "the first failure left the window at 10:15"
+        );
         assert_eq!(refused_until(&five, at(14)), Some(at(15)));
     }
 

@@ -10,7 +10,10 @@ pub struct Currency {
 }
 
 /// Currencies whose minor unit is not cents. Every other code has two decimals.
-const ZERO_DECIMAL: &[&str] = &["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"];
+const ZERO_DECIMAL: &[&str] = &[
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV",
+    "XAF", "XOF", "XPF",
+];
 const THREE_DECIMAL: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
 
 impl Currency {
@@ -18,9 +21,14 @@ impl Currency {
         let upper = raw.trim().to_ascii_uppercase();
         let bytes = upper.as_bytes();
         if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_uppercase) {
-            return Err(format!("'{}' is not a three-letter ISO currency code such as USD or EUR.", raw.trim()));
+            return Err(format!(
+                "'{}' is not a three-letter ISO currency code such as USD or EUR.",
+                raw.trim()
+            ));
         }
-        Ok(Self { code: [bytes[0], bytes[1], bytes[2]] })
+        Ok(Self {
+            code: [bytes[0], bytes[1], bytes[2]],
+        })
     }
 
     pub fn code(&self) -> &str {
@@ -57,7 +65,11 @@ impl Money {
 
     /// Parses what a person types ("1,250.50", "1250", "-3.5") into minor units of `currency`.
     pub fn parse(raw: &str, currency: Currency) -> Result<Self, String> {
-        let text: String = raw.trim().chars().filter(|c| *c != ',' && *c != ' ' && *c != '_').collect();
+        let text: String = raw
+            .trim()
+            .chars()
+            .filter(|c| *c != ',' && *c != ' ' && *c != '_')
+            .collect();
         let (negative, digits) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text.as_str()),
@@ -68,19 +80,38 @@ impl Money {
             && whole.chars().all(|c| c.is_ascii_digit())
             && fraction.chars().all(|c| c.is_ascii_digit());
         if !valid {
-            return Err(format!("'{}' is not an amount; write it like 1250.00.", raw.trim()));
+            return Err(format!(
+                "'{}' is not an amount; write it like 1250.00.",
+                raw.trim()
+            ));
         }
         if fraction.len() > decimals {
-            return Err(format!("{} amounts have at most {} decimal places.", currency, decimals));
+            return Err(format!(
+                "{} amounts have at most {} decimal places.",
+                currency, decimals
+            ));
         }
         let scale = 10i64.pow(decimals as u32);
-        let whole_value: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| "That amount is too large.".to_string())? };
-        let fraction_value: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<decimals$}").parse().expect("digits") };
+        let whole_value: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole
+                .parse()
+                .map_err(|_| "That amount is too large.".to_string())?
+        };
+        let fraction_value: i64 = if fraction.is_empty() {
+            0
+        } else {
+            format!("{fraction:0<decimals$}").parse().expect("digits")
+        };
         let minor = whole_value
             .checked_mul(scale)
             .and_then(|v| v.checked_add(fraction_value))
             .ok_or_else(|| "That amount is too large.".to_string())?;
-        Ok(Self { minor: if negative { -minor } else { minor }, currency })
+        Ok(Self {
+            minor: if negative { -minor } else { minor },
+            currency,
+        })
     }
 
     /// The amount without the currency, with thousands separators: "1,250.50".
@@ -93,7 +124,11 @@ impl Money {
         if decimals == 0 {
             format!("{sign}{whole}")
         } else {
-            format!("{sign}{whole}.{:0width$}", abs % scale, width = decimals as usize)
+            format!(
+                "{sign}{whole}.{:0width$}",
+                abs % scale,
+                width = decimals as usize
+            )
         }
     }
 }
@@ -139,9 +174,13 @@ impl BasisPoints {
             && fraction.len() <= 2
             && fraction.chars().all(|c| c.is_ascii_digit());
         if !valid {
-            return Err(format!("'{}' is not a percentage like 12.5 (at most two decimals).", raw.trim()));
+            return Err(format!(
+                "'{}' is not a percentage like 12.5 (at most two decimals).",
+                raw.trim()
+            ));
         }
-        let bps = whole.parse::<i64>().expect("digits") * 100 + format!("{fraction:0<2}").parse::<i64>().expect("digits");
+        let bps = whole.parse::<i64>().expect("digits") * 100
+            + format!("{fraction:0<2}").parse::<i64>().expect("digits");
         Self::new(bps)
     }
 
@@ -161,7 +200,10 @@ pub fn percent_text(bps: i64) -> String {
     if fraction == 0 {
         format!("{whole}%")
     } else {
-        format!("{whole}.{}%", format!("{fraction:02}").trim_end_matches('0'))
+        format!(
+            "{whole}.{}%",
+            format!("{fraction:02}").trim_end_matches('0')
+        )
     }
 }
 
@@ -190,12 +232,19 @@ mod tests {
         assert_eq!(Money::parse("1250", usd()).unwrap().minor, 125_000);
         assert_eq!(Money::parse(".75", usd()).unwrap().minor, 75);
         assert_eq!(Money::parse("-3.5", usd()).unwrap().minor, -350);
-        assert_eq!(Money::parse("500", Currency::parse("JPY").unwrap()).unwrap().minor, 500);
+        assert_eq!(
+            Money::parse("500", Currency::parse("JPY").unwrap())
+                .unwrap()
+                .minor,
+            500
+        );
     }
 
     #[test]
     fn refuses_what_would_need_rounding_or_is_not_a_number() {
-        assert!(Money::parse("1.005", usd()).unwrap_err().contains("at most 2 decimal"));
+        assert!(Money::parse("1.005", usd())
+            .unwrap_err()
+            .contains("at most 2 decimal"));
         assert!(Money::parse("1.5", Currency::parse("JPY").unwrap()).is_err());
         assert!(Money::parse("abc", usd()).is_err());
         assert!(Money::parse("", usd()).is_err());
@@ -206,7 +255,10 @@ mod tests {
     fn formats_with_separators() {
         assert_eq!(Money::new(125_050, usd()).to_string(), "1,250.50 USD");
         assert_eq!(Money::new(-5, usd()).amount_text(), "-0.05");
-        assert_eq!(Money::new(1_000_000, Currency::parse("JPY").unwrap()).amount_text(), "1,000,000");
+        assert_eq!(
+            Money::new(1_000_000, Currency::parse("JPY").unwrap()).amount_text(),
+            "1,000,000"
+        );
     }
 
     #[test]

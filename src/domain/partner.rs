@@ -74,7 +74,11 @@ impl PartnerDecision {
 
     /// Decisions that make sense from `status`, in the order the admin page shows them.
     pub fn available_from(status: PartnerStatus) -> Vec<PartnerDecision> {
-        PartnerDecision::ALL.iter().copied().filter(|d| decide(status, *d, Some("x")).is_ok()).collect()
+        PartnerDecision::ALL
+            .iter()
+            .copied()
+            .filter(|d| decide(status, *d, Some("x")).is_ok())
+            .collect()
     }
 }
 
@@ -83,11 +87,18 @@ pub enum DecisionError {
     #[error("Give a reason: the partner sees it.")]
     ReasonRequired,
     #[error("A partner that is {from} cannot be {attempted}.")]
-    NotAllowed { from: &'static str, attempted: &'static str },
+    NotAllowed {
+        from: &'static str,
+        attempted: &'static str,
+    },
 }
 
 /// The status a decision leads to, or why it cannot be taken. `reason` is what the admin typed (trimmed here).
-pub fn decide(current: PartnerStatus, decision: PartnerDecision, reason: Option<&str>) -> Result<PartnerStatus, DecisionError> {
+pub fn decide(
+    current: PartnerStatus,
+    decision: PartnerDecision,
+    reason: Option<&str>,
+) -> Result<PartnerStatus, DecisionError> {
     use PartnerDecision as D;
     use PartnerStatus as S;
     let next = match (current, decision) {
@@ -139,16 +150,27 @@ pub fn normalise_domain(raw: &str) -> Result<String, String> {
     if trimmed.is_empty() {
         return Ok(String::new());
     }
-    let without_scheme = trimmed.split_once("://").map(|(_, rest)| rest).unwrap_or(&trimmed);
+    let without_scheme = trimmed
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(&trimmed);
     let host = without_scheme.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
     let host = host.split(':').next().unwrap_or("");
-    let host = host.strip_prefix("www.").unwrap_or(host).trim_end_matches('.');
+    let host = host
+        .strip_prefix("www.")
+        .unwrap_or(host)
+        .trim_end_matches('.');
     let labels_ok = host.split('.').all(|label| {
-        !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        !label.is_empty()
+            && label.len() <= 63
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     });
     if !host.contains('.') || !labels_ok {
-        return Err(format!("'{}' is not a website domain like example.com.", raw.trim()));
+        return Err(format!(
+            "'{}' is not a website domain like example.com.",
+            raw.trim()
+        ));
     }
     Ok(host.to_string())
 }
@@ -162,32 +184,59 @@ mod tests {
     #[test]
     fn applications_are_approved_or_rejected() {
         assert_eq!(decide(S::Applied, D::Approve, None), Ok(S::Approved));
-        assert_eq!(decide(S::Applied, D::Reject, Some("Not a fit")), Ok(S::Rejected));
+        assert_eq!(
+            decide(S::Applied, D::Reject, Some("Not a fit")),
+            Ok(S::Rejected)
+        );
         assert_eq!(decide(S::Rejected, D::Approve, None), Ok(S::Approved));
     }
 
     #[test]
     fn reject_and_suspend_need_a_reason() {
-        assert_eq!(decide(S::Applied, D::Reject, None), Err(DecisionError::ReasonRequired));
-        assert_eq!(decide(S::Applied, D::Reject, Some("   ")), Err(DecisionError::ReasonRequired));
-        assert_eq!(decide(S::Approved, D::Suspend, Some("")), Err(DecisionError::ReasonRequired));
-        assert_eq!(decide(S::Approved, D::Suspend, Some("Fraud review")), Ok(S::Suspended));
+        assert_eq!(
+            decide(S::Applied, D::Reject, None),
+            Err(DecisionError::ReasonRequired)
+        );
+        assert_eq!(
+            decide(S::Applied, D::Reject, Some("   ")),
+            Err(DecisionError::ReasonRequired)
+        );
+        assert_eq!(
+            decide(S::Approved, D::Suspend, Some("")),
+            Err(DecisionError::ReasonRequired)
+        );
+        assert_eq!(
+            decide(S::Approved, D::Suspend, Some("Fraud review")),
+            Ok(S::Suspended)
+        );
         assert_eq!(decide(S::Suspended, D::Reinstate, None), Ok(S::Approved));
     }
 
     #[test]
     fn impossible_moves_are_refused_with_a_sentence() {
         let err = decide(S::Approved, D::Approve, None).unwrap_err();
-        assert_eq!(err.to_string(), "A partner that is approved cannot be approved.");
+        assert_eq!(
+            err.to_string(),
+            "A partner that is approved cannot be approved."
+        );
         assert!(decide(S::Applied, D::Suspend, Some("x")).is_err());
         assert!(decide(S::Rejected, D::Reinstate, None).is_err());
     }
 
     #[test]
     fn available_decisions_follow_the_status() {
-        assert_eq!(PartnerDecision::available_from(S::Applied), vec![D::Approve, D::Reject]);
-        assert_eq!(PartnerDecision::available_from(S::Approved), vec![D::Suspend]);
-        assert_eq!(PartnerDecision::available_from(S::Suspended), vec![D::Reinstate]);
+        assert_eq!(
+            PartnerDecision::available_from(S::Applied),
+            vec![D::Approve, D::Reject]
+        );
+        assert_eq!(
+            PartnerDecision::available_from(S::Approved),
+            vec![D::Suspend]
+        );
+        assert_eq!(
+            PartnerDecision::available_from(S::Suspended),
+            vec![D::Reinstate]
+        );
     }
 
     #[test]
@@ -200,7 +249,10 @@ mod tests {
 
     #[test]
     fn domains_are_normalised() {
-        assert_eq!(normalise_domain("https://www.Acme.com/about").unwrap(), "acme.com");
+        assert_eq!(
+            normalise_domain("https://www.Acme.com/about").unwrap(),
+            "acme.com"
+        );
         assert_eq!(normalise_domain("acme.co.uk").unwrap(), "acme.co.uk");
         assert_eq!(normalise_domain("").unwrap(), "");
         assert!(normalise_domain("not a domain").is_err());

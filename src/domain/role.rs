@@ -12,7 +12,12 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Manager, Role::PartnerAdmin, Role::PartnerUser];
+    pub const ALL: [Role; 4] = [
+        Role::Admin,
+        Role::Manager,
+        Role::PartnerAdmin,
+        Role::PartnerUser,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -44,7 +49,10 @@ impl Role {
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| format!("unknown role '{s}'"))
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role '{s}'"))
     }
 }
 

@@ -38,7 +38,10 @@ impl TierDefinition {
         let rank = match input.rank.trim().parse::<i64>() {
             Ok(rank) if (1..=100).contains(&rank) => rank,
             _ => {
-                errors.push(("rank", "Rank is a whole number from 1 (entry tier) to 100.".into()));
+                errors.push((
+                    "rank",
+                    "Rank is a whole number from 1 (entry tier) to 100.".into(),
+                ));
                 0
             }
         };
@@ -54,7 +57,9 @@ impl TierDefinition {
         let commission_override = if input.commission_override_percent.trim().is_empty() {
             None
         } else {
-            BasisPoints::parse_percent(input.commission_override_percent).map_err(|e| errors.push(("commission_override_percent", e))).ok()
+            BasisPoints::parse_percent(input.commission_override_percent)
+                .map_err(|e| errors.push(("commission_override_percent", e)))
+                .ok()
         };
         let mdf_allowance = if input.mdf_allowance.trim().is_empty() {
             Money::new(0, currency)
@@ -62,7 +67,10 @@ impl TierDefinition {
             match Money::parse(input.mdf_allowance, currency) {
                 Ok(m) if m.minor >= 0 => m,
                 Ok(_) => {
-                    errors.push(("mdf_allowance", "The MDF allowance cannot be negative.".into()));
+                    errors.push((
+                        "mdf_allowance",
+                        "The MDF allowance cannot be negative.".into(),
+                    ));
                     Money::new(0, currency)
                 }
                 Err(e) => {
@@ -74,12 +82,23 @@ impl TierDefinition {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Self { name, rank, description: input.description.trim().to_string(), margin, commission_override, mdf_allowance })
+        Ok(Self {
+            name,
+            rank,
+            description: input.description.trim().to_string(),
+            margin,
+            commission_override,
+            mdf_allowance,
+        })
     }
 }
 
 /// One line that says what a tier gives, e.g. "12% margin · 25% commission · 5,000.00 USD MDF".
-pub fn benefits_summary(margin_bps: i64, commission_override_bps: Option<i64>, mdf_allowance: Money) -> String {
+pub fn benefits_summary(
+    margin_bps: i64,
+    commission_override_bps: Option<i64>,
+    mdf_allowance: Money,
+) -> String {
     let mut parts = vec![format!("{} margin", super::money::percent_text(margin_bps))];
     if let Some(bps) = commission_override_bps {
         parts.push(format!("{} commission", super::money::percent_text(bps)));
@@ -95,7 +114,14 @@ mod tests {
     use super::*;
 
     fn input<'a>(name: &'a str, rank: &'a str, margin: &'a str, mdf: &'a str) -> TierInput<'a> {
-        TierInput { name, rank, description: "", margin_percent: margin, commission_override_percent: "", mdf_allowance: mdf }
+        TierInput {
+            name,
+            rank,
+            description: "",
+            margin_percent: margin,
+            commission_override_percent: "",
+            mdf_allowance: mdf,
+        }
     }
 
     #[test]
@@ -114,13 +140,19 @@ mod tests {
         let usd = Currency::parse("USD").unwrap();
         let errors = TierDefinition::parse(&input("", "zero", "150", "-5"), usd).unwrap_err();
         let fields: Vec<_> = errors.iter().map(|(f, _)| *f).collect();
-        assert_eq!(fields, vec!["name", "rank", "margin_percent", "mdf_allowance"]);
+        assert_eq!(
+            fields,
+            vec!["name", "rank", "margin_percent", "mdf_allowance"]
+        );
     }
 
     #[test]
     fn summarises_benefits() {
         let usd = Currency::parse("USD").unwrap();
-        assert_eq!(benefits_summary(1200, Some(2500), Money::new(500_000, usd)), "12% margin · 25% commission · 5,000.00 USD MDF");
+        assert_eq!(
+            benefits_summary(1200, Some(2500), Money::new(500_000, usd)),
+            "12% margin · 25% commission · 5,000.00 USD MDF"
+        );
         assert_eq!(benefits_summary(0, None, Money::new(0, usd)), "0% margin");
     }
 }

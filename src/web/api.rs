@@ -16,8 +16,14 @@ use crate::error::{ApiError, AppError};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
-            .app_data(web::JsonConfig::default().error_handler(|err, _| ApiError(AppError::BadRequest(err.to_string())).into()))
-            .app_data(web::QueryConfig::default().error_handler(|err, _| ApiError(AppError::BadRequest(err.to_string())).into()))
+            .app_data(
+                web::JsonConfig::default()
+                    .error_handler(|err, _| ApiError(AppError::BadRequest(err.to_string())).into()),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|err, _| ApiError(AppError::BadRequest(err.to_string())).into()),
+            )
             .route("/program", web::get().to(program)),
     );
 }
@@ -39,11 +45,23 @@ impl FromRequest for ApiClient {
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .map(str::trim)
                 .filter(|k| !k.is_empty())
-                .ok_or_else(|| AppError::Unauthorized("Send the program API key as 'Authorization: Bearer <key>'.".into()))?;
+                .ok_or_else(|| {
+                    AppError::Unauthorized(
+                        "Send the program API key as 'Authorization: Bearer <key>'.".into(),
+                    )
+                })?;
             let key_hash = hash_token(presented);
-            let state = req.app_data::<State>().expect("AppState is registered").clone();
-            let key = db(&state.pool, move |conn| crate::db::api_keys::find_active_by_hash(conn, &key_hash)).await?;
-            key.map(ApiClient).ok_or_else(|| AppError::Unauthorized("That API key is unknown or revoked.".into()).into())
+            let state = req
+                .app_data::<State>()
+                .expect("AppState is registered")
+                .clone();
+            let key = db(&state.pool, move |conn| {
+                crate::db::api_keys::find_active_by_hash(conn, &key_hash)
+            })
+            .await?;
+            key.map(ApiClient).ok_or_else(|| {
+                AppError::Unauthorized("That API key is unknown or revoked.".into()).into()
+            })
         })
     }
 }
@@ -57,5 +75,8 @@ struct ProgramView {
 /// The program this key belongs to: lets an integration check its key and settings.
 async fn program(_client: ApiClient, state: State) -> Result<HttpResponse, ApiError> {
     let program = db(&state.pool, crate::db::programs::current).await?;
-    Ok(HttpResponse::Ok().json(ProgramView { name: program.name, currency: program.currency }))
+    Ok(HttpResponse::Ok().json(ProgramView {
+        name: program.name,
+        currency: program.currency,
+    }))
 }

@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 
 const STYLESHEET: &str = include_str!("../../static/concord.css");
 
-static STYLESHEET_VERSION: LazyLock<String> = LazyLock::new(|| hex::encode(&Sha256::digest(STYLESHEET.as_bytes())[..6]));
+static STYLESHEET_VERSION: LazyLock<String> =
+    LazyLock::new(|| hex::encode(&Sha256::digest(STYLESHEET.as_bytes())[..6]));
 
 pub fn stylesheet_version() -> &'static str {
     &STYLESHEET_VERSION

@@ -40,12 +40,21 @@ fn home_of(user: &crate::db::users::User) -> &'static str {
     }
 }
 
-async fn login_form(Ctx(ctx): Ctx, MaybeUser(user): MaybeUser, query: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
+async fn login_form(
+    Ctx(ctx): Ctx,
+    MaybeUser(user): MaybeUser,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, AppError> {
     if let Some(user) = user {
         return Ok(redirect(home_of(&user)));
     }
     let next = safe_next(query.next.as_deref()).unwrap_or_default();
-    super::page(&LoginPage { ctx, email: String::new(), next, error: None })
+    super::page(&LoginPage {
+        ctx,
+        email: String::new(),
+        next,
+        error: None,
+    })
 }
 
 #[derive(Deserialize)]
@@ -65,27 +74,62 @@ async fn login_submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let next = safe_next(Some(&form.next)).unwrap_or_default();
-    let refuse = |ctx, status, error: String| render(status, &LoginPage { ctx, email: form.email.trim().to_string(), next: next.clone(), error: Some(error) });
+    let refuse = |ctx, status, error: String| {
+        render(
+            status,
+            &LoginPage {
+                ctx,
+                email: form.email.trim().to_string(),
+                next: next.clone(),
+                error: Some(error),
+            },
+        )
+    };
 
     let email = match EmailAddress::parse(&form.email) {
         Ok(email) => email,
         Err(message) => return refuse(ctx, StatusCode::UNPROCESSABLE_ENTITY, message),
     };
-    let ip = req.connection_info().realip_remote_addr().unwrap_or("").to_string();
+    let ip = req
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("")
+        .to_string();
     let password = form.password.clone();
-    let outcome = db(&state.pool, move |conn| login::attempt(conn, &email, &password, &ip)).await?;
+    let outcome = db(&state.pool, move |conn| {
+        login::attempt(conn, &email, &password, &ip)
+    })
+    .await?;
     match outcome {
-        LoginOutcome::Success { user, session_token } => {
+        LoginOutcome::Success {
+            user,
+            session_token,
+        } => {
             session.begin(&session_token);
             tracing::info!(user_id = user.id, "signed in");
-            Ok(redirect(if next.is_empty() { home_of(&user) } else { &next }))
+            Ok(redirect(if next.is_empty() {
+                home_of(&user)
+            } else {
+                &next
+            }))
         }
-        LoginOutcome::WrongCredentials => refuse(ctx, StatusCode::UNAUTHORIZED, "That email and password do not match an account.".into()),
-        LoginOutcome::Disabled => refuse(ctx, StatusCode::FORBIDDEN, "This account has been disabled. Ask your program manager.".into()),
+        LoginOutcome::WrongCredentials => refuse(
+            ctx,
+            StatusCode::UNAUTHORIZED,
+            "That email and password do not match an account.".into(),
+        ),
+        LoginOutcome::Disabled => refuse(
+            ctx,
+            StatusCode::FORBIDDEN,
+            "This account has been disabled. Ask your program manager.".into(),
+        ),
         LoginOutcome::Throttled { minutes } => refuse(
             ctx,
             StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many failed sign-in attempts for this email. Try again in {minutes} minute{}.", if minutes == 1 { "" } else { "s" }),
+            format!(
+                "Too many failed sign-in attempts for this email. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            ),
         ),
     }
 }
@@ -93,7 +137,10 @@ async fn login_submit(
 async fn logout(state: State, session: TypedSession) -> Result<HttpResponse, AppError> {
     if let Some(token) = session.session_token() {
         let token_hash = hash_token(&token);
-        db(&state.pool, move |conn| crate::db::sessions::delete(conn, &token_hash)).await?;
+        db(&state.pool, move |conn| {
+            crate::db::sessions::delete(conn, &token_hash)
+        })
+        .await?;
     }
     session.end();
     session.success("You are signed out.");

@@ -39,7 +39,9 @@ where
 {
     let pool = pool.clone();
     web::block(move || {
-        let mut conn = pool.get().map_err(|e| AppError::Unavailable(e.to_string()))?;
+        let mut conn = pool
+            .get()
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
         work(&mut conn).map_err(Into::into)
     })
     .await
@@ -59,7 +61,14 @@ pub struct PageContext {
 impl PageContext {
     /// For error pages, which render without access to the request.
     pub fn bare() -> Self {
-        Self { program_name: "Concord".into(), user: None, csrf_token: String::new(), flashes: Vec::new(), path: String::new(), stylesheet_version: assets::stylesheet_version() }
+        Self {
+            program_name: "Concord".into(),
+            user: None,
+            csrf_token: String::new(),
+            flashes: Vec::new(),
+            path: String::new(),
+            stylesheet_version: assets::stylesheet_version(),
+        }
     }
 
     /// True when the current page lives under `prefix`, for marking the active navigation entry.
@@ -79,7 +88,10 @@ impl FromRequest for Ctx {
         let req = req.clone();
         Box::pin(async move {
             let user = load_user(&req).await?;
-            let state = req.app_data::<State>().expect("AppState is registered").clone();
+            let state = req
+                .app_data::<State>()
+                .expect("AppState is registered")
+                .clone();
             let program = db(&state.pool, crate::db::programs::current).await?;
             let session = TypedSession::of(&req);
             Ok(Ctx(PageContext {
@@ -97,7 +109,9 @@ impl FromRequest for Ctx {
 /// Renders a template with a status code.
 pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
     let html = page.render().map_err(AppError::internal)?;
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html))
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
 }
 
 pub fn page(page: &impl Template) -> Result<HttpResponse, AppError> {
@@ -106,7 +120,9 @@ pub fn page(page: &impl Template) -> Result<HttpResponse, AppError> {
 
 /// A 303 See Other: the answer to a successful form post (POST-redirect-GET).
 pub fn redirect(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
 }
 
 pub fn url_encode(text: &str) -> String {
@@ -115,8 +131,10 @@ pub fn url_encode(text: &str) -> String {
 
 /// Only local paths are followed after sign-in, so a crafted link cannot send someone elsewhere.
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://"))
-        .map(str::to_string)
+    next.filter(|n| {
+        n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://")
+    })
+    .map(str::to_string)
 }
 
 /// Errors per form field, shown next to the inputs.
@@ -129,7 +147,10 @@ impl FieldErrors {
     }
 
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str())
+        self.0
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -144,7 +165,11 @@ impl FieldErrors {
     pub fn extend_validation(&mut self, errors: &validator::ValidationErrors) {
         for (field, list) in errors.field_errors() {
             if let Some(first) = list.first() {
-                let message = first.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| format!("Check {field}."));
+                let message = first
+                    .message
+                    .as_ref()
+                    .map(|m| m.to_string())
+                    .unwrap_or_else(|| format!("Check {field}."));
                 self.add(&field, message);
             }
         }

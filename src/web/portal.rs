@@ -13,7 +13,11 @@ use crate::domain::partner::PartnerStatus;
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope("/portal").wrap(from_fn(require_partner)).route("", web::get().to(dashboard)));
+    cfg.service(
+        web::scope("/portal")
+            .wrap(from_fn(require_partner))
+            .route("", web::get().to(dashboard)),
+    );
 }
 
 #[derive(Template)]
@@ -30,9 +34,27 @@ impl Dashboard {
     }
 }
 
-async fn dashboard(Ctx(ctx): Ctx, user: CurrentUser, state: State) -> Result<HttpResponse, AppError> {
-    let org_id = user.0.partner_org_id.ok_or_else(|| AppError::internal("partner user without an org"))?;
-    let partner = db(&state.pool, move |conn| crate::db::partners::overview(conn, org_id)).await?.ok_or(AppError::NotFound)?;
-    let benefits = partner.tier.as_ref().map(|t| t.benefits(partner.program.currency()));
-    page(&Dashboard { ctx, partner, benefits })
+async fn dashboard(
+    Ctx(ctx): Ctx,
+    user: CurrentUser,
+    state: State,
+) -> Result<HttpResponse, AppError> {
+    let org_id = user
+        .0
+        .partner_org_id
+        .ok_or_else(|| AppError::internal("partner user without an org"))?;
+    let partner = db(&state.pool, move |conn| {
+        crate::db::partners::overview(conn, org_id)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let benefits = partner
+        .tier
+        .as_ref()
+        .map(|t| t.benefits(partner.program.currency()));
+    page(&Dashboard {
+        ctx,
+        partner,
+        benefits,
+    })
 }

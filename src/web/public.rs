@@ -7,7 +7,8 @@ use super::{db, page, Ctx, PageContext, State};
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(landing)).route("/healthz", web::get().to(healthz));
+    cfg.route("/", web::get().to(landing))
+        .route("/healthz", web::get().to(healthz));
 }
 
 #[derive(Template)]
@@ -26,7 +27,9 @@ async fn healthz(state: State) -> HttpResponse {
         Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ok"),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
-            HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable")
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain")
+                .body("database unavailable")
         }
     }
 }

@@ -17,7 +17,8 @@ use crate::domain::role::Role;
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/setup", web::get().to(setup_form)).route("/setup", web::post().to(setup_submit));
+    cfg.route("/setup", web::get().to(setup_form))
+        .route("/setup", web::post().to(setup_submit));
 }
 
 #[derive(Template)]
@@ -60,14 +61,32 @@ async fn ensure_open(state: &State, token: &str) -> Result<(), AppError> {
     }
 }
 
-async fn setup_form(Ctx(ctx): Ctx, state: State, query: web::Query<TokenQuery>) -> Result<HttpResponse, AppError> {
+async fn setup_form(
+    Ctx(ctx): Ctx,
+    state: State,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, AppError> {
     let token = query.into_inner().token.unwrap_or_default();
     ensure_open(&state, &token).await?;
-    let form = SetupForm { token, program_name: ctx.program_name.clone(), currency: "USD".into(), ..Default::default() };
-    super::page(&SetupPage { ctx, form, errors: FieldErrors::default() })
+    let form = SetupForm {
+        token,
+        program_name: ctx.program_name.clone(),
+        currency: "USD".into(),
+        ..Default::default()
+    };
+    super::page(&SetupPage {
+        ctx,
+        form,
+        errors: FieldErrors::default(),
+    })
 }
 
-async fn setup_submit(Ctx(ctx): Ctx, state: State, session: TypedSession, form: web::Form<SetupForm>) -> Result<HttpResponse, AppError> {
+async fn setup_submit(
+    Ctx(ctx): Ctx,
+    state: State,
+    session: TypedSession,
+    form: web::Form<SetupForm>,
+) -> Result<HttpResponse, AppError> {
     let mut form = form.into_inner();
     ensure_open(&state, &form.token).await?;
 
@@ -76,8 +95,12 @@ async fn setup_submit(Ctx(ctx): Ctx, state: State, session: TypedSession, form: 
     if program_name.is_empty() {
         errors.add("program_name", "Name your partner program.");
     }
-    let currency = Currency::parse(&form.currency).map_err(|e| errors.add("currency", e)).ok();
-    let email = EmailAddress::parse(&form.email).map_err(|e| errors.add("email", e)).ok();
+    let currency = Currency::parse(&form.currency)
+        .map_err(|e| errors.add("currency", e))
+        .ok();
+    let email = EmailAddress::parse(&form.email)
+        .map_err(|e| errors.add("email", e))
+        .ok();
     if let Err(e) = password::check_policy(&form.password) {
         errors.add("password", e);
     } else if form.password != form.password_confirm {
@@ -86,7 +109,10 @@ async fn setup_submit(Ctx(ctx): Ctx, state: State, session: TypedSession, form: 
     let (Some(currency), Some(email), true) = (currency, email, errors.is_empty()) else {
         form.password.clear();
         form.password_confirm.clear();
-        return render(StatusCode::UNPROCESSABLE_ENTITY, &SetupPage { ctx, form, errors });
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &SetupPage { ctx, form, errors },
+        );
     };
 
     let token_hash = hash_token(&form.token);
@@ -96,16 +122,26 @@ async fn setup_submit(Ctx(ctx): Ctx, state: State, session: TypedSession, form: 
         let first = FirstAdmin {
             program_name: &program_name,
             currency,
-            admin: NewUser { email: email.as_str(), display_name: &name, password_hash: &password_hash, role: Role::Admin, partner_org_id: None },
+            admin: NewUser {
+                email: email.as_str(),
+                display_name: &name,
+                password_hash: &password_hash,
+                role: Role::Admin,
+                partner_org_id: None,
+            },
         };
         match setup::complete(conn, &token_hash, &first) {
-            Ok(user_id) => login::start_session(conn, user_id).map(Some).map_err(AppError::from),
+            Ok(user_id) => login::start_session(conn, user_id)
+                .map(Some)
+                .map_err(AppError::from),
             Err(SetupError::Closed) => Ok(None),
             Err(SetupError::Database(e)) => Err(AppError::from(e)),
         }
     })
     .await?;
-    let Some(session_token) = created else { return Err(AppError::NotFound) };
+    let Some(session_token) = created else {
+        return Err(AppError::NotFound);
+    };
     session.begin(&session_token);
     session.success("Welcome to Concord. Your admin account is ready.");
     Ok(redirect("/admin"))

@@ -1,1 +1,13 @@
+//! Concord's one integration test binary. Every test starts the real application (`startup::build`) on its own
+//! port with its own database — a temporary SQLite file, or a fresh PostgreSQL database when
+//! `TEST_DATABASE_URL=postgres://...` is set — and drives it over HTTP the way a browser would.
 
+mod harness;
+
+mod access;
+mod admin_partners;
+mod admin_tiers;
+mod api;
+mod cli;
+mod login;
+mod migrations;

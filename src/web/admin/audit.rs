@@ -55,13 +55,20 @@ fn non_empty(text: &str) -> Option<String> {
     Some(text.trim().to_string()).filter(|t| !t.is_empty())
 }
 
-async fn list(Ctx(ctx): Ctx, state: State, query: web::Query<AuditQuery>) -> Result<HttpResponse, AppError> {
+async fn list(
+    Ctx(ctx): Ctx,
+    state: State,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let mut notice = None;
     let subject_id = match non_empty(&query.subject_id).map(|s| s.parse::<i64>()) {
         Some(Ok(id)) => Some(id),
         Some(Err(_)) => {
-            notice = Some(format!("'{}' is not a record number; showing all subjects.", query.subject_id.trim()));
+            notice = Some(format!(
+                "'{}' is not a record number; showing all subjects.",
+                query.subject_id.trim()
+            ));
             None
         }
         None => None,
@@ -74,10 +81,23 @@ async fn list(Ctx(ctx): Ctx, state: State, query: web::Query<AuditQuery>) -> Res
     };
     let page_number = query.page.max(0);
     let (actions, mut entries) = db(&state.pool, move |conn| {
-        Ok::<_, diesel::result::Error>((crate::db::audit::distinct_actions(conn)?, crate::db::audit::list(conn, &filter, page_number)?))
+        Ok::<_, diesel::result::Error>((
+            crate::db::audit::distinct_actions(conn)?,
+            crate::db::audit::list(conn, &filter, page_number)?,
+        ))
     })
     .await?;
     let has_next = entries.len() as i64 > PAGE_SIZE;
     entries.truncate(PAGE_SIZE as usize);
-    page(&AuditPage { ctx, query: AuditQuery { page: page_number, ..query }, actions, entries, has_next, notice })
+    page(&AuditPage {
+        ctx,
+        query: AuditQuery {
+            page: page_number,
+            ..query
+        },
+        actions,
+        entries,
+        has_next,
+        notice,
+    })
 }

@@ -18,7 +18,11 @@ struct Dashboard {
 
 impl Dashboard {
     fn applied(&self) -> i64 {
-        self.status_counts.iter().find(|(s, _)| *s == PartnerStatus::Applied).map(|(_, n)| *n).unwrap_or(0)
+        self.status_counts
+            .iter()
+            .find(|(s, _)| *s == PartnerStatus::Applied)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
     }
 }
 
@@ -33,7 +37,20 @@ pub async fn show(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError>
     recent.truncate(10);
     let status_counts = PartnerStatus::ALL
         .iter()
-        .map(|status| (*status, counts.iter().find(|(s, _)| s == status.as_str()).map(|(_, n)| *n).unwrap_or(0)))
+        .map(|status| {
+            (
+                *status,
+                counts
+                    .iter()
+                    .find(|(s, _)| s == status.as_str())
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0),
+            )
+        })
         .collect();
-    page(&Dashboard { ctx, status_counts, recent })
+    page(&Dashboard {
+        ctx,
+        status_counts,
+        recent,
+    })
 }

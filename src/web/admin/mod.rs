@@ -30,6 +30,8 @@ pub fn require_admin(user: &CurrentUser) -> Result<(), AppError> {
     if user.role() == Role::Admin {
         Ok(())
     } else {
-        Err(AppError::Forbidden("Only administrators can change the program's configuration.".into()))
+        Err(AppError::Forbidden(
+            "Only administrators can change the program's configuration.".into(),
+        ))
     }
 }

@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use crate::auth::{CurrentUser, TypedSession};
 use crate::db::audit::{AuditEntry, AuditFilter};
-use crate::db::partners::{PartnerFilter, PartnerListing, PartnerOverview, PartnerWriteError, TierChange};
+use crate::db::partners::{
+    PartnerFilter, PartnerListing, PartnerOverview, PartnerWriteError, TierChange,
+};
 use crate::db::tiers::Tier;
 use crate::db::DbConn;
 use crate::domain::partner::{PartnerDecision, PartnerKind, PartnerStatus};
@@ -51,7 +53,13 @@ fn parse_filter(query: &ListQuery, problems: &mut Vec<String>) -> PartnerFilter 
         if raw.is_empty() {
             return None;
         }
-        raw.parse().map_err(|_| problems.push(format!("There is no {what} '{raw}'; that filter is ignored."))).ok()
+        raw.parse()
+            .map_err(|_| {
+                problems.push(format!(
+                    "There is no {what} '{raw}'; that filter is ignored."
+                ))
+            })
+            .ok()
     }
     PartnerFilter {
         kind: pick::<PartnerKind>(&query.kind, "partner kind", problems),
@@ -61,16 +69,29 @@ fn parse_filter(query: &ListQuery, problems: &mut Vec<String>) -> PartnerFilter 
     }
 }
 
-async fn list(Ctx(ctx): Ctx, state: State, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+async fn list(
+    Ctx(ctx): Ctx,
+    state: State,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let mut problems = Vec::new();
     let filter = parse_filter(&query, &mut problems);
     let (tiers, partners) = db(&state.pool, move |conn| {
         let program = crate::db::programs::current(conn)?;
-        Ok::<_, diesel::result::Error>((crate::db::tiers::list(conn, program.id)?, crate::db::partners::list(conn, program.id, &filter)?))
+        Ok::<_, diesel::result::Error>((
+            crate::db::tiers::list(conn, program.id)?,
+            crate::db::partners::list(conn, program.id, &filter)?,
+        ))
     })
     .await?;
-    page(&ListPage { ctx, query, tiers, partners, problems })
+    page(&ListPage {
+        ctx,
+        query,
+        tiers,
+        partners,
+        problems,
+    })
 }
 
 #[derive(Template)]
@@ -93,11 +114,19 @@ struct PartnerPage {
 
 impl PartnerPage {
     fn current_tier_value(&self) -> String {
-        self.partner.org.tier_id.map(|id| id.to_string()).unwrap_or_default()
+        self.partner
+            .org
+            .tier_id
+            .map(|id| id.to_string())
+            .unwrap_or_default()
     }
 
     fn tier_selected(&self, tier: &Tier) -> bool {
-        let choice = if self.tier_choice.is_empty() { self.current_tier_value() } else { self.tier_choice.clone() };
+        let choice = if self.tier_choice.is_empty() {
+            self.current_tier_value()
+        } else {
+            self.tier_choice.clone()
+        };
         choice == tier.id.to_string()
     }
 }
@@ -113,14 +142,27 @@ fn load(conn: &mut DbConn, org_id: i64) -> Result<PartnerData, AppError> {
     let partner = crate::db::partners::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
     let tiers = crate::db::tiers::list(conn, partner.program.id)?;
     let history = crate::db::partners::tier_history(conn, org_id)?;
-    let filter = AuditFilter { subject_type: Some("partner".into()), subject_id: Some(org_id), ..Default::default() };
+    let filter = AuditFilter {
+        subject_type: Some("partner".into()),
+        subject_id: Some(org_id),
+        ..Default::default()
+    };
     let audit = crate::db::audit::list(conn, &filter, 0)?;
-    Ok(PartnerData { partner, tiers, history, audit })
+    Ok(PartnerData {
+        partner,
+        tiers,
+        history,
+        audit,
+    })
 }
 
 impl PartnerPage {
     fn new(ctx: PageContext, data: PartnerData) -> Self {
-        let benefits = data.partner.tier.as_ref().map(|t| t.benefits(data.partner.program.currency()));
+        let benefits = data
+            .partner
+            .tier
+            .as_ref()
+            .map(|t| t.benefits(data.partner.program.currency()));
         let decisions = PartnerDecision::available_from(data.partner.org.status());
         Self {
             ctx,
@@ -162,12 +204,22 @@ async fn decide(
 ) -> Result<HttpResponse, AppError> {
     let org_id = path.into_inner();
     let form = form.into_inner();
-    let decision: PartnerDecision = form.decision.parse().map_err(|_| AppError::BadRequest(format!("Unknown decision '{}'.", form.decision)))?;
+    let decision: PartnerDecision = form
+        .decision
+        .parse()
+        .map_err(|_| AppError::BadRequest(format!("Unknown decision '{}'.", form.decision)))?;
     let actor = user.actor();
     let reason = form.reason.clone();
     let outcome = db(&state.pool, move |conn| {
         let program_id = crate::db::programs::current(conn)?.id;
-        Ok::<_, AppError>(crate::db::partners::apply_decision(conn, program_id, org_id, decision, Some(&reason), &actor))
+        Ok::<_, AppError>(crate::db::partners::apply_decision(
+            conn,
+            program_id,
+            org_id,
+            decision,
+            Some(&reason),
+            &actor,
+        ))
     })
     .await?;
     match outcome {
@@ -207,13 +259,18 @@ async fn change_tier(
     let form = form.into_inner();
     let to_tier = match form.tier_id.trim() {
         "" => None,
-        raw => Some(raw.parse::<i64>().map_err(|_| AppError::BadRequest(format!("'{raw}' is not a tier.")))?),
+        raw => Some(
+            raw.parse::<i64>()
+                .map_err(|_| AppError::BadRequest(format!("'{raw}' is not a tier.")))?,
+        ),
     };
     let actor = user.actor();
     let reason = form.reason.clone();
     let outcome = db(&state.pool, move |conn| {
         let program_id = crate::db::programs::current(conn)?.id;
-        Ok::<_, AppError>(crate::db::partners::change_tier(conn, program_id, org_id, to_tier, &reason, &actor))
+        Ok::<_, AppError>(crate::db::partners::change_tier(
+            conn, program_id, org_id, to_tier, &reason, &actor,
+        ))
     })
     .await?;
     match outcome {

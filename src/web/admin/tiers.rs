@@ -43,9 +43,16 @@ impl TierForm {
             name: tier.name.clone(),
             rank: tier.rank.to_string(),
             description: tier.description.clone(),
-            margin_percent: percent_text(tier.margin_bps).trim_end_matches('%').to_string(),
-            commission_override_percent: tier.commission_override_bps.map(|b| percent_text(b).trim_end_matches('%').to_string()).unwrap_or_default(),
-            mdf_allowance: Money::new(tier.mdf_allowance_minor, currency).amount_text().replace(',', ""),
+            margin_percent: percent_text(tier.margin_bps)
+                .trim_end_matches('%')
+                .to_string(),
+            commission_override_percent: tier
+                .commission_override_bps
+                .map(|b| percent_text(b).trim_end_matches('%').to_string())
+                .unwrap_or_default(),
+            mdf_allowance: Money::new(tier.mdf_allowance_minor, currency)
+                .amount_text()
+                .replace(',', ""),
         }
     }
 
@@ -88,7 +95,14 @@ struct TiersPage {
     errors: FieldErrors,
 }
 
-async fn tiers_page(ctx: PageContext, state: &State, user: &CurrentUser, form: TierForm, errors: FieldErrors, status: StatusCode) -> Result<HttpResponse, AppError> {
+async fn tiers_page(
+    ctx: PageContext,
+    state: &State,
+    user: &CurrentUser,
+    form: TierForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let (program, tiers) = db(&state.pool, |conn| {
         let program = crate::db::programs::current(conn)?;
         let tiers = crate::db::tiers::list(conn, program.id)?;
@@ -102,26 +116,64 @@ async fn tiers_page(ctx: PageContext, state: &State, user: &CurrentUser, form: T
     });
     render(
         status,
-        &TiersPage { ctx, tiers: tiers.collect(), currency: currency.to_string(), can_edit: require_admin(user).is_ok(), form, errors },
+        &TiersPage {
+            ctx,
+            tiers: tiers.collect(),
+            currency: currency.to_string(),
+            can_edit: require_admin(user).is_ok(),
+            form,
+            errors,
+        },
     )
 }
 
 async fn list(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    tiers_page(ctx, &state, &user, TierForm::default(), FieldErrors::default(), StatusCode::OK).await
+    tiers_page(
+        ctx,
+        &state,
+        &user,
+        TierForm::default(),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
-async fn create(Ctx(ctx): Ctx, state: State, user: CurrentUser, session: TypedSession, form: web::Form<TierForm>) -> Result<HttpResponse, AppError> {
+async fn create(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    session: TypedSession,
+    form: web::Form<TierForm>,
+) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let form = form.into_inner();
-    let currency = db(&state.pool, crate::db::programs::current).await?.currency();
+    let currency = db(&state.pool, crate::db::programs::current)
+        .await?
+        .currency();
     let definition = match form.parse(currency) {
         Ok(definition) => definition,
-        Err(errors) => return tiers_page(ctx, &state, &user, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(errors) => {
+            return tiers_page(
+                ctx,
+                &state,
+                &user,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     };
     let actor = user.actor();
     let created = db(&state.pool, move |conn| {
         let program = crate::db::programs::current(conn)?;
-        Ok::<_, AppError>(crate::db::tiers::create(conn, program.id, &definition, &actor))
+        Ok::<_, AppError>(crate::db::tiers::create(
+            conn,
+            program.id,
+            &definition,
+            &actor,
+        ))
     })
     .await?;
     match created {
@@ -129,7 +181,17 @@ async fn create(Ctx(ctx): Ctx, state: State, user: CurrentUser, session: TypedSe
             session.success(format!("Tier '{}' created.", form.name.trim()));
             Ok(redirect("/admin/tiers"))
         }
-        Err(e) => tiers_page(ctx, &state, &user, form, field_error(e)?, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(e) => {
+            tiers_page(
+                ctx,
+                &state,
+                &user,
+                form,
+                field_error(e)?,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     }
 }
 
@@ -143,7 +205,12 @@ struct EditPage {
     errors: FieldErrors,
 }
 
-async fn edit(Ctx(ctx): Ctx, state: State, user: CurrentUser, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+async fn edit(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let tier_id = path.into_inner();
     let (program, tier) = db(&state.pool, move |conn| {
@@ -154,7 +221,13 @@ async fn edit(Ctx(ctx): Ctx, state: State, user: CurrentUser, path: web::Path<i6
     .await?;
     let tier = tier.ok_or(AppError::NotFound)?;
     let form = TierForm::from_tier(&tier, program.currency());
-    page(&EditPage { ctx, tier_id, currency: program.currency, form, errors: FieldErrors::default() })
+    page(&EditPage {
+        ctx,
+        tier_id,
+        currency: program.currency,
+        form,
+        errors: FieldErrors::default(),
+    })
 }
 
 async fn update(
@@ -169,14 +242,34 @@ async fn update(
     let tier_id = path.into_inner();
     let form = form.into_inner();
     let program = db(&state.pool, crate::db::programs::current).await?;
-    let refuse = |ctx, form, errors| render(StatusCode::UNPROCESSABLE_ENTITY, &EditPage { ctx, tier_id, currency: program.currency.clone(), form, errors });
+    let refuse = |ctx, form, errors| {
+        render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &EditPage {
+                ctx,
+                tier_id,
+                currency: program.currency.clone(),
+                form,
+                errors,
+            },
+        )
+    };
     let definition = match form.parse(program.currency()) {
         Ok(definition) => definition,
         Err(errors) => return refuse(ctx, form, errors),
     };
     let actor = user.actor();
     let program_id = program.id;
-    let updated = db(&state.pool, move |conn| Ok::<_, AppError>(crate::db::tiers::update(conn, program_id, tier_id, &definition, &actor))).await?;
+    let updated = db(&state.pool, move |conn| {
+        Ok::<_, AppError>(crate::db::tiers::update(
+            conn,
+            program_id,
+            tier_id,
+            &definition,
+            &actor,
+        ))
+    })
+    .await?;
     match updated {
         Ok(true) => {
             session.success(format!("Tier '{}' saved.", form.name.trim()));
@@ -190,13 +283,24 @@ async fn update(
     }
 }
 
-async fn delete(state: State, user: CurrentUser, session: TypedSession, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+async fn delete(
+    state: State,
+    user: CurrentUser,
+    session: TypedSession,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let tier_id = path.into_inner();
     let actor = user.actor();
     let deleted = db(&state.pool, move |conn| {
         let program = crate::db::programs::current(conn)?;
-        Ok::<_, AppError>(crate::db::tiers::delete(conn, program.id, tier_id, program.currency(), &actor))
+        Ok::<_, AppError>(crate::db::tiers::delete(
+            conn,
+            program.id,
+            tier_id,
+            program.currency(),
+            &actor,
+        ))
     })
     .await?;
     match deleted {

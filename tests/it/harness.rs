@@ -1,0 +1,331 @@
+//! `TestApp`: the real application on port 0 with an isolated database, and a cookie-keeping `Browser`.
+
+use std::sync::Arc;
+
+use concord::accounts::{self, NewAccount};
+use concord::config::{DatabaseUrl, Settings};
+use concord::db::partners::NewPartnerOrg;
+use concord::db::{DbConn, DbPool};
+use concord::domain::partner::{PartnerKind, PartnerStatus};
+use concord::domain::role::Role;
+use diesel::Connection;
+use reqwest::cookie::Jar;
+use reqwest::StatusCode;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A database of its own for one test, removed when the test ends.
+pub enum TestDatabase {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        server_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDatabase {
+    pub fn create() -> Self {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(server_url) => {
+                assert!(
+                    server_url.starts_with("postgres"),
+                    "TEST_DATABASE_URL must be a postgres:// URL"
+                );
+                let name = format!("concord_test_{}", &concord::auth::token::new_token()[..16]);
+                let mut admin = diesel::PgConnection::establish(&server_url)
+                    .expect("connect to TEST_DATABASE_URL");
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut admin,
+                    &format!("CREATE DATABASE {name}"),
+                )
+                .expect("create test database");
+                let mut url = url::Url::parse(&server_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                TestDatabase::Postgres {
+                    server_url,
+                    name,
+                    url: url.to_string(),
+                }
+            }
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("concord.db").display());
+                TestDatabase::Sqlite { _dir: dir, url }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDatabase::Sqlite { url, .. } | TestDatabase::Postgres { url, .. } => url,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, TestDatabase::Postgres { .. })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres {
+            server_url, name, ..
+        } = self
+        {
+            if let Ok(mut admin) = diesel::PgConnection::establish(server_url) {
+                let _ = diesel::connection::SimpleConnection::batch_execute(
+                    &mut admin,
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                );
+            }
+        }
+    }
+}
+
+/// An HTTP client that keeps cookies and does not follow redirects, so tests see each 303.
+pub struct Browser {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Page {
+    pub fn csrf_token(&self) -> String {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = self
+            .body
+            .find(marker)
+            .unwrap_or_else(|| panic!("no CSRF token on the page:\n{}", self.body))
+            + marker.len();
+        self.body[start..].split('"').next().unwrap().to_string()
+    }
+
+    pub fn assert_contains(&self, text: &str) -> &Self {
+        assert!(
+            self.body.contains(text),
+            "expected {text:?} on the page (status {}):\n{}",
+            self.status,
+            self.body
+        );
+        self
+    }
+
+    pub fn assert_redirect(&self, to: &str) -> &Self {
+        assert_eq!(
+            self.status,
+            StatusCode::SEE_OTHER,
+            "expected a redirect to {to}; page:\n{}",
+            self.body
+        );
+        assert_eq!(self.location.as_deref(), Some(to));
+        self
+    }
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Self {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            // No keep-alive between requests: some tests restart the server behind the same address.
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        Self {
+            base: base.to_string(),
+            client,
+            jar,
+        }
+    }
+
+    async fn page(response: reqwest::Response) -> Page {
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
+        Page {
+            status,
+            location,
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        Self::page(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Posts a form as it stands, without adding a CSRF token.
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        Self::page(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .form(fields)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Loads `form_page`, takes its CSRF token, and posts `fields` to `action` the way the browser would.
+    pub async fn submit(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.get(form_page).await.csrf_token();
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(action, &all).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Page {
+        self.submit(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    pub fn session_cookie(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let url = self.base.parse().unwrap();
+        self.jar
+            .cookies(&url)
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: DbPool,
+    pub setup_url: Option<String>,
+    pub database: TestDatabase,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let database = TestDatabase::create();
+        let settings = Settings {
+            database: DatabaseUrl::parse(database.url()).unwrap(),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            base_url: "http://127.0.0.1".into(),
+            session_key: Some(concord::auth::token::random_bytes(64)),
+            cookie_secure: false,
+        };
+        let app = concord::startup::build(settings)
+            .await
+            .expect("the application starts");
+        let address = format!("http://127.0.0.1:{}", app.port);
+        let (pool, setup_url) = (app.pool.clone(), app.setup_url.clone());
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            address,
+            pool,
+            setup_url,
+            database,
+        }
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.address)
+    }
+
+    /// Runs database work off the test's executor.
+    pub async fn db<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConn) -> T + Send + 'static,
+    ) -> T {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || work(&mut pool.get().unwrap()))
+            .await
+            .unwrap()
+    }
+
+    pub async fn create_user(&self, email: &str, role: Role, partner_org_id: Option<i64>) -> i64 {
+        let email = email.to_string();
+        self.db(move |conn| {
+            accounts::create(
+                conn,
+                &NewAccount {
+                    email: &email,
+                    display_name: "",
+                    password: PASSWORD,
+                    role,
+                    partner_org_id,
+                },
+            )
+            .unwrap()
+        })
+        .await
+    }
+
+    pub async fn create_partner(
+        &self,
+        name: &str,
+        kind: PartnerKind,
+        status: PartnerStatus,
+    ) -> i64 {
+        let name = name.to_string();
+        self.db(move |conn| {
+            let program = concord::db::programs::current(conn).unwrap();
+            concord::db::partners::insert(
+                conn,
+                &NewPartnerOrg {
+                    program_id: program.id,
+                    name: &name,
+                    kind,
+                    status,
+                    tier_id: None,
+                    country: "US",
+                    website_domain: "",
+                },
+            )
+            .unwrap()
+        })
+        .await
+    }
+
+    /// A browser signed in as a new admin.
+    pub async fn admin_browser(&self) -> Browser {
+        self.create_user("admin@example.test", Role::Admin, None)
+            .await;
+        let browser = self.browser();
+        browser
+            .login("admin@example.test", PASSWORD)
+            .await
+            .assert_redirect("/admin");
+        browser
+    }
+
+    pub async fn partner_status(&self, org_id: i64) -> String {
+        self.db(move |conn| {
+            let program = concord::db::programs::current(conn).unwrap();
+            concord::db::partners::find(conn, program.id, org_id)
+                .unwrap()
+                .unwrap()
+                .org
+                .status
+        })
+        .await
+    }
+}
