@@ -150,3 +150,54 @@ impl ResponseError for ApiError {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn body_of(response: HttpResponse) -> String {
+        String::from_utf8(response.into_body().try_into_bytes().unwrap().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn a_database_error_is_a_500_page_never_a_not_found() {
+        let error = AppError::Database(diesel::result::Error::NotFound);
+        assert_eq!(error.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        let html = body_of(error.error_response());
+        assert!(html.contains("<title>Server error"), "{html}");
+        assert!(html.contains("Something went wrong on our side."));
+        assert!(!html.to_lowercase().contains("not found"));
+    }
+
+    #[test]
+    fn every_status_renders_from_the_template() {
+        for (error, status, title) in [
+            (AppError::NotFound, 404, "Page not found"),
+            (AppError::Forbidden("No.".into()), 403, "Not allowed"),
+            (
+                AppError::TooManyRequests("Slow down.".into()),
+                429,
+                "Too many attempts",
+            ),
+            (AppError::internal("boom"), 500, "Server error"),
+        ] {
+            let response = error.error_response();
+            assert_eq!(response.status().as_u16(), status);
+            let html = body_of(response);
+            assert!(html.contains(&format!("<title>{title}")), "{html}");
+            assert!(!html.contains("boom"), "internal detail stays in the log");
+        }
+    }
+
+    #[test]
+    fn api_errors_carry_a_stable_code() {
+        let response = ApiError(AppError::TooManyRequests("Slow down.".into())).error_response();
+        assert_eq!(response.status().as_u16(), 429);
+        let json: serde_json::Value = serde_json::from_str(&body_of(response)).unwrap();
+        assert_eq!(json["error"]["code"], "rate_limited");
+        assert_eq!(json["error"]["message"], "Slow down.");
+        let login = ApiError(AppError::LoginRequired { next: "/x".into() });
+        assert_eq!(login.status_code(), StatusCode::UNAUTHORIZED);
+    }
+}

@@ -71,6 +71,9 @@ async fn session_key(settings: &Settings, pool: &DbPool) -> anyhow::Result<Key> 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let pool = prepare_database(&settings).await?;
     let key = session_key(&settings, &pool).await?;
+    routes::db(&pool, forget_expired)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot tidy sessions: {e}"))?;
     let setup_url = routes::db(&pool, db::setup::open_if_no_admin)
         .await
         .map_err(|e| anyhow::anyhow!("cannot prepare first-run setup: {e}"))?
@@ -129,6 +132,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         setup_url,
         server,
     })
+}
+
+/// Drops sessions past their end and sign-in attempts too old to count, so neither table grows without bound.
+fn forget_expired(conn: &mut db::DbConn) -> diesel::QueryResult<()> {
+    let now = db::now();
+    db::sessions::prune_expired(conn, now)?;
+    db::login_attempts::prune(conn, crate::domain::login_throttle::window_start(now))?;
+    Ok(())
 }
 
 /// Returns the request id in `X-Request-Id`, so a person reporting an error can quote the line in the log.

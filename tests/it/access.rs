@@ -1,6 +1,6 @@
 //! Who may see what, CSRF, the shell's error pages and the health check.
 
-use crate::harness::{TestApp, PASSWORD};
+use crate::harness::{TestApp, TestDatabase, PASSWORD};
 use concord::domain::partner::{PartnerKind, PartnerStatus};
 use concord::domain::role::Role;
 use reqwest::StatusCode;
@@ -156,4 +156,40 @@ async fn healthz_answers_while_the_database_does_and_assets_are_cacheable() {
         .unwrap()
         .contains("max-age=31536000"));
     assert!(response.text().await.unwrap().contains("--accent"));
+}
+
+#[tokio::test]
+async fn healthz_is_503_when_the_database_stops_answering() {
+    let app = TestApp::spawn().await;
+    match &app.database {
+        TestDatabase::Sqlite { url, .. } => {
+            // Overwrite the file and its WAL index in place: open connections see an unreadable database.
+            let path = url.trim_start_matches("sqlite://").to_string();
+            for (suffix, bytes) in [
+                ("", vec![0xFF; 8192]),
+                ("-wal", vec![]),
+                ("-shm", vec![0; 32768]),
+            ] {
+                let file = format!("{path}{suffix}");
+                if std::path::Path::new(&file).exists() {
+                    std::fs::write(&file, &bytes).unwrap();
+                }
+            }
+        }
+        TestDatabase::Postgres {
+            server_url, name, ..
+        } => {
+            use diesel::Connection;
+            let mut admin = diesel::PgConnection::establish(server_url).unwrap();
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut admin,
+                &format!("DROP DATABASE {name} WITH (FORCE)"),
+            )
+            .unwrap();
+        }
+    }
+    let response = reqwest::get(format!("{}/healthz", app.address))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
