@@ -51,6 +51,93 @@ pub struct Settings {
     /// 64 or more bytes; `None` means "use the key kept in the database".
     pub session_key: Option<Vec<u8>>,
     pub cookie_secure: bool,
+    /// Where mail goes: an SMTP server, or (when unset) `.eml` files in `mail_dir`.
+    pub smtp: Option<SmtpTarget>,
+    /// The From of every message, e.g. `Acme Partners <partners@acme.example>`.
+    pub mail_from: String,
+    pub mail_dir: std::path::PathBuf,
+    /// Delivery attempts before an outbox message is declared dead.
+    pub outbox_max_attempts: i64,
+    /// Whether `serve` runs the periodic jobs (outbox delivery...). Tests switch it off and run jobs by hand.
+    pub run_jobs: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// No TLS: a local relay or a test sink.
+    Plain,
+    /// TLS from the first byte (`smtps://`, usually port 465).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS, which must succeed (`?tls=starttls`).
+    StartTls,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpTarget {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for SmtpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpTarget")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|(user, _)| user),
+            )
+            .finish()
+    }
+}
+
+impl SmtpTarget {
+    /// `smtp://host:port`, `smtps://user:pass@host:465`, `smtp://host:587?tls=starttls`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let url = Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or("needs a host, e.g. smtp://127.0.0.1:25")?
+            .to_string();
+        let tls = url
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.to_ascii_lowercase());
+        let security = match (url.scheme(), tls.as_deref()) {
+            ("smtps", None) => SmtpSecurity::Implicit,
+            ("smtp", None | Some("none") | Some("off")) => SmtpSecurity::Plain,
+            ("smtp", Some("starttls") | Some("required")) => SmtpSecurity::StartTls,
+            ("smtp" | "smtps", Some(other)) => {
+                return Err(format!("tls={other} is not one of starttls, none"))
+            }
+            (scheme, _) => return Err(format!("scheme {scheme}:// is not smtp:// or smtps://")),
+        };
+        let port = url.port().unwrap_or(match security {
+            SmtpSecurity::Plain => 25,
+            SmtpSecurity::Implicit => 465,
+            SmtpSecurity::StartTls => 587,
+        });
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let credentials = if url.username().is_empty() {
+            None
+        } else {
+            Some((decode(url.username()), decode(url.password().unwrap_or(""))))
+        };
+        Ok(Self {
+            host,
+            port,
+            security,
+            credentials,
+        })
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -61,6 +148,11 @@ impl std::fmt::Debug for Settings {
             .field("base_url", &self.base_url)
             .field("session_key", &self.session_key.as_ref().map(|_| "<set>"))
             .field("cookie_secure", &self.cookie_secure)
+            .field("smtp", &self.smtp)
+            .field("mail_from", &self.mail_from)
+            .field("mail_dir", &self.mail_dir)
+            .field("outbox_max_attempts", &self.outbox_max_attempts)
+            .field("run_jobs", &self.run_jobs)
             .finish()
     }
 }
@@ -139,12 +231,51 @@ impl Settings {
             None => base_url.starts_with("https://"),
         };
 
+        let smtp = match get("CONCORD_SMTP_URL") {
+            Some(raw) => Some(SmtpTarget::parse(raw).map_err(|m| bad("CONCORD_SMTP_URL", m))?),
+            None => None,
+        };
+        let mail_from = get("CONCORD_MAIL_FROM")
+            .unwrap_or("Concord <concord@localhost>")
+            .to_string();
+        mail_from.parse::<lettre::message::Mailbox>().map_err(|e| {
+            bad(
+                "CONCORD_MAIL_FROM",
+                format!(
+                    "'{mail_from}' is not an address like Partners <partners@example.com> ({e})"
+                ),
+            )
+        })?;
+        let mail_dir = std::path::PathBuf::from(get("CONCORD_MAIL_DIR").unwrap_or("mail"));
+        let outbox_max_attempts = match get("CONCORD_OUTBOX_MAX_ATTEMPTS") {
+            Some(raw) => raw
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "CONCORD_OUTBOX_MAX_ATTEMPTS",
+                        "must be a whole number from 1 to 100",
+                    )
+                })?,
+            None => 8,
+        };
+        let run_jobs = match get("CONCORD_JOBS") {
+            Some(raw) => parse_bool(raw).ok_or_else(|| bad("CONCORD_JOBS", "must be on or off"))?,
+            None => true,
+        };
+
         Ok(Self {
             database,
             bind,
             base_url,
             session_key,
             cookie_secure,
+            smtp,
+            mail_from,
+            mail_dir,
+            outbox_max_attempts,
+            run_jobs,
         })
     }
 }
@@ -202,6 +333,54 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("CONCORD_BASE_URL:"));
+    }
+
+    #[test]
+    fn smtp_urls_name_their_security() {
+        let plain = SmtpTarget::parse("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!(
+            (
+                plain.host.as_str(),
+                plain.port,
+                plain.security,
+                plain.credentials.clone()
+            ),
+            ("127.0.0.1", 2525, SmtpSecurity::Plain, None)
+        );
+        let implicit = SmtpTarget::parse("smtps://mailer:s%40cret@smtp.example.com").unwrap();
+        assert_eq!(implicit.port, 465);
+        assert_eq!(implicit.security, SmtpSecurity::Implicit);
+        assert_eq!(
+            implicit.credentials,
+            Some(("mailer".into(), "s@cret".into()))
+        );
+        let starttls = SmtpTarget::parse("smtp://smtp.example.com?tls=starttls").unwrap();
+        assert_eq!(
+            (starttls.port, starttls.security),
+            (587, SmtpSecurity::StartTls)
+        );
+        assert!(settings(&[("CONCORD_SMTP_URL", "http://x")])
+            .unwrap_err()
+            .to_string()
+            .starts_with("CONCORD_SMTP_URL:"));
+        assert!(settings(&[("CONCORD_SMTP_URL", "smtp://x?tls=maybe")]).is_err());
+        assert!(
+            format!("{implicit:?}").contains("mailer") && !format!("{implicit:?}").contains("cret")
+        );
+    }
+
+    #[test]
+    fn mail_settings_are_checked() {
+        assert!(settings(&[("CONCORD_MAIL_FROM", "not an address")])
+            .unwrap_err()
+            .to_string()
+            .starts_with("CONCORD_MAIL_FROM:"));
+        assert!(settings(&[("CONCORD_OUTBOX_MAX_ATTEMPTS", "0")]).is_err());
+        let s =
+            settings(&[("CONCORD_MAIL_FROM", "Acme Partners <partners@acme.example>")]).unwrap();
+        assert_eq!(s.mail_dir, std::path::PathBuf::from("mail"));
+        assert_eq!(s.outbox_max_attempts, 8);
+        assert!(s.smtp.is_none() && s.run_jobs);
     }
 
     #[test]

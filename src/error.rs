@@ -32,6 +32,15 @@ pub enum AppError {
     Internal(String),
 }
 
+impl From<crate::email::NotifyError> for AppError {
+    fn from(e: crate::email::NotifyError) -> Self {
+        match e {
+            crate::email::NotifyError::Database(e) => AppError::Database(e),
+            crate::email::NotifyError::Render(e) => AppError::internal(e),
+        }
+    }
+}
+
 impl AppError {
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         AppError::Internal(detail.to_string())

@@ -40,11 +40,22 @@ enum Command {
         #[arg(long, default_value = "")]
         name: String,
     },
+    /// Periodic jobs (outbox delivery...), which `serve` also runs on its own.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Program API keys for machines (conversion tracking).
     ApiKey {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Run one job (or every job, in order) once and print what it did.
+    RunOnce { name: Option<String> },
 }
 
 #[derive(Subcommand)]
@@ -118,6 +129,32 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             })
             .await?;
             println!("created admin #{id}");
+            Ok(())
+        }
+        Command::Jobs {
+            command: JobsCommand::RunOnce { name },
+        } => {
+            let pool = startup::prepare_database(&settings).await?;
+            let ctx =
+                concord::jobs::JobContext::new(pool, settings).map_err(|e| anyhow::anyhow!(e))?;
+            let names: Vec<String> = match name {
+                Some(name) => vec![name],
+                None => concord::jobs::JOBS
+                    .iter()
+                    .map(|j| j.name.to_string())
+                    .collect(),
+            };
+            for name in names {
+                let summary = concord::jobs::run(&ctx, &name).await?;
+                println!(
+                    "{name}: {}",
+                    if summary.is_empty() {
+                        "nothing to do"
+                    } else {
+                        &summary
+                    }
+                );
+            }
             Ok(())
         }
         Command::ApiKey {

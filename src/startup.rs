@@ -11,12 +11,14 @@ use actix_web::middleware::{from_fn, Compress, DefaultHeaders, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
 use anyhow::Context;
 use std::net::TcpListener;
+use std::sync::Arc;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::auth::csrf;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
+use crate::jobs::JobContext;
 use crate::web::{self as routes, AppState};
 
 pub struct Application {
@@ -24,6 +26,8 @@ pub struct Application {
     pub pool: DbPool,
     /// The first-run link, present while no admin exists.
     pub setup_url: Option<String>,
+    /// What the periodic jobs run with; tests run jobs through it by hand.
+    pub jobs: Arc<JobContext>,
     server: Server,
 }
 
@@ -79,6 +83,16 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         .map_err(|e| anyhow::anyhow!("cannot prepare first-run setup: {e}"))?
         .map(|token| format!("{}/setup?token={token}", settings.base_url));
 
+    let jobs =
+        Arc::new(JobContext::new(pool.clone(), settings.clone()).map_err(|e| anyhow::anyhow!(e))?);
+    if settings.run_jobs {
+        tracing::info!(
+            "jobs run every few seconds; email goes to {}",
+            jobs.mailer.describe()
+        );
+        crate::jobs::spawn_scheduler(jobs.clone());
+    }
+
     let listener = TcpListener::bind(settings.bind)
         .map_err(|e| anyhow::anyhow!("CONCORD_BIND: cannot listen on {}: {e}", settings.bind))?;
     let port = listener.local_addr()?.port();
@@ -130,6 +144,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         port,
         pool,
         setup_url,
+        jobs,
         server,
     })
 }

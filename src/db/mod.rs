@@ -4,8 +4,12 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod invitations;
+pub mod jobs;
 pub mod login_attempts;
+pub mod outbox;
 pub mod partners;
+pub mod password_resets;
 pub mod programs;
 pub mod schema;
 pub mod sessions;

@@ -75,7 +75,18 @@ pub enum PartnerWriteError {
     Refused(String),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Notify(#[from] crate::email::NotifyError),
 }
+
+/// Writes the notifications of a partner decision inside its transaction: (org, status before, status after, reason).
+pub type DecisionNotifier<'a> = &'a dyn Fn(
+    &mut DbConn,
+    &PartnerOrg,
+    PartnerStatus,
+    PartnerStatus,
+    Option<&str>,
+) -> Result<(), crate::email::NotifyError>;
 
 pub fn insert(conn: &mut DbConn, org: &NewPartnerOrg<'_>) -> QueryResult<i64> {
     let at = now();
@@ -160,8 +171,9 @@ pub fn count_by_status(conn: &mut DbConn, program_id: i64) -> QueryResult<Vec<(S
         .load(conn)
 }
 
-/// Applies an admin's decision (approve, reject, suspend, reinstate) and records it in the audit log, in one
-/// transaction. The update is conditional on the status read, so two admins deciding at once cannot both win.
+/// Applies an admin's decision (approve, reject, suspend, reinstate), records it in the audit log and writes the
+/// partner's notification, in one transaction. The update is conditional on the status read, so two admins deciding
+/// at once cannot both win.
 pub fn apply_decision(
     conn: &mut DbConn,
     program_id: i64,
@@ -169,6 +181,7 @@ pub fn apply_decision(
     decision: PartnerDecision,
     reason: Option<&str>,
     actor: &Actor,
+    notify: DecisionNotifier<'_>,
 ) -> Result<PartnerStatus, PartnerWriteError> {
     conn.transaction(|conn| {
         let org = find(conn, program_id, org_id)?
@@ -194,6 +207,7 @@ pub fn apply_decision(
                 "Someone else changed this partner a moment ago; look again.".into(),
             ));
         }
+        notify(conn, &org, before, after, reason)?;
         audit::record(
             conn,
             actor,

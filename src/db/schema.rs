@@ -143,4 +143,70 @@ diesel::allow_tables_to_appear_in_same_query!(
     partner_tier_history,
     audit_log,
     api_keys,
+    outbox,
+    job_status,
+    password_resets,
+    invitations,
 );
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        template -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        message_id -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    job_status (name) {
+        name -> Text,
+        last_started_at -> Timestamp,
+        last_finished_at -> Timestamp,
+        last_duration_ms -> BigInt,
+        last_ok -> Bool,
+        last_detail -> Text,
+        runs -> BigInt,
+        failures -> BigInt,
+    }
+}
+
+diesel::table! {
+    password_resets (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> BigInt,
+        partner_org_id -> BigInt,
+        email -> Text,
+        role -> Text,
+        token_hash -> Text,
+        invited_by_user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        accepted_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(password_resets -> users (user_id));
+diesel::joinable!(invitations -> partner_orgs (partner_org_id));

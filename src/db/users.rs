@@ -98,3 +98,27 @@ pub fn record_login(conn: &mut DbConn, id: i64) -> QueryResult<()> {
         .execute(conn)
         .map(|_| ())
 }
+
+/// Who hears about decisions on a partner org: its active partner admins, or every active member when it has none.
+pub fn org_contacts(conn: &mut DbConn, partner_org_id: i64) -> QueryResult<Vec<User>> {
+    let members: Vec<User> = list_for_org(conn, partner_org_id)?
+        .into_iter()
+        .filter(|u| u.active)
+        .collect();
+    let admins: Vec<User> = members
+        .iter()
+        .filter(|u| u.role() == Role::PartnerAdmin)
+        .cloned()
+        .collect();
+    Ok(if admins.is_empty() { members } else { admins })
+}
+
+/// Active staff (admins and managers), who hear about new applications.
+pub fn active_staff(conn: &mut DbConn) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::role.eq_any([Role::Admin.as_str(), Role::Manager.as_str()]))
+        .filter(users::active.eq(true))
+        .order(users::id)
+        .select(User::as_select())
+        .load(conn)
+}

@@ -4,6 +4,7 @@
 pub mod email;
 pub mod login_throttle;
 pub mod money;
+pub mod outbox;
 pub mod partner;
 pub mod role;
 pub mod tier;

@@ -1,7 +1,7 @@
 //! Signing in and out.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
@@ -41,13 +41,15 @@ fn home_of(user: &crate::db::users::User) -> &'static str {
 }
 
 async fn login_form(
-    Ctx(ctx): Ctx,
+    req: HttpRequest,
     MaybeUser(user): MaybeUser,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
+    // A signed-in visitor goes home, flash messages and all: the page context is only taken when the form shows.
     if let Some(user) = user {
         return Ok(redirect(home_of(&user)));
     }
+    let Ctx(ctx) = Ctx::extract(&req).await?;
     let next = safe_next(query.next.as_deref()).unwrap_or_default();
     super::page(&LoginPage {
         ctx,

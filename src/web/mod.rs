@@ -5,9 +5,11 @@ pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod password;
 pub mod portal;
 pub mod public;
 pub mod setup;
+pub mod team;
 
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
@@ -180,6 +182,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(public::routes)
         .configure(assets::routes)
         .configure(auth::routes)
+        .configure(password::routes)
+        .configure(team::public_routes)
         .configure(setup::routes)
         .configure(api::routes)
         .configure(portal::routes)

@@ -16,7 +16,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/portal")
             .wrap(from_fn(require_partner))
-            .route("", web::get().to(dashboard)),
+            .route("", web::get().to(dashboard))
+            .configure(super::team::portal_routes),
     );
 }
 

@@ -220,30 +220,89 @@ pub struct TestApp {
     pub pool: DbPool,
     pub setup_url: Option<String>,
     pub database: TestDatabase,
+    pub jobs: Arc<concord::jobs::JobContext>,
+    pub mail_dir: tempfile::TempDir,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the app after `adjust` has changed the test settings (SMTP target, attempt limit, jobs...).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
         let database = TestDatabase::create();
-        let settings = Settings {
+        let mail_dir = tempfile::tempdir().expect("temp dir");
+        // The port is chosen before start so that links in emails point at this very server.
+        let port = free_port();
+        let mut settings = Settings {
             database: DatabaseUrl::parse(database.url()).unwrap(),
-            bind: "127.0.0.1:0".parse().unwrap(),
-            base_url: "http://127.0.0.1".into(),
+            bind: format!("127.0.0.1:{port}").parse().unwrap(),
+            base_url: format!("http://127.0.0.1:{port}"),
             session_key: Some(concord::auth::token::random_bytes(64)),
             cookie_secure: false,
+            smtp: None,
+            mail_from: "Concord Tests <partners@concord.test>".into(),
+            mail_dir: mail_dir.path().to_path_buf(),
+            outbox_max_attempts: 3,
+            // Tests run jobs by hand, so nothing happens behind their back.
+            run_jobs: false,
         };
+        adjust(&mut settings);
         let app = concord::startup::build(settings)
             .await
             .expect("the application starts");
         let address = format!("http://127.0.0.1:{}", app.port);
-        let (pool, setup_url) = (app.pool.clone(), app.setup_url.clone());
+        let (pool, setup_url, jobs) = (app.pool.clone(), app.setup_url.clone(), app.jobs.clone());
         tokio::spawn(app.run_until_stopped());
         Self {
             address,
             pool,
             setup_url,
             database,
+            jobs,
+            mail_dir,
         }
+    }
+
+    pub async fn run_job(&self, name: &str) -> String {
+        concord::jobs::run(&self.jobs, name)
+            .await
+            .expect("the job runs")
+    }
+
+    /// Outbox rows as (status, attempts, last_error), oldest first.
+    pub async fn outbox(&self) -> Vec<concord::db::outbox::OutboxMessage> {
+        self.db(|conn| {
+            let mut all = Vec::new();
+            for status in ["pending", "sent", "dead"] {
+                all.extend(concord::db::outbox::list(conn, status, 1000).unwrap());
+            }
+            all.sort_by_key(|m| m.id);
+            all
+        })
+        .await
+    }
+
+    /// Makes every pending message due now, as if its backoff had passed.
+    pub async fn make_outbox_due(&self) {
+        self.db(|conn| {
+            use concord::db::schema::outbox;
+            use diesel::prelude::*;
+            diesel::update(outbox::table)
+                .set(outbox::next_attempt_at.eq(concord::db::now()))
+                .execute(conn)
+                .unwrap()
+        })
+        .await;
     }
 
     pub fn browser(&self) -> Browser {

@@ -137,7 +137,7 @@ async fn setup_link_creates_the_first_admin_once() {
         .setup_url
         .clone()
         .expect("a setup link while no admin exists");
-    let path_and_query = &setup_url["http://127.0.0.1".len()..];
+    let path_and_query = &setup_url[app.address.len()..];
     let browser = app.browser();
 
     assert_eq!(

@@ -3,11 +3,13 @@
 //! `TEST_DATABASE_URL=postgres://...` is set — and drives it over HTTP the way a browser would.
 
 mod harness;
+mod smtp_sink;
 
 mod access;
 mod admin_partners;
 mod admin_tiers;
 mod api;
 mod cli;
+mod email;
 mod login;
 mod migrations;

@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod dashboard;
+pub mod jobs;
+pub mod outbox;
 pub mod partners;
 pub mod tiers;
 
@@ -21,7 +23,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(dashboard::show))
             .configure(partners::routes)
             .configure(tiers::routes)
-            .configure(audit::routes),
+            .configure(audit::routes)
+            .configure(outbox::routes)
+            .route("/jobs", web::get().to(jobs::list)),
     );
 }
 

@@ -210,8 +210,12 @@ async fn decide(
         .map_err(|_| AppError::BadRequest(format!("Unknown decision '{}'.", form.decision)))?;
     let actor = user.actor();
     let reason = form.reason.clone();
+    let base_url = state.settings.base_url.clone();
     let outcome = db(&state.pool, move |conn| {
         let program_id = crate::db::programs::current(conn)?.id;
+        let notify = |conn: &mut crate::db::DbConn, org: &_, from, to, reason: Option<&str>| {
+            crate::email::notify::partner_decided(conn, &base_url, org, from, to, reason)
+        };
         Ok::<_, AppError>(crate::db::partners::apply_decision(
             conn,
             program_id,
@@ -219,6 +223,7 @@ async fn decide(
             decision,
             Some(&reason),
             &actor,
+            &notify,
         ))
     })
     .await?;
@@ -236,6 +241,7 @@ async fn decide(
         }
         Err(PartnerWriteError::NotFound) => Err(AppError::NotFound),
         Err(PartnerWriteError::Database(e)) => Err(e.into()),
+        Err(PartnerWriteError::Notify(e)) => Err(e.into()),
     }
 }
 
@@ -288,5 +294,6 @@ async fn change_tier(
         }
         Err(PartnerWriteError::NotFound) => Err(AppError::NotFound),
         Err(PartnerWriteError::Database(e)) => Err(e.into()),
+        Err(PartnerWriteError::Notify(e)) => Err(e.into()),
     }
 }

@@ -1,0 +1,272 @@
+//! The transactional messages Concord sends, each rendered from `templates/email/<name>/{subject.txt, body.txt,
+//! body.html}`. Every message names the program, links back to the right page, and ends with the same footer.
+
+use askama::Template;
+
+use super::Email;
+
+/// What every message needs: the program's name and where the install lives.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub program_name: String,
+    pub base_url: String,
+}
+
+impl Frame {
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+/// Declares a message type: its three templates and a `render` into an `Email`.
+macro_rules! email_message {
+    ($message:ident, $name:tt, $subject:tt, $text:tt, $html:tt) => {
+        impl $message {
+            pub fn render(&self, recipient: &str) -> askama::Result<Email> {
+                #[derive(Template)]
+                #[template(path = $subject)]
+                struct Subject<'a> {
+                    m: &'a $message,
+                }
+                #[derive(Template)]
+                #[template(path = $text)]
+                struct Text<'a> {
+                    m: &'a $message,
+                }
+                #[derive(Template)]
+                #[template(path = $html)]
+                struct Html<'a> {
+                    m: &'a $message,
+                }
+                Ok(Email {
+                    template: $name,
+                    recipient: recipient.to_string(),
+                    subject: Subject { m: self }.render()?.trim().to_string(),
+                    text: Text { m: self }.render()?,
+                    html: Html { m: self }.render()?,
+                })
+            }
+        }
+    };
+}
+
+pub struct ApplicationReceived {
+    pub frame: Frame,
+    pub org_name: String,
+    pub applicant_name: String,
+    pub status_url: String,
+}
+email_message!(
+    ApplicationReceived,
+    "application_received",
+    "email/application_received/subject.txt",
+    "email/application_received/body.txt",
+    "email/application_received/body.html"
+);
+
+pub struct NewApplication {
+    pub frame: Frame,
+    pub org_name: String,
+    pub kind_label: String,
+    pub review_url: String,
+}
+email_message!(
+    NewApplication,
+    "new_application",
+    "email/new_application/subject.txt",
+    "email/new_application/body.txt",
+    "email/new_application/body.html"
+);
+
+pub struct PartnerApproved {
+    pub frame: Frame,
+    pub org_name: String,
+    /// True when a suspended partner is reinstated rather than newly approved.
+    pub reinstated: bool,
+    pub portal_url: String,
+}
+email_message!(
+    PartnerApproved,
+    "partner_approved",
+    "email/partner_approved/subject.txt",
+    "email/partner_approved/body.txt",
+    "email/partner_approved/body.html"
+);
+
+pub struct PartnerRejected {
+    pub frame: Frame,
+    pub org_name: String,
+    pub reason: String,
+}
+email_message!(
+    PartnerRejected,
+    "partner_rejected",
+    "email/partner_rejected/subject.txt",
+    "email/partner_rejected/body.txt",
+    "email/partner_rejected/body.html"
+);
+
+pub struct PartnerSuspended {
+    pub frame: Frame,
+    pub org_name: String,
+    pub reason: String,
+}
+email_message!(
+    PartnerSuspended,
+    "partner_suspended",
+    "email/partner_suspended/subject.txt",
+    "email/partner_suspended/body.txt",
+    "email/partner_suspended/body.html"
+);
+
+pub struct PasswordReset {
+    pub frame: Frame,
+    pub name: String,
+    pub reset_url: String,
+    pub valid_minutes: i64,
+}
+email_message!(
+    PasswordReset,
+    "password_reset",
+    "email/password_reset/subject.txt",
+    "email/password_reset/body.txt",
+    "email/password_reset/body.html"
+);
+
+pub struct TeamInvitation {
+    pub frame: Frame,
+    pub org_name: String,
+    pub inviter_name: String,
+    pub accept_url: String,
+    pub valid_days: i64,
+}
+email_message!(
+    TeamInvitation,
+    "team_invitation",
+    "email/team_invitation/subject.txt",
+    "email/team_invitation/body.txt",
+    "email/team_invitation/body.html"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> Frame {
+        Frame {
+            program_name: "Acme <Partners>".into(),
+            base_url: "https://partners.acme.example".into(),
+        }
+    }
+
+    #[test]
+    fn every_message_has_both_parts_the_program_a_link_and_the_footer() {
+        let emails = vec![
+            ApplicationReceived {
+                frame: frame(),
+                org_name: "Bo's Blog".into(),
+                applicant_name: "Bo".into(),
+                status_url: frame().link("/portal"),
+            }
+            .render("bo@example.test")
+            .unwrap(),
+            NewApplication {
+                frame: frame(),
+                org_name: "Bo's Blog".into(),
+                kind_label: "Affiliate".into(),
+                review_url: frame().link("/admin/partners/7"),
+            }
+            .render("admin@example.test")
+            .unwrap(),
+            PartnerApproved {
+                frame: frame(),
+                org_name: "Bo's Blog".into(),
+                reinstated: false,
+                portal_url: frame().link("/portal"),
+            }
+            .render("bo@example.test")
+            .unwrap(),
+            PartnerRejected {
+                frame: frame(),
+                org_name: "Bo's Blog".into(),
+                reason: "Coupon-only <site>".into(),
+            }
+            .render("bo@example.test")
+            .unwrap(),
+            PartnerSuspended {
+                frame: frame(),
+                org_name: "Bo's Blog".into(),
+                reason: "Review".into(),
+            }
+            .render("bo@example.test")
+            .unwrap(),
+            PasswordReset {
+                frame: frame(),
+                name: "Bo".into(),
+                reset_url: frame().link("/password-reset/abc"),
+                valid_minutes: 60,
+            }
+            .render("bo@example.test")
+            .unwrap(),
+            TeamInvitation {
+                frame: frame(),
+                org_name: "Northwind".into(),
+                inviter_name: "Nia".into(),
+                accept_url: frame().link("/invitations/abc"),
+                valid_days: 7,
+            }
+            .render("raj@example.test")
+            .unwrap(),
+        ];
+        for email in emails {
+            assert!(
+                !email.subject.is_empty() && !email.subject.contains('\n'),
+                "{}: {:?}",
+                email.template,
+                email.subject
+            );
+            assert!(
+                email.text.contains("Acme <Partners>"),
+                "{}: program name in the text part",
+                email.template
+            );
+            assert!(
+                email.html.contains("Acme &#60;Partners&#62;")
+                    || email.html.contains("Acme &lt;Partners&gt;"),
+                "{}: escaped in HTML",
+                email.template
+            );
+            assert!(
+                email.text.contains("https://partners.acme.example"),
+                "{}: link in the text part",
+                email.template
+            );
+            assert!(
+                email.html.contains("href=\"https://partners.acme.example"),
+                "{}: link in the HTML part",
+                email.template
+            );
+            assert!(
+                email
+                    .text
+                    .contains("You receive this message because of your account"),
+                "{}: footer",
+                email.template
+            );
+            assert!(!email.text.to_lowercase().contains("unsubscribe"));
+        }
+    }
+
+    #[test]
+    fn a_rejection_carries_the_reason_escaped_in_html() {
+        let email = PartnerRejected {
+            frame: frame(),
+            org_name: "Bo".into(),
+            reason: "Coupon-only <site>".into(),
+        }
+        .render("bo@example.test")
+        .unwrap();
+        assert!(email.text.contains("Coupon-only <site>"));
+        assert!(!email.html.contains("<site>"));
+    }
+}

@@ -1,0 +1,105 @@
+//! Periodic work. `concord serve` runs every registered job on its interval; `concord jobs run-once [NAME]` runs
+//! them once for scripts and tests. Jobs are idempotent and safe to run in two processes at once: each claims its
+//! rows with a guarded update. Every run is recorded for `/admin/jobs`.
+
+pub mod outbox;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Settings;
+use crate::db::{self, DbConn, DbPool};
+use crate::email::Mailer;
+
+pub struct JobSpec {
+    pub name: &'static str,
+    pub every: Duration,
+    pub description: &'static str,
+}
+
+/// Every job Concord runs, in the order `run-once` without a name runs them.
+pub const JOBS: &[JobSpec] = &[JobSpec {
+    name: "outbox",
+    every: Duration::from_secs(5),
+    description: "Delivers pending email from the outbox",
+}];
+
+/// What jobs work with. One per process.
+pub struct JobContext {
+    pub pool: DbPool,
+    pub settings: Settings,
+    pub mailer: Mailer,
+    /// Names this process in outbox leases.
+    pub worker_id: String,
+}
+
+impl JobContext {
+    pub fn new(pool: DbPool, settings: Settings) -> Result<Self, String> {
+        let mailer = Mailer::from_settings(&settings)?;
+        let worker_id = format!(
+            "{}-{}",
+            std::process::id(),
+            &crate::auth::token::new_token()[..8]
+        );
+        Ok(Self {
+            pool,
+            settings,
+            mailer,
+            worker_id,
+        })
+    }
+
+    /// Runs blocking database work on the blocking pool.
+    pub async fn db<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConn) -> diesel::QueryResult<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let pool = self.pool.clone();
+        Ok(tokio::task::spawn_blocking(move || -> anyhow::Result<T> {
+            Ok(work(&mut *pool.get()?)?)
+        })
+        .await??)
+    }
+}
+
+/// Runs one job by name and records the run. Returns the job's one-line summary.
+pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
+    let started = db::now();
+    let result = match name {
+        "outbox" => outbox::deliver_due(ctx).await,
+        other => anyhow::bail!(
+            "there is no job named '{other}'; jobs: {}",
+            JOBS.iter().map(|j| j.name).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let finished = db::now();
+    let (ok, detail) = match &result {
+        Ok(summary) => (true, summary.clone()),
+        Err(e) => (false, format!("{e:#}")),
+    };
+    let job = name.to_string();
+    ctx.db(move |conn| db::jobs::record(conn, &job, started, finished, ok, &detail))
+        .await?;
+    result
+}
+
+/// Starts every job on its interval, in the background of the current runtime.
+pub fn spawn_scheduler(ctx: Arc<JobContext>) {
+    for job in JOBS {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(job.every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                match run(&ctx, job.name).await {
+                    Ok(summary) if summary.is_empty() => {}
+                    Ok(summary) => tracing::info!(job = job.name, "{summary}"),
+                    Err(e) => {
+                        tracing::warn!(job = job.name, error = %format!("{e:#}"), "job failed")
+                    }
+                }
+            }
+        });
+    }
+}

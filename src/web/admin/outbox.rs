@@ -1,0 +1,113 @@
+//! `/admin/outbox`: what email is waiting, what failed and why, and a resend button for dead messages.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::{CurrentUser, TypedSession};
+use crate::db::audit::{self, Change, Subject};
+use crate::db::outbox::{self, OutboxMessage, DEAD, PENDING, SENT};
+use crate::error::AppError;
+use crate::web::{db, page, redirect, Ctx, PageContext, State};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/outbox", web::get().to(list))
+        .route("/outbox/{id}/resend", web::post().to(resend));
+}
+
+#[derive(Deserialize)]
+struct OutboxQuery {
+    status: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/outbox.html")]
+struct OutboxPage {
+    ctx: PageContext,
+    status: String,
+    counts: Vec<(&'static str, i64)>,
+    messages: Vec<OutboxMessage>,
+}
+
+async fn list(
+    Ctx(ctx): Ctx,
+    state: State,
+    query: web::Query<OutboxQuery>,
+) -> Result<HttpResponse, AppError> {
+    // Dead messages first: they are the ones that need a person.
+    let status = match query.into_inner().status.as_deref() {
+        Some(PENDING) => PENDING,
+        Some(SENT) => SENT,
+        _ => DEAD,
+    };
+    let (counts, messages) = db(&state.pool, move |conn| {
+        Ok::<_, diesel::result::Error>((
+            outbox::count_by_status(conn)?,
+            outbox::list(conn, status, 200)?,
+        ))
+    })
+    .await?;
+    let counts = [DEAD, PENDING, SENT]
+        .into_iter()
+        .map(|s| {
+            (
+                s,
+                counts
+                    .iter()
+                    .find(|(c, _)| c == s)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0),
+            )
+        })
+        .collect();
+    page(&OutboxPage {
+        ctx,
+        status: status.to_string(),
+        counts,
+        messages,
+    })
+}
+
+async fn resend(
+    user: CurrentUser,
+    state: State,
+    session: TypedSession,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let actor = user.actor();
+    let resent = db(&state.pool, move |conn| {
+        use diesel::Connection;
+        conn.transaction::<_, AppError, _>(|conn| {
+            let message = outbox::find(conn, id)?.ok_or(AppError::NotFound)?;
+            if !outbox::resend(conn, id)? {
+                return Ok(None);
+            }
+            let label = format!("{} to {}", message.subject, message.recipient);
+            audit::record(
+                conn,
+                &actor,
+                "outbox.resend",
+                &Subject {
+                    kind: "outbox",
+                    id: Some(id),
+                    label: &label,
+                },
+                &Change {
+                    before: Some(DEAD),
+                    after: Some(PENDING),
+                    ..Default::default()
+                },
+            )?;
+            Ok(Some(message.recipient))
+        })
+    })
+    .await?;
+    match resent {
+        Some(recipient) => session.success(format!(
+            "The message to {recipient} will be sent again within a few seconds."
+        )),
+        None => session.error("That message is not dead, so there is nothing to resend."),
+    }
+    Ok(redirect("/admin/outbox"))
+}

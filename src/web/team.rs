@@ -1,0 +1,333 @@
+//! Partner teams: a partner admin invites colleagues by email (`/portal/team`), and the invitee sets a password
+//! through the emailed link (`/invitations/{token}`).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::Duration;
+use serde::Deserialize;
+
+use super::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
+use crate::auth::token::{hash_token, new_token};
+use crate::auth::{login, password, CurrentUser, TypedSession};
+use crate::db::invitations::{self, AcceptError, Invitation, NewInvitation};
+use crate::db::users::{self, User};
+use crate::domain::email::EmailAddress;
+use crate::domain::partner::PartnerStatus;
+use crate::domain::role::Role;
+use crate::email::notify::{self, INVITATION_VALID_DAYS};
+use crate::error::AppError;
+
+/// Pages inside `/portal` (guarded there).
+pub fn portal_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/team", web::get().to(team))
+        .route("/team/invitations", web::post().to(invite));
+}
+
+/// The invitee's pages, for people without an account yet.
+pub fn public_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/invitations/{token}", web::get().to(accept_form))
+        .route("/invitations/{token}", web::post().to(accept_submit));
+}
+
+#[derive(Template)]
+#[template(path = "portal/team.html")]
+struct TeamPage {
+    ctx: PageContext,
+    org_name: String,
+    members: Vec<User>,
+    invitations: Vec<Invitation>,
+    can_invite: bool,
+    email: String,
+    role: String,
+    errors: FieldErrors,
+}
+
+struct TeamData {
+    org_name: String,
+    org_status: PartnerStatus,
+    members: Vec<User>,
+    invitations: Vec<Invitation>,
+}
+
+fn load_team(conn: &mut crate::db::DbConn, org_id: i64) -> Result<TeamData, AppError> {
+    let partner = crate::db::partners::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
+    let invitations = invitations::list_open(conn, org_id, crate::db::now())?;
+    Ok(TeamData {
+        org_name: partner.org.name.clone(),
+        org_status: partner.org.status(),
+        members: partner.users,
+        invitations,
+    })
+}
+
+fn org_of(user: &CurrentUser) -> Result<i64, AppError> {
+    user.0
+        .partner_org_id
+        .ok_or_else(|| AppError::internal("partner user without an org"))
+}
+
+async fn team_page(
+    ctx: PageContext,
+    state: &State,
+    user: &CurrentUser,
+    email: String,
+    role: String,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let org_id = org_of(user)?;
+    let data = db(&state.pool, move |conn| load_team(conn, org_id)).await?;
+    let can_invite =
+        user.role() == Role::PartnerAdmin && data.org_status == PartnerStatus::Approved;
+    render(
+        status,
+        &TeamPage {
+            ctx,
+            org_name: data.org_name,
+            members: data.members,
+            invitations: data.invitations,
+            can_invite,
+            email,
+            role,
+            errors,
+        },
+    )
+}
+
+async fn team(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    team_page(
+        ctx,
+        &state,
+        &user,
+        String::new(),
+        Role::PartnerUser.as_str().into(),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+}
+
+async fn invite(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    session: TypedSession,
+    form: web::Form<InviteForm>,
+) -> Result<HttpResponse, AppError> {
+    if user.role() != Role::PartnerAdmin {
+        return Err(AppError::Forbidden(
+            "Only your partner admin can invite colleagues.".into(),
+        ));
+    }
+    let org_id = org_of(&user)?;
+    let form = form.into_inner();
+    let mut errors = FieldErrors::default();
+    let email = EmailAddress::parse(&form.email)
+        .map_err(|e| errors.add("email", e))
+        .ok();
+    let role = match form.role.parse::<Role>() {
+        Ok(role) if role.is_partner() => Some(role),
+        _ => {
+            errors.add("role", "Choose partner user or partner admin.");
+            None
+        }
+    };
+    let (Some(email), Some(role)) = (email, role) else {
+        return team_page(
+            ctx,
+            &state,
+            &user,
+            form.email,
+            form.role,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let base_url = state.settings.base_url.clone();
+    let inviter = user.0.clone();
+    let invitee = email.clone();
+    let refusal = db(&state.pool, move |conn| {
+        use diesel::Connection;
+        conn.transaction::<_, AppError, _>(|conn| {
+            let partner = crate::db::partners::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
+            if partner.org.status() != PartnerStatus::Approved {
+                return Ok(Some(
+                    "Your partnership must be approved before you can invite colleagues.",
+                ));
+            }
+            if users::find_by_email(conn, invitee.as_str())?.is_some() {
+                return Ok(Some("That person already has an account."));
+            }
+            let token = new_token();
+            let now = crate::db::now();
+            invitations::create(
+                conn,
+                &NewInvitation {
+                    partner_org_id: org_id,
+                    email: invitee.as_str(),
+                    role,
+                    token_hash: &hash_token(&token),
+                    invited_by_user_id: inviter.id,
+                    now,
+                    expires_at: now + Duration::days(INVITATION_VALID_DAYS),
+                },
+            )?;
+            notify::team_invitation(
+                conn,
+                &base_url,
+                &partner.org.name,
+                &inviter,
+                invitee.as_str(),
+                &token,
+            )?;
+            Ok(None)
+        })
+    })
+    .await?;
+    if let Some(message) = refusal {
+        let mut errors = FieldErrors::default();
+        errors.add("email", message);
+        return team_page(
+            ctx,
+            &state,
+            &user,
+            form.email,
+            form.role,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    session.success(format!("Invitation sent to {email}."));
+    Ok(redirect("/portal/team"))
+}
+
+#[derive(Template)]
+#[template(path = "auth/invitation.html")]
+struct AcceptPage {
+    ctx: PageContext,
+    token: String,
+    invitation: Option<(Invitation, String)>,
+    name: String,
+    errors: FieldErrors,
+}
+
+async fn open_invitation(
+    state: &State,
+    token: &str,
+) -> Result<Option<(Invitation, String)>, AppError> {
+    let token_hash = hash_token(token);
+    db(&state.pool, move |conn| {
+        invitations::find_open(conn, &token_hash, crate::db::now())
+    })
+    .await
+}
+
+async fn accept_form(
+    Ctx(ctx): Ctx,
+    state: State,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let invitation = open_invitation(&state, &token).await?;
+    let status = if invitation.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::GONE
+    };
+    render(
+        status,
+        &AcceptPage {
+            ctx,
+            token,
+            invitation,
+            name: String::new(),
+            errors: FieldErrors::default(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct AcceptForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+async fn accept_submit(
+    Ctx(ctx): Ctx,
+    state: State,
+    session: TypedSession,
+    path: web::Path<String>,
+    form: web::Form<AcceptForm>,
+) -> Result<HttpResponse, AppError> {
+    let token = path.into_inner();
+    let form = form.into_inner();
+    let mut errors = FieldErrors::default();
+    if form.name.trim().is_empty() {
+        errors.add("name", "Tell your colleagues your name.");
+    }
+    if let Err(e) = password::check_policy(&form.password) {
+        errors.add("password", e);
+    } else if form.password != form.password_confirm {
+        errors.add("password_confirm", "The two passwords differ.");
+    }
+    if !errors.is_empty() {
+        let invitation = open_invitation(&state, &token).await?;
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &AcceptPage {
+                ctx,
+                token,
+                invitation,
+                name: form.name,
+                errors,
+            },
+        );
+    }
+    let token_hash = hash_token(&token);
+    let (name, secret) = (form.name.trim().to_string(), form.password);
+    let accepted = db(&state.pool, move |conn| {
+        let password_hash = password::hash(&secret);
+        match invitations::accept(conn, &token_hash, crate::db::now(), &name, &password_hash) {
+            Ok(user_id) => Ok(Ok(login::start_session(conn, user_id)?)),
+            Err(AcceptError::Database(e)) => Err(AppError::from(e)),
+            Err(refusal) => Ok(Err(refusal.to_string())),
+        }
+    })
+    .await?;
+    match accepted {
+        Ok(session_token) => {
+            session.begin(&session_token);
+            session.success("Welcome aboard. Your account is ready.");
+            Ok(redirect("/portal"))
+        }
+        Err(message) => {
+            let mut errors = FieldErrors::default();
+            errors.add("invitation", message);
+            render(
+                StatusCode::GONE,
+                &AcceptPage {
+                    ctx,
+                    token,
+                    invitation: None,
+                    name: String::new(),
+                    errors,
+                },
+            )
+        }
+    }
+}

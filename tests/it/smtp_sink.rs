@@ -1,0 +1,179 @@
+//! A real SMTP server as the test sink: aiosmtpd (PyPI) with its Maildir handler, on a free port of 127.0.0.1.
+//! The first use installs aiosmtpd into the test target directory, so `cargo test` works on a fresh machine.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::harness::free_port;
+
+/// Where aiosmtpd is importable from (empty when the system Python already has it).
+fn python_path() -> &'static str {
+    static PATH: OnceLock<String> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let has_it = |path: &str| {
+            Command::new("python3")
+                .args(["-c", "import aiosmtpd"])
+                .env("PYTHONPATH", path)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+        };
+        if has_it("") {
+            return String::new();
+        }
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("test-peers")
+            .join("python");
+        let dir = dir.to_string_lossy().into_owned();
+        if !has_it(&dir) {
+            let status = Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--target",
+                    &dir,
+                    "aiosmtpd",
+                ])
+                .status()
+                .expect("python3 runs");
+            assert!(
+                status.success(),
+                "could not install aiosmtpd, the SMTP sink of the tests (pip install aiosmtpd)"
+            );
+        }
+        dir
+    })
+}
+
+pub struct SmtpSink {
+    pub port: u16,
+    maildir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+pub struct ReceivedEmail {
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub text: String,
+    pub html: String,
+    /// The message as received, headers and MIME structure included.
+    pub raw: String,
+}
+
+impl ReceivedEmail {
+    /// The first link to this install in the text part.
+    pub fn link(&self, base: &str) -> String {
+        let start = self
+            .text
+            .find(base)
+            .unwrap_or_else(|| panic!("no link to {base} in:\n{}", self.text));
+        self.text[start..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    }
+}
+
+impl SmtpSink {
+    pub fn start() -> Self {
+        let mut sink = Self {
+            port: free_port(),
+            maildir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        sink.resume();
+        sink
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server: the port refuses connections until `resume`.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// (Re)starts the server on the same port and waits until it answers.
+    pub fn resume(&mut self) {
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{}", self.port),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(self.maildir.path().join("mail"))
+            .env("PYTHONPATH", python_path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the SMTP sink did not start on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn messages(&self) -> Vec<ReceivedEmail> {
+        let new = self.maildir.path().join("mail").join("new");
+        let Ok(entries) = std::fs::read_dir(&new) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files
+            .iter()
+            .map(|path| {
+                let raw = std::fs::read(path).unwrap();
+                let parsed = mail_parser::MessageParser::default()
+                    .parse(&raw)
+                    .expect("a MIME message");
+                ReceivedEmail {
+                    to: parsed
+                        .to()
+                        .and_then(|a| a.first())
+                        .and_then(|a| a.address())
+                        .unwrap_or_default()
+                        .to_string(),
+                    subject: parsed.subject().unwrap_or_default().to_string(),
+                    message_id: parsed.message_id().unwrap_or_default().to_string(),
+                    text: parsed
+                        .body_text(0)
+                        .map(|t| t.into_owned())
+                        .unwrap_or_default(),
+                    html: parsed
+                        .body_html(0)
+                        .map(|t| t.into_owned())
+                        .unwrap_or_default(),
+                    raw: String::from_utf8_lossy(&raw).into_owned(),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
