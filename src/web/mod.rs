@@ -159,6 +159,15 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Checks a newly chosen password and its confirmation, as every "choose a password" form asks them.
+    pub fn check_new_password(&mut self, password: &str, confirmation: &str) {
+        if let Err(e) = crate::auth::password::check_policy(password) {
+            self.add("password", e);
+        } else if password != confirmation {
+            self.add("password_confirm", "The two passwords differ.");
+        }
+    }
+
     pub fn from_pairs(pairs: Vec<(&'static str, String)>) -> Self {
         Self(pairs.into_iter().map(|(f, m)| (f.to_string(), m)).collect())
     }

@@ -152,11 +152,7 @@ async fn choose_submit(
     let token = path.into_inner();
     let form = form.into_inner();
     let mut errors = FieldErrors::default();
-    if let Err(e) = password::check_policy(&form.password) {
-        errors.add("password", e);
-    } else if form.password != form.password_confirm {
-        errors.add("password_confirm", "The two passwords differ.");
-    }
+    errors.check_new_password(&form.password, &form.password_confirm);
     if !errors.is_empty() {
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,

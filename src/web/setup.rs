@@ -101,11 +101,7 @@ async fn setup_submit(
     let email = EmailAddress::parse(&form.email)
         .map_err(|e| errors.add("email", e))
         .ok();
-    if let Err(e) = password::check_policy(&form.password) {
-        errors.add("password", e);
-    } else if form.password != form.password_confirm {
-        errors.add("password_confirm", "The two passwords differ.");
-    }
+    errors.check_new_password(&form.password, &form.password_confirm);
     let (Some(currency), Some(email), true) = (currency, email, errors.is_empty()) else {
         form.password.clear();
         form.password_confirm.clear();

@@ -280,11 +280,7 @@ async fn accept_submit(
     if form.name.trim().is_empty() {
         errors.add("name", "Tell your colleagues your name.");
     }
-    if let Err(e) = password::check_policy(&form.password) {
-        errors.add("password", e);
-    } else if form.password != form.password_confirm {
-        errors.add("password_confirm", "The two passwords differ.");
-    }
+    errors.check_new_password(&form.password, &form.password_confirm);
     if !errors.is_empty() {
         let invitation = open_invitation(&state, &token).await?;
         return render(

@@ -8,6 +8,11 @@ use concord::domain::partner::{PartnerKind, PartnerStatus};
 use concord::domain::role::Role;
 use reqwest::StatusCode;
 
+async fn app_sending_to(sink: &SmtpSink) -> TestApp {
+    let target = concord::config::SmtpTarget::parse(&sink.url()).unwrap();
+    TestApp::spawn_with(|s| s.smtp = Some(target)).await
+}
+
 /// An applied reseller with a partner admin who hears about decisions.
 async fn applicant(app: &TestApp) -> i64 {
     let org = app
@@ -37,10 +42,7 @@ async fn decide(
 #[tokio::test]
 async fn approving_a_partner_delivers_exactly_one_email_with_both_parts_and_a_working_link() {
     let sink = SmtpSink::start();
-    let app = TestApp::spawn_with(|s| {
-        s.smtp = Some(concord::config::SmtpTarget::parse(&sink.url()).unwrap())
-    })
-    .await;
+    let app = app_sending_to(&sink).await;
     let org = applicant(&app).await;
     let admin = app.admin_browser().await;
     decide(&admin, org, "approve", "")
@@ -83,10 +85,7 @@ async fn approving_a_partner_delivers_exactly_one_email_with_both_parts_and_a_wo
 #[tokio::test]
 async fn rejecting_a_partner_emails_the_reason() {
     let sink = SmtpSink::start();
-    let app = TestApp::spawn_with(|s| {
-        s.smtp = Some(concord::config::SmtpTarget::parse(&sink.url()).unwrap())
-    })
-    .await;
+    let app = app_sending_to(&sink).await;
     let org = applicant(&app).await;
     let admin = app.admin_browser().await;
     decide(&admin, org, "reject", "We only partner with MSPs in the EU").await;
@@ -243,10 +242,7 @@ async fn without_smtp_messages_are_written_as_eml_files() {
 #[tokio::test]
 async fn password_reset_answers_alike_works_once_expires_and_replaces_the_password() {
     let sink = SmtpSink::start();
-    let app = TestApp::spawn_with(|s| {
-        s.smtp = Some(concord::config::SmtpTarget::parse(&sink.url()).unwrap())
-    })
-    .await;
+    let app = app_sending_to(&sink).await;
     app.create_user("ann@example.test", Role::Admin, None).await;
     let other_session = app.browser();
     other_session
@@ -379,10 +375,7 @@ async fn password_reset_answers_alike_works_once_expires_and_replaces_the_passwo
 #[tokio::test]
 async fn a_partner_admin_invites_a_colleague_who_sets_a_password_through_the_link() {
     let sink = SmtpSink::start();
-    let app = TestApp::spawn_with(|s| {
-        s.smtp = Some(concord::config::SmtpTarget::parse(&sink.url()).unwrap())
-    })
-    .await;
+    let app = app_sending_to(&sink).await;
     let org = app
         .create_partner("Northwind", PartnerKind::Reseller, PartnerStatus::Approved)
         .await;
@@ -569,4 +562,51 @@ fn run_once_names_an_unknown_job() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr)
         .contains("there is no job named 'nope'; jobs: outbox"));
+}
+
+#[tokio::test]
+async fn an_application_is_confirmed_to_the_applicant_and_announced_to_staff() {
+    // /join and /apply (the affiliate and reseller issues) call this when they create an application.
+    let sink = SmtpSink::start();
+    let app = app_sending_to(&sink).await;
+    app.create_user("admin@example.test", Role::Admin, None)
+        .await;
+    app.create_user("manager@example.test", Role::Manager, None)
+        .await;
+    let org = applicant(&app).await;
+    let base_url = app.address.clone();
+    app.db(move |conn| {
+        let program = concord::db::programs::current(conn).unwrap();
+        let listing = concord::db::partners::find(conn, program.id, org)
+            .unwrap()
+            .unwrap();
+        let owner = concord::db::users::find_by_email(conn, "owner@contoso.test")
+            .unwrap()
+            .unwrap();
+        concord::email::notify::application_submitted(conn, &base_url, &listing.org, &owner)
+            .unwrap();
+    })
+    .await;
+    assert_eq!(app.run_job("outbox").await, "3 sent, 0 failed, 0 dead");
+    let received = sink.messages();
+    let to_applicant = received
+        .iter()
+        .find(|m| m.to == "owner@contoso.test")
+        .unwrap();
+    assert_eq!(
+        to_applicant.subject,
+        "We received the application from Contoso IT"
+    );
+    assert_eq!(
+        to_applicant.link(&app.address),
+        format!("{}/portal", app.address)
+    );
+    for staff in ["admin@example.test", "manager@example.test"] {
+        let email = received.iter().find(|m| m.to == staff).unwrap();
+        assert_eq!(email.subject, "New partner application: Contoso IT");
+        assert_eq!(
+            email.link(&app.address),
+            format!("{}/admin/partners/{org}", app.address)
+        );
+    }
 }
