@@ -60,6 +60,9 @@ pub struct Settings {
     pub outbox_max_attempts: i64,
     /// Whether `serve` runs the periodic jobs (outbox delivery...). Tests switch it off and run jobs by hand.
     pub run_jobs: bool,
+    /// Behind a reverse proxy, the visitor's address comes from `X-Forwarded-For`; otherwise from the socket, so
+    /// nobody can pick the address their clicks are counted under.
+    pub behind_proxy: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +156,7 @@ impl std::fmt::Debug for Settings {
             .field("mail_dir", &self.mail_dir)
             .field("outbox_max_attempts", &self.outbox_max_attempts)
             .field("run_jobs", &self.run_jobs)
+            .field("behind_proxy", &self.behind_proxy)
             .finish()
     }
 }
@@ -260,6 +264,12 @@ impl Settings {
                 })?,
             None => 8,
         };
+        let behind_proxy = match get("CONCORD_BEHIND_PROXY") {
+            Some(raw) => {
+                parse_bool(raw).ok_or_else(|| bad("CONCORD_BEHIND_PROXY", "must be on or off"))?
+            }
+            None => false,
+        };
         let run_jobs = match get("CONCORD_JOBS") {
             Some(raw) => parse_bool(raw).ok_or_else(|| bad("CONCORD_JOBS", "must be on or off"))?,
             None => true,
@@ -276,6 +286,7 @@ impl Settings {
             mail_dir,
             outbox_max_attempts,
             run_jobs,
+            behind_proxy,
         })
     }
 }

@@ -24,6 +24,15 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// A field of a machine request is missing or wrong; `code` is `missing_field` or `invalid_field`.
+    #[error("{field}: {message}")]
+    Invalid {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
+    #[error("The request body is larger than {0} KiB.")]
+    PayloadTooLarge(usize),
     #[error("The service is busy or its database is not answering. Try again in a moment.")]
     Unavailable(String),
     #[error("Something went wrong on our side.")]
@@ -56,6 +65,8 @@ impl AppError {
             AppError::TooManyRequests(_) => "rate_limited",
             AppError::BadRequest(_) => "bad_request",
             AppError::Unavailable(_) => "unavailable",
+            AppError::Invalid { code, .. } => code,
+            AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::Database(_) | AppError::Internal(_) => "internal",
         }
     }
@@ -67,6 +78,8 @@ impl AppError {
             StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
             StatusCode::BAD_REQUEST => "Something is wrong with the request",
             StatusCode::UNAUTHORIZED => "Sign in required",
+            StatusCode::UNPROCESSABLE_ENTITY => "Something is wrong with the request",
+            StatusCode::PAYLOAD_TOO_LARGE => "Too large",
             StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable",
             _ => "Server error",
         }
@@ -100,6 +113,8 @@ impl ResponseError for AppError {
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -154,9 +169,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         self.0.log();
-        HttpResponse::build(self.status_code()).json(serde_json::json!({
-            "error": { "code": self.0.code(), "message": self.0.to_string() }
-        }))
+        let mut error = serde_json::json!({ "code": self.0.code(), "message": self.0.to_string() });
+        if let AppError::Invalid { field, .. } = &self.0 {
+            error["field"] = serde_json::Value::String(field.clone());
+        }
+        HttpResponse::build(self.status_code()).json(serde_json::json!({ "error": error }))
     }
 }
 

@@ -10,5 +10,7 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod jobs;
+pub mod signup;
 pub mod startup;
+pub mod tracking;
 pub mod web;

@@ -19,6 +19,7 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 use crate::jobs::JobContext;
+use crate::web::throttle::IpThrottle;
 use crate::web::{self as routes, AppState};
 
 pub struct Application {
@@ -97,9 +98,18 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         .map_err(|e| anyhow::anyhow!("CONCORD_BIND: cannot listen on {}: {e}", settings.bind))?;
     let port = listener.local_addr()?.port();
     let cookie_secure = settings.cookie_secure;
+    let ip_salt = crate::auth::token::new_token();
+    let ip_salt = routes::db(&pool, move |conn| {
+        db::settings::get_or_insert(conn, "ip_salt", &ip_salt)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot keep the IP salt in the database: {e}"))?;
+    let tracking = crate::tracking::Tracking::start(pool.clone(), ip_salt);
     let state = web::Data::new(AppState {
         pool: pool.clone(),
         settings,
+        tracking,
+        signups: IpThrottle::new(5, std::time::Duration::from_secs(600)),
     });
 
     let server = HttpServer::new(move || {

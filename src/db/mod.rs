@@ -4,8 +4,13 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod clicks;
+pub mod conversions;
+pub mod coupons;
+pub mod customers;
 pub mod invitations;
 pub mod jobs;
+pub mod links;
 pub mod login_attempts;
 pub mod outbox;
 pub mod partners;

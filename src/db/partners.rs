@@ -207,6 +207,11 @@ pub fn apply_decision(
                 "Someone else changed this partner a moment ago; look again.".into(),
             ));
         }
+        // An approved affiliate can start promoting at once: it gets a link to the program's landing page.
+        if after == PartnerStatus::Approved && org.kind() == PartnerKind::Affiliate {
+            let landing = super::programs::current(conn)?.default_landing_url;
+            super::links::ensure_default(conn, org_id, &landing)?;
+        }
         notify(conn, &org, before, after, reason)?;
         audit::record(
             conn,
@@ -345,4 +350,21 @@ pub fn overview(conn: &mut DbConn, org_id: i64) -> QueryResult<Option<PartnerOve
         program,
         users,
     }))
+}
+
+/// Keeps how an applicant promotes and which version of the program terms they accepted, and when.
+pub fn record_application(
+    conn: &mut DbConn,
+    org_id: i64,
+    promotion_method: &str,
+    terms_version: i64,
+) -> QueryResult<()> {
+    diesel::update(partner_orgs::table.find(org_id))
+        .set((
+            partner_orgs::promotion_method.eq(promotion_method),
+            partner_orgs::terms_version.eq(Some(terms_version)),
+            partner_orgs::terms_accepted_at.eq(Some(now())),
+        ))
+        .execute(conn)
+        .map(|_| ())
 }

@@ -4,7 +4,10 @@ use diesel::prelude::*;
 
 use super::schema::programs;
 use super::{now, DbConn};
+use crate::domain::affiliate::{AffiliateSettings, AttributionModel};
 use crate::domain::money::Currency;
+
+use super::audit::{self, Actor, Change, Subject};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = programs)]
@@ -13,9 +16,43 @@ pub struct Program {
     pub name: String,
     pub currency: String,
     pub created_at: chrono::NaiveDateTime,
+    pub cookie_window_days: i64,
+    pub attribution_model: String,
+    pub terms_text: String,
+    pub terms_version: i64,
+    pub auto_approve_affiliates: bool,
+    pub default_landing_url: String,
+    pub allowed_domains: String,
+    pub min_seconds_to_convert: i64,
+    pub max_conversions_per_ip_hour: i64,
+    pub blocked_ips: String,
 }
 
 impl Program {
+    pub fn attribution_model(&self) -> AttributionModel {
+        self.attribution_model
+            .parse()
+            .unwrap_or(AttributionModel::LastClick)
+    }
+
+    pub fn allowed_domains(&self) -> Vec<String> {
+        self.allowed_domains
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn blocked_ips(&self) -> Vec<String> {
+        self.blocked_ips
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     pub fn currency(&self) -> Currency {
         Currency::parse(&self.currency)
             .expect("the schema only admits three-letter codes written by Currency")
@@ -63,4 +100,70 @@ pub fn rename(
         ))
         .execute(conn)
         .map(|_| ())
+}
+
+/// Saves the affiliate settings. Changed terms text gets a new terms version, so acceptances can be told apart.
+pub fn update_affiliate_settings(
+    conn: &mut DbConn,
+    program_id: i64,
+    settings: &AffiliateSettings,
+    actor: &Actor,
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        let before = programs::table
+            .find(program_id)
+            .select(Program::as_select())
+            .first(conn)?;
+        let terms_version = if before.terms_text != settings.terms_text {
+            before.terms_version + 1
+        } else {
+            before.terms_version
+        };
+        diesel::update(programs::table.find(program_id))
+            .set((
+                programs::cookie_window_days.eq(settings.cookie_window_days),
+                programs::attribution_model.eq(settings.attribution_model.as_str()),
+                programs::terms_text.eq(&settings.terms_text),
+                programs::terms_version.eq(terms_version),
+                programs::auto_approve_affiliates.eq(settings.auto_approve_affiliates),
+                programs::default_landing_url.eq(&settings.default_landing_url),
+                programs::allowed_domains.eq(settings.allowed_domains.join("\n")),
+                programs::min_seconds_to_convert.eq(settings.min_seconds_to_convert),
+                programs::max_conversions_per_ip_hour.eq(settings.max_conversions_per_ip_hour),
+                programs::blocked_ips.eq(settings.blocked_ips.join("\n")),
+            ))
+            .execute(conn)?;
+        let summary = |window: i64, model: &str, auto: bool, version: i64| {
+            format!(
+                "cookie window {window} days, {model}, auto-approve {}, terms v{version}",
+                if auto { "on" } else { "off" }
+            )
+        };
+        audit::record(
+            conn,
+            actor,
+            "program.settings",
+            &Subject {
+                kind: "program",
+                id: Some(program_id),
+                label: &before.name,
+            },
+            &Change {
+                reason: None,
+                before: Some(&summary(
+                    before.cookie_window_days,
+                    &before.attribution_model,
+                    before.auto_approve_affiliates,
+                    before.terms_version,
+                )),
+                after: Some(&summary(
+                    settings.cookie_window_days,
+                    settings.attribution_model.as_str(),
+                    settings.auto_approve_affiliates,
+                    terms_version,
+                )),
+            },
+        )?;
+        Ok(())
+    })
 }

@@ -15,6 +15,16 @@ diesel::table! {
         name -> Text,
         currency -> Text,
         created_at -> Timestamp,
+        cookie_window_days -> BigInt,
+        attribution_model -> Text,
+        terms_text -> Text,
+        terms_version -> BigInt,
+        auto_approve_affiliates -> Bool,
+        default_landing_url -> Text,
+        allowed_domains -> Text,
+        min_seconds_to_convert -> BigInt,
+        max_conversions_per_ip_hour -> BigInt,
+        blocked_ips -> Text,
     }
 }
 
@@ -46,6 +56,9 @@ diesel::table! {
         website_domain -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        promotion_method -> Text,
+        terms_version -> Nullable<BigInt>,
+        terms_accepted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -125,6 +138,96 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    links (id) {
+        id -> BigInt,
+        partner_org_id -> BigInt,
+        code -> Text,
+        destination_url -> Text,
+        sub_id -> Text,
+        utm_source -> Text,
+        utm_medium -> Text,
+        utm_campaign -> Text,
+        is_default -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    coupons (id) {
+        id -> BigInt,
+        partner_org_id -> BigInt,
+        code -> Text,
+        code_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    clicks (id) {
+        id -> BigInt,
+        click_id -> Text,
+        link_id -> BigInt,
+        partner_org_id -> BigInt,
+        clicked_at -> Timestamp,
+        ip_hash -> Text,
+        user_agent -> Text,
+        referrer -> Text,
+        sub_id -> Text,
+        prior_click_id -> Nullable<Text>,
+        filtered_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        external_id -> Text,
+        partner_org_id -> BigInt,
+        bound_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conversions (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        external_id -> Text,
+        kind -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        partner_org_id -> Nullable<BigInt>,
+        attributed_by -> Nullable<Text>,
+        click_id -> Nullable<Text>,
+        customer_external_id -> Nullable<Text>,
+        coupon_code -> Nullable<Text>,
+        product -> Nullable<Text>,
+        customer_email -> Nullable<Text>,
+        ip_hash -> Nullable<Text>,
+        occurred_at -> Timestamp,
+        created_at -> Timestamp,
+        review_status -> Text,
+        flag_reasons -> Text,
+        review_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refunds (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        refund_id -> Text,
+        conversion_id -> BigInt,
+        amount_minor -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(links -> partner_orgs (partner_org_id));
+diesel::joinable!(coupons -> partner_orgs (partner_org_id));
+diesel::joinable!(clicks -> links (link_id));
+diesel::joinable!(refunds -> conversions (conversion_id));
 diesel::joinable!(tiers -> programs (program_id));
 diesel::joinable!(partner_orgs -> programs (program_id));
 diesel::joinable!(partner_orgs -> tiers (tier_id));
@@ -147,6 +250,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_status,
     password_resets,
     invitations,
+    links,
+    coupons,
+    clicks,
+    customers,
+    conversions,
+    refunds,
 );
 
 diesel::table! {

@@ -1,41 +1,5 @@
 //! Partner orgs: what kind of partner they are, where they stand in the program, and which decisions move them.
 
-use std::fmt;
-use std::str::FromStr;
-
-macro_rules! text_enum {
-    ($name:ident { $($variant:ident => $text:literal / $label:literal),+ $(,)? }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn label(self) -> &'static str {
-                match self { $($name::$variant => $label),+ }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                $name::ALL.iter().copied().find(|v| v.as_str() == s)
-                    .ok_or_else(|| format!("unknown {} '{}'", stringify!($name), s))
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
 text_enum!(PartnerKind {
     Affiliate => "affiliate" / "Affiliate",
     Reseller => "reseller" / "Reseller",

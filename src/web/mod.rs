@@ -2,6 +2,7 @@
 //! domain or repository function (through `db`), render.
 
 pub mod admin;
+pub mod affiliate;
 pub mod api;
 pub mod assets;
 pub mod auth;
@@ -10,6 +11,8 @@ pub mod portal;
 pub mod public;
 pub mod setup;
 pub mod team;
+pub mod throttle;
+pub mod tracking;
 
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
@@ -28,6 +31,25 @@ use crate::error::AppError;
 pub struct AppState {
     pub pool: DbPool,
     pub settings: Settings,
+    pub tracking: crate::tracking::Tracking,
+    /// Self-serve signups per IP address.
+    pub signups: throttle::IpThrottle,
+}
+
+/// The visitor's IP address: from the socket, or from `X-Forwarded-For` when Concord runs behind a proxy.
+pub fn client_ip(req: &HttpRequest, behind_proxy: bool) -> String {
+    let info = req.connection_info();
+    let address = if behind_proxy {
+        info.realip_remote_addr()
+    } else {
+        info.peer_addr()
+    };
+    let address = address.unwrap_or("");
+    // Strip a port ("1.2.3.4:5678", "[::1]:5678") so one visitor is one address.
+    match address.parse::<std::net::SocketAddr>() {
+        Ok(socket) => socket.ip().to_string(),
+        Err(_) => address.to_string(),
+    }
 }
 
 pub type State = web::Data<AppState>;
@@ -193,6 +215,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(auth::routes)
         .configure(password::routes)
         .configure(team::public_routes)
+        .configure(tracking::routes)
+        .configure(affiliate::public_routes)
         .configure(setup::routes)
         .configure(api::routes)
         .configure(portal::routes)

@@ -9,7 +9,8 @@ use super::{db, page, Ctx, PageContext, State};
 use crate::auth::guard::require_partner;
 use crate::auth::CurrentUser;
 use crate::db::partners::PartnerOverview;
-use crate::domain::partner::PartnerStatus;
+use crate::domain::partner::{PartnerKind, PartnerStatus};
+use crate::domain::stats::{performance, ConversionRow, Performance};
 use crate::error::AppError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -17,7 +18,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/portal")
             .wrap(from_fn(require_partner))
             .route("", web::get().to(dashboard))
-            .configure(super::team::portal_routes),
+            .configure(super::team::portal_routes)
+            .configure(super::affiliate::portal_routes),
     );
 }
 
@@ -27,6 +29,8 @@ struct Dashboard {
     ctx: PageContext,
     partner: PartnerOverview,
     benefits: Option<String>,
+    /// The last 30 days, for approved affiliates.
+    performance: Option<Performance>,
 }
 
 impl Dashboard {
@@ -53,9 +57,44 @@ async fn dashboard(
         .tier
         .as_ref()
         .map(|t| t.benefits(partner.program.currency()));
+    let performance = if partner.org.kind() == PartnerKind::Affiliate
+        && partner.org.status() == PartnerStatus::Approved
+    {
+        Some(affiliate_performance(&state, org_id).await?)
+    } else {
+        None
+    };
     page(&Dashboard {
         ctx,
         partner,
         benefits,
+        performance,
     })
+}
+
+const DASHBOARD_DAYS: i64 = 30;
+
+async fn affiliate_performance(state: &State, org_id: i64) -> Result<Performance, AppError> {
+    let today = crate::db::now().date();
+    let since = (today - chrono::Duration::days(DASHBOARD_DAYS - 1))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight");
+    let (clicks, conversions) = db(&state.pool, move |conn| {
+        Ok::<_, diesel::result::Error>((
+            crate::db::clicks::times_and_filters(conn, org_id, since)?,
+            crate::db::conversions::for_partner_since(conn, org_id, since)?,
+        ))
+    })
+    .await?;
+    let rows: Vec<ConversionRow> = conversions
+        .iter()
+        .filter(|c| c.review_status != "rejected")
+        .map(|c| ConversionRow {
+            occurred_at: c.occurred_at,
+            is_sale: c.kind == "sale",
+            amount_minor: c.amount_minor,
+            currency: &c.currency,
+        })
+        .collect();
+    Ok(performance(&clicks, &rows, today, DASHBOARD_DAYS))
 }

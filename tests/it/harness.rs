@@ -143,6 +143,7 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             // No keep-alive between requests: some tests restart the server behind the same address.
             .pool_max_idle_per_host(0)
+            .user_agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36")
             .build()
             .unwrap();
         Self {
@@ -255,6 +256,7 @@ impl TestApp {
             outbox_max_attempts: 3,
             // Tests run jobs by hand, so nothing happens behind their back.
             run_jobs: false,
+            behind_proxy: false,
         };
         adjust(&mut settings);
         let app = concord::startup::build(settings)
@@ -386,5 +388,80 @@ impl TestApp {
                 .status
         })
         .await
+    }
+}
+
+impl TestApp {
+    /// Turns on the affiliate program: links may point at shop.test, a landing page, and the given approval mode.
+    pub async fn affiliate_program(
+        &self,
+        auto_approve: bool,
+        adjust: impl FnOnce(&mut concord::domain::affiliate::AffiliateSettings) + Send + 'static,
+    ) {
+        self.db(move |conn| {
+            let program = concord::db::programs::current(conn).unwrap();
+            let mut settings = concord::domain::affiliate::AffiliateSettings {
+                cookie_window_days: 30,
+                attribution_model: concord::domain::affiliate::AttributionModel::LastClick,
+                terms_text: "Be honest.".into(),
+                auto_approve_affiliates: auto_approve,
+                default_landing_url: "https://shop.test/welcome".into(),
+                allowed_domains: vec!["shop.test".into()],
+                min_seconds_to_convert: 0,
+                max_conversions_per_ip_hour: 1000,
+                blocked_ips: vec![],
+            };
+            adjust(&mut settings);
+            concord::db::programs::update_affiliate_settings(
+                conn,
+                program.id,
+                &settings,
+                &concord::db::audit::Actor::system("test"),
+            )
+            .unwrap();
+        })
+        .await;
+    }
+
+    /// A program API key, as `concord api-key create` makes one.
+    pub async fn api_key(&self) -> String {
+        let key = format!("ck_{}", concord::auth::token::new_token());
+        let (prefix, hash) = (
+            key[..11].to_string(),
+            concord::auth::token::hash_token(&key),
+        );
+        self.db(move |conn| concord::db::api_keys::insert(conn, "tests", &prefix, &hash).unwrap())
+            .await;
+        key
+    }
+
+    /// An approved affiliate org with a partner admin and one link with the given code. Returns (org id, link code).
+    pub async fn affiliate_with_link(&self, name: &str, email: &str, code: &str) -> (i64, String) {
+        let org = self
+            .create_partner(
+                name,
+                concord::domain::partner::PartnerKind::Affiliate,
+                concord::domain::partner::PartnerStatus::Approved,
+            )
+            .await;
+        self.create_user(email, concord::domain::role::Role::PartnerAdmin, Some(org))
+            .await;
+        let code = code.to_string();
+        let link_code = code.clone();
+        self.db(move |conn| {
+            let link = concord::db::links::NewLink {
+                partner_org_id: org,
+                code: &link_code,
+                destination_url: "https://shop.test/pricing",
+                sub_id: "",
+                utm_source: "",
+                utm_medium: "",
+                utm_campaign: "",
+                is_default: false,
+            };
+            concord::db::links::create(conn, &link).unwrap()
+        })
+        .await;
+        (org, code)
     }
 }

@@ -8,6 +8,7 @@ mod smtp_sink;
 mod access;
 mod admin_partners;
 mod admin_tiers;
+mod affiliate;
 mod api;
 mod cli;
 mod email;

@@ -2,10 +2,12 @@
 //! `auth::guard::require_staff`; configuration changes (tiers) are further limited to admins.
 
 pub mod audit;
+pub mod conversions;
 pub mod dashboard;
 pub mod jobs;
 pub mod outbox;
 pub mod partners;
+pub mod settings;
 pub mod tiers;
 
 use actix_web::middleware::from_fn;
@@ -25,6 +27,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(tiers::routes)
             .configure(audit::routes)
             .configure(outbox::routes)
+            .configure(settings::routes)
+            .configure(conversions::routes)
             .route("/jobs", web::get().to(jobs::list)),
     );
 }

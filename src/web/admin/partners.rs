@@ -21,7 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/partners", web::get().to(list))
         .route("/partners/{id}", web::get().to(show))
         .route("/partners/{id}/decision", web::post().to(decide))
-        .route("/partners/{id}/tier", web::post().to(change_tier));
+        .route("/partners/{id}/tier", web::post().to(change_tier))
+        .route("/partners/{id}/coupons", web::post().to(assign_coupon));
 }
 
 #[derive(Deserialize, Default)]
@@ -110,6 +111,9 @@ struct PartnerPage {
     tier_error: Option<String>,
     tier_reason: String,
     tier_choice: String,
+    coupons: Vec<crate::db::coupons::Coupon>,
+    coupon_error: Option<String>,
+    coupon_code: String,
 }
 
 impl PartnerPage {
@@ -136,6 +140,7 @@ struct PartnerData {
     tiers: Vec<Tier>,
     history: Vec<TierChange>,
     audit: Vec<AuditEntry>,
+    coupons: Vec<crate::db::coupons::Coupon>,
 }
 
 fn load(conn: &mut DbConn, org_id: i64) -> Result<PartnerData, AppError> {
@@ -148,11 +153,13 @@ fn load(conn: &mut DbConn, org_id: i64) -> Result<PartnerData, AppError> {
         ..Default::default()
     };
     let audit = crate::db::audit::list(conn, &filter, 0)?;
+    let coupons = crate::db::coupons::list_for_org(conn, org_id)?;
     Ok(PartnerData {
         partner,
         tiers,
         history,
         audit,
+        coupons,
     })
 }
 
@@ -177,6 +184,9 @@ impl PartnerPage {
             tier_error: None,
             tier_reason: String::new(),
             tier_choice: String::new(),
+            coupons: data.coupons,
+            coupon_error: None,
+            coupon_code: String::new(),
         }
     }
 }
@@ -295,5 +305,62 @@ async fn change_tier(
         Err(PartnerWriteError::NotFound) => Err(AppError::NotFound),
         Err(PartnerWriteError::Database(e)) => Err(e.into()),
         Err(PartnerWriteError::Notify(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct CouponForm {
+    #[serde(default)]
+    code: String,
+}
+
+async fn assign_coupon(
+    Ctx(ctx): Ctx,
+    user: CurrentUser,
+    state: State,
+    session: TypedSession,
+    path: web::Path<i64>,
+    form: web::Form<CouponForm>,
+) -> Result<HttpResponse, AppError> {
+    use crate::db::coupons::CouponError;
+    let org_id = path.into_inner();
+    let typed = form.into_inner().code;
+    let refusal = match crate::domain::affiliate::check_coupon(&typed) {
+        Err(message) => Some(message),
+        Ok((code, key)) => {
+            let actor = user.actor();
+            let assigned = db(&state.pool, move |conn| {
+                let program_id = crate::db::programs::current(conn)?.id;
+                let partner = crate::db::partners::find(conn, program_id, org_id)?
+                    .ok_or(AppError::NotFound)?;
+                Ok::<_, AppError>(crate::db::coupons::assign(
+                    conn,
+                    org_id,
+                    &partner.org.name,
+                    &code,
+                    &key,
+                    &actor,
+                ))
+            })
+            .await?;
+            match assigned {
+                Ok(_) => None,
+                Err(e @ CouponError::Taken(_)) => Some(e.to_string()),
+                Err(CouponError::Database(e)) => return Err(e.into()),
+            }
+        }
+    };
+    match refusal {
+        None => {
+            session.success(format!("Coupon {} assigned.", typed.trim()));
+            Ok(redirect(&format!("/admin/partners/{org_id}")))
+        }
+        Some(message) => {
+            let data = db(&state.pool, move |conn| load(conn, org_id)).await?;
+            let mut page = PartnerPage::new(ctx, data);
+            page.coupon_error = Some(message);
+            page.coupon_code = typed;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
     }
 }

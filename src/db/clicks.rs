@@ -1,0 +1,112 @@
+//! Clicks on referral links. Written in batches by the click writer (one transaction per batch), read back for
+//! attribution and dashboards.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::clicks;
+use super::DbConn;
+use crate::domain::attribution::ClickFact;
+
+#[derive(Debug, Clone)]
+pub struct NewClick {
+    pub click_id: String,
+    pub link_id: i64,
+    pub partner_org_id: i64,
+    pub clicked_at: NaiveDateTime,
+    pub ip_hash: String,
+    pub user_agent: String,
+    pub referrer: String,
+    pub sub_id: String,
+    pub prior_click_id: Option<String>,
+    pub filtered_reason: Option<&'static str>,
+}
+
+/// Stores a batch of clicks in one transaction: all of them are durable when this returns Ok.
+pub fn insert_batch(conn: &mut DbConn, batch: &[NewClick]) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        for click in batch {
+            diesel::insert_into(clicks::table)
+                .values((
+                    clicks::click_id.eq(&click.click_id),
+                    clicks::link_id.eq(click.link_id),
+                    clicks::partner_org_id.eq(click.partner_org_id),
+                    clicks::clicked_at.eq(click.clicked_at),
+                    clicks::ip_hash.eq(&click.ip_hash),
+                    clicks::user_agent.eq(&click.user_agent),
+                    clicks::referrer.eq(&click.referrer),
+                    clicks::sub_id.eq(&click.sub_id),
+                    clicks::prior_click_id.eq(&click.prior_click_id),
+                    clicks::filtered_reason.eq(click.filtered_reason),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = clicks)]
+pub struct Click {
+    pub id: i64,
+    pub click_id: String,
+    pub link_id: i64,
+    pub partner_org_id: i64,
+    pub clicked_at: NaiveDateTime,
+    pub ip_hash: String,
+    pub user_agent: String,
+    pub referrer: String,
+    pub sub_id: String,
+    pub prior_click_id: Option<String>,
+    pub filtered_reason: Option<String>,
+}
+
+pub fn find(conn: &mut DbConn, click_id: &str) -> QueryResult<Option<Click>> {
+    clicks::table
+        .filter(clicks::click_id.eq(click_id))
+        .select(Click::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The click and the clicks before it in the same browser, newest first, at most `limit` long.
+pub fn chain(conn: &mut DbConn, click_id: &str, limit: usize) -> QueryResult<Vec<Click>> {
+    let mut chain = Vec::new();
+    let mut next = Some(click_id.to_string());
+    while let Some(id) = next.take() {
+        if chain.len() >= limit {
+            break;
+        }
+        let Some(click) = find(conn, &id)? else { break };
+        next = click
+            .prior_click_id
+            .clone()
+            .filter(|prior| !chain.iter().any(|c: &Click| &c.click_id == prior));
+        chain.push(click);
+    }
+    Ok(chain)
+}
+
+impl Click {
+    pub fn fact(&self) -> ClickFact {
+        ClickFact {
+            click_id: self.click_id.clone(),
+            partner_org_id: self.partner_org_id,
+            clicked_at: self.clicked_at,
+            filtered: self.filtered_reason.as_deref().and_then(|r| r.parse().ok()),
+        }
+    }
+}
+
+/// When each click of a partner since `since` happened, and whether it was filtered, for dashboards.
+pub fn times_and_filters(
+    conn: &mut DbConn,
+    partner_org_id: i64,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<(NaiveDateTime, Option<String>)>> {
+    clicks::table
+        .filter(clicks::partner_org_id.eq(partner_org_id))
+        .filter(clicks::clicked_at.ge(since))
+        .select((clicks::clicked_at, clicks::filtered_reason))
+        .load(conn)
+}

@@ -1,0 +1,373 @@
+//! Conversions reported by the merchant: attributed to a partner by the documented rules (`domain::attribution`),
+//! checked against the fraud rules (`domain::fraud`), and recorded once per external id.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::audit::{self, Actor, Change, Subject};
+use super::programs::Program;
+use super::schema::{conversions, refunds};
+use super::{clicks, coupons, customers, is_unique_violation, now, users, DbConn};
+use crate::domain::attribution::{attribute, AttributedBy, Evidence};
+pub use crate::domain::conversion::{ConversionKind, ReviewStatus};
+use crate::domain::fraud::{flags, FraudFacts};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = conversions)]
+pub struct Conversion {
+    pub id: i64,
+    pub program_id: i64,
+    pub external_id: String,
+    pub kind: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub partner_org_id: Option<i64>,
+    pub attributed_by: Option<String>,
+    pub click_id: Option<String>,
+    pub customer_external_id: Option<String>,
+    pub coupon_code: Option<String>,
+    pub product: Option<String>,
+    pub customer_email: Option<String>,
+    pub ip_hash: Option<String>,
+    pub occurred_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub review_status: String,
+    pub flag_reasons: String,
+    pub review_reason: Option<String>,
+}
+
+impl Conversion {
+    pub fn flag_list(&self) -> Vec<&str> {
+        self.flag_reasons
+            .lines()
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+}
+
+/// A conversion as the API received it, already validated.
+#[derive(Debug, Clone)]
+pub struct ConversionInput {
+    pub external_id: String,
+    pub kind: ConversionKind,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub click_id: Option<String>,
+    pub customer_id: Option<String>,
+    /// Lowercased coupon code.
+    pub coupon_key: Option<String>,
+    pub coupon_code: Option<String>,
+    pub product: Option<String>,
+    pub customer_email: Option<String>,
+    pub occurred_at: NaiveDateTime,
+}
+
+pub fn find_by_external_id(
+    conn: &mut DbConn,
+    program_id: i64,
+    external_id: &str,
+) -> QueryResult<Option<Conversion>> {
+    conversions::table
+        .filter(conversions::program_id.eq(program_id))
+        .filter(conversions::external_id.eq(external_id))
+        .select(Conversion::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Conversion>> {
+    conversions::table
+        .find(id)
+        .select(Conversion::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Records a conversion once. Returns it and whether this call created it; a repeat of the same external id (even
+/// a concurrent one: the UNIQUE constraint decides) returns the conversion recorded first.
+pub fn record(
+    conn: &mut DbConn,
+    program: &Program,
+    input: &ConversionInput,
+) -> QueryResult<(Conversion, bool)> {
+    if let Some(existing) = find_by_external_id(conn, program.id, &input.external_id)? {
+        return Ok((existing, false));
+    }
+    let coupon_partner = match &input.coupon_key {
+        Some(key) => coupons::find_by_key(conn, key)?.map(|c| c.partner_org_id),
+        None => None,
+    };
+    let chain = match &input.click_id {
+        Some(id) => clicks::chain(conn, id, 20)?,
+        None => Vec::new(),
+    };
+    let customer_partner = match &input.customer_id {
+        Some(id) => customers::bound_partner(conn, program.id, id)?,
+        None => None,
+    };
+    let evidence = Evidence {
+        coupon_partner,
+        click_chain: chain.iter().map(clicks::Click::fact).collect(),
+        customer_partner,
+    };
+    let attribution = attribute(
+        &evidence,
+        program.attribution_model(),
+        program.cookie_window_days,
+        input.occurred_at,
+    );
+
+    let presented_click = chain.first();
+    let ip_hash = presented_click.map(|c| c.ip_hash.clone());
+    let reasons = match &attribution {
+        None => Vec::new(),
+        Some(won) => {
+            let partner_emails: Vec<String> = users::list_for_org(conn, won.partner_org_id)?
+                .into_iter()
+                .map(|u| u.email)
+                .collect();
+            let winning_click = won
+                .click_id
+                .as_ref()
+                .and_then(|id| chain.iter().find(|c| &c.click_id == id));
+            let from_ip = match &ip_hash {
+                Some(hash) => conversions::table
+                    .filter(conversions::program_id.eq(program.id))
+                    .filter(conversions::ip_hash.eq(hash))
+                    .filter(conversions::created_at.gt(now() - Duration::hours(1)))
+                    .count()
+                    .get_result(conn)?,
+                None => 0,
+            };
+            flags(&FraudFacts {
+                customer_email: input.customer_email.as_deref(),
+                partner_emails: &partner_emails,
+                clicked_at: winning_click.map(|c| c.clicked_at),
+                occurred_at: input.occurred_at,
+                min_seconds_to_convert: program.min_seconds_to_convert,
+                conversions_from_ip_last_hour: from_ip,
+                max_conversions_per_ip_hour: program.max_conversions_per_ip_hour,
+            })
+        }
+    };
+    let review = if reasons.is_empty() {
+        ReviewStatus::None
+    } else {
+        ReviewStatus::Held
+    };
+
+    let inserted = conn.transaction(|conn| {
+        let id: i64 = diesel::insert_into(conversions::table)
+            .values((
+                conversions::program_id.eq(program.id),
+                conversions::external_id.eq(&input.external_id),
+                conversions::kind.eq(input.kind.as_str()),
+                conversions::amount_minor.eq(input.amount_minor),
+                conversions::currency.eq(&input.currency),
+                conversions::partner_org_id.eq(attribution.as_ref().map(|a| a.partner_org_id)),
+                conversions::attributed_by.eq(attribution.as_ref().map(|a| a.by.as_str())),
+                conversions::click_id.eq(attribution
+                    .as_ref()
+                    .and_then(|a| a.click_id.clone())
+                    .or(input.click_id.clone())),
+                conversions::customer_external_id.eq(&input.customer_id),
+                conversions::coupon_code.eq(&input.coupon_code),
+                conversions::product.eq(&input.product),
+                conversions::customer_email.eq(&input.customer_email),
+                conversions::ip_hash.eq(&ip_hash),
+                conversions::occurred_at.eq(input.occurred_at),
+                conversions::created_at.eq(now()),
+                conversions::review_status.eq(review.as_str()),
+                conversions::flag_reasons.eq(reasons.join("\n")),
+            ))
+            .returning(conversions::id)
+            .get_result(conn)?;
+        // The partner that brought a customer keeps them: later conversions with only the customer id follow.
+        if let (Some(customer), Some(won)) = (&input.customer_id, &attribution) {
+            if won.by != AttributedBy::Customer {
+                customers::bind(conn, program.id, customer, won.partner_org_id)?;
+            }
+        }
+        Ok(id)
+    });
+    match inserted {
+        Ok(id) => Ok((
+            find(conn, id)?.ok_or(diesel::result::Error::NotFound)?,
+            true,
+        )),
+        Err(e) if is_unique_violation(&e) => {
+            let existing = find_by_external_id(conn, program.id, &input.external_id)?.ok_or(e)?;
+            Ok((existing, false))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Held conversions first, then the most recent, for the admin review queue.
+pub fn list_for_review(
+    conn: &mut DbConn,
+    program_id: i64,
+    flagged_only: bool,
+) -> QueryResult<Vec<Conversion>> {
+    let mut query = conversions::table
+        .filter(conversions::program_id.eq(program_id))
+        .into_boxed();
+    if flagged_only {
+        query = query.filter(conversions::flag_reasons.ne(""));
+    }
+    query
+        .order(conversions::id.desc())
+        .limit(200)
+        .select(Conversion::as_select())
+        .load(conn)
+}
+
+/// An admin's verdict on a held conversion. Returns false when it was not held.
+pub fn review(
+    conn: &mut DbConn,
+    id: i64,
+    approve: bool,
+    reason: &str,
+    actor: &Actor,
+) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let verdict = if approve {
+            ReviewStatus::Approved
+        } else {
+            ReviewStatus::Rejected
+        };
+        let changed = diesel::update(
+            conversions::table
+                .filter(conversions::id.eq(id))
+                .filter(conversions::review_status.eq(ReviewStatus::Held.as_str())),
+        )
+        .set((
+            conversions::review_status.eq(verdict.as_str()),
+            conversions::review_reason.eq(reason),
+        ))
+        .execute(conn)?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        let conversion = find(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
+        audit::record(
+            conn,
+            actor,
+            if approve {
+                "conversion.approve"
+            } else {
+                "conversion.reject"
+            },
+            &Subject {
+                kind: "conversion",
+                id: Some(id),
+                label: &conversion.external_id,
+            },
+            &Change {
+                reason: Some(reason),
+                before: Some(ReviewStatus::Held.as_str()),
+                after: Some(verdict.as_str()),
+            },
+        )?;
+        Ok(true)
+    })
+}
+
+/// Conversions of a partner since a moment: (occurred_at, kind, amount, currency).
+pub fn for_partner_since(
+    conn: &mut DbConn,
+    partner_org_id: i64,
+    since: NaiveDateTime,
+) -> QueryResult<Vec<Conversion>> {
+    conversions::table
+        .filter(conversions::partner_org_id.eq(partner_org_id))
+        .filter(conversions::occurred_at.ge(since))
+        .order(conversions::occurred_at)
+        .select(Conversion::as_select())
+        .load(conn)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = refunds)]
+pub struct Refund {
+    pub id: i64,
+    pub program_id: i64,
+    pub refund_id: String,
+    pub conversion_id: i64,
+    pub amount_minor: i64,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    #[error("no sale with the external_id '{0}'")]
+    UnknownSale(String),
+    #[error("only sales can be refunded; '{0}' is a lead")]
+    NotASale(String),
+    #[error("the refund of {requested} exceeds the {left} left to refund on this sale")]
+    TooLarge { requested: i64, left: i64 },
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// Records a refund once per refund id. Without an amount the whole remaining sale is refunded. The ledger (commission
+/// reversal) reads refunds from here.
+pub fn refund(
+    conn: &mut DbConn,
+    program_id: i64,
+    refund_id: &str,
+    external_id: &str,
+    amount: Option<i64>,
+) -> Result<(Refund, bool), RefundError> {
+    let existing = |conn: &mut DbConn| {
+        refunds::table
+            .filter(refunds::program_id.eq(program_id))
+            .filter(refunds::refund_id.eq(refund_id))
+            .select(Refund::as_select())
+            .first(conn)
+            .optional()
+    };
+    if let Some(done) = existing(conn)? {
+        return Ok((done, false));
+    }
+    let sale = find_by_external_id(conn, program_id, external_id)?
+        .ok_or_else(|| RefundError::UnknownSale(external_id.to_string()))?;
+    if sale.kind != ConversionKind::Sale.as_str() {
+        return Err(RefundError::NotASale(external_id.to_string()));
+    }
+    let inserted = conn.transaction(|conn| {
+        let previous: Vec<i64> = refunds::table
+            .filter(refunds::conversion_id.eq(sale.id))
+            .select(refunds::amount_minor)
+            .load(conn)?;
+        let left = sale.amount_minor - previous.iter().sum::<i64>();
+        let requested = amount.unwrap_or(left);
+        if requested > left || requested <= 0 {
+            return Err(RefundError::TooLarge { requested, left });
+        }
+        let id: i64 = diesel::insert_into(refunds::table)
+            .values((
+                refunds::program_id.eq(program_id),
+                refunds::refund_id.eq(refund_id),
+                refunds::conversion_id.eq(sale.id),
+                refunds::amount_minor.eq(requested),
+                refunds::created_at.eq(now()),
+            ))
+            .returning(refunds::id)
+            .get_result(conn)?;
+        Ok(id)
+    });
+    match inserted {
+        Ok(id) => Ok((
+            refunds::table
+                .find(id)
+                .select(Refund::as_select())
+                .first(conn)?,
+            true,
+        )),
+        Err(RefundError::Database(e)) if is_unique_violation(&e) => {
+            Ok((existing(conn)?.ok_or(RefundError::Database(e))?, false))
+        }
+        Err(e) => Err(e),
+    }
+}

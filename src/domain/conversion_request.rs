@@ -1,0 +1,307 @@
+//! Reading a conversion or refund reported by a merchant's server: every field checked, and the first problem
+//! reported with the field's name and a stable code.
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use serde_json::{Map, Value};
+
+use super::conversion::ConversionKind;
+use super::money::Currency;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// `missing_field` or `invalid_field`.
+    pub code: &'static str,
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn missing(field: &'static str, message: &str) -> FieldProblem {
+    FieldProblem {
+        code: "missing_field",
+        field,
+        message: message.to_string(),
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> FieldProblem {
+    FieldProblem {
+        code: "invalid_field",
+        field,
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversionRequest {
+    pub external_id: String,
+    pub kind: ConversionKind,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    pub click_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub coupon: Option<String>,
+    pub product: Option<String>,
+    pub customer_email: Option<String>,
+    pub occurred_at: Option<NaiveDateTime>,
+}
+
+fn object(body: &Value) -> Result<&Map<String, Value>, FieldProblem> {
+    body.as_object()
+        .ok_or_else(|| invalid("body", "the body must be a JSON object"))
+}
+
+/// An optional string field of at most `max` characters; empty counts as absent.
+fn text(
+    map: &Map<String, Value>,
+    field: &'static str,
+    max: usize,
+) -> Result<Option<String>, FieldProblem> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) if s.trim().chars().count() <= max => Ok(Some(s.trim().to_string())),
+        Some(Value::String(_)) => Err(invalid(field, format!("at most {max} characters"))),
+        Some(_) => Err(invalid(field, "must be a string")),
+    }
+}
+
+fn amount(map: &Map<String, Value>) -> Result<Option<i64>, FieldProblem> {
+    match map.get("amount") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(v) if v >= 0 => Ok(Some(v)),
+            Some(_) => Err(invalid(
+                "amount",
+                "must be zero or more (minor units, e.g. cents)",
+            )),
+            None => Err(invalid(
+                "amount",
+                "must be a whole number of minor units (e.g. 1999 for 19.99)",
+            )),
+        },
+        Some(_) => Err(invalid(
+            "amount",
+            "must be a whole number of minor units (e.g. 1999 for 19.99)",
+        )),
+    }
+}
+
+pub fn parse_conversion(
+    body: &Value,
+    program_currency: Currency,
+) -> Result<ConversionRequest, FieldProblem> {
+    let map = object(body)?;
+    let external_id = text(map, "external_id", 200)?.ok_or_else(|| {
+        missing(
+            "external_id",
+            "your unique id for this conversion is required",
+        )
+    })?;
+    let kind = match text(map, "kind", 10)? {
+        None => return Err(missing("kind", "lead or sale is required")),
+        Some(k) => k
+            .parse::<ConversionKind>()
+            .map_err(|_| invalid("kind", format!("'{k}' is not lead or sale")))?,
+    };
+    let amount_minor = match (amount(map)?, kind) {
+        (Some(v), _) => v,
+        (None, ConversionKind::Sale) => {
+            return Err(missing("amount", "a sale needs its amount in minor units"))
+        }
+        (None, ConversionKind::Lead) => 0,
+    };
+    let currency = match text(map, "currency", 10)? {
+        Some(code) => Currency::parse(&code).map_err(|_| {
+            invalid(
+                "currency",
+                format!("'{code}' is not a three-letter ISO 4217 code"),
+            )
+        })?,
+        None if kind == ConversionKind::Sale => {
+            return Err(missing("currency", "a sale needs its ISO 4217 currency"))
+        }
+        None => program_currency,
+    };
+    let customer_email = match text(map, "customer_email", 254)? {
+        Some(e) => Some(
+            super::email::EmailAddress::parse(&e)
+                .map_err(|_| invalid("customer_email", "is not an email address"))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let occurred_at = match text(map, "occurred_at", 40)? {
+        Some(raw) => Some(
+            DateTime::parse_from_rfc3339(&raw)
+                .map_err(|_| {
+                    invalid(
+                        "occurred_at",
+                        "must be an RFC 3339 time, e.g. 2026-11-23T16:00:00Z",
+                    )
+                })?
+                .with_timezone(&Utc)
+                .naive_utc()
+                .trunc_subsecs(6),
+        ),
+        None => None,
+    };
+    Ok(ConversionRequest {
+        external_id,
+        kind,
+        amount_minor,
+        currency,
+        click_id: text(map, "click_id", 64)?,
+        customer_id: text(map, "customer_id", 200)?,
+        coupon: text(map, "coupon", 40)?,
+        product: text(map, "product", 200)?,
+        customer_email,
+        occurred_at,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    pub refund_id: String,
+    pub external_id: String,
+    pub amount_minor: Option<i64>,
+}
+
+pub fn parse_refund(body: &Value) -> Result<RefundRequest, FieldProblem> {
+    let map = object(body)?;
+    let refund_id = text(map, "refund_id", 200)?
+        .ok_or_else(|| missing("refund_id", "your unique id for this refund is required"))?;
+    let external_id = text(map, "external_id", 200)?.ok_or_else(|| {
+        missing(
+            "external_id",
+            "the external_id of the refunded sale is required",
+        )
+    })?;
+    let amount_minor = amount(map)?;
+    if amount_minor == Some(0) {
+        return Err(invalid(
+            "amount",
+            "must be more than zero; leave it out to refund the whole sale",
+        ));
+    }
+    Ok(RefundRequest {
+        refund_id,
+        external_id,
+        amount_minor,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn usd() -> Currency {
+        Currency::parse("USD").unwrap()
+    }
+
+    #[test]
+    fn a_full_sale_parses() {
+        let body = json!({"external_id": "ord-1", "kind": "sale", "amount": 19900, "currency": "eur", "click_id": "abc",
+                          "customer_email": "Ann@Example.com", "occurred_at": "2026-11-23T16:00:00.1234567Z"});
+        let request = parse_conversion(&body, usd()).unwrap();
+        assert_eq!(request.amount_minor, 19900);
+        assert_eq!(request.currency.code(), "EUR");
+        assert_eq!(request.customer_email.as_deref(), Some("ann@example.com"));
+        assert_eq!(
+            request.occurred_at.unwrap().to_string(),
+            "2026-11-23 16:00:00.123456"
+        );
+    }
+
+    #[test]
+    fn a_lead_defaults_amount_and_currency() {
+        let request =
+            parse_conversion(&json!({"external_id": "l-1", "kind": "lead"}), usd()).unwrap();
+        assert_eq!((request.amount_minor, request.currency.code()), (0, "USD"));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            (json!([]), "body", "invalid_field"),
+            (json!({"kind": "sale"}), "external_id", "missing_field"),
+            (json!({"external_id": "x"}), "kind", "missing_field"),
+            (
+                json!({"external_id": "x", "kind": "refund"}),
+                "kind",
+                "invalid_field",
+            ),
+            (
+                json!({"external_id": "x", "kind": "sale", "currency": "USD"}),
+                "amount",
+                "missing_field",
+            ),
+            (
+                json!({"external_id": "x", "kind": "sale", "amount": 19.99, "currency": "USD"}),
+                "amount",
+                "invalid_field",
+            ),
+            (
+                json!({"external_id": "x", "kind": "sale", "amount": -5, "currency": "USD"}),
+                "amount",
+                "invalid_field",
+            ),
+            (
+                json!({"external_id": "x", "kind": "sale", "amount": 5}),
+                "currency",
+                "missing_field",
+            ),
+            (
+                json!({"external_id": "x", "kind": "sale", "amount": 5, "currency": "dollars"}),
+                "currency",
+                "invalid_field",
+            ),
+            (
+                json!({"external_id": "x", "kind": "lead", "customer_email": "nope"}),
+                "customer_email",
+                "invalid_field",
+            ),
+            (
+                json!({"external_id": "x", "kind": "lead", "occurred_at": "yesterday"}),
+                "occurred_at",
+                "invalid_field",
+            ),
+            (
+                json!({"external_id": 42, "kind": "lead"}),
+                "external_id",
+                "invalid_field",
+            ),
+            (
+                json!({"external_id": "x", "kind": "lead", "click_id": "x".repeat(65)}),
+                "click_id",
+                "invalid_field",
+            ),
+        ];
+        for (body, field, code) in cases {
+            let problem = parse_conversion(&body, usd()).unwrap_err();
+            assert_eq!((problem.field, problem.code), (field, code), "{body}");
+        }
+    }
+
+    #[test]
+    fn refunds_need_ids_and_a_positive_amount() {
+        assert_eq!(
+            parse_refund(&json!({"refund_id": "r", "external_id": "o"}))
+                .unwrap()
+                .amount_minor,
+            None
+        );
+        assert_eq!(
+            parse_refund(&json!({"external_id": "o"}))
+                .unwrap_err()
+                .field,
+            "refund_id"
+        );
+        assert_eq!(
+            parse_refund(&json!({"refund_id": "r", "external_id": "o", "amount": 0}))
+                .unwrap_err()
+                .field,
+            "amount"
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! Self-serve affiliate signup as one transaction: the org, its first user, the terms acceptance, the default link
+//! when the program approves affiliates at once, and the emails that go with it.
+
+use diesel::Connection;
+
+use crate::db::partners::{self, NewPartnerOrg};
+use crate::db::users::{self, NewUser};
+use crate::db::{is_unique_violation, links, programs, DbConn};
+use crate::domain::partner::{PartnerKind, PartnerStatus};
+use crate::domain::role::Role;
+use crate::email::{notify, NotifyError};
+
+pub struct AffiliateSignup<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub website_domain: &'a str,
+    pub promotion_method: &'a str,
+    pub country: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    #[error("An account with this email exists already. Sign in, or reset your password.")]
+    EmailTaken,
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+}
+
+pub struct SignedUp {
+    pub user_id: i64,
+    pub status: PartnerStatus,
+}
+
+pub fn create_affiliate(
+    conn: &mut DbConn,
+    signup: &AffiliateSignup<'_>,
+    base_url: &str,
+) -> Result<SignedUp, SignupError> {
+    conn.transaction(|conn| {
+        let program = programs::current(conn)?;
+        let status = if program.auto_approve_affiliates {
+            PartnerStatus::Approved
+        } else {
+            PartnerStatus::Applied
+        };
+        let org_id = partners::insert(
+            conn,
+            &NewPartnerOrg {
+                program_id: program.id,
+                name: signup.name,
+                kind: PartnerKind::Affiliate,
+                status,
+                tier_id: None,
+                country: signup.country,
+                website_domain: signup.website_domain,
+            },
+        )?;
+        partners::record_application(conn, org_id, signup.promotion_method, program.terms_version)?;
+        let user = NewUser {
+            email: signup.email,
+            display_name: signup.name,
+            password_hash: signup.password_hash,
+            role: Role::PartnerAdmin,
+            partner_org_id: Some(org_id),
+        };
+        let user_id = users::insert(conn, &user).map_err(|e| {
+            if is_unique_violation(&e) {
+                SignupError::EmailTaken
+            } else {
+                e.into()
+            }
+        })?;
+
+        let org = partners::find(conn, program.id, org_id)?
+            .ok_or(diesel::result::Error::NotFound)?
+            .org;
+        let applicant = users::find(conn, user_id)?.ok_or(diesel::result::Error::NotFound)?;
+        match status {
+            PartnerStatus::Approved => {
+                links::ensure_default(conn, org_id, &program.default_landing_url)?;
+                notify::partner_decided(
+                    conn,
+                    base_url,
+                    &org,
+                    PartnerStatus::Applied,
+                    PartnerStatus::Approved,
+                    None,
+                )?;
+            }
+            _ => notify::application_submitted(conn, base_url, &org, &applicant)?,
+        }
+        Ok(SignedUp { user_id, status })
+    })
+}

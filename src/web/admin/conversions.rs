@@ -1,0 +1,92 @@
+//! `/admin/conversions`: conversions as they arrive, with the flagged ones held for a person's verdict.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::{CurrentUser, TypedSession};
+use crate::db::conversions::Conversion;
+use crate::error::AppError;
+use crate::web::{db, page, redirect, Ctx, PageContext, State};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/conversions", web::get().to(list))
+        .route("/conversions/{id}/review", web::post().to(review));
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    flagged: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/conversions.html")]
+struct ConversionsPage {
+    ctx: PageContext,
+    flagged_only: bool,
+    conversions: Vec<Conversion>,
+}
+
+async fn list(
+    Ctx(ctx): Ctx,
+    state: State,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let flagged_only = query
+        .flagged
+        .as_deref()
+        .is_some_and(|f| f == "1" || f == "true");
+    let conversions = db(&state.pool, move |conn| {
+        let program = crate::db::programs::current(conn)?;
+        crate::db::conversions::list_for_review(conn, program.id, flagged_only)
+    })
+    .await?;
+    page(&ConversionsPage {
+        ctx,
+        flagged_only,
+        conversions,
+    })
+}
+
+#[derive(Deserialize)]
+struct ReviewForm {
+    verdict: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn review(
+    user: CurrentUser,
+    state: State,
+    session: TypedSession,
+    path: web::Path<i64>,
+    form: web::Form<ReviewForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let form = form.into_inner();
+    let approve = match form.verdict.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => return Err(AppError::BadRequest(format!("Unknown verdict '{other}'."))),
+    };
+    let reason = form.reason.trim().to_string();
+    if reason.is_empty() {
+        session.error("Give a reason for the verdict; it is kept in the audit log.");
+        return Ok(redirect("/admin/conversions?flagged=1"));
+    }
+    let actor = user.actor();
+    let done = db(&state.pool, move |conn| {
+        crate::db::conversions::review(conn, id, approve, &reason, &actor)
+    })
+    .await?;
+    if done {
+        session.success(if approve {
+            "Conversion approved."
+        } else {
+            "Conversion rejected."
+        });
+    } else {
+        session.error("That conversion is not waiting for review.");
+    }
+    Ok(redirect("/admin/conversions?flagged=1"))
+}

@@ -1,0 +1,401 @@
+//! The affiliate side: self-serve signup at `/join`, and the affiliate's links at `/portal/links`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+use validator::Validate;
+
+use super::{client_ip, db, redirect, render, Ctx, FieldErrors, PageContext, State};
+use crate::auth::{login, password, CurrentUser, TypedSession};
+use crate::db::links::{LinkStats, LinkWriteError, NewLink};
+use crate::domain::affiliate::{check_destination, check_slug};
+use crate::domain::email::EmailAddress;
+use crate::domain::partner::{normalise_domain, PartnerKind, PartnerStatus};
+use crate::error::AppError;
+use crate::signup::{AffiliateSignup, SignupError};
+
+pub fn public_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/join", web::get().to(join_form))
+        .route("/join", web::post().to(join_submit));
+}
+
+pub fn portal_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/links", web::get().to(links))
+        .route("/links", web::post().to(create_link));
+}
+
+#[derive(Deserialize, Validate, Default)]
+struct JoinForm {
+    #[serde(default)]
+    #[validate(length(min = 1, max = 100, message = "Tell us your name."))]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    #[validate(length(
+        min = 3,
+        max = 200,
+        message = "Tell us where you promote: a website or a channel."
+    ))]
+    website: String,
+    #[serde(default)]
+    #[validate(length(
+        min = 10,
+        max = 2000,
+        message = "Describe in a sentence or two how you promote (at least 10 characters)."
+    ))]
+    promotion: String,
+    #[serde(default)]
+    #[validate(length(
+        equal = 2,
+        message = "Enter your country as a two-letter code, such as US or DE."
+    ))]
+    country: String,
+    #[serde(default)]
+    accept_terms: Option<String>,
+    /// A field people never see. Bots fill every field.
+    #[serde(default)]
+    company_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "public/join.html")]
+struct JoinPage {
+    ctx: PageContext,
+    form: JoinForm,
+    errors: FieldErrors,
+    terms_text: String,
+    terms_version: i64,
+}
+
+async fn join_page(
+    ctx: PageContext,
+    state: &State,
+    form: JoinForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let program = db(&state.pool, crate::db::programs::current).await?;
+    render(
+        status,
+        &JoinPage {
+            ctx,
+            form,
+            errors,
+            terms_text: program.terms_text,
+            terms_version: program.terms_version,
+        },
+    )
+}
+
+async fn join_form(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
+    join_page(
+        ctx,
+        &state,
+        JoinForm::default(),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn join_submit(
+    Ctx(ctx): Ctx,
+    req: HttpRequest,
+    state: State,
+    session: TypedSession,
+    form: web::Form<JoinForm>,
+) -> Result<HttpResponse, AppError> {
+    let mut form = form.into_inner();
+    if let Err(minutes) = state
+        .signups
+        .attempt(&client_ip(&req, state.settings.behind_proxy))
+    {
+        return Err(AppError::TooManyRequests(format!(
+            "Too many signups from your network. Try again in {minutes} minutes."
+        )));
+    }
+    if !form.company_url.is_empty() {
+        // Looks like success to the bot; nothing is created.
+        tracing::info!("signup honeypot filled; ignored");
+        return Ok(redirect("/"));
+    }
+    for field in [
+        &mut form.name,
+        &mut form.email,
+        &mut form.website,
+        &mut form.promotion,
+        &mut form.country,
+    ] {
+        *field = field.trim().to_string();
+    }
+    form.country = form.country.to_ascii_uppercase();
+
+    let mut errors = FieldErrors::default();
+    if let Err(e) = form.validate() {
+        errors.extend_validation(&e);
+    }
+    let email = EmailAddress::parse(&form.email)
+        .map_err(|e| errors.add("email", e))
+        .ok();
+    if let Err(e) = password::check_policy(&form.password) {
+        errors.add("password", e);
+    }
+    if !form.country.chars().all(|c| c.is_ascii_uppercase()) && errors.get("country").is_none() {
+        errors.add(
+            "country",
+            "Enter your country as a two-letter code, such as US or DE.",
+        );
+    }
+    if form.accept_terms.is_none() {
+        errors.add("accept_terms", "Accept the program terms to join.");
+    }
+    let (Some(email), true) = (email, errors.is_empty()) else {
+        form.password.clear();
+        return join_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+
+    // A website becomes its domain; a channel ("@bo on YouTube") is kept in the promotion text.
+    let website_domain = normalise_domain(&form.website).unwrap_or_default();
+    let promotion = if website_domain.is_empty() {
+        format!("{}\n\n{}", form.website, form.promotion)
+    } else {
+        form.promotion.clone()
+    };
+    let (name, country, secret, base_url) = (
+        form.name.clone(),
+        form.country.clone(),
+        form.password.clone(),
+        state.settings.base_url.clone(),
+    );
+    let created = db(&state.pool, move |conn| {
+        let password_hash = password::hash(&secret);
+        let signup = AffiliateSignup {
+            name: &name,
+            email: email.as_str(),
+            password_hash: &password_hash,
+            website_domain: &website_domain,
+            promotion_method: &promotion,
+            country: &country,
+        };
+        match crate::signup::create_affiliate(conn, &signup, &base_url) {
+            Ok(done) => Ok(Ok((done.status, login::start_session(conn, done.user_id)?))),
+            Err(SignupError::EmailTaken) => Ok(Err(SignupError::EmailTaken.to_string())),
+            Err(SignupError::Database(e)) => Err(AppError::from(e)),
+            Err(SignupError::Notify(e)) => Err(AppError::from(e)),
+        }
+    })
+    .await?;
+    match created {
+        Ok((status, session_token)) => {
+            session.begin(&session_token);
+            session.success(if status == PartnerStatus::Approved {
+                "Welcome! Your account is ready and your first link is waiting under Links."
+            } else {
+                "Thanks for applying. We review every application and will email you the decision."
+            });
+            Ok(redirect("/portal"))
+        }
+        Err(message) => {
+            errors.add("email", message);
+            form.password.clear();
+            join_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+/// The org of an approved affiliate, or a refusal that says why its pages are closed.
+async fn approved_affiliate(
+    state: &State,
+    user: &CurrentUser,
+) -> Result<crate::db::partners::PartnerOverview, AppError> {
+    let org_id = user
+        .0
+        .partner_org_id
+        .ok_or_else(|| AppError::internal("partner user without an org"))?;
+    let partner = db(&state.pool, move |conn| {
+        crate::db::partners::overview(conn, org_id)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    if partner.org.status() != PartnerStatus::Approved {
+        return Err(AppError::Forbidden(
+            "Your application is under review; links open once you are approved.".into(),
+        ));
+    }
+    if partner.org.kind() != PartnerKind::Affiliate {
+        return Err(AppError::Forbidden(
+            "Referral links are part of the affiliate program.".into(),
+        ));
+    }
+    Ok(partner)
+}
+
+#[derive(Deserialize, Default)]
+struct LinkForm {
+    #[serde(default)]
+    destination_url: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    sub_id: String,
+    #[serde(default)]
+    utm_source: String,
+    #[serde(default)]
+    utm_medium: String,
+    #[serde(default)]
+    utm_campaign: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/links.html")]
+struct LinksPage {
+    ctx: PageContext,
+    base_url: String,
+    links: Vec<LinkStats>,
+    allowed_domains: Vec<String>,
+    form: LinkForm,
+    errors: FieldErrors,
+}
+
+async fn links_page(
+    ctx: PageContext,
+    state: &State,
+    org_id: i64,
+    form: LinkForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let since = crate::db::now() - chrono::Duration::days(30);
+    let (links, program) = db(&state.pool, move |conn| {
+        Ok::<_, diesel::result::Error>((
+            crate::db::links::list_with_stats(conn, org_id, since)?,
+            crate::db::programs::current(conn)?,
+        ))
+    })
+    .await?;
+    let page = LinksPage {
+        ctx,
+        base_url: state.settings.base_url.clone(),
+        links,
+        allowed_domains: program.allowed_domains(),
+        form,
+        errors,
+    };
+    render(status, &page)
+}
+
+async fn links(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    let partner = approved_affiliate(&state, &user).await?;
+    let form = LinkForm {
+        destination_url: partner.program.default_landing_url.clone(),
+        ..Default::default()
+    };
+    links_page(
+        ctx,
+        &state,
+        partner.org.id,
+        form,
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn create_link(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    session: TypedSession,
+    form: web::Form<LinkForm>,
+) -> Result<HttpResponse, AppError> {
+    let partner = approved_affiliate(&state, &user).await?;
+    let form = form.into_inner();
+    let mut errors = FieldErrors::default();
+    let destination = check_destination(&form.destination_url, &partner.program.allowed_domains())
+        .map_err(|e| errors.add("destination_url", e))
+        .ok();
+    let code = if form.code.trim().is_empty() {
+        None
+    } else {
+        check_slug(&form.code)
+            .map_err(|e| errors.add("code", e))
+            .ok()
+    };
+    for (field, value) in [
+        ("sub_id", &form.sub_id),
+        ("utm_source", &form.utm_source),
+        ("utm_medium", &form.utm_medium),
+        ("utm_campaign", &form.utm_campaign),
+    ] {
+        if value.trim().chars().count() > 100 {
+            errors.add(field, "Keep it under 100 characters.");
+        }
+    }
+    let Some(destination) = destination.filter(|_| errors.is_empty()) else {
+        return links_page(
+            ctx,
+            &state,
+            partner.org.id,
+            form,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let org_id = partner.org.id;
+    let (sub_id, utm_source, utm_medium, utm_campaign) = (
+        form.sub_id.trim().to_string(),
+        form.utm_source.trim().to_string(),
+        form.utm_medium.trim().to_string(),
+        form.utm_campaign.trim().to_string(),
+    );
+    let created = db(&state.pool, move |conn| {
+        let link = NewLink {
+            partner_org_id: org_id,
+            code: code.as_deref().unwrap_or(""),
+            destination_url: destination.as_str(),
+            sub_id: &sub_id,
+            utm_source: &utm_source,
+            utm_medium: &utm_medium,
+            utm_campaign: &utm_campaign,
+            is_default: false,
+        };
+        match &code {
+            Some(_) => match crate::db::links::create(conn, &link) {
+                Ok(_) => Ok(Ok(link.code.to_string())),
+                Err(LinkWriteError::CodeTaken(c)) => {
+                    Ok(Err(LinkWriteError::CodeTaken(c).to_string()))
+                }
+                Err(LinkWriteError::Database(e)) => Err(AppError::from(e)),
+            },
+            None => Ok(Ok(crate::db::links::create_with_random_code(conn, &link)?.1)),
+        }
+    })
+    .await?;
+    match created {
+        Ok(code) => {
+            state.tracking.invalidate_link(&code);
+            session.success(format!(
+                "Your link {}/r/{code} is ready.",
+                state.settings.base_url
+            ));
+            Ok(redirect("/portal/links"))
+        }
+        Err(message) => {
+            errors.add("code", message);
+            links_page(
+                ctx,
+                &state,
+                org_id,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! `GET /r/{code}`: the tracked redirect. One cached lookup, one click stored (batched with its neighbours), then a
+//! 302 to the destination with the click id appended and a first-party cookie for the cookie window.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{header, Method};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{client_ip, State};
+use crate::db::clicks::NewClick;
+use crate::domain::affiliate::{tracked_destination, ClickFilter};
+use crate::error::AppError;
+
+pub const CLICK_COOKIE: &str = "concord_click";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/r/{code}")
+            .route(web::get().to(follow))
+            .route(web::head().to(follow)),
+    );
+}
+
+fn header_text(req: &HttpRequest, name: header::HeaderName, max: usize) -> String {
+    let value = req
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    value.chars().take(max).collect()
+}
+
+async fn follow(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: State,
+) -> Result<HttpResponse, AppError> {
+    let code = path.into_inner().to_ascii_lowercase();
+    let target = state
+        .tracking
+        .link(&state.pool, &code)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let link = &target.link;
+    let extra = [
+        ("sub_id", link.sub_id.as_str()),
+        ("utm_source", link.utm_source.as_str()),
+        ("utm_medium", link.utm_medium.as_str()),
+        ("utm_campaign", link.utm_campaign.as_str()),
+    ];
+    if !target.partner_approved {
+        // The visitor still gets where they wanted to go; a partner that is not approved earns nothing.
+        return Ok(HttpResponse::Found()
+            .insert_header((header::LOCATION, link.destination_url.clone()))
+            .finish());
+    }
+
+    let settings = state.tracking.settings(&state.pool).await?;
+    let now = crate::db::now();
+    let ip = client_ip(&req, state.settings.behind_proxy);
+    let ip_hash = state.tracking.hash_ip(&ip);
+    let user_agent = header_text(&req, header::USER_AGENT, 512);
+    let filter = state.tracking.classify(
+        req.method() == Method::HEAD,
+        &user_agent,
+        &ip,
+        &ip_hash,
+        link.id,
+        now,
+        &settings,
+    );
+    let prior_click_id = req
+        .cookie(CLICK_COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()));
+    let click_id = crate::auth::token::new_token()[..32].to_string();
+    let click = NewClick {
+        click_id: click_id.clone(),
+        link_id: link.id,
+        partner_org_id: link.partner_org_id,
+        clicked_at: now,
+        ip_hash,
+        user_agent,
+        referrer: header_text(&req, header::REFERER, 1024),
+        sub_id: link.sub_id.clone(),
+        prior_click_id,
+        filtered_reason: filter.map(ClickFilter::as_str),
+    };
+    state
+        .tracking
+        .record(click)
+        .await
+        .map_err(AppError::Unavailable)?;
+
+    let mut response = HttpResponse::Found();
+    response.insert_header((
+        header::LOCATION,
+        tracked_destination(&link.destination_url, &click_id, &extra),
+    ));
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if !matches!(filter, Some(ClickFilter::Bot) | Some(ClickFilter::Head)) {
+        let cookie = Cookie::build(CLICK_COOKIE, click_id)
+            .path("/")
+            .http_only(true)
+            .secure(state.settings.cookie_secure)
+            .same_site(SameSite::Lax)
+            .max_age(actix_web::cookie::time::Duration::days(
+                settings.cookie_window_days,
+            ))
+            .finish();
+        response.cookie(cookie);
+    }
+    Ok(response.finish())
+}
