@@ -1,14 +1,16 @@
-//! Demo data for `concord serve --demo`: a program with four tiers, an admin, an affiliate, and reseller orgs with
-//! a partner admin and a rep, plus one application waiting in the queue. Loaded only into an empty database.
-//! Passwords are random and printed once.
+//! Demo data for `concord serve --demo`: a program with four tiers, an admin, an affiliate with links and a coupon,
+//! and reseller orgs with a partner admin and a rep, plus one application waiting in the queue. Loaded only into an
+//! empty database. Passwords are random and printed once.
 
 use diesel::Connection;
 
 use crate::accounts::{self, NewAccount};
 use crate::auth::token::new_token;
 use crate::db::audit::Actor;
+use crate::db::links::{self, NewLink};
 use crate::db::partners::{self, NewPartnerOrg};
-use crate::db::{programs, tiers, DbConn};
+use crate::db::{coupons, programs, tiers, DbConn};
+use crate::domain::affiliate::{AffiliateSettings, AttributionModel};
 use crate::domain::money::Currency;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::role::Role;
@@ -159,6 +161,32 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                 password,
             });
         }
+        // The affiliate side: tracking settings, the affiliate's default link plus a campaign link, and a coupon.
+        let settings = AffiliateSettings {
+            cookie_window_days: 30,
+            attribution_model: AttributionModel::LastClick,
+            terms_text: "Promote honestly: no spam, no bidding on our brand name, disclose that you earn commission.".into(),
+            auto_approve_affiliates: false,
+            default_landing_url: "https://acme.example/".into(),
+            allowed_domains: vec!["acme.example".into()],
+            min_seconds_to_convert: 10,
+            max_conversions_per_ip_hour: 5,
+            blocked_ips: Vec::new(),
+        };
+        programs::update_affiliate_settings(conn, program.id, &settings, &system)?;
+        links::ensure_default(conn, affiliate, &settings.default_landing_url)?;
+        let campaign = NewLink {
+            partner_org_id: affiliate,
+            code: "spring-sale",
+            destination_url: "https://acme.example/pricing",
+            sub_id: "newsletter",
+            utm_source: "brightdeals",
+            utm_medium: "affiliate",
+            utm_campaign: "spring",
+            is_default: false,
+        };
+        links::create(conn, &campaign)?;
+        coupons::assign(conn, affiliate, "Bright Deals Blog", "BRIGHT10", "bright10", &system)?;
         Ok(Some(logins))
     })
 }

@@ -22,24 +22,52 @@ pub struct NewClick {
     pub filtered_reason: Option<&'static str>,
 }
 
-/// Stores a batch of clicks in one transaction: all of them are durable when this returns Ok.
+#[derive(Insertable)]
+#[diesel(table_name = clicks)]
+struct ClickRow<'a> {
+    click_id: &'a str,
+    link_id: i64,
+    partner_org_id: i64,
+    clicked_at: NaiveDateTime,
+    ip_hash: &'a str,
+    user_agent: &'a str,
+    referrer: &'a str,
+    sub_id: &'a str,
+    prior_click_id: Option<&'a str>,
+    filtered_reason: Option<&'a str>,
+}
+
+/// Rows per INSERT statement: 10 columns each, well under SQLite's limit on bound parameters.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Stores a batch of clicks in one transaction, as multi-row INSERTs: all of them are durable when this returns Ok.
 pub fn insert_batch(conn: &mut DbConn, batch: &[NewClick]) -> QueryResult<()> {
+    let rows: Vec<ClickRow> = batch
+        .iter()
+        .map(|c| ClickRow {
+            click_id: &c.click_id,
+            link_id: c.link_id,
+            partner_org_id: c.partner_org_id,
+            clicked_at: c.clicked_at,
+            ip_hash: &c.ip_hash,
+            user_agent: &c.user_agent,
+            referrer: &c.referrer,
+            sub_id: &c.sub_id,
+            prior_click_id: c.prior_click_id.as_deref(),
+            filtered_reason: c.filtered_reason,
+        })
+        .collect();
     conn.transaction(|conn| {
-        for click in batch {
-            diesel::insert_into(clicks::table)
-                .values((
-                    clicks::click_id.eq(&click.click_id),
-                    clicks::link_id.eq(click.link_id),
-                    clicks::partner_org_id.eq(click.partner_org_id),
-                    clicks::clicked_at.eq(click.clicked_at),
-                    clicks::ip_hash.eq(&click.ip_hash),
-                    clicks::user_agent.eq(&click.user_agent),
-                    clicks::referrer.eq(&click.referrer),
-                    clicks::sub_id.eq(&click.sub_id),
-                    clicks::prior_click_id.eq(&click.prior_click_id),
-                    clicks::filtered_reason.eq(click.filtered_reason),
-                ))
-                .execute(conn)?;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            // Multi-row VALUES is not available through MultiConnection; each backend takes it directly.
+            match conn {
+                DbConn::Pg(c) => diesel::insert_into(clicks::table)
+                    .values(chunk)
+                    .execute(c)?,
+                DbConn::Sqlite(c) => diesel::insert_into(clicks::table)
+                    .values(chunk)
+                    .execute(c)?,
+            };
         }
         Ok(())
     })

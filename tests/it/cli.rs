@@ -340,6 +340,13 @@ async fn serve_demo_loads_demo_data_once_and_prints_the_logins() {
         .get("/admin/tiers")
         .await
         .assert_contains("Platinum");
+    let hop = browser.get("/r/spring-sale").await;
+    let location = hop.location.expect("the demo link redirects");
+    assert!(
+        location
+            .starts_with("https://acme.example/pricing?sub_id=newsletter&utm_source=brightdeals"),
+        "{location}"
+    );
     drop(server);
 
     let mut server = start();
