@@ -99,9 +99,9 @@ impl Tracking {
         Ok(settings)
     }
 
+    /// Forget everything cached: after program settings or a partner's status changed in this process.
     pub fn invalidate_settings(&self) {
         *self.settings.write().expect("settings cache") = None;
-        // A changed link may now point at a partner with another status; start fresh.
         self.links.write().expect("link cache").clear();
     }
 

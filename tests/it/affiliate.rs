@@ -769,3 +769,33 @@ async fn admins_set_the_program_and_bad_settings_are_explained() {
         .await
         .assert_contains("cookie window 45 days, first_click, auto-approve on, terms v2");
 }
+
+#[tokio::test]
+async fn a_suspended_affiliate_earns_no_clicks_at_once_but_visitors_still_arrive() {
+    let app = TestApp::spawn().await;
+    app.affiliate_program(true, |_| {}).await;
+    let (org, _) = app
+        .affiliate_with_link("Bright Deals", "bo@brightdeals.example", "bright")
+        .await;
+    let visitor = app.browser();
+    follow(&visitor, "bright").await; // the link is now cached as belonging to an approved partner
+    let admin = app.admin_browser().await;
+    let detail = format!("/admin/partners/{org}");
+    admin
+        .submit(
+            &detail,
+            &format!("{detail}/decision"),
+            &[("decision", "suspend"), ("reason", "Brand bidding")],
+        )
+        .await
+        .assert_redirect(&detail);
+
+    let hop = visitor.get("/r/bright").await;
+    assert_eq!(hop.status, StatusCode::FOUND);
+    assert_eq!(
+        hop.location.as_deref(),
+        Some("https://shop.test/pricing"),
+        "no click id: nothing is tracked"
+    );
+    assert_eq!(click_rows(&app).await.len(), 1);
+}

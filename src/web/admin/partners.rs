@@ -239,6 +239,8 @@ async fn decide(
     .await?;
     match outcome {
         Ok(status) => {
+            // The redirect caches whether a link's partner is approved; a suspension must take effect at once.
+            state.tracking.invalidate_settings();
             session.success(format!("Partner {}.", status.label().to_lowercase()));
             Ok(redirect(&format!("/admin/partners/{org_id}")))
         }
