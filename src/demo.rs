@@ -172,6 +172,7 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             min_seconds_to_convert: 10,
             max_conversions_per_ip_hour: 5,
             blocked_ips: Vec::new(),
+            hold_days: 30,
         };
         programs::update_affiliate_settings(conn, program.id, &settings, &system)?;
         links::ensure_default(conn, affiliate, &settings.default_landing_url)?;

@@ -188,6 +188,9 @@ pub fn record(
                 customers::bind(conn, program.id, customer, won.partner_org_id)?;
             }
         }
+        if let Some(won) = &attribution {
+            write_commission(conn, program, id, input, won.partner_org_id)?;
+        }
         Ok(id)
     });
     match inserted {
@@ -201,6 +204,110 @@ pub fn record(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Months from the first to the second date, counting calendar months: the same month is month 1.
+fn calendar_month(first: NaiveDateTime, then: NaiveDateTime) -> i64 {
+    use chrono::Datelike;
+    (then.year() as i64 * 12 + then.month() as i64)
+        - (first.year() as i64 * 12 + first.month() as i64)
+        + 1
+}
+
+/// Computes the commission of a freshly recorded conversion from the program's rules and appends it to the ledger,
+/// pending until the hold ends.
+fn write_commission(
+    conn: &mut DbConn,
+    program: &Program,
+    conversion_id: i64,
+    input: &ConversionInput,
+    partner_org_id: i64,
+) -> QueryResult<()> {
+    use crate::domain::commission::{compute, CommissionContext};
+    use crate::domain::money::{Currency, Money};
+    use chrono::Datelike;
+
+    let rules: Vec<_> = super::rules::list(conn, program.id)?
+        .iter()
+        .map(|r| r.rule())
+        .collect();
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let partner = super::partners::find(conn, program.id, partner_org_id)?
+        .ok_or(diesel::result::Error::NotFound)?;
+    let tier = match partner.org.tier_id {
+        Some(tier_id) => super::tiers::find(conn, program.id, tier_id)?,
+        None => None,
+    };
+    let month_start = input
+        .occurred_at
+        .date()
+        .with_day(1)
+        .expect("day 1")
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight");
+    let sales_earlier_this_month: i64 = conversions::table
+        .filter(conversions::partner_org_id.eq(partner_org_id))
+        .filter(conversions::kind.eq(ConversionKind::Sale.as_str()))
+        .filter(conversions::review_status.ne(ReviewStatus::Rejected.as_str()))
+        .filter(conversions::occurred_at.ge(month_start))
+        .filter(
+            conversions::occurred_at
+                .lt(input.occurred_at)
+                .or(conversions::occurred_at
+                    .eq(input.occurred_at)
+                    .and(conversions::id.lt(conversion_id))),
+        )
+        .count()
+        .get_result(conn)?;
+    let first_sale: Option<NaiveDateTime> = match &input.customer_id {
+        Some(customer) => conversions::table
+            .filter(conversions::program_id.eq(program.id))
+            .filter(conversions::partner_org_id.eq(partner_org_id))
+            .filter(conversions::customer_external_id.eq(customer))
+            .filter(conversions::kind.eq(ConversionKind::Sale.as_str()))
+            .filter(conversions::id.ne(conversion_id))
+            .select(diesel::dsl::min(conversions::occurred_at))
+            .first(conn)?,
+        None => None,
+    };
+    let currency = Currency::parse(&input.currency)
+        .map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
+    let context = CommissionContext {
+        kind: input.kind,
+        amount: Money::new(input.amount_minor, currency),
+        product: input.product.as_deref(),
+        program_currency: program.currency(),
+        partner_tier_id: partner.org.tier_id,
+        partner_tier_name: tier.as_ref().map(|t| t.name.as_str()),
+        tier_override_bps: tier.as_ref().and_then(|t| t.commission_override_bps),
+        sales_earlier_this_month,
+        customer_month: first_sale
+            .map(|first| calendar_month(first, input.occurred_at).max(1))
+            .unwrap_or(1),
+        first_sale_of_customer: first_sale.is_none_or(|first| first > input.occurred_at),
+    };
+    let Some(commission) = compute(&rules, &context) else {
+        return Ok(());
+    };
+    super::ledger::append(
+        conn,
+        &super::ledger::NewEntry {
+            partner_org_id,
+            amount_minor: commission.amount.minor,
+            currency: commission.amount.currency.code(),
+            kind: crate::domain::ledger::EntryKind::Commission,
+            status: crate::domain::ledger::EntryStatus::Pending,
+            available_at: input.occurred_at + Duration::days(program.hold_days),
+            source_type: "conversion",
+            source_id: conversion_id,
+            conversion_id: Some(conversion_id),
+            rule_id: Some(commission.rule_id),
+            explanation: &commission.explanation,
+        },
+    )?;
+    Ok(())
 }
 
 /// Held conversions first, then the most recent, for the admin review queue.
@@ -250,6 +357,25 @@ pub fn review(
             return Ok(false);
         }
         let conversion = find(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
+        if !approve {
+            // A rejected conversion earns nothing: its commission (not yet paid: it was held) is voided.
+            let entries: Vec<i64> = super::ledger::for_conversion(conn, id)?
+                .into_iter()
+                .map(|e| e.id)
+                .collect();
+            for from in [
+                crate::domain::ledger::EntryStatus::Pending,
+                crate::domain::ledger::EntryStatus::Approved,
+            ] {
+                super::ledger::advance(
+                    conn,
+                    &entries,
+                    from,
+                    crate::domain::ledger::EntryStatus::Void,
+                    Some(reason),
+                )?;
+            }
+        }
         audit::record(
             conn,
             actor,
@@ -355,6 +481,7 @@ pub fn refund(
             ))
             .returning(refunds::id)
             .get_result(conn)?;
+        reverse_commission(conn, &sale, id, previous.iter().sum(), requested)?;
         Ok(id)
     });
     match inserted {
@@ -369,5 +496,102 @@ pub fn refund(
             Ok((existing(conn)?.ok_or(RefundError::Database(e))?, false))
         }
         Err(e) => Err(e),
+    }
+}
+
+/// Hands a refund to the ledger: voids or reverses the sale's commission by the rules in `domain::ledger`.
+fn reverse_commission(
+    conn: &mut DbConn,
+    sale: &Conversion,
+    refund_row_id: i64,
+    refunded_before: i64,
+    refund_minor: i64,
+) -> QueryResult<()> {
+    use crate::domain::ledger::{on_refund, CommissionState, EntryKind, EntryStatus, RefundAction};
+    let entries = super::ledger::for_conversion(conn, sale.id)?;
+    let Some(commission) = entries
+        .iter()
+        .find(|e| e.kind == EntryKind::Commission.as_str())
+    else {
+        return Ok(());
+    };
+    let reversals: Vec<&super::ledger::LedgerEntry> = entries
+        .iter()
+        .filter(|e| e.source_type == "refund" && e.status != EntryStatus::Void.as_str())
+        .collect();
+    let state = CommissionState {
+        commission_minor: commission.amount_minor,
+        status: commission.status(),
+        sale_minor: sale.amount_minor,
+        refunded_minor: refunded_before,
+        reversed_minor: reversals.iter().map(|e| e.amount_minor).sum(),
+    };
+    let money = |minor: i64| {
+        crate::domain::money::Money::new(
+            minor,
+            crate::domain::money::Currency::parse(&sale.currency).expect("ISO code"),
+        )
+    };
+    match on_refund(&state, refund_minor) {
+        RefundAction::Nothing => Ok(()),
+        RefundAction::VoidCommission => {
+            let reason = format!(
+                "sale refunded ({} of {})",
+                money(refunded_before + refund_minor),
+                money(sale.amount_minor)
+            );
+            for entry in std::iter::once(commission).chain(reversals.iter().copied()) {
+                let status = entry.status();
+                if status.may_become(EntryStatus::Void) {
+                    super::ledger::advance(
+                        conn,
+                        &[entry.id],
+                        status,
+                        EntryStatus::Void,
+                        Some(&reason),
+                    )?;
+                }
+            }
+            Ok(())
+        }
+        RefundAction::Append {
+            amount_minor,
+            kind,
+            status,
+        } => {
+            let explanation = format!(
+                "{} of the commission reversed: {} of the {} sale refunded{}",
+                crate::domain::money::Money::new(-amount_minor, commission.money().currency),
+                money(refund_minor),
+                money(sale.amount_minor),
+                if commission.status() == EntryStatus::Paid {
+                    " after payout"
+                } else {
+                    ""
+                }
+            );
+            super::ledger::append(
+                conn,
+                &super::ledger::NewEntry {
+                    partner_org_id: commission.partner_org_id,
+                    amount_minor,
+                    currency: &commission.currency,
+                    kind,
+                    status,
+                    available_at: if kind == EntryKind::Clawback && status == EntryStatus::Approved
+                    {
+                        now()
+                    } else {
+                        commission.available_at
+                    },
+                    source_type: "refund",
+                    source_id: refund_row_id,
+                    conversion_id: Some(sale.id),
+                    rule_id: commission.rule_id,
+                    explanation: &explanation,
+                },
+            )?;
+            Ok(())
+        }
     }
 }

@@ -26,6 +26,7 @@ pub struct Program {
     pub min_seconds_to_convert: i64,
     pub max_conversions_per_ip_hour: i64,
     pub blocked_ips: String,
+    pub hold_days: i64,
 }
 
 impl Program {
@@ -131,6 +132,7 @@ pub fn update_affiliate_settings(
                 programs::min_seconds_to_convert.eq(settings.min_seconds_to_convert),
                 programs::max_conversions_per_ip_hour.eq(settings.max_conversions_per_ip_hour),
                 programs::blocked_ips.eq(settings.blocked_ips.join("\n")),
+                programs::hold_days.eq(settings.hold_days),
             ))
             .execute(conn)?;
         let summary = |window: i64, model: &str, auto: bool, version: i64| {

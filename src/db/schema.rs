@@ -25,6 +25,7 @@ diesel::table! {
         min_seconds_to_convert -> BigInt,
         max_conversions_per_ip_hour -> BigInt,
         blocked_ips -> Text,
+        hold_days -> BigInt,
     }
 }
 
@@ -224,6 +225,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    commission_rules (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        position -> BigInt,
+        name -> Text,
+        applies_to -> Text,
+        rate_type -> Text,
+        rate -> BigInt,
+        product_filter -> Text,
+        tier_id -> Nullable<BigInt>,
+        volume_threshold -> Nullable<BigInt>,
+        volume_rate -> Nullable<BigInt>,
+        recurrence -> Text,
+        recurring_months -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> BigInt,
+        partner_org_id -> BigInt,
+        amount_minor -> BigInt,
+        currency -> Text,
+        kind -> Text,
+        status -> Text,
+        available_at -> Timestamp,
+        source_type -> Text,
+        source_id -> BigInt,
+        conversion_id -> Nullable<BigInt>,
+        rule_id -> Nullable<BigInt>,
+        explanation -> Text,
+        created_at -> Timestamp,
+        status_changed_at -> Timestamp,
+        status_reason -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(ledger_entries -> conversions (conversion_id));
 diesel::joinable!(links -> partner_orgs (partner_org_id));
 diesel::joinable!(coupons -> partner_orgs (partner_org_id));
 diesel::joinable!(clicks -> links (link_id));
@@ -256,6 +297,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     customers,
     conversions,
     refunds,
+    commission_rules,
+    ledger_entries,
 );
 
 diesel::table! {

@@ -37,6 +37,8 @@ pub struct AffiliateSettings {
     pub min_seconds_to_convert: i64,
     pub max_conversions_per_ip_hour: i64,
     pub blocked_ips: Vec<String>,
+    /// Days a commission waits before approval (the refund window).
+    pub hold_days: i64,
 }
 
 pub struct AffiliateSettingsInput<'a> {
@@ -49,6 +51,7 @@ pub struct AffiliateSettingsInput<'a> {
     pub min_seconds_to_convert: &'a str,
     pub max_conversions_per_ip_hour: &'a str,
     pub blocked_ips: &'a str,
+    pub hold_days: &'a str,
 }
 
 fn whole_number(
@@ -125,6 +128,13 @@ impl AffiliateSettings {
             "The hourly limit per IP",
             &mut errors,
         );
+        let hold_days = whole_number(
+            input.hold_days,
+            0..=365,
+            "hold_days",
+            "The hold period",
+            &mut errors,
+        );
         let mut blocked_ips = Vec::new();
         for line in input
             .blocked_ips
@@ -151,6 +161,7 @@ impl AffiliateSettings {
             min_seconds_to_convert,
             max_conversions_per_ip_hour,
             blocked_ips,
+            hold_days,
         })
     }
 }
@@ -355,6 +366,7 @@ mod tests {
             min_seconds_to_convert: "10",
             max_conversions_per_ip_hour: "5",
             blocked_ips: "10.0.0.1\nnope",
+            hold_days: "30",
         };
         let fields: Vec<_> = AffiliateSettings::parse(&input)
             .unwrap_err()

@@ -37,10 +37,12 @@ macro_rules! text_enum {
 
 pub mod affiliate;
 pub mod attribution;
+pub mod commission;
 pub mod conversion;
 pub mod conversion_request;
 pub mod email;
 pub mod fraud;
+pub mod ledger;
 pub mod login_throttle;
 pub mod money;
 pub mod outbox;

@@ -18,11 +18,18 @@ pub struct JobSpec {
 }
 
 /// Every job Concord runs, in the order `run-once` without a name runs them.
-pub const JOBS: &[JobSpec] = &[JobSpec {
-    name: "outbox",
-    every: Duration::from_secs(5),
-    description: "Delivers pending email from the outbox",
-}];
+pub const JOBS: &[JobSpec] = &[
+    JobSpec {
+        name: "outbox",
+        every: Duration::from_secs(5),
+        description: "Delivers pending email from the outbox",
+    },
+    JobSpec {
+        name: "hold_release",
+        every: Duration::from_secs(60),
+        description: "Approves commissions whose hold period has ended",
+    },
+];
 
 /// What jobs work with. One per process.
 pub struct JobContext {
@@ -67,6 +74,16 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
     let started = db::now();
     let result = match name {
         "outbox" => outbox::deliver_due(ctx).await,
+        "hold_release" => {
+            let released = ctx
+                .db(|conn| db::ledger::release_due(conn, db::now()))
+                .await?;
+            Ok(if released == 0 {
+                String::new()
+            } else {
+                format!("{released} approved")
+            })
+        }
         other => anyhow::bail!(
             "there is no job named '{other}'; jobs: {}",
             JOBS.iter().map(|j| j.name).collect::<Vec<_>>().join(", ")

@@ -26,7 +26,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/program", web::get().to(program))
             .route("/conversions", web::post().to(record_conversion))
-            .route("/refunds", web::post().to(record_refund)),
+            .route("/refunds", web::post().to(record_refund))
+            .route("/partners/{id}/balance", web::get().to(partner_balance))
+            .route("/commissions", web::get().to(list_commissions)),
     );
 }
 
@@ -236,4 +238,119 @@ async fn record_refund(
     Ok(HttpResponse::build(status).json(serde_json::json!({
         "refund": { "id": refund.id, "refund_id": refund.refund_id, "external_id": external_id, "amount": refund.amount_minor }
     })))
+}
+
+#[derive(Serialize)]
+struct EntryView {
+    id: i64,
+    partner_id: i64,
+    kind: String,
+    status: String,
+    amount: i64,
+    currency: String,
+    available_at: String,
+    conversion_id: Option<i64>,
+    explanation: String,
+}
+
+impl From<&crate::db::ledger::LedgerEntry> for EntryView {
+    fn from(e: &crate::db::ledger::LedgerEntry) -> Self {
+        Self {
+            id: e.id,
+            partner_id: e.partner_org_id,
+            kind: e.kind.clone(),
+            status: e.status.clone(),
+            amount: e.amount_minor,
+            currency: e.currency.clone(),
+            available_at: e.available_at.and_utc().to_rfc3339(),
+            conversion_id: e.conversion_id,
+            explanation: e.explanation.clone(),
+        }
+    }
+}
+
+/// `GET /api/v1/partners/{id}/balance`: per currency, pending, approved (available), paid.
+async fn partner_balance(
+    _client: ApiClient,
+    state: State,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let partner_id = path.into_inner();
+    let balances = db(&state.pool, move |conn| {
+        let program = crate::db::programs::current(conn)?;
+        crate::db::partners::find(conn, program.id, partner_id)?.ok_or(AppError::NotFound)?;
+        Ok::<_, AppError>(crate::db::ledger::balances(conn, partner_id)?)
+    })
+    .await?;
+    let balances: Vec<serde_json::Value> = balances
+        .iter()
+        .map(|b| serde_json::json!({ "currency": b.currency, "pending": b.pending, "approved": b.approved, "available": b.available(), "paid": b.paid }))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "partner_id": partner_id, "balances": balances })))
+}
+
+#[derive(serde::Deserialize)]
+struct CommissionQuery {
+    partner_id: Option<i64>,
+    status: Option<String>,
+    since: Option<String>,
+    cursor: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/commissions`: ledger entries, newest first, `limit` (1-200, default 50) at a time; follow
+/// `next_cursor` for the next page.
+async fn list_commissions(
+    _client: ApiClient,
+    state: State,
+    query: web::Query<CommissionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let invalid = |field: &str, message: &str| -> ApiError {
+        AppError::Invalid {
+            code: "invalid_field",
+            field: field.into(),
+            message: message.into(),
+        }
+        .into()
+    };
+    let status = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            s.parse::<crate::domain::ledger::EntryStatus>()
+                .map_err(|_| invalid("status", "must be pending, approved, paid or void"))?,
+        ),
+    };
+    let from = match query.since.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map_err(|_| invalid("since", "must be an RFC 3339 time"))?
+                .naive_utc(),
+        ),
+    };
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(invalid("limit", "must be from 1 to 200"));
+    }
+    let filter = crate::db::ledger::EntryFilter {
+        partner_org_id: query.partner_id,
+        status,
+        from,
+        to: None,
+        before_id: query.cursor,
+    };
+    let entries = db(&state.pool, move |conn| {
+        crate::db::ledger::list(conn, &filter, limit)
+    })
+    .await?;
+    let next_cursor = if entries.len() as i64 == limit {
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
+    let items: Vec<EntryView> = entries.iter().map(EntryView::from).collect();
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "commissions": items, "next_cursor": next_cursor })))
 }

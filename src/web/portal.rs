@@ -19,7 +19,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(require_partner))
             .route("", web::get().to(dashboard))
             .configure(super::team::portal_routes)
-            .configure(super::affiliate::portal_routes),
+            .configure(super::affiliate::portal_routes)
+            .configure(super::earnings::portal_routes),
     );
 }
 

@@ -756,6 +756,7 @@ async fn admins_set_the_program_and_bad_settings_are_explained() {
                 ("min_seconds_to_convert", "10"),
                 ("max_conversions_per_ip_hour", "5"),
                 ("blocked_ips", "203.0.113.9"),
+                ("hold_days", "14"),
             ],
         )
         .await

@@ -410,6 +410,7 @@ impl TestApp {
                 min_seconds_to_convert: 0,
                 max_conversions_per_ip_hour: 1000,
                 blocked_ips: vec![],
+                hold_days: 30,
             };
             adjust(&mut settings);
             concord::db::programs::update_affiliate_settings(

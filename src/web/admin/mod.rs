@@ -2,11 +2,13 @@
 //! `auth::guard::require_staff`; configuration changes (tiers) are further limited to admins.
 
 pub mod audit;
+pub mod commissions;
 pub mod conversions;
 pub mod dashboard;
 pub mod jobs;
 pub mod outbox;
 pub mod partners;
+pub mod rules;
 pub mod settings;
 pub mod tiers;
 
@@ -29,6 +31,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(outbox::routes)
             .configure(settings::routes)
             .configure(conversions::routes)
+            .configure(rules::routes)
+            .configure(commissions::routes)
             .route("/jobs", web::get().to(jobs::list)),
     );
 }

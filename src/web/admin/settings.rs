@@ -36,6 +36,8 @@ struct SettingsForm {
     max_conversions_per_ip_hour: String,
     #[serde(default)]
     blocked_ips: String,
+    #[serde(default)]
+    hold_days: String,
 }
 
 #[derive(Template)]
@@ -66,6 +68,7 @@ async fn show(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResp
         min_seconds_to_convert: program.min_seconds_to_convert.to_string(),
         max_conversions_per_ip_hour: program.max_conversions_per_ip_hour.to_string(),
         blocked_ips: program.blocked_ips.clone(),
+        hold_days: program.hold_days.to_string(),
     };
     render(
         StatusCode::OK,
@@ -97,6 +100,7 @@ async fn save(
         min_seconds_to_convert: &form.min_seconds_to_convert,
         max_conversions_per_ip_hour: &form.max_conversions_per_ip_hour,
         blocked_ips: &form.blocked_ips,
+        hold_days: &form.hold_days,
     });
     let settings = match parsed {
         Ok(settings) => settings,

@@ -1,0 +1,143 @@
+//! Commission rules, in the admin's order.
+
+use diesel::prelude::*;
+
+use super::audit::{self, Actor, Change, Subject};
+use super::schema::commission_rules;
+use super::{now, DbConn};
+use crate::domain::commission::Rule;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = commission_rules)]
+pub struct RuleRow {
+    pub id: i64,
+    pub program_id: i64,
+    pub position: i64,
+    pub name: String,
+    pub applies_to: String,
+    pub rate_type: String,
+    pub rate: i64,
+    pub product_filter: String,
+    pub tier_id: Option<i64>,
+    pub volume_threshold: Option<i64>,
+    pub volume_rate: Option<i64>,
+    pub recurrence: String,
+    pub recurring_months: Option<i64>,
+    pub created_at: chrono::NaiveDateTime,
+}
+
+impl RuleRow {
+    pub fn rule(&self) -> Rule {
+        Rule {
+            id: self.id,
+            name: self.name.clone(),
+            applies_to: self
+                .applies_to
+                .parse()
+                .expect("written from ConversionKind"),
+            rate_type: self.rate_type.parse().expect("written from RateType"),
+            rate: self.rate,
+            product_filter: self.product_filter.clone(),
+            tier_id: self.tier_id,
+            volume_threshold: self.volume_threshold,
+            volume_rate: self.volume_rate,
+            recurrence: self.recurrence.parse().expect("written from Recurrence"),
+            recurring_months: self.recurring_months,
+        }
+    }
+}
+
+pub fn list(conn: &mut DbConn, program_id: i64) -> QueryResult<Vec<RuleRow>> {
+    commission_rules::table
+        .filter(commission_rules::program_id.eq(program_id))
+        .order((commission_rules::position, commission_rules::id))
+        .select(RuleRow::as_select())
+        .load(conn)
+}
+
+/// Adds a rule at the end of the list.
+pub fn create(conn: &mut DbConn, program_id: i64, rule: &Rule, actor: &Actor) -> QueryResult<i64> {
+    conn.transaction(|conn| {
+        let last: Option<i64> = commission_rules::table
+            .filter(commission_rules::program_id.eq(program_id))
+            .select(diesel::dsl::max(commission_rules::position))
+            .first(conn)?;
+        let id = diesel::insert_into(commission_rules::table)
+            .values((
+                commission_rules::program_id.eq(program_id),
+                commission_rules::position.eq(last.unwrap_or(0) + 1),
+                commission_rules::name.eq(&rule.name),
+                commission_rules::applies_to.eq(rule.applies_to.as_str()),
+                commission_rules::rate_type.eq(rule.rate_type.as_str()),
+                commission_rules::rate.eq(rule.rate),
+                commission_rules::product_filter.eq(&rule.product_filter),
+                commission_rules::tier_id.eq(rule.tier_id),
+                commission_rules::volume_threshold.eq(rule.volume_threshold),
+                commission_rules::volume_rate.eq(rule.volume_rate),
+                commission_rules::recurrence.eq(rule.recurrence.as_str()),
+                commission_rules::recurring_months.eq(rule.recurring_months),
+                commission_rules::created_at.eq(now()),
+            ))
+            .returning(commission_rules::id)
+            .get_result(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "rule.create",
+            &Subject {
+                kind: "rule",
+                id: Some(id),
+                label: &rule.name,
+            },
+            &Change::default(),
+        )?;
+        Ok(id)
+    })
+}
+
+/// Moves a rule one place up (earlier) in the order. Returns false when it is first already or unknown.
+pub fn move_up(
+    conn: &mut DbConn,
+    program_id: i64,
+    rule_id: i64,
+    actor: &Actor,
+) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let rules = list(conn, program_id)?;
+        let Some(index) = rules
+            .iter()
+            .position(|r| r.id == rule_id)
+            .filter(|i| *i > 0)
+        else {
+            return Ok(false);
+        };
+        let (above, this) = (&rules[index - 1], &rules[index]);
+        diesel::update(commission_rules::table.find(this.id))
+            .set(commission_rules::position.eq(above.position))
+            .execute(conn)?;
+        diesel::update(commission_rules::table.find(above.id))
+            .set(commission_rules::position.eq(this.position))
+            .execute(conn)?;
+        if above.position == this.position {
+            // Equal positions (never written by us, but harmless): make the order explicit.
+            diesel::update(commission_rules::table.find(above.id))
+                .set(commission_rules::position.eq(this.position + 1))
+                .execute(conn)?;
+        }
+        audit::record(
+            conn,
+            actor,
+            "rule.reorder",
+            &Subject {
+                kind: "rule",
+                id: Some(rule_id),
+                label: &this.name,
+            },
+            &Change {
+                after: Some(&format!("before '{}'", above.name)),
+                ..Default::default()
+            },
+        )?;
+        Ok(true)
+    })
+}

@@ -1,0 +1,104 @@
+//! `/admin/commissions`: the commission queue by status, with bulk approval and voiding (each with a reason kept in
+//! the audit log).
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::{CurrentUser, TypedSession};
+use crate::db::ledger::{EntryFilter, LedgerEntry};
+use crate::domain::ledger::EntryStatus;
+use crate::error::AppError;
+use crate::web::{db, page, redirect, Ctx, PageContext, State};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/commissions", web::get().to(list))
+        .route("/commissions", web::post().to(decide));
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/commissions.html")]
+struct CommissionsPage {
+    ctx: PageContext,
+    status: String,
+    entries: Vec<LedgerEntry>,
+}
+
+async fn list(
+    Ctx(ctx): Ctx,
+    state: State,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let status = query
+        .into_inner()
+        .status
+        .and_then(|s| s.parse::<EntryStatus>().ok())
+        .unwrap_or(EntryStatus::Pending);
+    let filter = EntryFilter {
+        status: Some(status),
+        ..Default::default()
+    };
+    let entries = db(&state.pool, move |conn| {
+        crate::db::ledger::list(conn, &filter, 500)
+    })
+    .await?;
+    page(&CommissionsPage {
+        ctx,
+        status: status.as_str().to_string(),
+        entries,
+    })
+}
+
+async fn decide(
+    user: CurrentUser,
+    state: State,
+    session: TypedSession,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let fields = form.into_inner();
+    let value = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let ids: Vec<i64> = fields
+        .iter()
+        .filter(|(k, _)| k == "entry")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    let to = match value("action").as_str() {
+        "approve" => EntryStatus::Approved,
+        "void" => EntryStatus::Void,
+        other => return Err(AppError::BadRequest(format!("Unknown action '{other}'."))),
+    };
+    let back = format!("/admin/commissions?status={}", value("status"));
+    let reason = value("reason");
+    if ids.is_empty() || reason.is_empty() {
+        session.error(
+            "Tick at least one entry and give a reason; the reason is kept in the audit log.",
+        );
+        return Ok(redirect(&back));
+    }
+    let actor = user.actor();
+    let changed = db(&state.pool, move |conn| {
+        crate::db::ledger::decide(conn, &ids, to, &reason, &actor)
+    })
+    .await?;
+    session.success(format!(
+        "{changed} entr{} {}.",
+        if changed == 1 { "y" } else { "ies" },
+        if to == EntryStatus::Approved {
+            "approved"
+        } else {
+            "voided"
+        }
+    ));
+    Ok(redirect(&back))
+}

@@ -1,0 +1,218 @@
+//! `/portal/earnings`: a partner's balances per currency and every ledger entry with its explanation, filtered by
+//! status and month, and the same as CSV.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::{Datelike, NaiveDate};
+use serde::Deserialize;
+
+use super::{db, page, Ctx, PageContext, State};
+use crate::auth::CurrentUser;
+use crate::db::ledger::{Balance, EntryFilter, LedgerEntry};
+use crate::domain::ledger::EntryStatus;
+use crate::domain::money::{Currency, Money};
+use crate::error::AppError;
+
+pub fn portal_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/earnings", web::get().to(show))
+        .route("/earnings.csv", web::get().to(csv));
+}
+
+#[derive(Deserialize, Default)]
+struct EarningsQuery {
+    #[serde(default)]
+    status: String,
+    /// "2026-11"
+    #[serde(default)]
+    month: String,
+}
+
+struct Filters {
+    filter: EntryFilter,
+    notice: Option<String>,
+}
+
+fn filters(org_id: i64, query: &EarningsQuery) -> Filters {
+    let mut notice = None;
+    let status = match query.status.trim() {
+        "" => None,
+        s => s
+            .parse::<EntryStatus>()
+            .map_err(|_| notice = Some(format!("There is no status '{s}'; showing all.")))
+            .ok(),
+    };
+    let (from, to) = match query.month.trim() {
+        "" => (None, None),
+        m => match NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d") {
+            Ok(first) => {
+                let next = if first.month() == 12 {
+                    NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
+                } else {
+                    NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
+                };
+                (
+                    first.and_hms_opt(0, 0, 0),
+                    next.and_then(|n| n.and_hms_opt(0, 0, 0)),
+                )
+            }
+            Err(_) => {
+                notice = Some(format!(
+                    "'{m}' is not a month like 2026-11; showing every month."
+                ));
+                (None, None)
+            }
+        },
+    };
+    Filters {
+        filter: EntryFilter {
+            partner_org_id: Some(org_id),
+            status,
+            from,
+            to,
+            before_id: None,
+        },
+        notice,
+    }
+}
+
+fn org_of(user: &CurrentUser) -> Result<i64, AppError> {
+    user.0
+        .partner_org_id
+        .ok_or_else(|| AppError::internal("partner user without an org"))
+}
+
+struct BalanceCard {
+    currency: String,
+    pending: Money,
+    approved: Money,
+    paid: Money,
+    negative: bool,
+}
+
+impl From<&Balance> for BalanceCard {
+    fn from(b: &Balance) -> Self {
+        let currency = Currency::parse(&b.currency).expect("ISO code");
+        Self {
+            currency: b.currency.clone(),
+            pending: Money::new(b.pending, currency),
+            approved: Money::new(b.approved, currency),
+            paid: Money::new(b.paid, currency),
+            negative: b.available() < 0,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/earnings.html")]
+struct EarningsPage {
+    ctx: PageContext,
+    balances: Vec<BalanceCard>,
+    entries: Vec<LedgerEntry>,
+    status: String,
+    month: String,
+    notice: Option<String>,
+}
+
+impl EarningsPage {
+    fn statuses(&self) -> &'static [EntryStatus] {
+        EntryStatus::ALL
+    }
+}
+
+async fn show(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    query: web::Query<EarningsQuery>,
+) -> Result<HttpResponse, AppError> {
+    let org_id = org_of(&user)?;
+    let query = query.into_inner();
+    let Filters { filter, notice } = filters(org_id, &query);
+    let (balances, entries) = db(&state.pool, move |conn| {
+        Ok::<_, diesel::result::Error>((
+            crate::db::ledger::balances(conn, org_id)?,
+            crate::db::ledger::list(conn, &filter, 1000)?,
+        ))
+    })
+    .await?;
+    let balances = balances.iter().map(BalanceCard::from).collect();
+    page(&EarningsPage {
+        ctx,
+        balances,
+        entries,
+        status: query.status,
+        month: query.month,
+        notice,
+    })
+}
+
+/// Quotes a CSV field when it needs it (RFC 4180), and defuses spreadsheet formulas.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) && text.parse::<f64>().is_err() {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+async fn csv(
+    state: State,
+    user: CurrentUser,
+    query: web::Query<EarningsQuery>,
+) -> Result<HttpResponse, AppError> {
+    let org_id = org_of(&user)?;
+    let Filters { filter, .. } = filters(org_id, &query.into_inner());
+    let entries = db(&state.pool, move |conn| {
+        crate::db::ledger::list(conn, &filter, 100_000)
+    })
+    .await?;
+    let mut out =
+        String::from("id,created_at,kind,status,amount,currency,available_at,explanation\r\n");
+    for e in &entries {
+        let fields = [
+            e.id.to_string(),
+            e.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            e.kind.clone(),
+            e.status.clone(),
+            e.money().amount_text().replace(',', ""),
+            e.currency.clone(),
+            e.available_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            e.explanation.clone(),
+        ];
+        out.push_str(
+            &fields
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push_str("\r\n");
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"earnings.csv\"",
+        ))
+        .body(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_field("-12.50"), "-12.50");
+    }
+}
