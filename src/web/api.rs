@@ -174,17 +174,23 @@ async fn record_conversion(
         customer_email: request.customer_email,
         occurred_at: request.occurred_at.unwrap_or_else(crate::db::now),
     };
-    let (conversion, created) = db(&state.pool, move |conn| {
-        crate::db::conversions::record(conn, &program, &input)
+    let (conversion, entries, created) = db(&state.pool, move |conn| {
+        let (conversion, created) = crate::db::conversions::record(conn, &program, &input)?;
+        let entries = crate::db::ledger::for_conversion(conn, conversion.id)?;
+        Ok::<_, diesel::result::Error>((conversion, entries, created))
     })
     .await?;
+    let mut view = ConversionView::from(conversion);
+    view.commission = entries
+        .iter()
+        .find(|e| e.kind == "commission")
+        .map(|e| serde_json::to_value(EntryView::from(e)).expect("serialisable"));
     let status = if created {
         actix_web::http::StatusCode::CREATED
     } else {
         actix_web::http::StatusCode::OK
     };
-    Ok(HttpResponse::build(status)
-        .json(serde_json::json!({ "conversion": ConversionView::from(conversion) })))
+    Ok(HttpResponse::build(status).json(serde_json::json!({ "conversion": view })))
 }
 
 /// `POST /api/v1/refunds`: records a refund once per `refund_id`.

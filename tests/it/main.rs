@@ -11,6 +11,7 @@ mod admin_tiers;
 mod affiliate;
 mod api;
 mod cli;
+mod commissions;
 mod email;
 mod login;
 mod migrations;
