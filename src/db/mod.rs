@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod partners;
 pub mod password_resets;
 pub mod programs;
+pub mod reports;
 pub mod rules;
 pub mod schema;
 pub mod sessions;

@@ -47,6 +47,7 @@ pub mod login_throttle;
 pub mod money;
 pub mod outbox;
 pub mod partner;
+pub mod report;
 pub mod role;
 pub mod stats;
 pub mod tier;

@@ -717,3 +717,70 @@ async fn admins_keep_rules_and_the_commission_queue_and_partners_export_their_ea
     );
     assert!(text.contains(",commission,approved,20.00,USD,"));
 }
+
+#[tokio::test]
+async fn the_report_shows_per_partner_figures_sorted_and_as_csv() {
+    let app = TestApp::spawn().await;
+    let (_, key) = program_with_partner(&app, 30).await;
+    app.affiliate_with_link("Quiet Blog", "q@quiet.example", "quiet")
+        .await;
+    add_rules(
+        &app,
+        vec![rule(
+            "Sales",
+            ConversionKind::Sale,
+            RateType::Percent,
+            1_000,
+        )],
+    )
+    .await;
+    let visitor = app.browser();
+    let mut last_click = String::new();
+    for _ in 0..2 {
+        let hop = visitor.get("/r/quiet").await;
+        last_click = hop
+            .location
+            .unwrap()
+            .split("concord_click=")
+            .nth(1)
+            .unwrap()
+            .to_string();
+    }
+    // Two clicks on Quiet Blog (the second from the same visitor is filtered), then a sale through the click.
+    post(&app, &key, "/api/v1/conversions", json!({"external_id": "q-1", "kind": "sale", "amount": 5_000, "currency": "USD", "click_id": last_click})).await;
+    sale(&app, &key, "b-1", 20_000, json!({})).await;
+    sale(&app, &key, "b-2", 10_000, json!({})).await;
+    sale(&app, &key, "b-3", 10_000, json!({"currency": "EUR"})).await;
+
+    let admin = app.admin_browser().await;
+    let page = admin.get("/admin/reports?sort=revenue").await;
+    page.assert_contains("Top partners by revenue")
+        .assert_contains("300.00 USD")
+        .assert_contains("30.00 USD")
+        .assert_contains("Bright Deals</a> *");
+    let bright = page.body.find("Bright Deals</a>").unwrap();
+    let quiet = page.body.find("Quiet Blog</a>").unwrap();
+    assert!(bright < quiet, "sorted by revenue");
+    let page = admin.get("/admin/reports?sort=clicks&from=someday").await;
+    page.assert_contains("&#39;someday&#39; is not a date");
+    assert!(
+        page.body.find("Quiet Blog</a>").unwrap() < page.body.find("Bright Deals</a>").unwrap(),
+        "sorted by clicks"
+    );
+
+    let csv = admin.get("/admin/reports.csv?sort=name").await;
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines[0], "partner_id,partner,clicks,conversions,conversion_rate_percent,epc_per_100_clicks_usd,revenue_usd,commission_usd,other_currencies");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with(",Bright Deals,0,3,0,0.00,300.00,30.00,true")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with(",Quiet Blog,1,1,100,500.00,50.00,5.00,false")),
+        "{lines:?}"
+    );
+}

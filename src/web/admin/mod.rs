@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod jobs;
 pub mod outbox;
 pub mod partners;
+pub mod reports;
 pub mod rules;
 pub mod settings;
 pub mod tiers;
@@ -33,6 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(conversions::routes)
             .configure(rules::routes)
             .configure(commissions::routes)
+            .configure(reports::routes)
             .route("/jobs", web::get().to(jobs::list)),
     );
 }
