@@ -50,6 +50,14 @@ impl CurrentUser {
         self.0.role()
     }
 
+    /// The org of a partner user. Partner pages sit behind `require_partner`, so a missing org is a broken
+    /// invariant, not a visitor's mistake.
+    pub fn partner_org_id(&self) -> Result<i64, AppError> {
+        self.0
+            .partner_org_id
+            .ok_or_else(|| AppError::internal("partner user without an org"))
+    }
+
     pub fn actor(&self) -> crate::db::audit::Actor {
         crate::db::audit::Actor {
             user_id: Some(self.0.id),

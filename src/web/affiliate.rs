@@ -212,15 +212,7 @@ async fn approved_affiliate(
     state: &State,
     user: &CurrentUser,
 ) -> Result<crate::db::partners::PartnerOverview, AppError> {
-    let org_id = user
-        .0
-        .partner_org_id
-        .ok_or_else(|| AppError::internal("partner user without an org"))?;
-    let partner = db(&state.pool, move |conn| {
-        crate::db::partners::overview(conn, org_id)
-    })
-    .await?
-    .ok_or(AppError::NotFound)?;
+    let partner = super::portal::own_partner(state, user).await?;
     if partner.org.status() != PartnerStatus::Approved {
         return Err(AppError::Forbidden(
             "Your application is under review; links open once you are approved.".into(),

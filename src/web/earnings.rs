@@ -76,12 +76,6 @@ fn filters(org_id: i64, query: &EarningsQuery) -> Filters {
     }
 }
 
-fn org_of(user: &CurrentUser) -> Result<i64, AppError> {
-    user.0
-        .partner_org_id
-        .ok_or_else(|| AppError::internal("partner user without an org"))
-}
-
 struct BalanceCard {
     currency: String,
     pending: Money,
@@ -126,7 +120,7 @@ async fn show(
     user: CurrentUser,
     query: web::Query<EarningsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let org_id = org_of(&user)?;
+    let org_id = user.partner_org_id()?;
     let query = query.into_inner();
     let Filters { filter, notice } = filters(org_id, &query);
     let (balances, entries) = db(&state.pool, move |conn| {
@@ -147,26 +141,12 @@ async fn show(
     })
 }
 
-/// Quotes a CSV field when it needs it (RFC 4180), and defuses spreadsheet formulas.
-fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) && text.parse::<f64>().is_err() {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
-
 async fn csv(
     state: State,
     user: CurrentUser,
     query: web::Query<EarningsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let org_id = org_of(&user)?;
+    let org_id = user.partner_org_id()?;
     let Filters { filter, .. } = filters(org_id, &query.into_inner());
     let entries = db(&state.pool, move |conn| {
         crate::db::ledger::list(conn, &filter, 100_000)
@@ -188,7 +168,7 @@ async fn csv(
         out.push_str(
             &fields
                 .iter()
-                .map(|f| csv_field(f))
+                .map(|f| super::csv_field(f))
                 .collect::<Vec<_>>()
                 .join(","),
         );
@@ -201,18 +181,4 @@ async fn csv(
             "attachment; filename=\"earnings.csv\"",
         ))
         .body(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-        assert_eq!(csv_field("-12.50"), "-12.50");
-    }
 }

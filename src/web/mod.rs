@@ -162,6 +162,20 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
     .map(str::to_string)
 }
 
+/// Quotes a CSV field when it needs it (RFC 4180), and defuses spreadsheet formulas.
+pub fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) && text.parse::<f64>().is_err() {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
 /// Errors per form field, shown next to the inputs.
 #[derive(Debug, Default)]
 pub struct FieldErrors(Vec<(String, String)>);
@@ -258,6 +272,15 @@ impl<T: Timestamp + ?Sized> Timestamp for &T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_field("-12.50"), "-12.50");
+    }
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {

@@ -45,15 +45,8 @@ async fn dashboard(
     user: CurrentUser,
     state: State,
 ) -> Result<HttpResponse, AppError> {
-    let org_id = user
-        .0
-        .partner_org_id
-        .ok_or_else(|| AppError::internal("partner user without an org"))?;
-    let partner = db(&state.pool, move |conn| {
-        crate::db::partners::overview(conn, org_id)
-    })
-    .await?
-    .ok_or(AppError::NotFound)?;
+    let partner = own_partner(&state, &user).await?;
+    let org_id = partner.org.id;
     let benefits = partner
         .tier
         .as_ref()
@@ -71,6 +64,16 @@ async fn dashboard(
         benefits,
         performance,
     })
+}
+
+/// The signed-in partner user's own org, with its tier, program and people.
+pub async fn own_partner(state: &State, user: &CurrentUser) -> Result<PartnerOverview, AppError> {
+    let org_id = user.partner_org_id()?;
+    db(&state.pool, move |conn| {
+        crate::db::partners::overview(conn, org_id)
+    })
+    .await?
+    .ok_or(AppError::NotFound)
 }
 
 const DASHBOARD_DAYS: i64 = 30;

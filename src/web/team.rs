@@ -61,12 +61,6 @@ fn load_team(conn: &mut crate::db::DbConn, org_id: i64) -> Result<TeamData, AppE
     })
 }
 
-fn org_of(user: &CurrentUser) -> Result<i64, AppError> {
-    user.0
-        .partner_org_id
-        .ok_or_else(|| AppError::internal("partner user without an org"))
-}
-
 async fn team_page(
     ctx: PageContext,
     state: &State,
@@ -76,7 +70,7 @@ async fn team_page(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let org_id = org_of(user)?;
+    let org_id = user.partner_org_id()?;
     let data = db(&state.pool, move |conn| load_team(conn, org_id)).await?;
     let can_invite =
         user.role() == Role::PartnerAdmin && data.org_status == PartnerStatus::Approved;
@@ -128,7 +122,7 @@ async fn invite(
             "Only your partner admin can invite colleagues.".into(),
         ));
     }
-    let org_id = org_of(&user)?;
+    let org_id = user.partner_org_id()?;
     let form = form.into_inner();
     let mut errors = FieldErrors::default();
     let email = EmailAddress::parse(&form.email)

@@ -144,11 +144,7 @@ async fn csv(state: State, query: web::Query<ReportQuery>) -> Result<HttpRespons
     };
     let mut out = format!("partner_id,partner,clicks,conversions,conversion_rate_percent,epc_per_100_clicks_{c},revenue_{c},commission_{c},other_currencies\r\n", c = currency.code().to_lowercase());
     for r in &report.rows {
-        let name = if r.name.contains([',', '"']) || r.name.starts_with(['=', '+', '-', '@']) {
-            format!("\"{}\"", r.name.replace('"', "\"\""))
-        } else {
-            r.name.clone()
-        };
+        let name = crate::web::csv_field(&r.name);
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{},{}\r\n",
             r.partner_org_id,
