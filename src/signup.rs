@@ -95,3 +95,65 @@ pub fn create_affiliate(
         Ok(SignedUp { user_id, status })
     })
 }
+
+pub struct ResellerApplication<'a> {
+    pub company_name: &'a str,
+    pub website_domain: &'a str,
+    pub country: &'a str,
+    pub partner_type: crate::domain::reseller::PartnerType,
+    pub company_size: crate::domain::reseller::CompanySize,
+    pub applicant_name: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub why_us: &'a str,
+}
+
+/// A reseller application: an `applied` org whose applicant is its partner admin, with the emails both ways.
+pub fn create_reseller(
+    conn: &mut DbConn,
+    application: &ResellerApplication<'_>,
+    base_url: &str,
+) -> Result<i64, SignupError> {
+    conn.transaction(|conn| {
+        let program = programs::current(conn)?;
+        let org_id = partners::insert(
+            conn,
+            &NewPartnerOrg {
+                program_id: program.id,
+                name: application.company_name,
+                kind: application.partner_type.kind(),
+                status: PartnerStatus::Applied,
+                tier_id: None,
+                country: application.country,
+                website_domain: application.website_domain,
+            },
+        )?;
+        partners::record_reseller_application(
+            conn,
+            org_id,
+            application.partner_type.as_str(),
+            application.company_size.as_str(),
+            application.why_us,
+        )?;
+        let user = NewUser {
+            email: application.email,
+            display_name: application.applicant_name,
+            password_hash: application.password_hash,
+            role: Role::PartnerAdmin,
+            partner_org_id: Some(org_id),
+        };
+        let user_id = users::insert(conn, &user).map_err(|e| {
+            if is_unique_violation(&e) {
+                SignupError::EmailTaken
+            } else {
+                e.into()
+            }
+        })?;
+        let org = partners::find(conn, program.id, org_id)?
+            .ok_or(diesel::result::Error::NotFound)?
+            .org;
+        let applicant = users::find(conn, user_id)?.ok_or(diesel::result::Error::NotFound)?;
+        notify::application_submitted(conn, base_url, &org, &applicant)?;
+        Ok(user_id)
+    })
+}

@@ -153,16 +153,46 @@ pub async fn require_staff(
     .await
 }
 
-/// Guard for `/portal`: partner users only.
+/// Guard for `/portal`: partner users only, and until their org has accepted the current partner agreement, only
+/// the agreement page itself.
 pub async fn require_partner(
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    require(
-        req,
-        next,
-        Role::is_partner,
-        "The partner portal is for partner accounts. Staff work from the admin pages.",
-    )
-    .await
+    const AGREEMENT: &str = "/portal/agreement";
+    let user = match load_user(req.request()).await? {
+        None => {
+            return Err(AppError::LoginRequired {
+                next: path_and_query(req.request()),
+            }
+            .into())
+        }
+        Some(user) if !user.role().is_partner() => {
+            return Err(AppError::Forbidden(
+                "The partner portal is for partner accounts. Staff work from the admin pages."
+                    .into(),
+            )
+            .into())
+        }
+        Some(user) => user,
+    };
+    if req.path() != AGREEMENT {
+        if let Some(org_id) = user.partner_org_id {
+            let state = req
+                .app_data::<State>()
+                .expect("AppState is registered")
+                .clone();
+            let due = db(&state.pool, move |conn| {
+                crate::db::partners::agreement_due(conn, org_id)
+            })
+            .await?;
+            if due.is_some() {
+                let response = actix_web::HttpResponse::SeeOther()
+                    .insert_header((actix_web::http::header::LOCATION, AGREEMENT))
+                    .finish();
+                return Ok(req.into_response(response));
+            }
+        }
+    }
+    next.call(req).await
 }

@@ -2,6 +2,7 @@
 //! them, embedded twin migrations, and one repository module per aggregate. All SQL of Concord lives below here;
 //! where the backends differ the code says so in side-by-side `match` arms.
 
+pub mod agreements;
 pub mod api_keys;
 pub mod audit;
 pub mod clicks;

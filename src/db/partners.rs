@@ -368,3 +368,37 @@ pub fn record_application(
         .execute(conn)
         .map(|_| ())
 }
+
+/// Keeps what a reseller applicant told us: partner type, company size and why they want to partner.
+pub fn record_reseller_application(
+    conn: &mut DbConn,
+    org_id: i64,
+    partner_type: &str,
+    company_size: &str,
+    note: &str,
+) -> QueryResult<()> {
+    diesel::update(partner_orgs::table.find(org_id))
+        .set((
+            partner_orgs::partner_type.eq(partner_type),
+            partner_orgs::company_size.eq(company_size),
+            partner_orgs::application_note.eq(note),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Whether the org must accept the current partner agreement before its portal opens, and that version.
+pub fn agreement_due(conn: &mut DbConn, org_id: i64) -> QueryResult<Option<i64>> {
+    let program = super::programs::current(conn)?;
+    let Some(listing) = find(conn, program.id, org_id)? else {
+        return Ok(None);
+    };
+    let accepted = super::agreements::latest(conn, org_id)?.map(|a| a.version);
+    let required = crate::domain::reseller::agreement_required(
+        listing.org.kind(),
+        listing.org.status(),
+        program.agreement_version,
+        accepted,
+    );
+    Ok(required.then_some(program.agreement_version))
+}

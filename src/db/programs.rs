@@ -27,6 +27,8 @@ pub struct Program {
     pub max_conversions_per_ip_hour: i64,
     pub blocked_ips: String,
     pub hold_days: i64,
+    pub agreement_text: String,
+    pub agreement_version: i64,
 }
 
 impl Program {
@@ -167,5 +169,46 @@ pub fn update_affiliate_settings(
             },
         )?;
         Ok(())
+    })
+}
+
+/// Sets the partner agreement. A changed text becomes a new version, which every reseller org must accept again.
+pub fn update_agreement(
+    conn: &mut DbConn,
+    program_id: i64,
+    text: &str,
+    actor: &Actor,
+) -> QueryResult<i64> {
+    conn.transaction(|conn| {
+        let before = programs::table
+            .find(program_id)
+            .select(Program::as_select())
+            .first(conn)?;
+        if before.agreement_text == text {
+            return Ok(before.agreement_version);
+        }
+        let version = before.agreement_version + 1;
+        diesel::update(programs::table.find(program_id))
+            .set((
+                programs::agreement_text.eq(text),
+                programs::agreement_version.eq(version),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "program.agreement",
+            &Subject {
+                kind: "program",
+                id: Some(program_id),
+                label: &before.name,
+            },
+            &Change {
+                before: Some(&format!("version {}", before.agreement_version)),
+                after: Some(&format!("version {version}")),
+                ..Default::default()
+            },
+        )?;
+        Ok(version)
     })
 }

@@ -26,6 +26,8 @@ diesel::table! {
         max_conversions_per_ip_hour -> BigInt,
         blocked_ips -> Text,
         hold_days -> BigInt,
+        agreement_text -> Text,
+        agreement_version -> BigInt,
     }
 }
 
@@ -60,6 +62,9 @@ diesel::table! {
         promotion_method -> Text,
         terms_version -> Nullable<BigInt>,
         terms_accepted_at -> Nullable<Timestamp>,
+        partner_type -> Text,
+        company_size -> Text,
+        application_note -> Text,
     }
 }
 
@@ -264,6 +269,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    agreement_acceptances (id) {
+        id -> BigInt,
+        partner_org_id -> BigInt,
+        user_id -> BigInt,
+        version -> BigInt,
+        accepted_at -> Timestamp,
+        ip -> Text,
+    }
+}
+
 diesel::joinable!(ledger_entries -> conversions (conversion_id));
 diesel::joinable!(links -> partner_orgs (partner_org_id));
 diesel::joinable!(coupons -> partner_orgs (partner_org_id));
@@ -299,6 +315,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     commission_rules,
     ledger_entries,
+    agreement_acceptances,
 );
 
 diesel::table! {

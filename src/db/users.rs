@@ -122,3 +122,58 @@ pub fn active_staff(conn: &mut DbConn) -> QueryResult<Vec<User>> {
         .select(User::as_select())
         .load(conn)
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemberError {
+    #[error("No such member of your team.")]
+    NotInOrg,
+    #[error("You cannot disable your own account.")]
+    Yourself,
+    #[error(transparent)]
+    Database(#[from] diesel::result::Error),
+}
+
+/// A partner admin disables (or re-enables) a member of their own org. Disabling ends the member's sessions at
+/// once; their records stay with the org.
+pub fn set_member_active(
+    conn: &mut DbConn,
+    org_id: i64,
+    member_id: i64,
+    active: bool,
+    actor: &super::audit::Actor,
+) -> Result<(), MemberError> {
+    conn.transaction(|conn| {
+        let member = find(conn, member_id)?
+            .filter(|u| u.partner_org_id == Some(org_id))
+            .ok_or(MemberError::NotInOrg)?;
+        if actor.user_id == Some(member_id) {
+            return Err(MemberError::Yourself);
+        }
+        diesel::update(users::table.find(member_id))
+            .set(users::active.eq(active))
+            .execute(conn)?;
+        if !active {
+            super::sessions::delete_for_user(conn, member_id)?;
+        }
+        super::audit::record(
+            conn,
+            actor,
+            if active {
+                "user.enable"
+            } else {
+                "user.disable"
+            },
+            &super::audit::Subject {
+                kind: "user",
+                id: Some(member_id),
+                label: &member.email,
+            },
+            &super::audit::Change {
+                before: Some(if member.active { "active" } else { "disabled" }),
+                after: Some(if active { "active" } else { "disabled" }),
+                ..Default::default()
+            },
+        )?;
+        Ok(())
+    })
+}

@@ -48,6 +48,7 @@ pub mod money;
 pub mod outbox;
 pub mod partner;
 pub mod report;
+pub mod reseller;
 pub mod role;
 pub mod stats;
 pub mod tier;

@@ -10,6 +10,7 @@ pub mod earnings;
 pub mod password;
 pub mod portal;
 pub mod public;
+pub mod reseller;
 pub mod setup;
 pub mod team;
 pub mod throttle;
@@ -232,6 +233,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(team::public_routes)
         .configure(tracking::routes)
         .configure(affiliate::public_routes)
+        .configure(reseller::public_routes)
         .configure(setup::routes)
         .configure(api::routes)
         .configure(portal::routes)

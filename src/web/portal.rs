@@ -20,7 +20,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(dashboard))
             .configure(super::team::portal_routes)
             .configure(super::affiliate::portal_routes)
-            .configure(super::earnings::portal_routes),
+            .configure(super::earnings::portal_routes)
+            .configure(super::reseller::portal_routes),
     );
 }
 

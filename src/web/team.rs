@@ -21,6 +21,7 @@ use crate::error::AppError;
 /// Pages inside `/portal` (guarded there).
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/team", web::get().to(team))
+        .route("/team/{user_id}/active", web::post().to(set_active))
         .route("/team/invitations", web::post().to(invite));
 }
 
@@ -41,6 +42,13 @@ struct TeamPage {
     email: String,
     role: String,
     errors: FieldErrors,
+    me: i64,
+}
+
+impl TeamPage {
+    fn me(&self) -> i64 {
+        self.me
+    }
 }
 
 struct TeamData {
@@ -85,6 +93,7 @@ async fn team_page(
             email,
             role,
             errors,
+            me: user.0.id,
         },
     )
 }
@@ -320,4 +329,48 @@ async fn accept_submit(
             )
         }
     }
+}
+
+#[derive(Deserialize)]
+struct ActiveForm {
+    active: String,
+}
+
+/// A partner admin disables a colleague who left (their session ends at once; their records stay with the org) or
+/// enables them again.
+async fn set_active(
+    user: CurrentUser,
+    state: State,
+    session: TypedSession,
+    path: web::Path<i64>,
+    form: web::Form<ActiveForm>,
+) -> Result<HttpResponse, AppError> {
+    use crate::db::users::MemberError;
+    if user.role() != Role::PartnerAdmin {
+        return Err(AppError::Forbidden(
+            "Only your partner admin manages the team.".into(),
+        ));
+    }
+    let org_id = user.partner_org_id()?;
+    let member_id = path.into_inner();
+    let active = form.into_inner().active == "1";
+    let actor = user.actor();
+    let outcome = db(&state.pool, move |conn| {
+        Ok::<_, AppError>(users::set_member_active(
+            conn, org_id, member_id, active, &actor,
+        ))
+    })
+    .await?;
+    match outcome {
+        Ok(()) => session.success(if active {
+            "The account is active again."
+        } else {
+            "The account is disabled and signed out everywhere."
+        }),
+        // Someone else's colleague, or nobody: the same answer as for a page that does not exist.
+        Err(MemberError::NotInOrg) => return Err(AppError::NotFound),
+        Err(MemberError::Yourself) => session.error(MemberError::Yourself.to_string()),
+        Err(MemberError::Database(e)) => return Err(e.into()),
+    }
+    Ok(redirect("/portal/team"))
 }

@@ -15,3 +15,4 @@ mod commissions;
 mod email;
 mod login;
 mod migrations;
+mod reseller;

@@ -1,6 +1,7 @@
 //! Staff pages under `/admin`: the approval queues and the program's configuration. The whole scope is guarded by
 //! `auth::guard::require_staff`; configuration changes (tiers) are further limited to admins.
 
+pub mod agreement;
 pub mod audit;
 pub mod commissions;
 pub mod conversions;
@@ -35,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(rules::routes)
             .configure(commissions::routes)
             .configure(reports::routes)
+            .configure(agreement::routes)
             .route("/jobs", web::get().to(jobs::list)),
     );
 }

@@ -1,0 +1,96 @@
+//! The reseller program's onboarding rules: what an application holds, and when the partner agreement gates the
+//! portal.
+
+use super::partner::{PartnerKind, PartnerStatus};
+
+text_enum!(PartnerType {
+    Var => "var" / "Value-added reseller (VAR)",
+    Msp => "msp" / "Managed service provider (MSP)",
+    Si => "si" / "Systems integrator (SI)",
+    Isv => "isv" / "Independent software vendor (ISV)",
+    Referral => "referral" / "Referral partner",
+});
+
+impl PartnerType {
+    /// Referral partners refer deals; every other type resells.
+    pub fn kind(self) -> PartnerKind {
+        if self == PartnerType::Referral {
+            PartnerKind::Referral
+        } else {
+            PartnerKind::Reseller
+        }
+    }
+}
+
+text_enum!(CompanySize {
+    Micro => "1-10" / "1–10 people",
+    Small => "11-50" / "11–50 people",
+    Medium => "51-200" / "51–200 people",
+    Large => "201-1000" / "201–1,000 people",
+    Enterprise => "1000+" / "More than 1,000 people",
+});
+
+/// Whether an org must accept the current agreement before its portal opens: approved channel partners (not
+/// affiliates, who accept program terms when they join) whose newest acceptance is older than the current version.
+pub fn agreement_required(
+    kind: PartnerKind,
+    status: PartnerStatus,
+    current_version: i64,
+    accepted_version: Option<i64>,
+) -> bool {
+    kind != PartnerKind::Affiliate
+        && status == PartnerStatus::Approved
+        && current_version > 0
+        && accepted_version.unwrap_or(0) < current_version
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agreement_gates_approved_channel_partners_until_they_accept_the_current_version() {
+        assert!(agreement_required(
+            PartnerKind::Reseller,
+            PartnerStatus::Approved,
+            1,
+            None
+        ));
+        assert!(!agreement_required(
+            PartnerKind::Reseller,
+            PartnerStatus::Approved,
+            1,
+            Some(1)
+        ));
+        assert!(
+            agreement_required(PartnerKind::Referral, PartnerStatus::Approved, 2, Some(1)),
+            "a new version gates again"
+        );
+        assert!(!agreement_required(
+            PartnerKind::Affiliate,
+            PartnerStatus::Approved,
+            2,
+            None
+        ));
+        assert!(!agreement_required(
+            PartnerKind::Reseller,
+            PartnerStatus::Applied,
+            1,
+            None
+        ));
+        assert!(
+            !agreement_required(PartnerKind::Reseller, PartnerStatus::Approved, 0, None),
+            "no agreement written yet"
+        );
+    }
+
+    #[test]
+    fn partner_types_map_to_kinds() {
+        assert_eq!(PartnerType::Msp.kind(), PartnerKind::Reseller);
+        assert_eq!(PartnerType::Referral.kind(), PartnerKind::Referral);
+        assert_eq!(
+            "1000+".parse::<CompanySize>().unwrap(),
+            CompanySize::Enterprise
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! `/admin/agreement`: the partner agreement's text. A change makes a new version every reseller org accepts again.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::require_admin;
+use crate::auth::{CurrentUser, TypedSession};
+use crate::error::AppError;
+use crate::web::{db, redirect, render, Ctx, PageContext, State};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/agreement", web::get().to(show))
+        .route("/agreement", web::post().to(save));
+}
+
+#[derive(Template)]
+#[template(path = "admin/agreement.html")]
+struct AgreementPage {
+    ctx: PageContext,
+    text: String,
+    version: i64,
+    error: Option<String>,
+}
+
+async fn show(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let program = db(&state.pool, crate::db::programs::current).await?;
+    render(
+        StatusCode::OK,
+        &AgreementPage {
+            ctx,
+            text: program.agreement_text,
+            version: program.agreement_version,
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct AgreementForm {
+    #[serde(default)]
+    text: String,
+}
+
+async fn save(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    session: TypedSession,
+    form: web::Form<AgreementForm>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let text = form.into_inner().text.trim().to_string();
+    if text.chars().count() < 20 {
+        let program = db(&state.pool, crate::db::programs::current).await?;
+        let error = Some(
+            "Write the agreement out (at least 20 characters); partners accept exactly this text."
+                .to_string(),
+        );
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &AgreementPage {
+                ctx,
+                text,
+                version: program.agreement_version,
+                error,
+            },
+        );
+    }
+    let actor = user.actor();
+    let version = db(&state.pool, move |conn| {
+        let program = crate::db::programs::current(conn)?;
+        crate::db::programs::update_agreement(conn, program.id, &text, &actor)
+    })
+    .await?;
+    session.success(format!("Agreement saved as version {version}. Reseller portals stay closed until each org accepts it."));
+    Ok(redirect("/admin/agreement"))
+}
