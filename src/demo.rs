@@ -44,11 +44,11 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
         let system = Actor::system("demo data");
 
         let mut tier_ids = Vec::new();
-        for (rank, name, margin, commission, mdf) in [
-            ("1", "Registered", "5", "", "0"),
-            ("2", "Silver", "10", "20", "2500"),
-            ("3", "Gold", "15", "25", "10000"),
-            ("4", "Platinum", "20", "30", "25000"),
+        for (rank, name, margin, commission, mdf, won, reps) in [
+            ("1", "Registered", "5", "", "0", "", ""),
+            ("2", "Silver", "10", "20", "2500", "25000", "1"),
+            ("3", "Gold", "15", "25", "10000", "100000", "3"),
+            ("4", "Platinum", "20", "30", "25000", "500000", "6"),
         ] {
             let input = TierInput {
                 name,
@@ -57,6 +57,10 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                 margin_percent: margin,
                 commission_override_percent: commission,
                 mdf_allowance: mdf,
+                min_won_revenue: won,
+                min_certified_reps: reps,
+                min_won_deals: "",
+                min_sales_revenue: "",
             };
             let definition = TierDefinition::parse(&input, usd).expect("demo tiers are valid");
             let id = tiers::create(conn, program.id, &definition, &system)?;

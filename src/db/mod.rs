@@ -17,6 +17,7 @@ pub mod login_attempts;
 pub mod outbox;
 pub mod partners;
 pub mod password_resets;
+pub mod placement;
 pub mod programs;
 pub mod reports;
 pub mod rules;

@@ -23,6 +23,9 @@ pub struct PartnerOrg {
     pub website_domain: String,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    pub tier_override: bool,
+    pub tier_override_until: Option<chrono::NaiveDateTime>,
+    pub demotion_warned_at: Option<chrono::NaiveDateTime>,
 }
 
 impl PartnerOrg {
@@ -313,6 +316,8 @@ pub struct TierChange {
     pub reason: String,
     pub changed_by_user_id: Option<i64>,
     pub changed_at: chrono::NaiveDateTime,
+    /// The numbers behind an automatic change; empty for manual ones.
+    pub metrics: String,
 }
 
 pub fn tier_history(conn: &mut DbConn, org_id: i64) -> QueryResult<Vec<TierChange>> {

@@ -29,6 +29,7 @@ pub struct Program {
     pub hold_days: i64,
     pub agreement_text: String,
     pub agreement_version: i64,
+    pub tier_grace_days: i64,
 }
 
 impl Program {

@@ -28,6 +28,7 @@ diesel::table! {
         hold_days -> BigInt,
         agreement_text -> Text,
         agreement_version -> BigInt,
+        tier_grace_days -> BigInt,
     }
 }
 
@@ -43,6 +44,10 @@ diesel::table! {
         mdf_allowance_minor -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        min_won_revenue_minor -> BigInt,
+        min_certified_reps -> BigInt,
+        min_won_deals -> BigInt,
+        min_sales_revenue_minor -> BigInt,
     }
 }
 
@@ -65,6 +70,9 @@ diesel::table! {
         partner_type -> Text,
         company_size -> Text,
         application_note -> Text,
+        tier_override -> Bool,
+        tier_override_until -> Nullable<Timestamp>,
+        demotion_warned_at -> Nullable<Timestamp>,
     }
 }
 
@@ -113,6 +121,7 @@ diesel::table! {
         reason -> Text,
         changed_by_user_id -> Nullable<BigInt>,
         changed_at -> Timestamp,
+        metrics -> Text,
     }
 }
 

@@ -21,9 +21,25 @@ pub struct Tier {
     pub mdf_allowance_minor: i64,
     pub created_at: chrono::NaiveDateTime,
     pub updated_at: chrono::NaiveDateTime,
+    pub min_won_revenue_minor: i64,
+    pub min_certified_reps: i64,
+    pub min_won_deals: i64,
+    pub min_sales_revenue_minor: i64,
 }
 
 impl Tier {
+    pub fn criteria(&self) -> crate::domain::tier_placement::TierCriteria {
+        crate::domain::tier_placement::TierCriteria {
+            tier_id: self.id,
+            name: self.name.clone(),
+            rank: self.rank,
+            min_won_revenue_minor: self.min_won_revenue_minor,
+            min_certified_reps: self.min_certified_reps,
+            min_won_deals: self.min_won_deals,
+            min_sales_revenue_minor: self.min_sales_revenue_minor,
+        }
+    }
+
     pub fn benefits(&self, currency: Currency) -> String {
         benefits_summary(
             self.margin_bps,
@@ -104,6 +120,10 @@ pub fn create(
                 tiers::margin_bps.eq(tier.margin.value()),
                 tiers::commission_override_bps.eq(tier.commission_override.map(|b| b.value())),
                 tiers::mdf_allowance_minor.eq(tier.mdf_allowance.minor),
+                tiers::min_won_revenue_minor.eq(tier.min_won_revenue.minor),
+                tiers::min_certified_reps.eq(tier.min_certified_reps),
+                tiers::min_won_deals.eq(tier.min_won_deals),
+                tiers::min_sales_revenue_minor.eq(tier.min_sales_revenue.minor),
                 tiers::created_at.eq(at),
                 tiers::updated_at.eq(at),
             ))
@@ -148,6 +168,10 @@ pub fn update(
                 tiers::margin_bps.eq(tier.margin.value()),
                 tiers::commission_override_bps.eq(tier.commission_override.map(|b| b.value())),
                 tiers::mdf_allowance_minor.eq(tier.mdf_allowance.minor),
+                tiers::min_won_revenue_minor.eq(tier.min_won_revenue.minor),
+                tiers::min_certified_reps.eq(tier.min_certified_reps),
+                tiers::min_won_deals.eq(tier.min_won_deals),
+                tiers::min_sales_revenue_minor.eq(tier.min_sales_revenue.minor),
                 tiers::updated_at.eq(now()),
             ))
             .execute(conn)?;

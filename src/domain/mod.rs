@@ -52,3 +52,4 @@ pub mod reseller;
 pub mod role;
 pub mod stats;
 pub mod tier;
+pub mod tier_placement;

@@ -12,6 +12,11 @@ pub struct TierDefinition {
     pub margin: BasisPoints,
     pub commission_override: Option<BasisPoints>,
     pub mdf_allowance: Money,
+    /// What an org needs over the last 12 months to be placed here (all zero: open to everyone).
+    pub min_won_revenue: Money,
+    pub min_certified_reps: i64,
+    pub min_won_deals: i64,
+    pub min_sales_revenue: Money,
 }
 
 /// Field-by-field problems, keyed by form field name, so a form can show each next to its input.
@@ -24,6 +29,10 @@ pub struct TierInput<'a> {
     pub margin_percent: &'a str,
     pub commission_override_percent: &'a str,
     pub mdf_allowance: &'a str,
+    pub min_won_revenue: &'a str,
+    pub min_certified_reps: &'a str,
+    pub min_won_deals: &'a str,
+    pub min_sales_revenue: &'a str,
 }
 
 impl TierDefinition {
@@ -79,6 +88,34 @@ impl TierDefinition {
                 }
             }
         };
+        let mut amount = |raw: &str, field: &'static str| match raw.trim() {
+            "" => Money::new(0, currency),
+            text => match Money::parse(text, currency) {
+                Ok(m) if m.minor >= 0 => m,
+                _ => {
+                    errors.push((
+                        field,
+                        format!("Enter an amount in {currency} of 0 or more."),
+                    ));
+                    Money::new(0, currency)
+                }
+            },
+        };
+        let min_won_revenue = amount(input.min_won_revenue, "min_won_revenue");
+        let min_sales_revenue = amount(input.min_sales_revenue, "min_sales_revenue");
+        let mut count = |raw: &str, field: &'static str| match raw.trim() {
+            "" => 0,
+            text => text
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .unwrap_or_else(|| {
+                    errors.push((field, "Enter a whole number of 0 or more.".into()));
+                    0
+                }),
+        };
+        let min_certified_reps = count(input.min_certified_reps, "min_certified_reps");
+        let min_won_deals = count(input.min_won_deals, "min_won_deals");
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -89,6 +126,10 @@ impl TierDefinition {
             margin,
             commission_override,
             mdf_allowance,
+            min_won_revenue,
+            min_certified_reps,
+            min_won_deals,
+            min_sales_revenue,
         })
     }
 }
@@ -121,6 +162,10 @@ mod tests {
             margin_percent: margin,
             commission_override_percent: "",
             mdf_allowance: mdf,
+            min_won_revenue: "",
+            min_certified_reps: "",
+            min_won_deals: "",
+            min_sales_revenue: "",
         }
     }
 

@@ -148,6 +148,23 @@ email_message!(
     "email/team_invitation/body.html"
 );
 
+pub struct TierWarning {
+    pub frame: Frame,
+    pub org_name: String,
+    pub tier_name: String,
+    /// The date the org moves down unless it qualifies again, "2026-12-31".
+    pub until: String,
+    pub numbers: String,
+    pub portal_url: String,
+}
+email_message!(
+    TierWarning,
+    "tier_warning",
+    "email/tier_warning/subject.txt",
+    "email/tier_warning/body.txt",
+    "email/tier_warning/body.html"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +233,16 @@ mod tests {
                 valid_days: 7,
             }
             .render("raj@example.test")
+            .unwrap(),
+            TierWarning {
+                frame: frame(),
+                org_name: "Northwind".into(),
+                tier_name: "Gold".into(),
+                until: "2026-12-31".into(),
+                numbers: "0.00 USD affiliate sales".into(),
+                portal_url: frame().link("/portal"),
+            }
+            .render("nia@example.test")
             .unwrap(),
         ];
         for email in emails {

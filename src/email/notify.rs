@@ -120,3 +120,27 @@ pub fn team_invitation(
     outbox::enqueue(conn, &email.render(invitee_email)?)?;
     Ok(())
 }
+
+/// Warns an org's contacts that it no longer qualifies for its tier and when it will move down.
+pub fn tier_warning(
+    conn: &mut DbConn,
+    base_url: &str,
+    org: &PartnerOrg,
+    tier_name: &str,
+    until: chrono::NaiveDateTime,
+    numbers: &str,
+) -> Result<(), NotifyError> {
+    let frame = frame(conn, base_url)?;
+    for contact in users::org_contacts(conn, org.id)? {
+        let email = TierWarning {
+            frame: frame.clone(),
+            org_name: org.name.clone(),
+            tier_name: tier_name.to_string(),
+            until: until.format("%Y-%m-%d").to_string(),
+            numbers: numbers.to_string(),
+            portal_url: frame.link("/portal"),
+        };
+        outbox::enqueue(conn, &email.render(&contact.email)?)?;
+    }
+    Ok(())
+}

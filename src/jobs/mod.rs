@@ -25,6 +25,11 @@ pub const JOBS: &[JobSpec] = &[
         description: "Delivers pending email from the outbox",
     },
     JobSpec {
+        name: "tier_recalculation",
+        every: Duration::from_secs(3600),
+        description: "Places every approved org in the highest tier it qualifies for",
+    },
+    JobSpec {
         name: "hold_release",
         every: Duration::from_secs(60),
         description: "Approves commissions whose hold period has ended",
@@ -74,6 +79,26 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
     let started = db::now();
     let result = match name {
         "outbox" => outbox::deliver_due(ctx).await,
+        "tier_recalculation" => {
+            let base_url = ctx.settings.base_url.clone();
+            let done = ctx
+                .db(move |conn| {
+                    let warn = |conn: &mut DbConn, org: &_, tier: &str, until, numbers: &str| {
+                        crate::email::notify::tier_warning(
+                            conn, &base_url, org, tier, until, numbers,
+                        )
+                    };
+                    db::placement::recalculate_all(conn, db::now(), &warn).map_err(|e| match e {
+                        crate::email::NotifyError::Database(e) => e,
+                        other => diesel::result::Error::QueryBuilderError(other.to_string().into()),
+                    })
+                })
+                .await?;
+            Ok(match (done.moved, done.warned) {
+                (0, 0) => String::new(),
+                (moved, warned) => format!("{moved} moved, {warned} warned"),
+            })
+        }
         "hold_release" => {
             let released = ctx
                 .db(|conn| db::ledger::release_due(conn, db::now()))

@@ -33,6 +33,8 @@ struct Dashboard {
     benefits: Option<String>,
     /// The last 30 days, for approved affiliates.
     performance: Option<Performance>,
+    /// What the next tier needs and how far the org is: (tier name, [(line, met)]).
+    next_tier: Option<(String, Vec<(String, bool)>)>,
 }
 
 impl Dashboard {
@@ -52,6 +54,28 @@ async fn dashboard(
         .tier
         .as_ref()
         .map(|t| t.benefits(partner.program.currency()));
+    let next_tier = if partner.org.status() == PartnerStatus::Approved {
+        let (currency, rank) = (
+            partner.program.currency.clone(),
+            partner.tier.as_ref().map(|t| t.rank),
+        );
+        let program_currency = partner.program.currency();
+        db(&state.pool, move |conn| {
+            let program = crate::db::programs::current(conn)?;
+            let criteria: Vec<_> = crate::db::tiers::list(conn, program.id)?
+                .iter()
+                .map(|t| t.criteria())
+                .collect();
+            let metrics = crate::db::placement::metrics(conn, org_id, &currency, crate::db::now())?;
+            Ok::<_, diesel::result::Error>(
+                crate::domain::tier_placement::next_above(&criteria, rank)
+                    .map(|next| (next.name.clone(), next.progress(&metrics, program_currency))),
+            )
+        })
+        .await?
+    } else {
+        None
+    };
     let performance = if partner.org.kind() == PartnerKind::Affiliate
         && partner.org.status() == PartnerStatus::Approved
     {
@@ -64,6 +88,7 @@ async fn dashboard(
         partner,
         benefits,
         performance,
+        next_tier,
     })
 }
 

@@ -16,3 +16,4 @@ mod email;
 mod login;
 mod migrations;
 mod reseller;
+mod tiers_auto;

@@ -262,6 +262,8 @@ struct TierForm {
     #[serde(default)]
     tier_id: String,
     #[serde(default)]
+    hold_until: String,
+    #[serde(default)]
     reason: String,
 }
 
@@ -275,6 +277,36 @@ async fn change_tier(
 ) -> Result<HttpResponse, AppError> {
     let org_id = path.into_inner();
     let form = form.into_inner();
+    // "auto" hands the org back to automatic placement; anything else is a manual placement that holds until
+    // the optional date.
+    if form.tier_id.trim() == "auto" {
+        let actor = user.actor();
+        db(&state.pool, move |conn| {
+            use diesel::Connection;
+            conn.transaction::<_, diesel::result::Error, _>(|conn| {
+                crate::db::placement::set_override(conn, org_id, false, None)?;
+                let program_id = crate::db::programs::current(conn)?.id;
+                let name = crate::db::partners::find(conn, program_id, org_id)?
+                    .map(|p| p.org.name)
+                    .unwrap_or_default();
+                let subject = crate::db::audit::Subject {
+                    kind: "partner",
+                    id: Some(org_id),
+                    label: &name,
+                };
+                crate::db::audit::record(
+                    conn,
+                    &actor,
+                    "partner.tier_automatic",
+                    &subject,
+                    &Default::default(),
+                )
+            })
+        })
+        .await?;
+        session.success("The tier is placed automatically again from the next recalculation.");
+        return Ok(redirect(&format!("/admin/partners/{org_id}")));
+    }
     let to_tier = match form.tier_id.trim() {
         "" => None,
         raw => Some(
@@ -282,18 +314,35 @@ async fn change_tier(
                 .map_err(|_| AppError::BadRequest(format!("'{raw}' is not a tier.")))?,
         ),
     };
+    let hold_until = match form.hold_until.trim() {
+        "" => None,
+        raw => match chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+            Ok(date) => Some(date.and_hms_opt(0, 0, 0).expect("midnight")),
+            Err(_) => {
+                let data = db(&state.pool, move |conn| load(conn, org_id)).await?;
+                let mut page = PartnerPage::new(ctx, data);
+                page.tier_error = Some(format!("'{raw}' is not a date like 2026-12-31."));
+                page.tier_reason = form.reason;
+                page.tier_choice = form.tier_id;
+                return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+            }
+        },
+    };
     let actor = user.actor();
     let reason = form.reason.clone();
     let outcome = db(&state.pool, move |conn| {
+        use diesel::Connection;
         let program_id = crate::db::programs::current(conn)?.id;
-        Ok::<_, AppError>(crate::db::partners::change_tier(
-            conn, program_id, org_id, to_tier, &reason, &actor,
-        ))
+        Ok::<_, AppError>(conn.transaction(|conn| {
+            crate::db::partners::change_tier(conn, program_id, org_id, to_tier, &reason, &actor)?;
+            crate::db::placement::set_override(conn, org_id, true, hold_until)?;
+            Ok(())
+        }))
     })
     .await?;
     match outcome {
         Ok(()) => {
-            session.success("Tier changed.");
+            session.success("Tier changed. The placement holds until its end date; automatic placement leaves it alone until then.");
             Ok(redirect(&format!("/admin/partners/{org_id}")))
         }
         Err(PartnerWriteError::Refused(message)) => {

@@ -35,6 +35,14 @@ struct TierForm {
     commission_override_percent: String,
     #[serde(default)]
     mdf_allowance: String,
+    #[serde(default)]
+    min_won_revenue: String,
+    #[serde(default)]
+    min_certified_reps: String,
+    #[serde(default)]
+    min_won_deals: String,
+    #[serde(default)]
+    min_sales_revenue: String,
 }
 
 impl TierForm {
@@ -53,6 +61,14 @@ impl TierForm {
             mdf_allowance: Money::new(tier.mdf_allowance_minor, currency)
                 .amount_text()
                 .replace(',', ""),
+            min_won_revenue: Money::new(tier.min_won_revenue_minor, currency)
+                .amount_text()
+                .replace(',', ""),
+            min_certified_reps: tier.min_certified_reps.to_string(),
+            min_won_deals: tier.min_won_deals.to_string(),
+            min_sales_revenue: Money::new(tier.min_sales_revenue_minor, currency)
+                .amount_text()
+                .replace(',', ""),
         }
     }
 
@@ -65,6 +81,10 @@ impl TierForm {
                 margin_percent: &self.margin_percent,
                 commission_override_percent: &self.commission_override_percent,
                 mdf_allowance: &self.mdf_allowance,
+                min_won_revenue: &self.min_won_revenue,
+                min_certified_reps: &self.min_certified_reps,
+                min_won_deals: &self.min_won_deals,
+                min_sales_revenue: &self.min_sales_revenue,
             },
             currency,
         )

@@ -1,0 +1,9 @@
+ALTER TABLE partner_tier_history DROP COLUMN metrics;
+ALTER TABLE partner_orgs DROP COLUMN demotion_warned_at;
+ALTER TABLE partner_orgs DROP COLUMN tier_override_until;
+ALTER TABLE partner_orgs DROP COLUMN tier_override;
+ALTER TABLE programs DROP COLUMN tier_grace_days;
+ALTER TABLE tiers DROP COLUMN min_sales_revenue_minor;
+ALTER TABLE tiers DROP COLUMN min_won_deals;
+ALTER TABLE tiers DROP COLUMN min_certified_reps;
+ALTER TABLE tiers DROP COLUMN min_won_revenue_minor;

@@ -1,0 +1,199 @@
+//! Automatic tier placement over the database: each approved org's numbers for the last 12 months, and the moves
+//! `domain::tier_placement` decides, written with history, audit and the warning email. Updates are guarded on the
+//! state read, so two processes recalculating at once move (and warn) each org once.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::audit::{self, Actor, Change, Subject};
+use super::partners::PartnerOrg;
+use super::schema::{conversions, partner_orgs, partner_tier_history};
+use super::{programs, tiers, DbConn};
+use crate::domain::partner::PartnerStatus;
+use crate::domain::tier_placement::{place, Metrics, Placement, Situation};
+
+/// An org's numbers over the 12 months before `now`. Deal revenue, won deals and certified reps arrive with the
+/// deal registration and certification features; until then they are zero.
+pub fn metrics(
+    conn: &mut DbConn,
+    org_id: i64,
+    currency: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Metrics> {
+    let sales: Vec<i64> = conversions::table
+        .filter(conversions::partner_org_id.eq(org_id))
+        .filter(conversions::kind.eq("sale"))
+        .filter(conversions::currency.eq(currency))
+        .filter(conversions::review_status.ne("rejected"))
+        .filter(conversions::occurred_at.ge(now - Duration::days(365)))
+        .select(conversions::amount_minor)
+        .load(conn)?;
+    Ok(Metrics {
+        sales_revenue_minor: sales.iter().sum(),
+        ..Default::default()
+    })
+}
+
+pub struct Recalculated {
+    pub moved: usize,
+    pub warned: usize,
+}
+
+/// Places every approved org. `warn` writes the warning email of an org that stopped qualifying (inside the same
+/// transaction as the warning itself).
+pub fn recalculate_all(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    warn: &dyn Fn(
+        &mut DbConn,
+        &PartnerOrg,
+        &str,
+        NaiveDateTime,
+        &str,
+    ) -> Result<(), crate::email::NotifyError>,
+) -> Result<Recalculated, crate::email::NotifyError> {
+    let program = programs::current(conn)?;
+    let levels = tiers::list(conn, program.id)?;
+    let criteria: Vec<_> = levels.iter().map(|t| t.criteria()).collect();
+    let name_of = |id: Option<i64>| {
+        id.and_then(|id| levels.iter().find(|t| t.id == id))
+            .map(|t| t.name.clone())
+            .unwrap_or_else(|| "no tier".into())
+    };
+    let orgs: Vec<PartnerOrg> = partner_orgs::table
+        .filter(partner_orgs::program_id.eq(program.id))
+        .filter(partner_orgs::status.eq(PartnerStatus::Approved.as_str()))
+        .select(PartnerOrg::as_select())
+        .load(conn)?;
+    let system = Actor::system("tier recalculation");
+    let mut done = Recalculated {
+        moved: 0,
+        warned: 0,
+    };
+    for org in orgs {
+        let m = metrics(conn, org.id, &program.currency, now)?;
+        let situation = Situation {
+            tiers: &criteria,
+            current_tier_id: org.tier_id,
+            metrics: m,
+            override_until: org.tier_override.then_some(org.tier_override_until),
+            warned_at: org.demotion_warned_at,
+            grace_days: program.tier_grace_days,
+            now,
+        };
+        let numbers = m.summary(program.currency());
+        // Optimistic guard: a row another process changed since we read it is left to that process.
+        let still = partner_orgs::table
+            .filter(partner_orgs::id.eq(org.id))
+            .filter(partner_orgs::updated_at.eq(org.updated_at));
+        conn.transaction::<_, crate::email::NotifyError, _>(|conn| {
+            match place(&situation) {
+                Placement::Stay => {}
+                Placement::ClearWarning => {
+                    diesel::update(still)
+                        .set((
+                            partner_orgs::demotion_warned_at.eq(None::<NaiveDateTime>),
+                            partner_orgs::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                }
+                Placement::Warn { to, until } => {
+                    let claimed =
+                        diesel::update(still.filter(partner_orgs::demotion_warned_at.is_null()))
+                            .set((
+                                partner_orgs::demotion_warned_at.eq(Some(now)),
+                                partner_orgs::updated_at.eq(now),
+                            ))
+                            .execute(conn)?;
+                    if claimed == 1 {
+                        warn(conn, &org, &name_of(org.tier_id), until, &numbers)?;
+                        let label = format!(
+                            "{} would move to {} on {}",
+                            name_of(org.tier_id),
+                            name_of(to),
+                            until.format("%Y-%m-%d")
+                        );
+                        audit::record(
+                            conn,
+                            &system,
+                            "partner.tier_warning",
+                            &Subject {
+                                kind: "partner",
+                                id: Some(org.id),
+                                label: &org.name,
+                            },
+                            &Change {
+                                reason: Some(&numbers),
+                                after: Some(&label),
+                                ..Default::default()
+                            },
+                        )?;
+                        done.warned += 1;
+                    }
+                }
+                Placement::Move { to, reason } => {
+                    let moved = diesel::update(still)
+                        .set((
+                            partner_orgs::tier_id.eq(to),
+                            partner_orgs::demotion_warned_at.eq(None::<NaiveDateTime>),
+                            partner_orgs::tier_override.eq(false),
+                            partner_orgs::tier_override_until.eq(None::<NaiveDateTime>),
+                            partner_orgs::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                    if moved == 1 {
+                        diesel::insert_into(partner_tier_history::table)
+                            .values((
+                                partner_tier_history::partner_org_id.eq(org.id),
+                                partner_tier_history::from_tier_id.eq(org.tier_id),
+                                partner_tier_history::to_tier_id.eq(to),
+                                partner_tier_history::from_tier_name.eq(name_of(org.tier_id)),
+                                partner_tier_history::to_tier_name.eq(name_of(to)),
+                                partner_tier_history::reason.eq(format!("Automatic: {reason}")),
+                                partner_tier_history::changed_by_user_id.eq(None::<i64>),
+                                partner_tier_history::changed_at.eq(now),
+                                partner_tier_history::metrics.eq(&numbers),
+                            ))
+                            .execute(conn)?;
+                        audit::record(
+                            conn,
+                            &system,
+                            "partner.tier_change",
+                            &Subject {
+                                kind: "partner",
+                                id: Some(org.id),
+                                label: &org.name,
+                            },
+                            &Change {
+                                reason: Some(&format!("{reason}: {numbers}")),
+                                before: Some(&name_of(org.tier_id)),
+                                after: Some(&name_of(to)),
+                            },
+                        )?;
+                        done.moved += 1;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(done)
+}
+
+/// Holds a manual placement until `until` (or indefinitely), or hands the org back to automatic placement.
+pub fn set_override(
+    conn: &mut DbConn,
+    org_id: i64,
+    hold: bool,
+    until: Option<NaiveDateTime>,
+) -> QueryResult<()> {
+    diesel::update(partner_orgs::table.find(org_id))
+        .set((
+            partner_orgs::tier_override.eq(hold),
+            partner_orgs::tier_override_until.eq(if hold { until } else { None }),
+            partner_orgs::demotion_warned_at.eq(None::<NaiveDateTime>),
+            partner_orgs::updated_at.eq(super::now()),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
