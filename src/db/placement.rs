@@ -180,6 +180,34 @@ pub fn recalculate_all(
     Ok(done)
 }
 
+/// Hands an org back to automatic placement, recorded in the audit log.
+pub fn return_to_automatic(
+    conn: &mut DbConn,
+    program_id: i64,
+    org_id: i64,
+    actor: &Actor,
+) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let Some(partner) = super::partners::find(conn, program_id, org_id)? else {
+            return Ok(false);
+        };
+        set_override(conn, org_id, false, None)?;
+        let subject = Subject {
+            kind: "partner",
+            id: Some(org_id),
+            label: &partner.org.name,
+        };
+        audit::record(
+            conn,
+            actor,
+            "partner.tier_automatic",
+            &subject,
+            &Change::default(),
+        )?;
+        Ok(true)
+    })
+}
+
 /// Holds a manual placement until `until` (or indefinitely), or hands the org back to automatic placement.
 pub fn set_override(
     conn: &mut DbConn,

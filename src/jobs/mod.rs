@@ -62,10 +62,14 @@ impl JobContext {
     }
 
     /// Runs blocking database work on the blocking pool.
-    pub async fn db<T: Send + 'static>(
+    pub async fn db<T, E>(
         &self,
-        work: impl FnOnce(&mut DbConn) -> diesel::QueryResult<T> + Send + 'static,
-    ) -> anyhow::Result<T> {
+        work: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    ) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
         let pool = self.pool.clone();
         Ok(tokio::task::spawn_blocking(move || -> anyhow::Result<T> {
             Ok(work(&mut *pool.get()?)?)
@@ -88,10 +92,7 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
                             conn, &base_url, org, tier, until, numbers,
                         )
                     };
-                    db::placement::recalculate_all(conn, db::now(), &warn).map_err(|e| match e {
-                        crate::email::NotifyError::Database(e) => e,
-                        other => diesel::result::Error::QueryBuilderError(other.to_string().into()),
-                    })
+                    db::placement::recalculate_all(conn, db::now(), &warn)
                 })
                 .await?;
             Ok(match (done.moved, done.warned) {

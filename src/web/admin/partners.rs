@@ -281,29 +281,14 @@ async fn change_tier(
     // the optional date.
     if form.tier_id.trim() == "auto" {
         let actor = user.actor();
-        db(&state.pool, move |conn| {
-            use diesel::Connection;
-            conn.transaction::<_, diesel::result::Error, _>(|conn| {
-                crate::db::placement::set_override(conn, org_id, false, None)?;
-                let program_id = crate::db::programs::current(conn)?.id;
-                let name = crate::db::partners::find(conn, program_id, org_id)?
-                    .map(|p| p.org.name)
-                    .unwrap_or_default();
-                let subject = crate::db::audit::Subject {
-                    kind: "partner",
-                    id: Some(org_id),
-                    label: &name,
-                };
-                crate::db::audit::record(
-                    conn,
-                    &actor,
-                    "partner.tier_automatic",
-                    &subject,
-                    &Default::default(),
-                )
-            })
+        let found = db(&state.pool, move |conn| {
+            let program_id = crate::db::programs::current(conn)?.id;
+            crate::db::placement::return_to_automatic(conn, program_id, org_id, &actor)
         })
         .await?;
+        if !found {
+            return Err(AppError::NotFound);
+        }
         session.success("The tier is placed automatically again from the next recalculation.");
         return Ok(redirect(&format!("/admin/partners/{org_id}")));
     }
