@@ -26,6 +26,7 @@ pub mod sessions;
 pub mod settings;
 pub mod setup;
 pub mod tiers;
+pub mod training;
 pub mod users;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};

@@ -12,8 +12,8 @@ use super::{programs, tiers, DbConn};
 use crate::domain::partner::PartnerStatus;
 use crate::domain::tier_placement::{place, Metrics, Placement, Situation};
 
-/// An org's numbers over the 12 months before `now`. Deal revenue, won deals and certified reps arrive with the
-/// deal registration and certification features; until then they are zero.
+/// An org's numbers over the 12 months before `now` (certified reps: holders of a certification valid now). Deal
+/// revenue and won deals arrive with deal registration; until then they are zero.
 pub fn metrics(
     conn: &mut DbConn,
     org_id: i64,
@@ -28,8 +28,10 @@ pub fn metrics(
         .filter(conversions::occurred_at.ge(now - Duration::days(365)))
         .select(conversions::amount_minor)
         .load(conn)?;
+    let certified_reps = super::training::certified_reps(conn, org_id, now)?;
     Ok(Metrics {
         sales_revenue_minor: sales.iter().sum(),
+        certified_reps,
         ..Default::default()
     })
 }

@@ -289,6 +289,79 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    courses (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        title -> Text,
+        summary -> Text,
+        pass_mark_percent -> BigInt,
+        validity_months -> BigInt,
+        retake_cooldown_hours -> BigInt,
+        partner_kinds -> Text,
+        min_tier_rank -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    course_modules (id) {
+        id -> BigInt,
+        course_id -> BigInt,
+        position -> BigInt,
+        title -> Text,
+        body -> Text,
+        link_url -> Text,
+    }
+}
+
+diesel::table! {
+    quiz_questions (id) {
+        id -> BigInt,
+        course_id -> BigInt,
+        position -> BigInt,
+        prompt -> Text,
+        options -> Text,
+        correct -> Text,
+    }
+}
+
+diesel::table! {
+    module_progress (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        module_id -> BigInt,
+        completed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    quiz_attempts (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        course_id -> BigInt,
+        score_percent -> BigInt,
+        passed -> Bool,
+        attempted_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    certifications (id) {
+        id -> BigInt,
+        code -> Text,
+        user_id -> BigInt,
+        partner_org_id -> BigInt,
+        course_id -> BigInt,
+        passed_at -> Timestamp,
+        expires_at -> Timestamp,
+        reminded_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(certifications -> courses (course_id));
+diesel::joinable!(module_progress -> course_modules (module_id));
+diesel::joinable!(certifications -> users (user_id));
 diesel::joinable!(ledger_entries -> conversions (conversion_id));
 diesel::joinable!(links -> partner_orgs (partner_org_id));
 diesel::joinable!(coupons -> partner_orgs (partner_org_id));
@@ -325,6 +398,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     commission_rules,
     ledger_entries,
     agreement_acceptances,
+    courses,
+    course_modules,
+    quiz_questions,
+    module_progress,
+    quiz_attempts,
+    certifications,
 );
 
 diesel::table! {

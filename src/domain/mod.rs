@@ -53,3 +53,4 @@ pub mod role;
 pub mod stats;
 pub mod tier;
 pub mod tier_placement;
+pub mod training;

@@ -165,6 +165,21 @@ email_message!(
     "email/tier_warning/body.html"
 );
 
+pub struct CertificationExpiring {
+    pub frame: Frame,
+    pub name: String,
+    pub course: String,
+    pub expires: String,
+    pub course_url: String,
+}
+email_message!(
+    CertificationExpiring,
+    "certification_expiring",
+    "email/certification_expiring/subject.txt",
+    "email/certification_expiring/body.txt",
+    "email/certification_expiring/body.html"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +258,15 @@ mod tests {
                 portal_url: frame().link("/portal"),
             }
             .render("nia@example.test")
+            .unwrap(),
+            CertificationExpiring {
+                frame: frame(),
+                name: "Raj".into(),
+                course: "Sales basics".into(),
+                expires: "2026-12-31".into(),
+                course_url: frame().link("/portal/training/1"),
+            }
+            .render("raj@example.test")
             .unwrap(),
         ];
         for email in emails {

@@ -9,6 +9,8 @@ use crate::db::{outbox, programs, users, DbConn};
 use crate::domain::partner::PartnerStatus;
 
 pub const RESET_VALID_MINUTES: i64 = 60;
+/// How long before expiry a certification holder is reminded.
+pub const CERTIFICATION_REMINDER_DAYS: i64 = 30;
 pub const INVITATION_VALID_DAYS: i64 = 7;
 
 fn frame(conn: &mut DbConn, base_url: &str) -> Result<Frame, NotifyError> {
@@ -143,4 +145,32 @@ pub fn tier_warning(
         outbox::enqueue(conn, &email.render(&contact.email)?)?;
     }
     Ok(())
+}
+
+/// Reminds holders of certifications expiring within `CERTIFICATION_REMINDER_DAYS`, once each. Returns how many.
+pub fn certification_reminders(
+    conn: &mut DbConn,
+    base_url: &str,
+    at: chrono::NaiveDateTime,
+) -> Result<usize, NotifyError> {
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        let frame = frame(conn, base_url)?;
+        let due = crate::db::training::claim_reminders(conn, at, CERTIFICATION_REMINDER_DAYS)?;
+        for (certification, email, name, course) in &due {
+            let message = CertificationExpiring {
+                frame: frame.clone(),
+                name: if name.trim().is_empty() {
+                    email.clone()
+                } else {
+                    name.clone()
+                },
+                course: course.clone(),
+                expires: certification.expires_at.format("%Y-%m-%d").to_string(),
+                course_url: frame.link(&format!("/portal/training/{}", certification.course_id)),
+            };
+            outbox::enqueue(conn, &message.render(email)?)?;
+        }
+        Ok(due.len())
+    })
 }

@@ -30,6 +30,11 @@ pub const JOBS: &[JobSpec] = &[
         description: "Places every approved org in the highest tier it qualifies for",
     },
     JobSpec {
+        name: "certification_reminders",
+        every: Duration::from_secs(3600),
+        description: "Reminds holders 30 days before a certification expires",
+    },
+    JobSpec {
         name: "hold_release",
         every: Duration::from_secs(60),
         description: "Approves commissions whose hold period has ended",
@@ -98,6 +103,19 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
             Ok(match (done.moved, done.warned) {
                 (0, 0) => String::new(),
                 (moved, warned) => format!("{moved} moved, {warned} warned"),
+            })
+        }
+        "certification_reminders" => {
+            let base_url = ctx.settings.base_url.clone();
+            let sent = ctx
+                .db(move |conn| {
+                    crate::email::notify::certification_reminders(conn, &base_url, db::now())
+                })
+                .await?;
+            Ok(if sent == 0 {
+                String::new()
+            } else {
+                format!("{sent} reminded")
             })
         }
         "hold_release" => {

@@ -15,6 +15,7 @@ pub mod setup;
 pub mod team;
 pub mod throttle;
 pub mod tracking;
+pub mod training;
 
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
@@ -234,6 +235,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(tracking::routes)
         .configure(affiliate::public_routes)
         .configure(reseller::public_routes)
+        .configure(training::public_routes)
         .configure(setup::routes)
         .configure(api::routes)
         .configure(portal::routes)

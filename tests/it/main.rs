@@ -17,3 +17,4 @@ mod login;
 mod migrations;
 mod reseller;
 mod tiers_auto;
+mod training;

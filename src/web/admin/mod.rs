@@ -13,6 +13,7 @@ pub mod reports;
 pub mod rules;
 pub mod settings;
 pub mod tiers;
+pub mod training;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -37,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(commissions::routes)
             .configure(reports::routes)
             .configure(agreement::routes)
+            .configure(training::routes)
             .route("/jobs", web::get().to(jobs::list)),
     );
 }

@@ -1,0 +1,306 @@
+//! `/admin/training`: authoring certification courses: modules to read and a quiz to pass.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::require_admin;
+use crate::auth::{CurrentUser, TypedSession};
+use crate::db::training::{Course, CourseContent, NewCourse};
+use crate::domain::partner::PartnerKind;
+use crate::domain::training::Question;
+use crate::error::AppError;
+use crate::web::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/training", web::get().to(list))
+        .route("/training", web::post().to(create))
+        .route("/training/{id}", web::get().to(edit))
+        .route("/training/{id}/modules", web::post().to(add_module))
+        .route("/training/{id}/questions", web::post().to(add_question));
+}
+
+#[derive(Deserialize, Default)]
+struct CourseForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    pass_mark_percent: String,
+    #[serde(default)]
+    validity_months: String,
+    #[serde(default)]
+    retake_cooldown_hours: String,
+    #[serde(default)]
+    partner_kinds: String,
+    #[serde(default)]
+    min_tier_rank: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/training.html")]
+struct TrainingPage {
+    ctx: PageContext,
+    courses: Vec<Course>,
+    form: CourseForm,
+    errors: FieldErrors,
+}
+
+impl TrainingPage {
+    fn kinds(&self) -> &'static [PartnerKind] {
+        PartnerKind::ALL
+    }
+}
+
+async fn training_page(
+    ctx: PageContext,
+    state: &State,
+    form: CourseForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let courses = db(&state.pool, |conn| {
+        let program = crate::db::programs::current(conn)?;
+        crate::db::training::list_courses(conn, program.id)
+    })
+    .await?;
+    render(
+        status,
+        &TrainingPage {
+            ctx,
+            courses,
+            form,
+            errors,
+        },
+    )
+}
+
+async fn list(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
+    let form = CourseForm {
+        pass_mark_percent: "80".into(),
+        validity_months: "12".into(),
+        retake_cooldown_hours: "24".into(),
+        min_tier_rank: "0".into(),
+        ..Default::default()
+    };
+    training_page(ctx, &state, form, FieldErrors::default(), StatusCode::OK).await
+}
+
+fn number(
+    raw: &str,
+    range: std::ops::RangeInclusive<i64>,
+    field: &str,
+    message: &str,
+    errors: &mut FieldErrors,
+) -> i64 {
+    match raw.trim().parse::<i64>() {
+        Ok(n) if range.contains(&n) => n,
+        _ => {
+            errors.add(field, message);
+            0
+        }
+    }
+}
+
+async fn create(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    session: TypedSession,
+    form: web::Form<CourseForm>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let form = form.into_inner();
+    let mut errors = FieldErrors::default();
+    let title = form.title.trim().to_string();
+    if title.is_empty() {
+        errors.add("title", "Give the course a title.");
+    }
+    let pass_mark = number(
+        &form.pass_mark_percent,
+        1..=100,
+        "pass_mark_percent",
+        "The pass mark is a percentage from 1 to 100.",
+        &mut errors,
+    );
+    let validity = number(
+        &form.validity_months,
+        1..=120,
+        "validity_months",
+        "Validity is 1 to 120 months.",
+        &mut errors,
+    );
+    let cooldown = number(
+        &form.retake_cooldown_hours,
+        0..=8760,
+        "retake_cooldown_hours",
+        "The cool-down is 0 to 8760 hours.",
+        &mut errors,
+    );
+    let min_rank = number(
+        &form.min_tier_rank,
+        0..=100,
+        "min_tier_rank",
+        "The minimum tier rank is 0 (everyone) to 100.",
+        &mut errors,
+    );
+    let kinds: Vec<&str> = form
+        .partner_kinds
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .collect();
+    if kinds.iter().any(|k| k.parse::<PartnerKind>().is_err()) {
+        errors.add(
+            "partner_kinds",
+            "Choose among affiliate, reseller and referral.",
+        );
+    }
+    if !errors.is_empty() {
+        return training_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let (summary, kinds, actor) = (
+        form.summary.trim().to_string(),
+        kinds.join(","),
+        user.actor(),
+    );
+    let id = db(&state.pool, move |conn| {
+        let program = crate::db::programs::current(conn)?;
+        let course = NewCourse {
+            title: &title,
+            summary: &summary,
+            pass_mark_percent: pass_mark,
+            validity_months: validity,
+            retake_cooldown_hours: cooldown,
+            partner_kinds: &kinds,
+            min_tier_rank: min_rank,
+        };
+        crate::db::training::create_course(conn, program.id, &course, &actor)
+    })
+    .await?;
+    session.success("Course created. Add its modules and quiz questions.");
+    Ok(redirect(&format!("/admin/training/{id}")))
+}
+
+#[derive(Template)]
+#[template(path = "admin/course.html")]
+struct CoursePage {
+    ctx: PageContext,
+    content: CourseContent,
+    errors: FieldErrors,
+}
+
+async fn load(state: &State, id: i64) -> Result<CourseContent, AppError> {
+    db(&state.pool, move |conn| {
+        let program = crate::db::programs::current(conn)?;
+        crate::db::training::content(conn, program.id, id)
+    })
+    .await?
+    .ok_or(AppError::NotFound)
+}
+
+async fn edit(Ctx(ctx): Ctx, state: State, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    let content = load(&state, path.into_inner()).await?;
+    render(
+        StatusCode::OK,
+        &CoursePage {
+            ctx,
+            content,
+            errors: FieldErrors::default(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct ModuleForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    link_url: String,
+}
+
+async fn add_module(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    session: TypedSession,
+    path: web::Path<i64>,
+    form: web::Form<ModuleForm>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let id = path.into_inner();
+    let content = load(&state, id).await?;
+    let form = form.into_inner();
+    let mut errors = FieldErrors::default();
+    if form.title.trim().is_empty() || form.body.trim().is_empty() {
+        errors.add("module", "A module needs a title and some text.");
+    }
+    let link = form.link_url.trim().to_string();
+    if !link.is_empty() && !(link.starts_with("https://") || link.starts_with("http://")) {
+        errors.add("module", "The link must be an http:// or https:// address.");
+    }
+    if !errors.is_empty() {
+        return render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &CoursePage {
+                ctx,
+                content,
+                errors,
+            },
+        );
+    }
+    let (title, body) = (form.title.trim().to_string(), form.body.trim().to_string());
+    db(&state.pool, move |conn| {
+        crate::db::training::add_module(conn, id, &title, &body, &link)
+    })
+    .await?;
+    session.success("Module added.");
+    Ok(redirect(&format!("/admin/training/{id}")))
+}
+
+#[derive(Deserialize)]
+struct QuestionForm {
+    #[serde(default)]
+    prompt: String,
+    #[serde(default)]
+    options: String,
+    #[serde(default)]
+    correct: String,
+}
+
+async fn add_question(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    session: TypedSession,
+    path: web::Path<i64>,
+    form: web::Form<QuestionForm>,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let id = path.into_inner();
+    let content = load(&state, id).await?;
+    let form = form.into_inner();
+    let question = match Question::parse(&form.prompt, &form.options, &form.correct) {
+        Ok(q) => q,
+        Err(errors) => {
+            return render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &CoursePage {
+                    ctx,
+                    content,
+                    errors: FieldErrors::from_pairs(errors),
+                },
+            )
+        }
+    };
+    db(&state.pool, move |conn| {
+        crate::db::training::add_question(conn, id, &question)
+    })
+    .await?;
+    session.success("Question added.");
+    Ok(redirect(&format!("/admin/training/{id}")))
+}

@@ -1,0 +1,371 @@
+//! Certification tracks: authoring, learning, failing, the retake cool-down, passing, the public certificate,
+//! expiry and its reminder, and certified reps counting toward tiers.
+
+use crate::harness::{TestApp, PASSWORD};
+use concord::domain::partner::{PartnerKind, PartnerStatus};
+use concord::domain::role::Role;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn a_rep_fails_waits_out_the_cooldown_passes_and_the_certificate_expires() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_browser().await;
+    let page = admin
+        .submit(
+            "/admin/training",
+            "/admin/training",
+            &[
+                ("title", ""),
+                ("pass_mark_percent", "0"),
+                ("validity_months", "12"),
+                ("retake_cooldown_hours", "24"),
+                ("partner_kinds", "vendor"),
+                ("min_tier_rank", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    page.assert_contains("Give the course a title.")
+        .assert_contains("The pass mark is a percentage")
+        .assert_contains("Choose among affiliate, reseller and referral.");
+    let created = admin
+        .submit(
+            "/admin/training",
+            "/admin/training",
+            &[
+                ("title", "Selling Concord"),
+                ("summary", "The basics."),
+                ("pass_mark_percent", "100"),
+                ("validity_months", "12"),
+                ("retake_cooldown_hours", "24"),
+                ("partner_kinds", "reseller"),
+                ("min_tier_rank", "0"),
+            ],
+        )
+        .await;
+    let course_path = created
+        .location
+        .clone()
+        .expect("a redirect to the course editor");
+    let course_id: i64 = course_path.rsplit('/').next().unwrap().parse().unwrap();
+    admin
+        .submit(
+            &course_path,
+            &format!("{course_path}/modules"),
+            &[
+                ("title", "Positioning"),
+                ("body", "Who buys us and why.\n\nThree use cases."),
+                ("link_url", ""),
+            ],
+        )
+        .await;
+    let page = admin
+        .submit(
+            &course_path,
+            &format!("{course_path}/questions"),
+            &[
+                ("prompt", "Pick one"),
+                ("options", "only"),
+                ("correct", "4"),
+            ],
+        )
+        .await;
+    page.assert_contains("Give at least two options");
+    admin
+        .submit(
+            &course_path,
+            &format!("{course_path}/questions"),
+            &[
+                ("prompt", "Who is our buyer?"),
+                ("options", "IT lead\nCFO\nIntern"),
+                ("correct", "1"),
+            ],
+        )
+        .await;
+    admin
+        .submit(
+            &course_path,
+            &format!("{course_path}/questions"),
+            &[
+                ("prompt", "Which plans exist?"),
+                ("options", "Starter\nEnterprise\nFree forever"),
+                ("correct", "1, 2"),
+            ],
+        )
+        .await;
+
+    let org = app
+        .create_partner("Northwind", PartnerKind::Reseller, PartnerStatus::Approved)
+        .await;
+    app.create_user("raj@northwind.example", Role::PartnerUser, Some(org))
+        .await;
+    let raj = app.browser();
+    raj.login("raj@northwind.example", PASSWORD).await;
+    raj.get("/portal/training")
+        .await
+        .assert_contains("Selling Concord")
+        .assert_contains("Not yet");
+    let course = format!("/portal/training/{course_id}");
+    raj.get(&course)
+        .await
+        .assert_contains("Who buys us and why.")
+        .assert_contains("choose all that apply");
+    let module_id = app
+        .db(move |conn| {
+            concord::db::training::content(conn, 1, course_id)
+                .unwrap()
+                .unwrap()
+                .modules[0]
+                .id
+        })
+        .await;
+    raj.submit(&course, &format!("{course}/modules/{module_id}"), &[])
+        .await;
+    raj.get(&course).await.assert_contains("done</span>");
+
+    // Wrong: 50%, and no retake for 24 hours.
+    raj.submit(
+        &course,
+        &format!("{course}/quiz"),
+        &[("q0", "0"), ("q1", "0")],
+    )
+    .await
+    .assert_redirect(&course);
+    let page = raj.get(&course).await;
+    page.assert_contains("You scored 50%; the pass mark is 100%")
+        .assert_contains("You can take the quiz again from");
+    assert!(!page.body.contains("Submit answers"));
+    let token = page.csrf_token();
+    raj.post_raw(
+        &format!("{course}/quiz"),
+        &[
+            ("csrf_token", token.as_str()),
+            ("q0", "0"),
+            ("q1", "0"),
+            ("q1", "1"),
+        ],
+    )
+    .await;
+    raj.get(&course)
+        .await
+        .assert_contains("You can take the quiz again from");
+    assert_eq!(
+        app.db(
+            move |conn| concord::db::training::certified_reps(conn, org, concord::db::now())
+                .unwrap()
+        )
+        .await,
+        0
+    );
+
+    // A day later (time moved in the database), a full pass.
+    app.db(|conn| {
+        use concord::db::schema::quiz_attempts::dsl::*;
+        use diesel::prelude::*;
+        diesel::update(quiz_attempts)
+            .set(attempted_at.eq(concord::db::now() - chrono::Duration::hours(25)))
+            .execute(conn)
+            .unwrap();
+    })
+    .await;
+    let token = raj.get(&course).await.csrf_token();
+    raj.post_raw(
+        &format!("{course}/quiz"),
+        &[
+            ("csrf_token", token.as_str()),
+            ("q0", "0"),
+            ("q1", "0"),
+            ("q1", "1"),
+        ],
+    )
+    .await;
+    let page = raj.get(&course).await;
+    page.assert_contains("You scored 100% and passed")
+        .assert_contains("Certified until");
+    let code: String = page
+        .body
+        .split("/certificates/")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    let visitor = app.browser();
+    visitor
+        .get(&format!("/certificates/{code}"))
+        .await
+        .assert_contains("Valid")
+        .assert_contains("Selling Concord")
+        .assert_contains("raj@northwind.example");
+    assert_eq!(
+        visitor.get("/certificates/NOSUCHCODE").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.db(
+            move |conn| concord::db::training::certified_reps(conn, org, concord::db::now())
+                .unwrap()
+        )
+        .await,
+        1
+    );
+
+    // Thirty days before expiry: one reminder. After the validity period: expired, and no longer counted.
+    app.db(|conn| {
+        use concord::db::schema::certifications::dsl::*;
+        use diesel::prelude::*;
+        diesel::update(certifications)
+            .set(expires_at.eq(concord::db::now() + chrono::Duration::days(10)))
+            .execute(conn)
+            .unwrap();
+    })
+    .await;
+    assert_eq!(app.run_job("certification_reminders").await, "1 reminded");
+    assert_eq!(app.run_job("certification_reminders").await, "");
+    let reminder = app
+        .outbox()
+        .await
+        .into_iter()
+        .find(|m| m.template == "certification_expiring")
+        .unwrap();
+    assert_eq!(reminder.recipient, "raj@northwind.example");
+    app.db(|conn| {
+        use concord::db::schema::certifications::dsl::*;
+        use diesel::prelude::*;
+        diesel::update(certifications)
+            .set(expires_at.eq(concord::db::now() - chrono::Duration::days(1)))
+            .execute(conn)
+            .unwrap();
+    })
+    .await;
+    visitor
+        .get(&format!("/certificates/{code}"))
+        .await
+        .assert_contains("Expired");
+    assert_eq!(
+        app.db(
+            move |conn| concord::db::training::certified_reps(conn, org, concord::db::now())
+                .unwrap()
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn courses_are_only_for_the_kinds_and_tiers_they_name() {
+    let app = TestApp::spawn().await;
+    let course = app
+        .db(|conn| {
+            let course = concord::db::training::NewCourse {
+                title: "Reseller pricing",
+                summary: "",
+                pass_mark_percent: 80,
+                validity_months: 12,
+                retake_cooldown_hours: 0,
+                partner_kinds: "reseller",
+                min_tier_rank: 0,
+            };
+            concord::db::training::create_course(
+                conn,
+                1,
+                &course,
+                &concord::db::audit::Actor::system("t"),
+            )
+            .unwrap()
+        })
+        .await;
+    let org = app
+        .create_partner(
+            "Bright Deals",
+            PartnerKind::Affiliate,
+            PartnerStatus::Approved,
+        )
+        .await;
+    app.create_user("bo@bright.example", Role::PartnerAdmin, Some(org))
+        .await;
+    let bo = app.browser();
+    bo.login("bo@bright.example", PASSWORD).await;
+    assert!(!bo
+        .get("/portal/training")
+        .await
+        .body
+        .contains("Reseller pricing"));
+    assert_eq!(
+        bo.get(&format!("/portal/training/{course}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn certified_reps_count_toward_the_tier() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_browser().await;
+    admin
+        .submit(
+            "/admin/tiers",
+            "/admin/tiers",
+            &[
+                ("name", "Certified"),
+                ("rank", "2"),
+                ("min_certified_reps", "1"),
+            ],
+        )
+        .await
+        .assert_redirect("/admin/tiers");
+    let org = app
+        .create_partner("Northwind", PartnerKind::Reseller, PartnerStatus::Approved)
+        .await;
+    let rep = app
+        .create_user("raj@northwind.example", Role::PartnerUser, Some(org))
+        .await;
+    app.run_job("tier_recalculation").await;
+    assert_eq!(
+        app.db(move |conn| concord::db::partners::find(conn, 1, org)
+            .unwrap()
+            .unwrap()
+            .tier_name)
+            .await,
+        None
+    );
+    app.db(move |conn| {
+        let course = concord::db::training::NewCourse {
+            title: "Basics",
+            summary: "",
+            pass_mark_percent: 50,
+            validity_months: 12,
+            retake_cooldown_hours: 0,
+            partner_kinds: "",
+            min_tier_rank: 0,
+        };
+        let id = concord::db::training::create_course(
+            conn,
+            1,
+            &course,
+            &concord::db::audit::Actor::system("t"),
+        )
+        .unwrap();
+        let question = concord::domain::training::Question::parse("Yes?", "Yes\nNo", "1").unwrap();
+        concord::db::training::add_question(conn, id, &question).unwrap();
+        let content = concord::db::training::content(conn, 1, id)
+            .unwrap()
+            .unwrap();
+        concord::db::training::attempt(conn, rep, org, &content, &[vec![0]], concord::db::now())
+            .unwrap();
+    })
+    .await;
+    assert_eq!(app.run_job("tier_recalculation").await, "1 moved, 0 warned");
+    assert_eq!(
+        app.db(move |conn| concord::db::partners::find(conn, 1, org)
+            .unwrap()
+            .unwrap()
+            .tier_name)
+            .await
+            .as_deref(),
+        Some("Certified")
+    );
+    admin
+        .get(&format!("/admin/partners/{org}"))
+        .await
+        .assert_contains("1 certified reps");
+}
