@@ -4,6 +4,7 @@
 
 pub mod agreements;
 pub mod api_keys;
+pub mod assets;
 pub mod audit;
 pub mod clicks;
 pub mod conversions;

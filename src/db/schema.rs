@@ -359,6 +359,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    assets (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        title -> Text,
+        description -> Text,
+        category -> Text,
+        min_tier_rank -> BigInt,
+        partner_kinds -> Text,
+        required_course_id -> Nullable<BigInt>,
+        link_url -> Text,
+        file_name -> Text,
+        content_type -> Text,
+        file_bytes -> Nullable<Binary>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(certifications -> courses (course_id));
 diesel::joinable!(module_progress -> course_modules (module_id));
 diesel::joinable!(certifications -> users (user_id));
@@ -404,6 +422,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     module_progress,
     quiz_attempts,
     certifications,
+    assets,
 );
 
 diesel::table! {

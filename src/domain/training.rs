@@ -114,6 +114,20 @@ pub fn course_open_to(
     kinds_ok && tier_rank >= min_tier_rank
 }
 
+/// Whether an org may see an asset: its kind and tier, and (when the asset asks for one) a valid certification in
+/// the course among the org's reps.
+pub fn asset_open_to(
+    partner_kinds: &str,
+    min_tier_rank: i64,
+    required_course: Option<i64>,
+    kind: PartnerKind,
+    tier_rank: i64,
+    certified_courses: &[i64],
+) -> bool {
+    course_open_to(partner_kinds, min_tier_rank, kind, tier_rank)
+        && required_course.is_none_or(|course| certified_courses.contains(&course))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +192,29 @@ mod tests {
         ));
         assert!(!course_open_to("reseller", 0, PartnerKind::Affiliate, 3));
         assert!(!course_open_to("", 2, PartnerKind::Reseller, 1));
+        assert!(asset_open_to(
+            "",
+            0,
+            Some(4),
+            PartnerKind::Reseller,
+            1,
+            &[4]
+        ));
+        assert!(!asset_open_to(
+            "",
+            0,
+            Some(4),
+            PartnerKind::Reseller,
+            1,
+            &[3]
+        ));
+        assert!(!asset_open_to(
+            "reseller",
+            3,
+            None,
+            PartnerKind::Reseller,
+            2,
+            &[]
+        ));
     }
 }

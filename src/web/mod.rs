@@ -6,6 +6,7 @@ pub mod affiliate;
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod content;
 pub mod earnings;
 pub mod password;
 pub mod portal;

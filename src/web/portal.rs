@@ -22,7 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(super::affiliate::portal_routes)
             .configure(super::earnings::portal_routes)
             .configure(super::reseller::portal_routes)
-            .configure(super::training::portal_routes),
+            .configure(super::training::portal_routes)
+            .configure(super::content::portal_routes),
     );
 }
 

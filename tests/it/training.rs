@@ -369,3 +369,262 @@ async fn certified_reps_count_toward_the_tier() {
         .await
         .assert_contains("1 certified reps");
 }
+
+async fn upload(
+    admin: &crate::harness::Browser,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &[u8])>,
+) -> crate::harness::Page {
+    let token = admin.get("/admin/assets").await.csrf_token();
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in fields {
+        form = form.text(name.to_string(), value.to_string());
+    }
+    if let Some((name, bytes)) = file {
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+            .file_name(name.to_string())
+            .mime_str("application/pdf")
+            .unwrap();
+        form = form.part("file", part);
+    }
+    let response = admin
+        .client
+        .post(format!("{}/admin/assets?csrf_token={token}", admin.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string());
+    crate::harness::Page {
+        status,
+        location,
+        body: response.text().await.unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn assets_open_by_kind_tier_and_certification_and_downloads_check_the_same_rule() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_browser().await;
+    for (name, rank) in [("Silver", "2"), ("Gold", "3")] {
+        admin
+            .submit(
+                "/admin/tiers",
+                "/admin/tiers",
+                &[("name", name), ("rank", rank)],
+            )
+            .await;
+    }
+    let tiers = app
+        .db(|conn| {
+            concord::db::tiers::list(conn, 1)
+                .unwrap()
+                .iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>()
+        })
+        .await;
+    let course = app
+        .db(|conn| {
+            let course = concord::db::training::NewCourse {
+                title: "Co-selling",
+                summary: "",
+                pass_mark_percent: 50,
+                validity_months: 12,
+                retake_cooldown_hours: 0,
+                partner_kinds: "",
+                min_tier_rank: 0,
+            };
+            let id = concord::db::training::create_course(
+                conn,
+                1,
+                &course,
+                &concord::db::audit::Actor::system("t"),
+            )
+            .unwrap();
+            concord::db::training::add_question(
+                conn,
+                id,
+                &concord::domain::training::Question::parse("Ok?", "Yes\nNo", "1").unwrap(),
+            )
+            .unwrap();
+            id
+        })
+        .await;
+
+    let page = upload(
+        &admin,
+        &[("title", "Nothing attached"), ("min_tier_rank", "0")],
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    page.assert_contains("Upload a file or give a link.")
+        .assert_contains("value=\"Nothing attached\"");
+    upload(
+        &admin,
+        &[
+            ("title", "Logo pack"),
+            ("link_url", "https://cdn.example/logos.zip"),
+            ("min_tier_rank", "0"),
+        ],
+        None,
+    )
+    .await
+    .assert_redirect("/admin/assets");
+    upload(
+        &admin,
+        &[
+            ("title", "Gold price list"),
+            ("min_tier_rank", "3"),
+            ("partner_kinds", "reseller"),
+        ],
+        Some(("gold-prices.pdf", b"%PDF-gold")),
+    )
+    .await
+    .assert_redirect("/admin/assets");
+    upload(
+        &admin,
+        &[
+            ("title", "Co-sell playbook"),
+            ("min_tier_rank", "0"),
+            ("required_course_id", &course.to_string()),
+        ],
+        Some(("playbook.pdf", b"%PDF-play")),
+    )
+    .await
+    .assert_redirect("/admin/assets");
+    let ids = app
+        .db(|conn| {
+            concord::db::assets::list(conn, 1)
+                .unwrap()
+                .into_iter()
+                .map(|a| (a.title, a.id))
+                .collect::<Vec<_>>()
+        })
+        .await;
+    let id_of = |title: &str| ids.iter().find(|(t, _)| t == title).unwrap().1;
+
+    let org = app
+        .create_partner("Northwind", PartnerKind::Reseller, PartnerStatus::Approved)
+        .await;
+    let rep = app
+        .create_user("raj@northwind.example", Role::PartnerUser, Some(org))
+        .await;
+    let detail = format!("/admin/partners/{org}");
+    admin
+        .submit(
+            &detail,
+            &format!("{detail}/tier"),
+            &[("tier_id", &tiers[0].to_string()), ("reason", "Start")],
+        )
+        .await;
+    let raj = app.browser();
+    raj.login("raj@northwind.example", PASSWORD).await;
+    let page = raj.get("/portal/assets").await;
+    page.assert_contains("Logo pack");
+    assert!(!page.body.contains("Gold price list") && !page.body.contains("Co-sell playbook"));
+    assert_eq!(
+        raj.get(&format!(
+            "/portal/assets/{}/download",
+            id_of("Gold price list")
+        ))
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    raj.get(&format!("/portal/assets/{}/download", id_of("Logo pack")))
+        .await
+        .assert_redirect("https://cdn.example/logos.zip");
+
+    // Gold opens the price list, download included.
+    admin
+        .submit(
+            &detail,
+            &format!("{detail}/tier"),
+            &[("tier_id", &tiers[1].to_string()), ("reason", "Promoted")],
+        )
+        .await;
+    raj.get("/portal/assets")
+        .await
+        .assert_contains("Gold price list");
+    let download = raj
+        .client
+        .get(format!(
+            "{}/portal/assets/{}/download",
+            app.address,
+            id_of("Gold price list")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        download.headers()["content-disposition"],
+        "attachment; filename=\"gold-prices.pdf\""
+    );
+    assert_eq!(download.bytes().await.unwrap().as_ref(), b"%PDF-gold");
+
+    // A certification in the course opens the playbook.
+    assert_eq!(
+        raj.get(&format!(
+            "/portal/assets/{}/download",
+            id_of("Co-sell playbook")
+        ))
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    app.db(move |conn| {
+        let content = concord::db::training::content(conn, 1, course)
+            .unwrap()
+            .unwrap();
+        concord::db::training::attempt(conn, rep, org, &content, &[vec![0]], concord::db::now())
+            .unwrap();
+    })
+    .await;
+    raj.get("/portal/assets")
+        .await
+        .assert_contains("Co-sell playbook");
+
+    // Affiliates never see reseller-only content, even at a high tier.
+    let affiliate = app
+        .create_partner(
+            "Bright Deals",
+            PartnerKind::Affiliate,
+            PartnerStatus::Approved,
+        )
+        .await;
+    app.create_user("bo@bright.example", Role::PartnerAdmin, Some(affiliate))
+        .await;
+    let detail = format!("/admin/partners/{affiliate}");
+    admin
+        .submit(
+            &detail,
+            &format!("{detail}/tier"),
+            &[
+                ("tier_id", &tiers[1].to_string()),
+                ("reason", "Top affiliate"),
+            ],
+        )
+        .await;
+    let bo = app.browser();
+    bo.login("bo@bright.example", PASSWORD).await;
+    assert!(!bo
+        .get("/portal/assets")
+        .await
+        .body
+        .contains("Gold price list"));
+    assert_eq!(
+        bo.get(&format!(
+            "/portal/assets/{}/download",
+            id_of("Gold price list")
+        ))
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -2,6 +2,7 @@
 //! `auth::guard::require_staff`; configuration changes (tiers) are further limited to admins.
 
 pub mod agreement;
+pub mod assets;
 pub mod audit;
 pub mod commissions;
 pub mod conversions;
@@ -39,6 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(reports::routes)
             .configure(agreement::routes)
             .configure(training::routes)
+            .configure(assets::routes)
             .route("/jobs", web::get().to(jobs::list)),
     );
 }

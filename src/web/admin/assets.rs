@@ -1,0 +1,217 @@
+//! `/admin/assets`: partner content, uploaded files or links, with who may see them.
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use futures_util::StreamExt;
+
+use super::require_admin;
+use crate::auth::{CurrentUser, TypedSession};
+use crate::db::assets::{Asset, NewAsset};
+use crate::db::training::Course;
+use crate::domain::partner::PartnerKind;
+use crate::error::AppError;
+use crate::web::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
+
+/// The largest file an admin may upload.
+const MAX_FILE: usize = 10 * 1024 * 1024;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/assets", web::get().to(list))
+        .route("/assets", web::post().to(create));
+}
+
+#[derive(Default)]
+struct AssetForm {
+    title: String,
+    description: String,
+    category: String,
+    min_tier_rank: String,
+    partner_kinds: String,
+    required_course_id: String,
+    link_url: String,
+    file: Option<(String, String, Vec<u8>)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/assets.html")]
+struct AssetsPage {
+    ctx: PageContext,
+    assets: Vec<Asset>,
+    courses: Vec<Course>,
+    form: AssetForm,
+    errors: FieldErrors,
+}
+
+async fn assets_page(
+    ctx: PageContext,
+    state: &State,
+    form: AssetForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (assets, courses) = db(&state.pool, |conn| {
+        let program = crate::db::programs::current(conn)?;
+        Ok::<_, diesel::result::Error>((
+            crate::db::assets::list(conn, program.id)?,
+            crate::db::training::list_courses(conn, program.id)?,
+        ))
+    })
+    .await?;
+    render(
+        status,
+        &AssetsPage {
+            ctx,
+            assets,
+            courses,
+            form,
+            errors,
+        },
+    )
+}
+
+async fn list(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
+    assets_page(
+        ctx,
+        &state,
+        AssetForm {
+            min_tier_rank: "0".into(),
+            ..Default::default()
+        },
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Reads the upload form. A file over the limit is reported as a field error, not a broken request.
+async fn read_form(
+    mut multipart: Multipart,
+    errors: &mut FieldErrors,
+) -> Result<AssetForm, AppError> {
+    let mut form = AssetForm::default();
+    while let Some(field) = multipart.next().await {
+        let mut field = field
+            .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(str::to_string);
+        let content_type = field
+            .content_type()
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let mut bytes = Vec::new();
+        let mut too_large = false;
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk
+                .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
+            if bytes.len() + chunk.len() > MAX_FILE {
+                too_large = true;
+                continue;
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let text = || String::from_utf8_lossy(&bytes).trim().to_string();
+        match name.as_str() {
+            "title" => form.title = text(),
+            "description" => form.description = text(),
+            "category" => form.category = text(),
+            "min_tier_rank" => form.min_tier_rank = text(),
+            "partner_kinds" => form.partner_kinds = text(),
+            "required_course_id" => form.required_course_id = text(),
+            "link_url" => form.link_url = text(),
+            "file" if too_large => errors.add(
+                "file",
+                format!("Files can be at most {} MiB.", MAX_FILE / 1024 / 1024),
+            ),
+            "file" => {
+                if let Some(file_name) = file_name.filter(|n| !n.is_empty() && !bytes.is_empty()) {
+                    form.file = Some((file_name, content_type, bytes));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(form)
+}
+
+async fn create(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    session: TypedSession,
+    multipart: Multipart,
+) -> Result<HttpResponse, AppError> {
+    require_admin(&user)?;
+    let mut errors = FieldErrors::default();
+    let form = read_form(multipart, &mut errors).await?;
+    if form.title.is_empty() {
+        errors.add("title", "Give the asset a title.");
+    }
+    let min_tier_rank = match form.min_tier_rank.parse::<i64>() {
+        Ok(n) if (0..=100).contains(&n) => n,
+        _ => {
+            errors.add(
+                "min_tier_rank",
+                "The minimum tier rank is 0 (everyone) to 100.",
+            );
+            0
+        }
+    };
+    let kinds: Vec<&str> = form
+        .partner_kinds
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .collect();
+    if kinds.iter().any(|k| k.parse::<PartnerKind>().is_err()) {
+        errors.add(
+            "partner_kinds",
+            "Choose among affiliate, reseller and referral.",
+        );
+    }
+    let required_course_id = form.required_course_id.parse::<i64>().ok();
+    let link = form.link_url.clone();
+    match (&form.file, link.is_empty()) {
+        (Some(_), false) => errors.add("link_url", "Give a file or a link, not both."),
+        (None, true) if errors.get("file").is_none() => {
+            errors.add("file", "Upload a file or give a link.")
+        }
+        (None, false) if !(link.starts_with("https://") || link.starts_with("http://")) => errors
+            .add(
+                "link_url",
+                "The link must be an http:// or https:// address.",
+            ),
+        _ => {}
+    }
+    if !errors.is_empty() {
+        let mut form = form;
+        form.file = None;
+        return assets_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let kinds = kinds.join(",");
+    let actor = user.actor();
+    db(&state.pool, move |conn| {
+        let program = crate::db::programs::current(conn)?;
+        let asset = NewAsset {
+            title: &form.title,
+            description: &form.description,
+            category: &form.category,
+            min_tier_rank,
+            partner_kinds: &kinds,
+            required_course_id,
+            link_url: &form.link_url,
+            file: form
+                .file
+                .as_ref()
+                .map(|(name, kind, bytes)| (name.as_str(), kind.as_str(), bytes.as_slice())),
+        };
+        crate::db::assets::create(conn, program.id, &asset, &actor)
+    })
+    .await?;
+    session.success("Asset added.");
+    Ok(redirect("/admin/assets"))
+}
