@@ -29,6 +29,36 @@ pub enum SignupError {
     Notify(#[from] NotifyError),
 }
 
+/// The applicant becomes the new org's partner admin; a taken email is `SignupError::EmailTaken`.
+fn first_partner_admin(
+    conn: &mut DbConn,
+    program_id: i64,
+    org_id: i64,
+    name: &str,
+    email: &str,
+    password_hash: &str,
+) -> Result<(i64, partners::PartnerOrg, users::User), SignupError> {
+    let user = NewUser {
+        email,
+        display_name: name,
+        password_hash,
+        role: Role::PartnerAdmin,
+        partner_org_id: Some(org_id),
+    };
+    let user_id = users::insert(conn, &user).map_err(|e| {
+        if is_unique_violation(&e) {
+            SignupError::EmailTaken
+        } else {
+            e.into()
+        }
+    })?;
+    let org = partners::find(conn, program_id, org_id)?
+        .ok_or(diesel::result::Error::NotFound)?
+        .org;
+    let applicant = users::find(conn, user_id)?.ok_or(diesel::result::Error::NotFound)?;
+    Ok((user_id, org, applicant))
+}
+
 pub struct SignedUp {
     pub user_id: i64,
     pub status: PartnerStatus,
@@ -59,25 +89,14 @@ pub fn create_affiliate(
             },
         )?;
         partners::record_application(conn, org_id, signup.promotion_method, program.terms_version)?;
-        let user = NewUser {
-            email: signup.email,
-            display_name: signup.name,
-            password_hash: signup.password_hash,
-            role: Role::PartnerAdmin,
-            partner_org_id: Some(org_id),
-        };
-        let user_id = users::insert(conn, &user).map_err(|e| {
-            if is_unique_violation(&e) {
-                SignupError::EmailTaken
-            } else {
-                e.into()
-            }
-        })?;
-
-        let org = partners::find(conn, program.id, org_id)?
-            .ok_or(diesel::result::Error::NotFound)?
-            .org;
-        let applicant = users::find(conn, user_id)?.ok_or(diesel::result::Error::NotFound)?;
+        let (user_id, org, applicant) = first_partner_admin(
+            conn,
+            program.id,
+            org_id,
+            signup.name,
+            signup.email,
+            signup.password_hash,
+        )?;
         match status {
             PartnerStatus::Approved => {
                 links::ensure_default(conn, org_id, &program.default_landing_url)?;
@@ -135,24 +154,14 @@ pub fn create_reseller(
             application.company_size.as_str(),
             application.why_us,
         )?;
-        let user = NewUser {
-            email: application.email,
-            display_name: application.applicant_name,
-            password_hash: application.password_hash,
-            role: Role::PartnerAdmin,
-            partner_org_id: Some(org_id),
-        };
-        let user_id = users::insert(conn, &user).map_err(|e| {
-            if is_unique_violation(&e) {
-                SignupError::EmailTaken
-            } else {
-                e.into()
-            }
-        })?;
-        let org = partners::find(conn, program.id, org_id)?
-            .ok_or(diesel::result::Error::NotFound)?
-            .org;
-        let applicant = users::find(conn, user_id)?.ok_or(diesel::result::Error::NotFound)?;
+        let (user_id, org, applicant) = first_partner_admin(
+            conn,
+            program.id,
+            org_id,
+            application.applicant_name,
+            application.email,
+            application.password_hash,
+        )?;
         notify::application_submitted(conn, base_url, &org, &applicant)?;
         Ok(user_id)
     })
