@@ -22,6 +22,15 @@ fn rule(name: &str, kind: ConversionKind, rate_type: RateType, rate: i64) -> Rul
     }
 }
 
+/// One default rule: this many basis points of every sale.
+async fn sales_rule(app: &TestApp, bps: i64) {
+    add_rules(
+        app,
+        vec![rule("Sales", ConversionKind::Sale, RateType::Percent, bps)],
+    )
+    .await;
+}
+
 async fn add_rules(app: &TestApp, rules: Vec<Rule>) {
     app.db(move |conn| {
         let actor = concord::db::audit::Actor::system("test");
@@ -317,16 +326,7 @@ async fn recurring_for_three_months_stops_at_month_four_and_lifetime_never_stops
 async fn the_hold_release_approves_commissions_when_their_hold_ends_and_only_then() {
     let app = TestApp::spawn().await;
     let (org, key) = program_with_partner(&app, 30).await;
-    add_rules(
-        &app,
-        vec![rule(
-            "Sales",
-            ConversionKind::Sale,
-            RateType::Percent,
-            1_000,
-        )],
-    )
-    .await;
+    sales_rule(&app, 1_000).await;
     let old = (chrono::Utc::now() - chrono::Duration::days(31)).to_rfc3339();
     let recent = (chrono::Utc::now() - chrono::Duration::days(29)).to_rfc3339();
     sale(&app, &key, "old", 10_000, json!({"occurred_at": old})).await;
@@ -344,16 +344,7 @@ async fn the_hold_release_approves_commissions_when_their_hold_ends_and_only_the
 async fn held_conversions_wait_for_review_and_rejection_voids_their_commission() {
     let app = TestApp::spawn().await;
     let (_, key) = program_with_partner(&app, 0).await;
-    add_rules(
-        &app,
-        vec![rule(
-            "Sales",
-            ConversionKind::Sale,
-            RateType::Percent,
-            1_000,
-        )],
-    )
-    .await;
+    sales_rule(&app, 1_000).await;
     let (_, answer) = post(&app, &key, "/api/v1/conversions", json!({"external_id": "self", "kind": "sale", "amount": 5_000, "currency": "USD", "coupon": "BO", "customer_email": "bo@brightdeals.example"})).await;
     assert_eq!(answer["conversion"]["review_status"], "held");
     assert_eq!(
@@ -380,16 +371,7 @@ async fn held_conversions_wait_for_review_and_rejection_voids_their_commission()
 async fn refunds_void_reduce_or_claw_back_and_the_balance_nets_them() {
     let app = TestApp::spawn().await;
     let (org, key) = program_with_partner(&app, 0).await;
-    add_rules(
-        &app,
-        vec![rule(
-            "Sales",
-            ConversionKind::Sale,
-            RateType::Percent,
-            2_000,
-        )],
-    )
-    .await;
+    sales_rule(&app, 2_000).await;
     sale(&app, &key, "full", 10_000, json!({})).await;
     sale(&app, &key, "partial", 10_000, json!({})).await;
     sale(&app, &key, "paid", 10_000, json!({})).await;
@@ -492,16 +474,7 @@ async fn refunds_void_reduce_or_claw_back_and_the_balance_nets_them() {
 async fn two_currencies_stay_apart() {
     let app = TestApp::spawn().await;
     let (org, key) = program_with_partner(&app, 0).await;
-    add_rules(
-        &app,
-        vec![rule(
-            "Sales",
-            ConversionKind::Sale,
-            RateType::Percent,
-            1_000,
-        )],
-    )
-    .await;
+    sales_rule(&app, 1_000).await;
     sale(&app, &key, "usd", 10_000, json!({})).await;
     sale(&app, &key, "eur", 5_000, json!({"currency": "EUR"})).await;
     let balance = get(&app, &key, &format!("/api/v1/partners/{org}/balance")).await;
@@ -518,16 +491,7 @@ async fn two_currencies_stay_apart() {
 async fn the_hold_release_run_twice_at_once_approves_each_commission_once() {
     let app = TestApp::spawn().await;
     let (_, key) = program_with_partner(&app, 0).await;
-    add_rules(
-        &app,
-        vec![rule(
-            "Sales",
-            ConversionKind::Sale,
-            RateType::Percent,
-            1_000,
-        )],
-    )
-    .await;
+    sales_rule(&app, 1_000).await;
     for n in 0..30 {
         sale(&app, &key, &format!("s-{n}"), 1_000, json!({})).await;
     }
@@ -724,16 +688,7 @@ async fn the_report_shows_per_partner_figures_sorted_and_as_csv() {
     let (_, key) = program_with_partner(&app, 30).await;
     app.affiliate_with_link("Quiet Blog", "q@quiet.example", "quiet")
         .await;
-    add_rules(
-        &app,
-        vec![rule(
-            "Sales",
-            ConversionKind::Sale,
-            RateType::Percent,
-            1_000,
-        )],
-    )
-    .await;
+    sales_rule(&app, 1_000).await;
     let visitor = app.browser();
     let mut last_click = String::new();
     for _ in 0..2 {

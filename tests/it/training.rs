@@ -6,6 +6,14 @@ use concord::domain::partner::{PartnerKind, PartnerStatus};
 use concord::domain::role::Role;
 use reqwest::StatusCode;
 
+/// Reps of the org holding a valid certification now.
+async fn certified(app: &TestApp, org: i64) -> i64 {
+    app.db(move |conn| {
+        concord::db::training::certified_reps(conn, org, concord::db::now()).unwrap()
+    })
+    .await
+}
+
 #[tokio::test]
 async fn a_rep_fails_waits_out_the_cooldown_passes_and_the_certificate_expires() {
     let app = TestApp::spawn().await;
@@ -149,14 +157,7 @@ async fn a_rep_fails_waits_out_the_cooldown_passes_and_the_certificate_expires()
     raj.get(&course)
         .await
         .assert_contains("You can take the quiz again from");
-    assert_eq!(
-        app.db(
-            move |conn| concord::db::training::certified_reps(conn, org, concord::db::now())
-                .unwrap()
-        )
-        .await,
-        0
-    );
+    assert_eq!(certified(&app, org).await, 0);
 
     // A day later (time moved in the database), a full pass.
     app.db(|conn| {
@@ -201,14 +202,7 @@ async fn a_rep_fails_waits_out_the_cooldown_passes_and_the_certificate_expires()
         visitor.get("/certificates/NOSUCHCODE").await.status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(
-        app.db(
-            move |conn| concord::db::training::certified_reps(conn, org, concord::db::now())
-                .unwrap()
-        )
-        .await,
-        1
-    );
+    assert_eq!(certified(&app, org).await, 1);
 
     // Thirty days before expiry: one reminder. After the validity period: expired, and no longer counted.
     app.db(|conn| {
@@ -242,14 +236,7 @@ async fn a_rep_fails_waits_out_the_cooldown_passes_and_the_certificate_expires()
         .get(&format!("/certificates/{code}"))
         .await
         .assert_contains("Expired");
-    assert_eq!(
-        app.db(
-            move |conn| concord::db::training::certified_reps(conn, org, concord::db::now())
-                .unwrap()
-        )
-        .await,
-        0
-    );
+    assert_eq!(certified(&app, org).await, 0);
 }
 
 #[tokio::test]
