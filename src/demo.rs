@@ -1,6 +1,6 @@
-//! Demo data for `concord serve --demo`: a program with four tiers, an admin, an affiliate with links and a coupon,
-//! and reseller orgs with a partner admin and a rep, plus one application waiting in the queue. Loaded only into an
-//! empty database. Passwords are random and printed once.
+//! Demo data for `concord serve --demo`: a program with four tiers, a commission rule, an admin, an affiliate with
+//! links and a coupon, and reseller orgs with a partner admin and a rep, plus one application waiting in the
+//! queue. Loaded only into an empty database. Passwords are random and printed once.
 
 use diesel::Connection;
 
@@ -9,8 +9,10 @@ use crate::auth::token::new_token;
 use crate::db::audit::Actor;
 use crate::db::links::{self, NewLink};
 use crate::db::partners::{self, NewPartnerOrg};
-use crate::db::{coupons, programs, tiers, DbConn};
+use crate::db::{coupons, programs, rules, tiers, DbConn};
 use crate::domain::affiliate::{AffiliateSettings, AttributionModel};
+use crate::domain::commission::{RateType, Recurrence, Rule};
+use crate::domain::conversion::ConversionKind;
 use crate::domain::money::Currency;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::role::Role;
@@ -192,6 +194,20 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
         };
         links::create(conn, &campaign)?;
         coupons::assign(conn, affiliate, "Bright Deals Blog", "BRIGHT10", "bright10", &system)?;
+        let sales = Rule {
+            id: 0,
+            name: "Affiliate sales".into(),
+            applies_to: ConversionKind::Sale,
+            rate_type: RateType::Percent,
+            rate: 2_000,
+            product_filter: String::new(),
+            tier_id: None,
+            volume_threshold: Some(50),
+            volume_rate: Some(2_500),
+            recurrence: Recurrence::Recurring,
+            recurring_months: Some(12),
+        };
+        rules::create(conn, program.id, &sales, &system)?;
         Ok(Some(logins))
     })
 }

@@ -347,6 +347,10 @@ async fn serve_demo_loads_demo_data_once_and_prints_the_logins() {
             .starts_with("https://acme.example/pricing?sub_id=newsletter&utm_source=brightdeals"),
         "{location}"
     );
+    browser
+        .get("/admin/rules")
+        .await
+        .assert_contains("20% per sale; 25% from sale 51 in a month; 12 months of renewals");
     drop(server);
 
     let mut server = start();
