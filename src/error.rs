@@ -50,6 +50,19 @@ impl From<crate::email::NotifyError> for AppError {
     }
 }
 
+/// A signup failure of ours. (A taken email is the applicant's to fix; handlers show it next to the field first.)
+impl From<crate::signup::SignupError> for AppError {
+    fn from(e: crate::signup::SignupError) -> Self {
+        match e {
+            crate::signup::SignupError::Database(e) => AppError::Database(e),
+            crate::signup::SignupError::Notify(e) => AppError::from(e),
+            taken @ crate::signup::SignupError::EmailTaken => {
+                AppError::BadRequest(taken.to_string())
+            }
+        }
+    }
+}
+
 impl AppError {
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         AppError::Internal(detail.to_string())

@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 use validator::Validate;
 
-use super::{client_ip, db, redirect, render, Ctx, FieldErrors, PageContext, State};
+use super::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
 use crate::auth::{login, password, CurrentUser, TypedSession};
 use crate::db::links::{LinkStats, LinkWriteError, NewLink};
 use crate::domain::affiliate::{check_destination, check_slug};
@@ -110,18 +110,8 @@ async fn join_submit(
     form: web::Form<JoinForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut form = form.into_inner();
-    if let Err(minutes) = state
-        .signups
-        .attempt(&client_ip(&req, state.settings.behind_proxy))
-    {
-        return Err(AppError::TooManyRequests(format!(
-            "Too many signups from your network. Try again in {minutes} minutes."
-        )));
-    }
-    if !form.company_url.is_empty() {
-        // Looks like success to the bot; nothing is created.
-        tracing::info!("signup honeypot filled; ignored");
-        return Ok(redirect("/"));
+    if let Some(answer) = super::screen_signup(&req, &state, &form.company_url, "signups")? {
+        return Ok(answer);
     }
     for field in [
         &mut form.name,
@@ -184,8 +174,7 @@ async fn join_submit(
         match crate::signup::create_affiliate(conn, &signup, &base_url) {
             Ok(done) => Ok(Ok((done.status, login::start_session(conn, done.user_id)?))),
             Err(SignupError::EmailTaken) => Ok(Err(SignupError::EmailTaken.to_string())),
-            Err(SignupError::Database(e)) => Err(AppError::from(e)),
-            Err(SignupError::Notify(e)) => Err(AppError::from(e)),
+            Err(other) => Err(AppError::from(other)),
         }
     })
     .await?;

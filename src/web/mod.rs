@@ -179,6 +179,29 @@ pub fn csv_field(text: &str) -> String {
     }
 }
 
+/// The screening in front of self-serve signup forms: a flood from one address gets a 429, and a filled honeypot
+/// field (which people never see) gets a quiet redirect that creates nothing. `Ok(Some(answer))` ends the request.
+pub fn screen_signup(
+    req: &HttpRequest,
+    state: &State,
+    honeypot: &str,
+    what: &str,
+) -> Result<Option<HttpResponse>, AppError> {
+    if let Err(minutes) = state
+        .signups
+        .attempt(&client_ip(req, state.settings.behind_proxy))
+    {
+        return Err(AppError::TooManyRequests(format!(
+            "Too many {what} from your network. Try again in {minutes} minutes."
+        )));
+    }
+    if !honeypot.is_empty() {
+        tracing::info!("signup honeypot filled; ignored");
+        return Ok(Some(redirect("/")));
+    }
+    Ok(None)
+}
+
 /// Errors per form field, shown next to the inputs.
 #[derive(Debug, Default)]
 pub struct FieldErrors(Vec<(String, String)>);

@@ -98,16 +98,8 @@ async fn apply_submit(
     form: web::Form<ApplyForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut form = form.into_inner();
-    if let Err(minutes) = state
-        .signups
-        .attempt(&client_ip(&req, state.settings.behind_proxy))
-    {
-        return Err(AppError::TooManyRequests(format!(
-            "Too many applications from your network. Try again in {minutes} minutes."
-        )));
-    }
-    if !form.company_url.is_empty() {
-        return Ok(redirect("/"));
+    if let Some(answer) = super::screen_signup(&req, &state, &form.company_url, "applications")? {
+        return Ok(answer);
     }
     for field in [
         &mut form.company_name,
@@ -184,8 +176,7 @@ async fn apply_submit(
         match crate::signup::create_reseller(conn, &application, &base_url) {
             Ok(user_id) => Ok(Ok(login::start_session(conn, user_id)?)),
             Err(SignupError::EmailTaken) => Ok(Err(SignupError::EmailTaken.to_string())),
-            Err(SignupError::Database(e)) => Err(AppError::from(e)),
-            Err(SignupError::Notify(e)) => Err(AppError::from(e)),
+            Err(other) => Err(AppError::from(other)),
         }
     })
     .await?;
