@@ -10,6 +10,8 @@ pub mod clicks;
 pub mod conversions;
 pub mod coupons;
 pub mod customers;
+pub mod deal_config;
+pub mod deals;
 pub mod invitations;
 pub mod jobs;
 pub mod ledger;

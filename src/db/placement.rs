@@ -12,8 +12,8 @@ use super::{programs, tiers, DbConn};
 use crate::domain::partner::PartnerStatus;
 use crate::domain::tier_placement::{place, Metrics, Placement, Situation};
 
-/// An org's numbers over the 12 months before `now` (certified reps: holders of a certification valid now). Deal
-/// revenue and won deals arrive with deal registration; until then they are zero.
+/// An org's numbers over the 12 months before `now`: affiliate sales, deals the vendor confirmed won (in the
+/// program currency), and certified reps (holders of a certification valid now).
 pub fn metrics(
     conn: &mut DbConn,
     org_id: i64,
@@ -29,10 +29,13 @@ pub fn metrics(
         .select(conversions::amount_minor)
         .load(conn)?;
     let certified_reps = super::training::certified_reps(conn, org_id, now)?;
+    let (won_deals, won_revenue_minor) =
+        super::deals::won_since(conn, org_id, currency, now - Duration::days(365))?;
     Ok(Metrics {
         sales_revenue_minor: sales.iter().sum(),
         certified_reps,
-        ..Default::default()
+        won_deals,
+        won_revenue_minor,
     })
 }
 

@@ -30,6 +30,11 @@ pub struct Program {
     pub agreement_text: String,
     pub agreement_version: i64,
     pub tier_grace_days: i64,
+    pub deal_sla_hours: i64,
+    pub deal_protection_days: i64,
+    pub deal_auto_approve_below_minor: Option<i64>,
+    pub deal_requires_certification: bool,
+    pub deal_reps_see_org: bool,
 }
 
 impl Program {

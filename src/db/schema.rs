@@ -29,6 +29,11 @@ diesel::table! {
         agreement_text -> Text,
         agreement_version -> BigInt,
         tier_grace_days -> BigInt,
+        deal_sla_hours -> BigInt,
+        deal_protection_days -> BigInt,
+        deal_auto_approve_below_minor -> Nullable<BigInt>,
+        deal_requires_certification -> Bool,
+        deal_reps_see_org -> Bool,
     }
 }
 
@@ -394,6 +399,13 @@ diesel::joinable!(partner_tier_history -> partner_orgs (partner_org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
+    deal_stages,
+    products,
+    deal_custom_fields,
+    direct_accounts,
+    deals,
+    deal_extensions,
+    deal_events,
     programs,
     tiers,
     partner_orgs,
@@ -484,5 +496,113 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    deal_stages (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        position -> BigInt,
+        name -> Text,
+        probability_percent -> BigInt,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    deal_custom_fields (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        position -> BigInt,
+        label -> Text,
+        field_type -> Text,
+        options -> Text,
+        required -> Bool,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    direct_accounts (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        company_name -> Text,
+        company_key -> Text,
+        domain -> Text,
+        account_owner -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deals (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        partner_org_id -> BigInt,
+        registered_by_user_id -> BigInt,
+        customer_name -> Text,
+        customer_key -> Text,
+        customer_domain -> Text,
+        contact_name -> Text,
+        contact_email -> Text,
+        contact_title -> Text,
+        country -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        expected_close_date -> Date,
+        products -> Text,
+        description -> Text,
+        custom_fields -> Text,
+        justification -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        stage_id -> Nullable<BigInt>,
+        submitted_at -> Timestamp,
+        first_decided_at -> Nullable<Timestamp>,
+        approved_at -> Nullable<Timestamp>,
+        protection_until -> Nullable<Timestamp>,
+        escalated_at -> Nullable<Timestamp>,
+        expiry_warned_at -> Nullable<Timestamp>,
+        won_amount_minor -> Nullable<BigInt>,
+        closed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deal_extensions (id) {
+        id -> BigInt,
+        deal_id -> BigInt,
+        justification -> Text,
+        requested_by_user_id -> BigInt,
+        requested_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        granted_days -> Nullable<BigInt>,
+        refusal_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    deal_events (id) {
+        id -> BigInt,
+        deal_id -> BigInt,
+        actor_user_id -> Nullable<BigInt>,
+        actor_label -> Text,
+        kind -> Text,
+        detail -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(deals -> partner_orgs (partner_org_id));
+diesel::joinable!(deals -> deal_stages (stage_id));
+diesel::joinable!(deal_events -> deals (deal_id));
+diesel::joinable!(deal_extensions -> deals (deal_id));
 diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(invitations -> partner_orgs (partner_org_id));

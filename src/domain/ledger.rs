@@ -11,6 +11,7 @@ text_enum!(EntryKind {
     Adjustment => "adjustment" / "Adjustment",
     Payout => "payout" / "Payout",
     MdfReimbursement => "mdf_reimbursement" / "MDF reimbursement",
+    DealMargin => "deal_margin" / "Deal margin",
 });
 
 text_enum!(EntryStatus {

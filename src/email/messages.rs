@@ -180,6 +180,43 @@ email_message!(
     "email/certification_expiring/body.html"
 );
 
+/// Something happened to a registered deal: a decision, a protection warning or expiry, an extension answer, a
+/// win confirmed or sent back.
+pub struct DealUpdate {
+    pub frame: Frame,
+    pub org_name: String,
+    pub deal_title: String,
+    /// One sentence, also the subject: "Deal #12 Acme approved".
+    pub headline: String,
+    pub detail: String,
+    pub reason: String,
+    pub deal_url: String,
+}
+email_message!(
+    DealUpdate,
+    "deal_update",
+    "email/deal_update/subject.txt",
+    "email/deal_update/body.txt",
+    "email/deal_update/body.html"
+);
+
+/// A registration waits past the approval SLA; sent once to the program's staff.
+pub struct DealOverdue {
+    pub frame: Frame,
+    pub partner_name: String,
+    pub deal_title: String,
+    pub waiting: String,
+    pub sla_hours: i64,
+    pub review_url: String,
+}
+email_message!(
+    DealOverdue,
+    "deal_overdue",
+    "email/deal_overdue/subject.txt",
+    "email/deal_overdue/body.txt",
+    "email/deal_overdue/body.html"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +295,27 @@ mod tests {
                 portal_url: frame().link("/portal"),
             }
             .render("nia@example.test")
+            .unwrap(),
+            DealUpdate {
+                frame: frame(),
+                org_name: "Northwind".into(),
+                deal_title: "#7 Acme".into(),
+                headline: "Deal #7 Acme approved".into(),
+                detail: "Protected until 2027-02-21.".into(),
+                reason: String::new(),
+                deal_url: frame().link("/portal/deals/7"),
+            }
+            .render("nia@example.test")
+            .unwrap(),
+            DealOverdue {
+                frame: frame(),
+                partner_name: "Northwind".into(),
+                deal_title: "#7 Acme".into(),
+                waiting: "6 h overdue".into(),
+                sla_hours: 48,
+                review_url: frame().link("/admin/deals/7"),
+            }
+            .render("admin@example.test")
             .unwrap(),
             CertificationExpiring {
                 frame: frame(),

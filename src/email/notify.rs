@@ -174,3 +174,130 @@ pub fn certification_reminders(
         Ok(due.len())
     })
 }
+
+/// Tells the rep who registered a deal and the org's partner admins what happened to it.
+pub fn deal_notice(
+    conn: &mut DbConn,
+    base_url: &str,
+    deal: &crate::db::deals::Deal,
+    notice: &crate::db::deals::DealNotice,
+) -> Result<(), NotifyError> {
+    use crate::db::deals::DealNotice as N;
+    use crate::domain::deal::DealDecision as D;
+    let frame = frame(conn, base_url)?;
+    let title = deal.title();
+    let protected_until = deal
+        .protection_until
+        .map(|u| u.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    let (headline, detail, reason) = match notice {
+        N::Decided {
+            decision: D::Approve,
+            automatic,
+            ..
+        } => (
+            format!("Deal {title} approved"),
+            format!(
+                "{}The customer is protected for you until {protected_until}. Move the deal through its stages as it progresses.",
+                if *automatic { "It was approved automatically: no conflicts and below the program's auto-approval amount. " } else { "" }
+            ),
+            String::new(),
+        ),
+        N::Decided {
+            decision: D::Reject,
+            reason,
+            ..
+        } => (
+            format!("Deal {title} was not approved"),
+            "The registration was rejected.".to_string(),
+            reason.clone(),
+        ),
+        N::Decided {
+            decision: D::RequestInfo,
+            reason,
+            ..
+        } => (
+            format!("Deal {title} needs more information"),
+            "The approver needs more information before deciding. Update the registration and submit it again.".to_string(),
+            reason.clone(),
+        ),
+        N::ExpiringSoon => (
+            format!("Protection of deal {title} ends on {protected_until}"),
+            "Unless the deal is won before then, its protection ends and the customer is open again. You can ask once for an extension from the deal's page.".to_string(),
+            String::new(),
+        ),
+        N::Expired => (
+            format!("Protection of deal {title} has ended"),
+            "The protection period passed without a win, so the registration has expired.".to_string(),
+            String::new(),
+        ),
+        N::ExtensionGranted { days } => (
+            format!("Extension granted for deal {title}"),
+            format!("Protection is extended by {days} days, until {protected_until}."),
+            String::new(),
+        ),
+        N::ExtensionRefused { reason } => (
+            format!("Extension refused for deal {title}"),
+            format!("Protection still ends on {protected_until}."),
+            reason.clone(),
+        ),
+        N::WinConfirmed { margin } => (
+            format!("Win of deal {title} confirmed"),
+            margin.clone(),
+            String::new(),
+        ),
+        N::WinSentBack { reason } => (
+            format!("Win of deal {title} not confirmed yet"),
+            "The deal is open again; update it and report the win once it is settled.".to_string(),
+            reason.clone(),
+        ),
+    };
+    let org_name = crate::db::partners::overview(conn, deal.partner_org_id)?
+        .map(|p| p.org.name)
+        .unwrap_or_default();
+    let mut recipients: Vec<String> = users::find(conn, deal.registered_by_user_id)?
+        .filter(|u| u.active)
+        .map(|u| vec![u.email])
+        .unwrap_or_default();
+    for admin in users::org_contacts(conn, deal.partner_org_id)? {
+        if admin.role() == crate::domain::role::Role::PartnerAdmin && !recipients.contains(&admin.email) {
+            recipients.push(admin.email);
+        }
+    }
+    for recipient in recipients {
+        let email = DealUpdate {
+            frame: frame.clone(),
+            org_name: org_name.clone(),
+            deal_title: title.clone(),
+            headline: headline.clone(),
+            detail: detail.clone(),
+            reason: reason.clone(),
+            deal_url: frame.link(&format!("/portal/deals/{}", deal.id)),
+        };
+        outbox::enqueue(conn, &email.render(&recipient)?)?;
+    }
+    Ok(())
+}
+
+/// Tells the program's staff, once, that a registration waits past the approval SLA.
+pub fn deal_overdue(
+    conn: &mut DbConn,
+    base_url: &str,
+    deal: &crate::db::deals::Deal,
+    partner_name: &str,
+    clock: &crate::domain::deal::SlaClock,
+) -> Result<(), NotifyError> {
+    let frame = frame(conn, base_url)?;
+    for staff in users::active_staff(conn)? {
+        let email = DealOverdue {
+            frame: frame.clone(),
+            partner_name: partner_name.to_string(),
+            deal_title: deal.title(),
+            waiting: clock.text(),
+            sla_hours: clock.sla_hours,
+            review_url: frame.link(&format!("/admin/deals/{}", deal.id)),
+        };
+        outbox::enqueue(conn, &email.render(&staff.email)?)?;
+    }
+    Ok(())
+}

@@ -39,6 +39,16 @@ pub const JOBS: &[JobSpec] = &[
         every: Duration::from_secs(60),
         description: "Approves commissions whose hold period has ended",
     },
+    JobSpec {
+        name: "deal_sla",
+        every: Duration::from_secs(300),
+        description: "Emails the program's staff once about each registration waiting past the approval SLA",
+    },
+    JobSpec {
+        name: "deal_expiry",
+        every: Duration::from_secs(3600),
+        description: "Warns a week before deal protection ends, and expires deals whose protection passed",
+    },
 ];
 
 /// What jobs work with. One per process.
@@ -126,6 +136,38 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
                 String::new()
             } else {
                 format!("{released} approved")
+            })
+        }
+        "deal_sla" => {
+            let base_url = ctx.settings.base_url.clone();
+            let escalated = ctx
+                .db(move |conn| {
+                    let program = db::programs::current(conn)?;
+                    let notify = |conn: &mut DbConn, deal: &_, partner: &str, clock: &_| {
+                        crate::email::notify::deal_overdue(conn, &base_url, deal, partner, clock)
+                    };
+                    db::deals::escalate_overdue(conn, &program, db::now(), &notify)
+                })
+                .await?;
+            Ok(if escalated == 0 {
+                String::new()
+            } else {
+                format!("{escalated} escalated")
+            })
+        }
+        "deal_expiry" => {
+            let base_url = ctx.settings.base_url.clone();
+            let run = ctx
+                .db(move |conn| {
+                    let notify = |conn: &mut DbConn, deal: &_, notice: &_| {
+                        crate::email::notify::deal_notice(conn, &base_url, deal, notice)
+                    };
+                    db::deals::run_expiry(conn, db::now(), &notify)
+                })
+                .await?;
+            Ok(match (run.warned, run.expired) {
+                (0, 0) => String::new(),
+                (warned, expired) => format!("{warned} warned, {expired} expired"),
             })
         }
         other => anyhow::bail!(

@@ -7,6 +7,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod content;
+pub mod deals;
 pub mod earnings;
 pub mod password;
 pub mod portal;

@@ -23,7 +23,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(super::earnings::portal_routes)
             .configure(super::reseller::portal_routes)
             .configure(super::training::portal_routes)
-            .configure(super::content::portal_routes),
+            .configure(super::content::portal_routes)
+            .configure(super::deals::portal_routes),
     );
 }
 
@@ -37,6 +38,8 @@ struct Dashboard {
     performance: Option<Performance>,
     /// What the next tier needs and how far the org is: (tier name, [(line, met)]).
     next_tier: Option<(String, Vec<(String, bool)>)>,
+    /// Deal pipeline, for approved reseller and referral orgs.
+    pipeline: Option<super::admin::pipeline::Pipeline>,
 }
 
 impl Dashboard {
@@ -85,7 +88,15 @@ async fn dashboard(
     } else {
         None
     };
+    let pipeline = if partner.org.kind() != PartnerKind::Affiliate
+        && partner.org.status() == PartnerStatus::Approved
+    {
+        Some(super::admin::pipeline::run(&state, Some(org_id)).await?)
+    } else {
+        None
+    };
     page(&Dashboard {
+        pipeline,
         ctx,
         partner,
         benefits,

@@ -7,9 +7,12 @@ pub mod audit;
 pub mod commissions;
 pub mod conversions;
 pub mod dashboard;
+pub mod deal_settings;
+pub mod deals;
 pub mod jobs;
 pub mod outbox;
 pub mod partners;
+pub mod pipeline;
 pub mod reports;
 pub mod rules;
 pub mod settings;
@@ -29,6 +32,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/admin")
             .wrap(from_fn(require_staff))
             .route("", web::get().to(dashboard::show))
+            .configure(deals::routes)
+            .configure(pipeline::routes)
             .configure(partners::routes)
             .configure(tiers::routes)
             .configure(audit::routes)

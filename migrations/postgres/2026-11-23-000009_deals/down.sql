@@ -1,0 +1,12 @@
+DROP TABLE deal_events;
+DROP TABLE deal_extensions;
+DROP TABLE deals;
+DROP TABLE direct_accounts;
+DROP TABLE deal_custom_fields;
+DROP TABLE products;
+DROP TABLE deal_stages;
+ALTER TABLE programs DROP COLUMN deal_reps_see_org;
+ALTER TABLE programs DROP COLUMN deal_requires_certification;
+ALTER TABLE programs DROP COLUMN deal_auto_approve_below_minor;
+ALTER TABLE programs DROP COLUMN deal_protection_days;
+ALTER TABLE programs DROP COLUMN deal_sla_hours;

@@ -1,0 +1,829 @@
+//! Deal registration: the lifecycle of a registered opportunity, the normalisation that makes conflict detection
+//! work ("Acme, Inc." at `https://www.eu.acme.com/x` is the customer "acme" at `acme.com`), the SLA clock in
+//! business hours, protection and expiry, and the partner's margin on a confirmed win.
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
+
+use super::money::{percent_text, Currency, Money};
+
+text_enum!(DealStatus {
+    Submitted => "submitted" / "Awaiting approval",
+    InfoRequested => "info_requested" / "More information requested",
+    Approved => "approved" / "Approved",
+    Rejected => "rejected" / "Rejected",
+    Expired => "expired" / "Expired",
+    WonReported => "won_reported" / "Won, awaiting confirmation",
+    Won => "won" / "Won",
+    Lost => "lost" / "Lost",
+});
+
+impl DealStatus {
+    /// Registrations that still claim their customer: another partner registering it is a conflict.
+    pub const CLAIMING: &'static [DealStatus] = &[
+        DealStatus::Submitted,
+        DealStatus::InfoRequested,
+        DealStatus::Approved,
+        DealStatus::WonReported,
+    ];
+
+    /// Open pipeline: approved deals being worked, and wins the vendor has yet to confirm.
+    pub fn in_pipeline(self) -> bool {
+        matches!(self, DealStatus::Approved | DealStatus::WonReported)
+    }
+
+    pub fn css_class(self) -> &'static str {
+        match self {
+            DealStatus::Submitted | DealStatus::InfoRequested | DealStatus::WonReported => "pending",
+            DealStatus::Approved | DealStatus::Won => "approved",
+            DealStatus::Rejected | DealStatus::Expired | DealStatus::Lost => "rejected",
+        }
+    }
+}
+
+text_enum!(DealDecision {
+    Approve => "approve" / "Approve",
+    Reject => "reject" / "Reject",
+    RequestInfo => "request_info" / "Ask for more information",
+});
+
+/// What a decision on a registration does, or why it may not be taken.
+pub fn decide(
+    status: DealStatus,
+    decision: DealDecision,
+    reason: &str,
+) -> Result<DealStatus, String> {
+    if status != DealStatus::Submitted {
+        return Err(format!(
+            "This registration is no longer awaiting approval (it is {}).",
+            status.label().to_lowercase()
+        ));
+    }
+    let reason = reason.trim();
+    match decision {
+        DealDecision::Approve => Ok(DealStatus::Approved),
+        DealDecision::Reject if reason.is_empty() => Err(
+            "Give a reason for the rejection, such as a prior registration or an existing direct customer."
+                .into(),
+        ),
+        DealDecision::Reject => Ok(DealStatus::Rejected),
+        DealDecision::RequestInfo if reason.is_empty() => {
+            Err("Say what information the partner should add.".into())
+        }
+        DealDecision::RequestInfo => Ok(DealStatus::InfoRequested),
+    }
+}
+
+/// Legal forms dropped from the end of a company name before comparing ("Acme, Inc." and "ACME Inc" are one).
+const LEGAL_SUFFIXES: &[&str] = &[
+    "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "llp", "lp",
+    "plc", "gmbh", "ag", "kg", "ug", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy", "ab", "as",
+    "aps", "pty", "pte", "kk", "se", "mbh", "holding", "holdings", "group",
+];
+
+/// A Latin letter without its accent, so "Müller" and "Muller" compare equal.
+fn fold_letter(c: char) -> Option<&'static str> {
+    Some(match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
+        'æ' => "ae",
+        'ç' | 'ć' | 'č' => "c",
+        'ď' | 'đ' | 'ð' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ė' | 'ę' | 'ě' => "e",
+        'ğ' => "g",
+        'ì' | 'í' | 'î' | 'ï' | 'ī' | 'į' | 'ı' => "i",
+        'ł' | 'ľ' | 'ĺ' => "l",
+        'ñ' | 'ń' | 'ň' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ő' => "o",
+        'œ' => "oe",
+        'ř' | 'ŕ' => "r",
+        'ś' | 'š' | 'ş' | 'ș' => "s",
+        'ß' => "ss",
+        'ť' | 'ţ' | 'ț' => "t",
+        'ù' | 'ú' | 'û' | 'ü' | 'ū' | 'ů' | 'ű' | 'ų' => "u",
+        'ý' | 'ÿ' => "y",
+        'ź' | 'ż' | 'ž' => "z",
+        'þ' => "th",
+        _ => return None,
+    })
+}
+
+/// The comparable form of a company name: lower case, accents folded, punctuation gone, legal forms dropped from
+/// the end. A name that is nothing but a legal form keeps it, so "AG" does not match every empty key.
+pub fn company_key(name: &str) -> String {
+    let mut folded = String::with_capacity(name.len());
+    for c in name.trim().to_lowercase().chars() {
+        if let Some(plain) = fold_letter(c) {
+            folded.push_str(plain);
+        } else if c.is_alphanumeric() {
+            folded.push(c);
+        } else if c == '&' {
+            folded.push_str(" and ");
+        } else if c == '.' || c == '\'' || c == '’' {
+            // "S.A." is "sa", "O'Neil" is "oneil".
+        } else {
+            folded.push(' ');
+        }
+    }
+    let mut words: Vec<&str> = folded.split_whitespace().collect();
+    while words.len() > 1 && LEGAL_SUFFIXES.contains(words.last().expect("non-empty")) {
+        words.pop();
+    }
+    words.join(" ")
+}
+
+/// Second-level labels under which companies register (`acme.co.uk`): the registrable domain keeps three labels.
+const SECOND_LEVEL_SUFFIXES: &[&str] = &[
+    "co.uk", "org.uk", "ac.uk", "gov.uk", "ltd.uk", "plc.uk", "me.uk", "com.au", "net.au", "org.au",
+    "edu.au", "co.nz", "org.nz", "co.jp", "ne.jp", "or.jp", "co.kr", "co.za", "org.za", "com.br",
+    "net.br", "com.mx", "com.ar", "com.cn", "net.cn", "org.cn", "com.hk", "com.sg", "com.tw",
+    "co.in", "net.in", "org.in", "co.il", "com.tr", "co.id", "com.my", "com.ph", "com.vn", "com.pl",
+    "co.at", "or.at", "com.es", "com.pt", "com.co", "com.pe", "com.ua", "co.th", "com.sa", "com.eg",
+];
+
+/// Free mail providers: a contact's address there says nothing about the customer's domain.
+const FREE_MAIL: &[&str] = &[
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com",
+    "icloud.com", "me.com", "aol.com", "gmx.de", "gmx.net", "web.de", "proton.me", "protonmail.com",
+    "yandex.ru", "mail.ru", "qq.com", "163.com",
+];
+
+/// The registrable domain of a website as typed: scheme, `www.`, port and path stripped, subdomains dropped, so
+/// `https://www.EU.acme.com/path` is `acme.com` and `shop.acme.co.uk` is `acme.co.uk`. Empty input is empty.
+pub fn registrable_domain(raw: &str) -> Result<String, String> {
+    let host = super::partner::normalise_domain(raw)?;
+    if host.is_empty() {
+        return Ok(host);
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let keep = if labels.len() >= 3
+        && SECOND_LEVEL_SUFFIXES.contains(&labels[labels.len() - 2..].join(".").as_str())
+    {
+        3
+    } else {
+        2
+    };
+    Ok(labels[labels.len().saturating_sub(keep)..].join("."))
+}
+
+/// The customer's domain from the contact's email address, unless it is a free mail provider.
+pub fn domain_of_email(email: &str) -> Option<String> {
+    let (_, domain) = email.trim().rsplit_once('@')?;
+    let domain = registrable_domain(domain).ok()?;
+    (!domain.is_empty() && !FREE_MAIL.contains(&domain.as_str())).then_some(domain)
+}
+
+/// What conflict detection compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerKeys {
+    pub company_key: String,
+    pub domain: String,
+}
+
+impl CustomerKeys {
+    pub fn of(company_name: &str, domain: &str) -> Self {
+        Self {
+            company_key: company_key(company_name),
+            domain: domain.to_string(),
+        }
+    }
+}
+
+text_enum!(MatchedField {
+    Domain => "domain" / "website domain",
+    CompanyName => "company_name" / "company name",
+});
+
+/// The fields on which two customers match; empty when they do not.
+pub fn matched_fields(a: &CustomerKeys, b: &CustomerKeys) -> Vec<MatchedField> {
+    let mut fields = Vec::new();
+    if !a.domain.is_empty() && a.domain == b.domain {
+        fields.push(MatchedField::Domain);
+    }
+    if !a.company_key.is_empty() && a.company_key == b.company_key {
+        fields.push(MatchedField::CompanyName);
+    }
+    fields
+}
+
+/// Whether a registration still claims its customer at `now`: open, or approved and protected.
+pub fn claims_customer(
+    status: DealStatus,
+    protection_until: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> bool {
+    match status {
+        DealStatus::Approved => protection_until.is_none_or(|until| until > now),
+        other => DealStatus::CLAIMING.contains(&other),
+    }
+}
+
+/// Minutes of business time (Monday to Friday, UTC, around the clock) between two instants.
+pub fn business_minutes_between(start: NaiveDateTime, end: NaiveDateTime) -> i64 {
+    if end <= start {
+        return 0;
+    }
+    let mut total = 0;
+    let mut day = start.date();
+    while day <= end.date() {
+        if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+            let day_start = day.and_hms_opt(0, 0, 0).expect("midnight");
+            let day_end = day_start + Duration::days(1);
+            let from = start.max(day_start);
+            let to = end.min(day_end);
+            if to > from {
+                total += (to - from).num_minutes();
+            }
+        }
+        day += Duration::days(1);
+    }
+    total
+}
+
+/// Where a registration stands against the program's approval SLA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlaClock {
+    pub elapsed_minutes: i64,
+    pub sla_hours: i64,
+}
+
+impl SlaClock {
+    pub fn at(submitted_at: NaiveDateTime, now: NaiveDateTime, sla_hours: i64) -> Self {
+        Self {
+            elapsed_minutes: business_minutes_between(submitted_at, now),
+            sla_hours,
+        }
+    }
+
+    pub fn overdue(&self) -> bool {
+        self.elapsed_minutes > self.sla_hours * 60
+    }
+
+    /// "30 h of 48 h", "6 h overdue".
+    pub fn text(&self) -> String {
+        let left = self.sla_hours * 60 - self.elapsed_minutes;
+        if left < 0 {
+            format!("{} h overdue", (-left + 59) / 60)
+        } else {
+            format!("{} h of {} h", self.elapsed_minutes / 60, self.sla_hours)
+        }
+    }
+}
+
+/// What the expiry job does with an approved deal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryStep {
+    Nothing,
+    /// Protection ends within `EXPIRY_WARNING_DAYS`, and nobody was told yet.
+    Warn,
+    Expire,
+}
+
+pub const EXPIRY_WARNING_DAYS: i64 = 7;
+
+pub fn expiry_step(
+    protection_until: NaiveDateTime,
+    warned_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> ExpiryStep {
+    if protection_until <= now {
+        ExpiryStep::Expire
+    } else if warned_at.is_none() && protection_until - now <= Duration::days(EXPIRY_WARNING_DAYS) {
+        ExpiryStep::Warn
+    } else {
+        ExpiryStep::Nothing
+    }
+}
+
+/// The partner's margin on a confirmed win: the tier's basis points of the won amount, with the rule in words.
+pub fn margin(
+    won: Money,
+    tier: Option<(&str, i64)>,
+) -> (i64, String) {
+    match tier {
+        Some((name, bps)) if bps > 0 => {
+            let amount = super::commission::share(won.minor, bps, 10_000);
+            let text = format!(
+                "{name} tier margin {} of the won amount {won} = {}",
+                percent_text(bps),
+                Money::new(amount, won.currency)
+            );
+            (amount, text)
+        }
+        Some((name, _)) => (0, format!("The {name} tier has no margin on deals.")),
+        None => (0, "The partner has no tier, so no margin on deals.".into()),
+    }
+}
+
+/// A calendar quarter, "2026-Q4".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Quarter {
+    pub year: i32,
+    pub number: u32,
+}
+
+impl Quarter {
+    pub fn of(date: NaiveDate) -> Self {
+        Self {
+            year: date.year(),
+            number: (date.month() - 1) / 3 + 1,
+        }
+    }
+
+    pub fn next(self) -> Self {
+        if self.number == 4 {
+            Self {
+                year: self.year + 1,
+                number: 1,
+            }
+        } else {
+            Self {
+                year: self.year,
+                number: self.number + 1,
+            }
+        }
+    }
+
+    pub fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, (self.number - 1) * 3 + 1, 1).expect("valid quarter")
+    }
+
+    /// The first day of the next quarter: the range is `first_day()..end()`.
+    pub fn end(self) -> NaiveDate {
+        self.next().first_day()
+    }
+
+    pub fn contains(self, date: NaiveDate) -> bool {
+        Quarter::of(date) == self
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let fail = || format!("'{}' is not a quarter like 2026-Q4.", raw.trim());
+        let (year, number) = raw.trim().split_once("-Q").ok_or_else(fail)?;
+        let year: i32 = year.parse().map_err(|_| fail())?;
+        let number: u32 = number.parse().map_err(|_| fail())?;
+        if !(1..=4).contains(&number) || !(1900..=9999).contains(&year) {
+            return Err(fail());
+        }
+        Ok(Self { year, number })
+    }
+}
+
+impl std::fmt::Display for Quarter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-Q{}", self.year, self.number)
+    }
+}
+
+text_enum!(CustomFieldType {
+    Text => "text" / "Text",
+    Number => "number" / "Number",
+    Date => "date" / "Date",
+    Select => "select" / "Choice from a list",
+});
+
+/// An admin-defined field of the registration form.
+#[derive(Debug, Clone)]
+pub struct CustomFieldSpec<'a> {
+    pub label: &'a str,
+    pub field_type: CustomFieldType,
+    pub options: Vec<&'a str>,
+    pub required: bool,
+}
+
+/// Checks a custom field's value as typed; returns the value to store.
+pub fn check_custom_value(spec: &CustomFieldSpec<'_>, raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return if spec.required {
+            Err(format!("{} is required.", spec.label))
+        } else {
+            Ok(String::new())
+        };
+    }
+    if value.chars().count() > 500 {
+        return Err(format!("{} takes at most 500 characters.", spec.label));
+    }
+    match spec.field_type {
+        CustomFieldType::Text => Ok(value.to_string()),
+        CustomFieldType::Number => {
+            let digits = value.strip_prefix('-').unwrap_or(value);
+            let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+            if !whole.is_empty()
+                && whole.chars().all(|c| c.is_ascii_digit())
+                && fraction.chars().all(|c| c.is_ascii_digit())
+                && whole.len() + fraction.len() <= 18
+            {
+                Ok(value.to_string())
+            } else {
+                Err(format!("{} takes a number, like 250 or 12.5.", spec.label))
+            }
+        }
+        CustomFieldType::Date => NaiveDate::parse_from_str(value, "%Y-%m-%d")
+            .map(|d| d.to_string())
+            .map_err(|_| format!("{} takes a date like 2026-12-31.", spec.label)),
+        CustomFieldType::Select => {
+            if spec.options.contains(&value) {
+                Ok(value.to_string())
+            } else {
+                Err(format!("Choose one of the listed values for {}.", spec.label))
+            }
+        }
+    }
+}
+
+/// A stage as the admin writes it, one per line: "Proposal | 40".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageDefinition {
+    pub name: String,
+    pub probability_percent: i64,
+}
+
+pub fn parse_stages(text: &str) -> Result<Vec<StageDefinition>, String> {
+    let mut stages: Vec<StageDefinition> = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let fail = |why: &str| format!("Line {}: {why}", number + 1);
+        let (name, probability) = line
+            .rsplit_once('|')
+            .ok_or_else(|| fail("write a stage as 'Name | probability', like 'Proposal | 40'."))?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 60 {
+            return Err(fail("a stage needs a name of at most 60 characters."));
+        }
+        if ["won", "lost"].contains(&name.to_lowercase().as_str()) {
+            return Err(fail(
+                "won and lost are outcomes every program has; list only the open stages.",
+            ));
+        }
+        let probability: i64 = probability
+            .trim()
+            .trim_end_matches('%')
+            .trim()
+            .parse()
+            .ok()
+            .filter(|p| (0..=100).contains(p))
+            .ok_or_else(|| fail("the probability is a whole percentage from 0 to 100."))?;
+        if stages.iter().any(|s| s.name.eq_ignore_ascii_case(name)) {
+            return Err(fail(&format!("the stage '{name}' is listed twice.")));
+        }
+        stages.push(StageDefinition {
+            name: name.to_string(),
+            probability_percent: probability,
+        });
+    }
+    if stages.is_empty() {
+        return Err("List at least one open stage.".into());
+    }
+    Ok(stages)
+}
+
+pub const DEFAULT_STAGES: &[(&str, i64)] = &[
+    ("Qualification", 10),
+    ("Proposal", 40),
+    ("Negotiation", 70),
+];
+
+/// The currency a deal is registered in, as typed.
+pub fn parse_amount(raw_amount: &str, raw_currency: &str) -> Result<Money, (&'static str, String)> {
+    let currency = Currency::parse(raw_currency).map_err(|e| ("currency", e))?;
+    let money = Money::parse(raw_amount, currency).map_err(|e| ("amount", e))?;
+    if money.minor <= 0 {
+        return Err(("amount", "Enter the estimated amount, more than zero.".into()));
+    }
+    Ok(money)
+}
+
+/// The program's deal registration settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DealSettings {
+    pub sla_hours: i64,
+    pub protection_days: i64,
+    pub auto_approve_below_minor: Option<i64>,
+    pub requires_certification: bool,
+    pub reps_see_org: bool,
+}
+
+pub struct DealSettingsInput<'a> {
+    pub sla_hours: &'a str,
+    pub protection_days: &'a str,
+    pub auto_approve_below: &'a str,
+    pub requires_certification: bool,
+    pub reps_see_org: bool,
+}
+
+impl DealSettings {
+    pub fn parse(
+        input: &DealSettingsInput<'_>,
+        currency: Currency,
+    ) -> Result<Self, Vec<(&'static str, String)>> {
+        let mut errors = Vec::new();
+        let mut whole = |raw: &str, field: &'static str, range: std::ops::RangeInclusive<i64>, what: &str| {
+            match raw.trim().parse::<i64>() {
+                Ok(n) if range.contains(&n) => n,
+                _ => {
+                    errors.push((
+                        field,
+                        format!("{what} is a whole number from {} to {}.", range.start(), range.end()),
+                    ));
+                    0
+                }
+            }
+        };
+        let sla_hours = whole(input.sla_hours, "sla_hours", 1..=720, "The approval SLA in hours");
+        let protection_days = whole(input.protection_days, "protection_days", 1..=730, "Protection in days");
+        let auto_approve_below_minor = match input.auto_approve_below.trim() {
+            "" => None,
+            raw => match Money::parse(raw, currency) {
+                Ok(m) if m.minor > 0 => Some(m.minor),
+                Ok(_) => {
+                    errors.push(("auto_approve_below", "Leave it empty to turn auto-approval off, or enter an amount above zero.".into()));
+                    None
+                }
+                Err(e) => {
+                    errors.push(("auto_approve_below", e));
+                    None
+                }
+            },
+        };
+        if errors.is_empty() {
+            Ok(Self {
+                sla_hours,
+                protection_days,
+                auto_approve_below_minor,
+                requires_certification: input.requires_certification,
+                reps_see_org: input.reps_see_org,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// A direct account as entered or imported: the company, its registrable domain (may be empty), its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDirectAccount {
+    pub company_name: String,
+    pub domain: String,
+    pub owner: String,
+}
+
+impl NewDirectAccount {
+    pub fn parse(company_name: &str, website: &str, owner: &str) -> Result<Self, String> {
+        let company_name = company_name.trim();
+        if company_name.is_empty() || company_name.chars().count() > 200 {
+            return Err("Enter the company's name (at most 200 characters).".into());
+        }
+        Ok(Self {
+            company_name: company_name.to_string(),
+            domain: registrable_domain(website)?,
+            owner: owner.trim().chars().take(200).collect(),
+        })
+    }
+}
+
+/// Splits CSV text (RFC 4180: quoted fields, doubled quotes, commas and line breaks inside quotes) into records.
+pub fn csv_records(text: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field);
+        records.push(record);
+    }
+    records.retain(|r| r.iter().any(|f| !f.trim().is_empty()));
+    records
+}
+
+/// Reads a direct-accounts CSV: columns company, website/domain, owner (a header line naming them is skipped).
+/// Every bad line is reported by number; nothing is imported until all are right.
+pub fn parse_direct_accounts(text: &str) -> Result<Vec<NewDirectAccount>, Vec<String>> {
+    let mut records = csv_records(text);
+    if records
+        .first()
+        .and_then(|r| r.first())
+        .is_some_and(|f| f.trim().eq_ignore_ascii_case("company") || f.trim().eq_ignore_ascii_case("company_name"))
+    {
+        records.remove(0);
+    }
+    let mut accounts = Vec::new();
+    let mut errors = Vec::new();
+    for (index, record) in records.iter().enumerate() {
+        let get = |i: usize| record.get(i).map(String::as_str).unwrap_or("");
+        match NewDirectAccount::parse(get(0), get(1), get(2)) {
+            Ok(account) => accounts.push(account),
+            Err(e) => errors.push(format!("Record {}: {e}", index + 1)),
+        }
+    }
+    if records.is_empty() {
+        errors.push("The file holds no accounts. Write one per line: company,domain,owner.".into());
+    }
+    if errors.is_empty() {
+        Ok(accounts)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    #[test]
+    fn company_names_compare_without_case_punctuation_accents_or_legal_form() {
+        for (a, b) in [
+            ("Acme, Inc.", "ACME Inc"),
+            ("Acme, Inc.", "acme"),
+            ("Müller GmbH", "Muller GmbH"),
+            ("Müller GmbH", "MULLER"),
+            ("Société Générale S.A.", "Societe Generale SA"),
+            ("Smith & Sons Ltd.", "smith and sons limited"),
+            ("Acme Pty Ltd", "Acme"),
+            ("Initech LLC", "Initech, L.L.C."),
+        ] {
+            assert_eq!(company_key(a), company_key(b), "{a} vs {b}");
+        }
+        assert_ne!(company_key("Acme Robotics"), company_key("Acme"));
+        assert_eq!(company_key("AG"), "ag");
+        assert_eq!(company_key("  Globex   Corporation "), "globex");
+    }
+
+    #[test]
+    fn domains_reduce_to_the_registrable_domain() {
+        for (raw, expected) in [
+            ("https://www.ACME.com/path", "acme.com"),
+            ("eu.acme.com", "acme.com"),
+            ("http://shop.eu.acme.com:8080/x?y", "acme.com"),
+            ("acme.com", "acme.com"),
+            ("www.acme.co.uk", "acme.co.uk"),
+            ("shop.acme.co.uk", "acme.co.uk"),
+            ("", ""),
+        ] {
+            assert_eq!(registrable_domain(raw).unwrap(), expected, "{raw}");
+        }
+        assert!(registrable_domain("not a domain").is_err());
+        assert_eq!(domain_of_email("jo@eu.acme.com").as_deref(), Some("acme.com"));
+        assert_eq!(domain_of_email("jo@gmail.com"), None);
+    }
+
+    #[test]
+    fn matches_name_the_fields_that_matched() {
+        let a = CustomerKeys::of("Acme, Inc.", "acme.com");
+        assert_eq!(
+            matched_fields(&a, &CustomerKeys::of("ACME Inc", "acme.com")),
+            vec![MatchedField::Domain, MatchedField::CompanyName]
+        );
+        assert_eq!(
+            matched_fields(&a, &CustomerKeys::of("Acme Holdings Europe", "acme.com")),
+            vec![MatchedField::Domain]
+        );
+        assert!(matched_fields(&CustomerKeys::of("X", ""), &CustomerKeys::of("Y", "")).is_empty());
+    }
+
+    #[test]
+    fn only_submitted_registrations_are_decided_and_refusals_need_reasons() {
+        use DealDecision as D;
+        use DealStatus as S;
+        assert_eq!(decide(S::Submitted, D::Approve, ""), Ok(S::Approved));
+        assert!(decide(S::Submitted, D::Reject, "  ").is_err());
+        assert_eq!(decide(S::Submitted, D::Reject, "prior registration"), Ok(S::Rejected));
+        assert!(decide(S::Submitted, D::RequestInfo, "").is_err());
+        assert_eq!(decide(S::Submitted, D::RequestInfo, "Which products?"), Ok(S::InfoRequested));
+        assert!(decide(S::Approved, D::Approve, "").is_err());
+    }
+
+    #[test]
+    fn the_sla_clock_counts_weekdays_only() {
+        // 2026-11-20 is a Friday.
+        assert_eq!(business_minutes_between(at("2026-11-20 12:00"), at("2026-11-23 12:00")), 24 * 60);
+        assert_eq!(business_minutes_between(at("2026-11-21 09:00"), at("2026-11-22 20:00")), 0);
+        assert_eq!(business_minutes_between(at("2026-11-23 08:00"), at("2026-11-23 10:30")), 150);
+        assert_eq!(business_minutes_between(at("2026-11-23 10:00"), at("2026-11-23 09:00")), 0);
+        let clock = SlaClock::at(at("2026-11-16 00:00"), at("2026-11-18 06:00"), 48);
+        assert!(clock.overdue());
+        assert_eq!(clock.text(), "6 h overdue");
+        assert_eq!(SlaClock::at(at("2026-11-23 00:00"), at("2026-11-23 05:00"), 48).text(), "5 h of 48 h");
+    }
+
+    #[test]
+    fn protection_warns_once_a_week_ahead_then_expires() {
+        let now = at("2026-11-23 12:00");
+        assert_eq!(expiry_step(at("2026-12-30 12:00"), None, now), ExpiryStep::Nothing);
+        assert_eq!(expiry_step(at("2026-11-29 12:00"), None, now), ExpiryStep::Warn);
+        assert_eq!(expiry_step(at("2026-11-29 12:00"), Some(now), now), ExpiryStep::Nothing);
+        assert_eq!(expiry_step(at("2026-11-23 12:00"), Some(now), now), ExpiryStep::Expire);
+        assert!(claims_customer(DealStatus::Approved, Some(at("2026-11-24 00:00")), now));
+        assert!(!claims_customer(DealStatus::Approved, Some(at("2026-11-22 00:00")), now));
+        assert!(!claims_customer(DealStatus::Lost, None, now));
+    }
+
+    #[test]
+    fn margin_is_the_tier_share_of_the_won_amount_with_the_rule_in_words() {
+        let eur = Currency::parse("EUR").unwrap();
+        let (amount, text) = margin(Money::new(1_234_567, eur), Some(("Gold", 1500)));
+        assert_eq!(amount, 185_185);
+        assert_eq!(text, "Gold tier margin 15% of the won amount 12,345.67 EUR = 1,851.85 EUR");
+        assert_eq!(margin(Money::new(100, eur), None).0, 0);
+        assert_eq!(margin(Money::new(100, eur), Some(("Registered", 0))).0, 0);
+    }
+
+    #[test]
+    fn quarters() {
+        let q = Quarter::of(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
+        assert_eq!(q.to_string(), "2026-Q4");
+        assert_eq!(q.next().to_string(), "2027-Q1");
+        assert_eq!(q.first_day().to_string(), "2026-10-01");
+        assert_eq!(q.end().to_string(), "2027-01-01");
+        assert_eq!(Quarter::parse("2026-Q4"), Ok(q));
+        assert!(Quarter::parse("2026-Q5").is_err());
+    }
+
+    #[test]
+    fn custom_values_are_checked_by_type() {
+        let spec = |field_type, required| CustomFieldSpec {
+            label: "Seats",
+            field_type,
+            options: vec!["Small", "Large"],
+            required,
+        };
+        assert!(check_custom_value(&spec(CustomFieldType::Text, true), " ").is_err());
+        assert_eq!(check_custom_value(&spec(CustomFieldType::Text, false), ""), Ok(String::new()));
+        assert_eq!(check_custom_value(&spec(CustomFieldType::Number, true), "250"), Ok("250".into()));
+        assert!(check_custom_value(&spec(CustomFieldType::Number, true), "lots").is_err());
+        assert!(check_custom_value(&spec(CustomFieldType::Date, true), "31/12/2026").is_err());
+        assert_eq!(check_custom_value(&spec(CustomFieldType::Select, true), "Large"), Ok("Large".into()));
+        assert!(check_custom_value(&spec(CustomFieldType::Select, true), "Huge").is_err());
+    }
+
+    #[test]
+    fn direct_accounts_are_read_from_csv_and_every_bad_line_is_named() {
+        let text = "company,domain,owner\n\"Acme, Inc.\",https://www.acme.com,Dana\nGlobex,,\n\n";
+        let accounts = parse_direct_accounts(text).unwrap();
+        assert_eq!(accounts.len(), 2);
+        assert_eq!(accounts[0].company_name, "Acme, Inc.");
+        assert_eq!(accounts[0].domain, "acme.com");
+        assert_eq!(accounts[0].owner, "Dana");
+        assert_eq!(accounts[1].domain, "");
+        let errors = parse_direct_accounts("Acme,acme.com\n,x.com\nInitech,not a domain").unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert!(errors[0].starts_with("Record 2"), "{errors:?}");
+        assert!(parse_direct_accounts("").is_err());
+        assert_eq!(csv_records("a,\"b\"\"c\"\r\nd"), vec![vec!["a", "b\"c"], vec!["d"]]);
+    }
+
+    #[test]
+    fn deal_settings_are_checked() {
+        let usd = Currency::parse("USD").unwrap();
+        let input = |sla, auto| DealSettingsInput {
+            sla_hours: sla,
+            protection_days: "90",
+            auto_approve_below: auto,
+            requires_certification: false,
+            reps_see_org: true,
+        };
+        assert_eq!(
+            DealSettings::parse(&input("48", "5,000"), usd).unwrap().auto_approve_below_minor,
+            Some(500_000)
+        );
+        assert_eq!(DealSettings::parse(&input("48", ""), usd).unwrap().auto_approve_below_minor, None);
+        let errors = DealSettings::parse(&input("0", "x"), usd).unwrap_err();
+        assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), vec!["sla_hours", "auto_approve_below"]);
+    }
+
+    #[test]
+    fn stages_are_read_from_lines() {
+        let stages = parse_stages("Qualification | 10\n\nProposal|40%\n").unwrap();
+        assert_eq!(stages.len(), 2);
+        assert_eq!(stages[1].probability_percent, 40);
+        assert!(parse_stages("Proposal").unwrap_err().starts_with("Line 1"));
+        assert!(parse_stages("Won | 100").is_err());
+        assert!(parse_stages("A | 10\na | 20").is_err());
+        assert!(parse_stages("A | 101").is_err());
+        assert!(parse_stages("").is_err());
+    }
+}

@@ -1,0 +1,432 @@
+//! `/admin/deals`: the approval queue ordered by SLA clock (overdue first), extension requests and reported wins
+//! waiting for the vendor, every deal with filters and CSV, and a deal's page where the approver sees each
+//! conflicting registration or direct account side by side with this one and decides.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::{CurrentUser, TypedSession};
+use crate::db::deal_config::Stage;
+use crate::db::deals::{ConflictMatch, ConflictWith, Deal, DealError, DealEvent, DealFilter, DealRow, Extension};
+use crate::db::programs::Program;
+use crate::db::DbConn;
+use crate::domain::deal::{DealDecision, DealStatus, SlaClock};
+use crate::error::AppError;
+use crate::web::deals::{deals_csv, quarter_choices, DealListQuery};
+use crate::web::{db, page, redirect, render, Ctx, PageContext, State};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/deals", web::get().to(queue))
+        .route("/deals/all", web::get().to(all))
+        .route("/deals.csv", web::get().to(csv))
+        .configure(super::deal_settings::routes)
+        .route("/deals/{id}", web::get().to(show))
+        .route("/deals/{id}/decision", web::post().to(decide))
+        .route("/deals/{id}/win", web::post().to(win))
+        .route("/deals/{id}/extension", web::post().to(extension));
+}
+
+fn notifier(base_url: String) -> impl Fn(&mut DbConn, &Deal, &crate::db::deals::DealNotice) -> Result<(), crate::email::NotifyError> {
+    move |conn, deal, notice| crate::email::notify::deal_notice(conn, &base_url, deal, notice)
+}
+
+#[derive(Template)]
+#[template(path = "admin/deals.html")]
+struct QueuePage {
+    ctx: PageContext,
+    /// (row, SLA clock, conflicts found).
+    waiting: Vec<(DealRow, SlaClock, usize)>,
+    wins: Vec<DealRow>,
+    extensions: Vec<(Extension, Deal)>,
+    sla_hours: i64,
+}
+
+async fn queue(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
+    let (waiting, wins, extensions, sla_hours) = db(&state.pool, |conn| {
+        let program = crate::db::programs::current(conn)?;
+        let at = crate::db::now();
+        let mut waiting = Vec::new();
+        for row in crate::db::deals::queue(conn, program.id)? {
+            let clock = SlaClock::at(row.deal.submitted_at, at, program.deal_sla_hours);
+            let conflicts =
+                crate::db::deals::conflicts(conn, program.id, row.deal.partner_org_id, &row.deal.keys(), at)?.len();
+            waiting.push((row, clock, conflicts));
+        }
+        let wins = crate::db::deals::list(
+            conn,
+            program.id,
+            &DealFilter {
+                status: Some(DealStatus::WonReported),
+                ..Default::default()
+            },
+        )?;
+        let extensions = crate::db::deals::pending_extensions(conn, program.id)?;
+        Ok::<_, diesel::result::Error>((waiting, wins, extensions, program.deal_sla_hours))
+    })
+    .await?;
+    page(&QueuePage {
+        ctx,
+        waiting,
+        wins,
+        extensions,
+        sla_hours,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "admin/deals_all.html")]
+struct AllPage {
+    ctx: PageContext,
+    query: DealListQuery,
+    rows: Vec<DealRow>,
+    stages: Vec<Stage>,
+    partners: Vec<(i64, String)>,
+    quarters: Vec<String>,
+    problems: Vec<String>,
+}
+
+impl AllPage {
+    fn statuses(&self) -> &'static [DealStatus] {
+        DealStatus::ALL
+    }
+}
+
+async fn load_all(
+    state: &State,
+    query: &DealListQuery,
+    problems: &mut Vec<String>,
+) -> Result<(Vec<DealRow>, Vec<Stage>, Vec<(i64, String)>), AppError> {
+    let filter = query.filter(DealFilter::default(), problems);
+    db(&state.pool, move |conn| {
+        let program = crate::db::programs::current(conn)?;
+        let rows = crate::db::deals::list(conn, program.id, &filter)?;
+        let stages = crate::db::deal_config::stages(conn, program.id)?;
+        let partners = crate::db::partners::list(conn, program.id, &Default::default())?
+            .into_iter()
+            .filter(|p| p.org.kind() != crate::domain::partner::PartnerKind::Affiliate)
+            .map(|p| (p.org.id, p.org.name))
+            .collect();
+        Ok::<_, diesel::result::Error>((rows, stages, partners))
+    })
+    .await
+}
+
+async fn all(Ctx(ctx): Ctx, state: State, query: web::Query<DealListQuery>) -> Result<HttpResponse, AppError> {
+    let query = query.into_inner();
+    let mut problems = Vec::new();
+    let (rows, stages, partners) = load_all(&state, &query, &mut problems).await?;
+    page(&AllPage {
+        ctx,
+        query,
+        rows,
+        stages,
+        partners,
+        quarters: quarter_choices(),
+        problems,
+    })
+}
+
+async fn csv(state: State, query: web::Query<DealListQuery>) -> Result<HttpResponse, AppError> {
+    let (rows, _, _) = load_all(&state, &query.into_inner(), &mut Vec::new()).await?;
+    Ok(deals_csv(&rows, "deals.csv"))
+}
+
+#[derive(Template)]
+#[template(path = "admin/deal.html")]
+struct DealPage {
+    ctx: PageContext,
+    deal: Deal,
+    partner_name: String,
+    tier: Option<(String, i64)>,
+    owner: String,
+    stage_name: Option<String>,
+    clock: SlaClock,
+    conflicts: Vec<ConflictMatch>,
+    events: Vec<DealEvent>,
+    extension: Option<Extension>,
+    protection_days: i64,
+    error: Option<String>,
+    typed_reason: String,
+}
+
+impl DealPage {
+    fn waiting(&self) -> bool {
+        self.deal.status() == DealStatus::Submitted
+    }
+
+    fn win_to_confirm(&self) -> bool {
+        self.deal.status() == DealStatus::WonReported
+    }
+
+    fn extension_open(&self) -> bool {
+        self.extension.as_ref().is_some_and(|x| x.decided_at.is_none())
+    }
+
+    fn decisions(&self) -> &'static [DealDecision] {
+        DealDecision::ALL
+    }
+
+    fn margin_preview(&self) -> String {
+        match self.deal.won_amount() {
+            Some(won) => {
+                crate::domain::deal::margin(won, self.tier.as_ref().map(|(n, b)| (n.as_str(), *b))).1
+            }
+            None => String::new(),
+        }
+    }
+}
+
+/// A conflict's columns for the side-by-side table.
+pub struct ConflictColumn {
+    pub heading: String,
+    pub who: String,
+    pub when: String,
+    pub stage: String,
+    pub protection: String,
+    pub company: String,
+    pub domain: String,
+    pub matched: String,
+    pub link: Option<String>,
+}
+
+impl DealPage {
+    fn columns(&self) -> Vec<ConflictColumn> {
+        self.conflicts
+            .iter()
+            .map(|m| match &m.found {
+                ConflictWith::Deal {
+                    deal,
+                    partner_name,
+                    stage_name,
+                } => ConflictColumn {
+                    heading: format!("Deal #{}", deal.id),
+                    who: partner_name.clone(),
+                    when: crate::web::when(deal.created_at),
+                    stage: format!(
+                        "{}{}",
+                        deal.status().label(),
+                        stage_name.as_ref().map(|s| format!(" · {s}")).unwrap_or_default()
+                    ),
+                    protection: deal
+                        .protection_until
+                        .map(crate::web::when)
+                        .unwrap_or_else(|| "not protected yet".into()),
+                    company: deal.customer_name.clone(),
+                    domain: deal.customer_domain.clone(),
+                    matched: m.fields_text(),
+                    link: Some(format!("/admin/deals/{}", deal.id)),
+                },
+                ConflictWith::DirectAccount {
+                    company_name,
+                    domain,
+                    owner,
+                    since,
+                } => ConflictColumn {
+                    heading: "Direct account".into(),
+                    who: if owner.is_empty() {
+                        "Direct sales".into()
+                    } else {
+                        format!("Direct sales ({owner})")
+                    },
+                    when: crate::web::when(since),
+                    stage: "Existing direct customer".into(),
+                    protection: "always".into(),
+                    company: company_name.clone(),
+                    domain: domain.clone(),
+                    matched: m.fields_text(),
+                    link: None,
+                },
+            })
+            .collect()
+    }
+}
+
+async fn load(
+    ctx: PageContext,
+    state: &State,
+    deal_id: i64,
+    error: Option<String>,
+    typed_reason: String,
+) -> Result<DealPage, AppError> {
+    let data = db(&state.pool, move |conn| {
+        let program = crate::db::programs::current(conn)?;
+        let Some(deal) = crate::db::deals::find(conn, program.id, deal_id)? else {
+            return Ok(None);
+        };
+        let at = crate::db::now();
+        let partner = crate::db::partners::overview(conn, deal.partner_org_id)?;
+        let owner = crate::db::users::find(conn, deal.registered_by_user_id)?
+            .map(|u| format!("{} <{}>", u.name(), u.email))
+            .unwrap_or_default();
+        let stage_name = crate::db::deal_config::stages(conn, program.id)?
+            .into_iter()
+            .find(|s| Some(s.id) == deal.stage_id)
+            .map(|s| s.name);
+        let conflicts = crate::db::deals::conflicts(conn, program.id, deal.partner_org_id, &deal.keys(), at)?
+            .into_iter()
+            .filter(|m| !matches!(&m.found, ConflictWith::Deal { deal: other, .. } if other.id == deal.id))
+            .collect();
+        let events = crate::db::deals::events(conn, deal_id)?;
+        let extension = crate::db::deals::extension(conn, deal_id)?;
+        Ok::<_, diesel::result::Error>(Some((program, deal, partner, owner, stage_name, conflicts, events, extension, at)))
+    })
+    .await?;
+    let Some((program, deal, partner, owner, stage_name, conflicts, events, extension, at)) = data else {
+        return Err(AppError::NotFound);
+    };
+    let program: Program = program;
+    Ok(DealPage {
+        ctx,
+        clock: SlaClock::at(deal.submitted_at, at, program.deal_sla_hours),
+        partner_name: partner.as_ref().map(|p| p.org.name.clone()).unwrap_or_default(),
+        tier: partner
+            .as_ref()
+            .and_then(|p| p.tier.as_ref())
+            .map(|t| (t.name.clone(), t.margin_bps)),
+        deal,
+        owner,
+        stage_name,
+        conflicts,
+        events,
+        extension,
+        protection_days: program.deal_protection_days,
+        error,
+        typed_reason,
+    })
+}
+
+async fn show(Ctx(ctx): Ctx, state: State, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
+    page(&load(ctx, &state, path.into_inner(), None, String::new()).await?)
+}
+
+/// Runs a staff decision; refused, the deal page again with the reason and what was typed.
+async fn staff_move(
+    ctx: PageContext,
+    state: &State,
+    session: &TypedSession,
+    deal_id: i64,
+    typed_reason: String,
+    work: impl FnOnce(&mut DbConn, &Program) -> Result<String, DealError> + Send + 'static,
+) -> Result<HttpResponse, AppError> {
+    let outcome = db(&state.pool, move |conn| {
+        let program = crate::db::programs::current(conn)?;
+        Ok::<_, AppError>(work(conn, &program))
+    })
+    .await?;
+    match outcome {
+        Ok(message) => {
+            session.success(message);
+            Ok(redirect(&format!("/admin/deals/{deal_id}")))
+        }
+        Err(DealError::Refused(message)) => {
+            let page = load(ctx, state, deal_id, Some(message), typed_reason).await?;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    days: String,
+}
+
+async fn decide(
+    Ctx(ctx): Ctx,
+    user: CurrentUser,
+    state: State,
+    session: TypedSession,
+    path: web::Path<i64>,
+    form: web::Form<DecisionForm>,
+) -> Result<HttpResponse, AppError> {
+    let deal_id = path.into_inner();
+    let form = form.into_inner();
+    let decision: DealDecision = form
+        .decision
+        .parse()
+        .map_err(|_| AppError::BadRequest(format!("Unknown decision '{}'.", form.decision)))?;
+    let (actor, reason, base_url) = (user.actor(), form.reason.clone(), state.settings.base_url.clone());
+    staff_move(ctx, &state, &session, deal_id, form.reason, move |conn, program| {
+        let notify = notifier(base_url);
+        let after = crate::db::deals::decide(conn, program, deal_id, decision, &reason, &actor, &notify)?;
+        Ok(format!("Registration {}.", after.label().to_lowercase()))
+    })
+    .await
+}
+
+async fn win(
+    Ctx(ctx): Ctx,
+    user: CurrentUser,
+    state: State,
+    session: TypedSession,
+    path: web::Path<i64>,
+    form: web::Form<DecisionForm>,
+) -> Result<HttpResponse, AppError> {
+    let deal_id = path.into_inner();
+    let form = form.into_inner();
+    let (actor, reason, base_url) = (user.actor(), form.reason.clone(), state.settings.base_url.clone());
+    let confirm = match form.decision.as_str() {
+        "confirm" => true,
+        "send_back" => false,
+        other => return Err(AppError::BadRequest(format!("Unknown decision '{other}'."))),
+    };
+    staff_move(ctx, &state, &session, deal_id, form.reason, move |conn, program| {
+        let notify = notifier(base_url);
+        if confirm {
+            crate::db::deals::confirm_win(conn, program, deal_id, &actor, &notify)?;
+            Ok("Win confirmed; the partner's margin is in the ledger.".into())
+        } else {
+            crate::db::deals::send_back_win(conn, program, deal_id, &reason, &actor, &notify)?;
+            Ok("The win went back to the partner.".into())
+        }
+    })
+    .await
+}
+
+async fn extension(
+    Ctx(ctx): Ctx,
+    user: CurrentUser,
+    state: State,
+    session: TypedSession,
+    path: web::Path<i64>,
+    form: web::Form<DecisionForm>,
+) -> Result<HttpResponse, AppError> {
+    let deal_id = path.into_inner();
+    let form = form.into_inner();
+    let grant = match form.decision.as_str() {
+        "grant" => match form.days.trim().parse::<i64>() {
+            Ok(days) => Some(days),
+            Err(_) => {
+                let page = load(
+                    ctx,
+                    &state,
+                    deal_id,
+                    Some(format!("'{}' is not a number of days.", form.days.trim())),
+                    form.reason,
+                )
+                .await?;
+                return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+            }
+        },
+        "refuse" => None,
+        other => return Err(AppError::BadRequest(format!("Unknown decision '{other}'."))),
+    };
+    let (actor, reason, base_url) = (user.actor(), form.reason.clone(), state.settings.base_url.clone());
+    staff_move(ctx, &state, &session, deal_id, form.reason, move |conn, program| {
+        let notify = notifier(base_url);
+        crate::db::deals::decide_extension(conn, program, deal_id, grant, &reason, &actor, &notify)?;
+        Ok(if grant.is_some() {
+            "Extension granted.".into()
+        } else {
+            "Extension refused.".into()
+        })
+    })
+    .await
+}
