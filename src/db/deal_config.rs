@@ -159,7 +159,8 @@ pub fn save_products(
     actor: &Actor,
 ) -> QueryResult<()> {
     conn.transaction(|conn| {
-        diesel::delete(products::table.filter(products::program_id.eq(program_id))).execute(conn)?;
+        diesel::delete(products::table.filter(products::program_id.eq(program_id)))
+            .execute(conn)?;
         for name in names {
             diesel::insert_into(products::table)
                 .values((products::program_id.eq(program_id), products::name.eq(name)))
@@ -197,7 +198,9 @@ pub struct CustomField {
 
 impl CustomField {
     pub fn field_type(&self) -> CustomFieldType {
-        self.field_type.parse().expect("written from CustomFieldType")
+        self.field_type
+            .parse()
+            .expect("written from CustomFieldType")
     }
 
     pub fn option_list(&self) -> Vec<&str> {

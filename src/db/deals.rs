@@ -14,8 +14,8 @@ use super::schema::{
 };
 use super::{is_unique_violation, now, DbConn};
 use crate::domain::deal::{
-    claims_customer, expiry_step, matched_fields, CustomerKeys, DealDecision, DealStatus, ExpiryStep,
-    MatchedField, SlaClock,
+    claims_customer, expiry_step, matched_fields, CustomerKeys, DealDecision, DealStatus,
+    ExpiryStep, MatchedField, SlaClock,
 };
 use crate::domain::ledger::{EntryKind, EntryStatus};
 use crate::domain::money::{Currency, Money};
@@ -80,7 +80,8 @@ impl Deal {
     }
 
     pub fn won_amount(&self) -> Option<Money> {
-        self.won_amount_minor.map(|m| Money::new(m, self.currency()))
+        self.won_amount_minor
+            .map(|m| Money::new(m, self.currency()))
     }
 
     pub fn product_list(&self) -> Vec<&str> {
@@ -154,10 +155,18 @@ pub enum DealNotice {
     },
     ExpiringSoon,
     Expired,
-    ExtensionGranted { days: i64 },
-    ExtensionRefused { reason: String },
-    WinConfirmed { margin: String },
-    WinSentBack { reason: String },
+    ExtensionGranted {
+        days: i64,
+    },
+    ExtensionRefused {
+        reason: String,
+    },
+    WinConfirmed {
+        margin: String,
+    },
+    WinSentBack {
+        reason: String,
+    },
 }
 
 /// Writes a deal's notification inside the transaction of the change.
@@ -351,17 +360,19 @@ pub fn list(conn: &mut DbConn, program_id: i64, filter: &DealFilter) -> QueryRes
         .load::<(Deal, String, String, String, Option<String>)>(conn)
         .map(|rows| {
             rows.into_iter()
-                .map(|(deal, partner_name, owner_email, owner_name, stage_name)| DealRow {
-                    deal,
-                    partner_name,
-                    owner_name: if owner_name.is_empty() {
-                        owner_email.clone()
-                    } else {
-                        owner_name
+                .map(
+                    |(deal, partner_name, owner_email, owner_name, stage_name)| DealRow {
+                        deal,
+                        partner_name,
+                        owner_name: if owner_name.is_empty() {
+                            owner_email.clone()
+                        } else {
+                            owner_name
+                        },
+                        owner_email,
+                        stage_name,
                     },
-                    owner_email,
-                    stage_name,
-                })
+                )
                 .collect()
         })
 }
@@ -423,9 +434,10 @@ pub fn conflicts(
     if keys.company_key.is_empty() && keys.domain.is_empty() {
         return Ok(Vec::new());
     }
-    // The keys are compared for equality so the indexes serve; an empty domain must not match every empty domain.
+    // The keys are compared for equality so the indexes serve; an empty domain must not match every empty domain,
+    // so it becomes a value no normalised domain takes (PostgreSQL text cannot hold NUL).
     let domain = if keys.domain.is_empty() {
-        "\u{0}no domain".to_string()
+        " ".to_string()
     } else {
         keys.domain.clone()
     };
@@ -557,7 +569,16 @@ pub fn register(
         });
         if found.is_empty() && below_threshold {
             let system = Actor::system("auto-approval");
-            apply_decision(conn, program, id, DealDecision::Approve, "", &system, true, notify)?;
+            apply_decision(
+                conn,
+                program,
+                id,
+                DealDecision::Approve,
+                "",
+                &system,
+                true,
+                notify,
+            )?;
         }
         Ok((id, found.len()))
     })
@@ -644,7 +665,9 @@ pub fn decide(
     notify: DealNotifier<'_>,
 ) -> Result<DealStatus, DealError> {
     conn.transaction(|conn| {
-        apply_decision(conn, program, deal_id, decision, reason, actor, false, notify)
+        apply_decision(
+            conn, program, deal_id, decision, reason, actor, false, notify,
+        )
     })
 }
 
@@ -661,7 +684,8 @@ fn apply_decision(
 ) -> Result<DealStatus, DealError> {
     let deal = find(conn, program.id, deal_id)?.ok_or(DealError::NotFound)?;
     let before = deal.status();
-    let after = crate::domain::deal::decide(before, decision, reason).map_err(DealError::Refused)?;
+    let after =
+        crate::domain::deal::decide(before, decision, reason).map_err(DealError::Refused)?;
     let reason = reason.trim();
     let at = now();
     let approved = after == DealStatus::Approved;
@@ -696,12 +720,21 @@ fn apply_decision(
             "approved",
             format!(
                 "{}Approved; protected until {}.",
-                if automatic { "No conflicts and below the auto-approval amount. " } else { "" },
-                protection_until.expect("set on approval").format("%Y-%m-%d")
+                if automatic {
+                    "No conflicts and below the auto-approval amount. "
+                } else {
+                    ""
+                },
+                protection_until
+                    .expect("set on approval")
+                    .format("%Y-%m-%d")
             ),
         ),
         DealDecision::Reject => ("rejected", format!("Rejected: {reason}")),
-        DealDecision::RequestInfo => ("info_requested", format!("More information requested: {reason}")),
+        DealDecision::RequestInfo => (
+            "info_requested",
+            format!("More information requested: {reason}"),
+        ),
     };
     event(conn, deal_id, actor, kind, &detail)?;
     record(
@@ -762,11 +795,17 @@ pub fn update_progress(
         let mut events: Vec<(&str, String)> = Vec::new();
         if let Some(stage_id) = progress.stage_id.filter(|s| Some(*s) != deal.stage_id) {
             if !stages.iter().any(|s| s.id == stage_id) {
-                return Err(DealError::Refused("Choose one of the program's stages.".into()));
+                return Err(DealError::Refused(
+                    "Choose one of the program's stages.".into(),
+                ));
             }
             events.push((
                 "stage",
-                format!("Stage {} → {}", name_of(deal.stage_id), name_of(Some(stage_id))),
+                format!(
+                    "Stage {} → {}",
+                    name_of(deal.stage_id),
+                    name_of(Some(stage_id))
+                ),
             ));
         }
         if let Some(amount) = progress.amount_minor.filter(|a| *a != deal.amount_minor) {
@@ -799,13 +838,16 @@ pub fn update_progress(
         .set((
             deals::stage_id.eq(progress.stage_id.or(deal.stage_id)),
             deals::amount_minor.eq(progress.amount_minor.unwrap_or(deal.amount_minor)),
-            deals::expected_close_date
-                .eq(progress.expected_close_date.unwrap_or(deal.expected_close_date)),
+            deals::expected_close_date.eq(progress
+                .expected_close_date
+                .unwrap_or(deal.expected_close_date)),
             deals::updated_at.eq(now()),
         ))
         .execute(conn)?;
         if changed == 0 {
-            return Err(DealError::Refused("The deal changed a moment ago; look again.".into()));
+            return Err(DealError::Refused(
+                "The deal changed a moment ago; look again.".into(),
+            ));
         }
         for (kind, detail) in &events {
             event(conn, deal_id, actor, kind, detail)?;
@@ -823,7 +865,9 @@ pub fn report_won(
     actor: &Actor,
 ) -> Result<(), DealError> {
     if won_minor <= 0 {
-        return Err(DealError::Refused("Enter the final amount the customer signed for.".into()));
+        return Err(DealError::Refused(
+            "Enter the final amount the customer signed for.".into(),
+        ));
     }
     close_by_partner(conn, viewer, deal_id, actor, |deal| {
         (
@@ -853,7 +897,12 @@ pub fn report_lost(
         ));
     }
     close_by_partner(conn, viewer, deal_id, actor, |_| {
-        (DealStatus::Lost, None, Some(reason.clone()), format!("Lost: {reason}"))
+        (
+            DealStatus::Lost,
+            None,
+            Some(reason.clone()),
+            format!("Lost: {reason}"),
+        )
     })
 }
 
@@ -889,7 +938,9 @@ fn close_by_partner(
         ))
         .execute(conn)?;
         if changed == 0 {
-            return Err(DealError::Refused("The deal changed a moment ago; look again.".into()));
+            return Err(DealError::Refused(
+                "The deal changed a moment ago; look again.".into(),
+            ));
         }
         event(conn, deal_id, actor, status.as_str(), &detail)?;
         Ok(())
@@ -958,7 +1009,13 @@ pub fn confirm_win(
                 },
             )?;
         }
-        event(conn, deal_id, actor, "won", &format!("Win confirmed. {explanation}"))?;
+        event(
+            conn,
+            deal_id,
+            actor,
+            "won",
+            &format!("Win confirmed. {explanation}"),
+        )?;
         record(
             conn,
             actor,
@@ -966,12 +1023,21 @@ pub fn confirm_win(
             &deal,
             &Change {
                 before: Some(DealStatus::WonReported.as_str()),
-                after: Some(&format!("won, margin {}", Money::new(margin_minor, deal.currency()))),
+                after: Some(&format!(
+                    "won, margin {}",
+                    Money::new(margin_minor, deal.currency())
+                )),
                 ..Default::default()
             },
         )?;
         let updated = find(conn, program.id, deal_id)?.ok_or(DealError::NotFound)?;
-        notify(conn, &updated, &DealNotice::WinConfirmed { margin: explanation })?;
+        notify(
+            conn,
+            &updated,
+            &DealNotice::WinConfirmed {
+                margin: explanation,
+            },
+        )?;
         Ok(margin_minor)
     })
 }
@@ -987,7 +1053,9 @@ pub fn send_back_win(
 ) -> Result<(), DealError> {
     let reason = reason.trim().to_string();
     if reason.is_empty() {
-        return Err(DealError::Refused("Say why the win is not confirmed.".into()));
+        return Err(DealError::Refused(
+            "Say why the win is not confirmed.".into(),
+        ));
     }
     conn.transaction(|conn| {
         let deal = find(conn, program.id, deal_id)?.ok_or(DealError::NotFound)?;
@@ -1008,7 +1076,13 @@ pub fn send_back_win(
                 "This deal has no reported win waiting for confirmation.".into(),
             ));
         }
-        event(conn, deal_id, actor, "win_sent_back", &format!("Win not confirmed: {reason}"))?;
+        event(
+            conn,
+            deal_id,
+            actor,
+            "win_sent_back",
+            &format!("Win not confirmed: {reason}"),
+        )?;
         record(
             conn,
             actor,
@@ -1021,7 +1095,13 @@ pub fn send_back_win(
             },
         )?;
         let updated = find(conn, program.id, deal_id)?.ok_or(DealError::NotFound)?;
-        notify(conn, &updated, &DealNotice::WinSentBack { reason: reason.clone() })?;
+        notify(
+            conn,
+            &updated,
+            &DealNotice::WinSentBack {
+                reason: reason.clone(),
+            },
+        )?;
         Ok(())
     })
 }
@@ -1048,7 +1128,10 @@ pub fn extension(conn: &mut DbConn, deal_id: i64) -> QueryResult<Option<Extensio
 }
 
 /// Extension requests waiting for an answer, for the admin queue.
-pub fn pending_extensions(conn: &mut DbConn, program_id: i64) -> QueryResult<Vec<(Extension, Deal)>> {
+pub fn pending_extensions(
+    conn: &mut DbConn,
+    program_id: i64,
+) -> QueryResult<Vec<(Extension, Deal)>> {
     deal_extensions::table
         .inner_join(deals::table)
         .filter(deals::program_id.eq(program_id))
@@ -1084,8 +1167,7 @@ pub fn request_extension(
                 .values((
                     deal_extensions::deal_id.eq(deal_id),
                     deal_extensions::justification.eq(justification),
-                    deal_extensions::requested_by_user_id
-                        .eq(actor.user_id.expect("a person asks")),
+                    deal_extensions::requested_by_user_id.eq(actor.user_id.expect("a person asks")),
                     deal_extensions::requested_at.eq(now()),
                 ))
                 .execute(conn)
@@ -1126,7 +1208,9 @@ pub fn decide_extension(
             return Err(DealError::Refused("Grant between 1 and 365 days.".into()))
         }
         None if reason.is_empty() => {
-            return Err(DealError::Refused("Give a reason for refusing the extension.".into()))
+            return Err(DealError::Refused(
+                "Give a reason for refusing the extension.".into(),
+            ))
         }
         _ => {}
     }
@@ -1167,7 +1251,10 @@ pub fn decide_extension(
                     .execute(conn)?;
                 (
                     DealNotice::ExtensionGranted { days },
-                    format!("Extension granted: {days} days, protected until {}.", until.format("%Y-%m-%d")),
+                    format!(
+                        "Extension granted: {days} days, protected until {}.",
+                        until.format("%Y-%m-%d")
+                    ),
                 )
             }
             None => (
@@ -1181,7 +1268,11 @@ pub fn decide_extension(
         record(
             conn,
             actor,
-            if grant_days.is_some() { "deal.extension_granted" } else { "deal.extension_refused" },
+            if grant_days.is_some() {
+                "deal.extension_granted"
+            } else {
+                "deal.extension_refused"
+            },
             &deal,
             &Change {
                 reason: Some(&reason).filter(|r| !r.is_empty()).map(|r| r.as_str()),
@@ -1208,7 +1299,10 @@ pub fn run_expiry(
 ) -> Result<ExpiryRun, DealError> {
     let due: Vec<Deal> = deals::table
         .filter(deals::status.eq(DealStatus::Approved.as_str()))
-        .filter(deals::protection_until.le(at + Duration::days(crate::domain::deal::EXPIRY_WARNING_DAYS)))
+        .filter(
+            deals::protection_until
+                .le(at + Duration::days(crate::domain::deal::EXPIRY_WARNING_DAYS)),
+        )
         .order(deals::id)
         .select(Deal::as_select())
         .load(conn)?;
@@ -1238,7 +1332,10 @@ pub fn run_expiry(
                             deal.id,
                             &system,
                             "expiry_warning",
-                            &format!("Protection ends {}; the partner was reminded.", until.format("%Y-%m-%d")),
+                            &format!(
+                                "Protection ends {}; the partner was reminded.",
+                                until.format("%Y-%m-%d")
+                            ),
                         )?;
                         notify(conn, &deal, &DealNotice::ExpiringSoon)?;
                         run.warned += 1;
@@ -1258,7 +1355,10 @@ pub fn run_expiry(
                             deal.id,
                             &system,
                             "expired",
-                            &format!("Protection ended {} without a win.", until.format("%Y-%m-%d")),
+                            &format!(
+                                "Protection ended {} without a win.",
+                                until.format("%Y-%m-%d")
+                            ),
                         )?;
                         let expired = Deal {
                             status: DealStatus::Expired.as_str().into(),
@@ -1316,7 +1416,11 @@ pub fn escalate_overdue(
                     deal.id,
                     &system,
                     "escalated",
-                    &format!("Waiting {} against the {} h SLA; the program's managers were told.", clock.text(), program.deal_sla_hours),
+                    &format!(
+                        "Waiting {} against the {} h SLA; the program's managers were told.",
+                        clock.text(),
+                        program.deal_sla_hours
+                    ),
                 )?;
                 notify(conn, &deal, &partner_name, &clock)?;
                 escalated += 1;
@@ -1352,7 +1456,14 @@ pub fn facts(
             deal_stages::name.nullable(),
             deal_stages::probability_percent.nullable(),
         ))
-        .load::<(Deal, String, Option<String>, Option<i64>, Option<String>, Option<i64>)>(conn)?;
+        .load::<(
+            Deal,
+            String,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+        )>(conn)?;
     let mut other_currencies = 0;
     let mut facts = Vec::new();
     for (deal, partner_name, tier_name, position, stage_name, probability) in rows {
@@ -1393,7 +1504,10 @@ pub fn won_since(
         .filter(deals::closed_at.ge(since))
         .select(deals::won_amount_minor)
         .load(conn)?;
-    Ok((amounts.len() as i64, amounts.iter().map(|a| a.unwrap_or(0)).sum()))
+    Ok((
+        amounts.len() as i64,
+        amounts.iter().map(|a| a.unwrap_or(0)).sum(),
+    ))
 }
 
 /// Whether the user holds a certification valid at `at`, for programs that require one before registering.

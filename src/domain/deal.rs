@@ -33,7 +33,9 @@ impl DealStatus {
 
     pub fn css_class(self) -> &'static str {
         match self {
-            DealStatus::Submitted | DealStatus::InfoRequested | DealStatus::WonReported => "pending",
+            DealStatus::Submitted | DealStatus::InfoRequested | DealStatus::WonReported => {
+                "pending"
+            }
             DealStatus::Approved | DealStatus::Won => "approved",
             DealStatus::Rejected | DealStatus::Expired | DealStatus::Lost => "rejected",
         }
@@ -75,9 +77,41 @@ pub fn decide(
 
 /// Legal forms dropped from the end of a company name before comparing ("Acme, Inc." and "ACME Inc" are one).
 const LEGAL_SUFFIXES: &[&str] = &[
-    "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "llp", "lp",
-    "plc", "gmbh", "ag", "kg", "ug", "sa", "sas", "sarl", "srl", "spa", "bv", "nv", "oy", "ab", "as",
-    "aps", "pty", "pte", "kk", "se", "mbh", "holding", "holdings", "group",
+    "inc",
+    "incorporated",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "ltd",
+    "limited",
+    "llc",
+    "llp",
+    "lp",
+    "plc",
+    "gmbh",
+    "ag",
+    "kg",
+    "ug",
+    "sa",
+    "sas",
+    "sarl",
+    "srl",
+    "spa",
+    "bv",
+    "nv",
+    "oy",
+    "ab",
+    "as",
+    "aps",
+    "pty",
+    "pte",
+    "kk",
+    "se",
+    "mbh",
+    "holding",
+    "holdings",
+    "group",
 ];
 
 /// A Latin letter without its accent, so "Müller" and "Muller" compare equal.
@@ -132,18 +166,35 @@ pub fn company_key(name: &str) -> String {
 
 /// Second-level labels under which companies register (`acme.co.uk`): the registrable domain keeps three labels.
 const SECOND_LEVEL_SUFFIXES: &[&str] = &[
-    "co.uk", "org.uk", "ac.uk", "gov.uk", "ltd.uk", "plc.uk", "me.uk", "com.au", "net.au", "org.au",
-    "edu.au", "co.nz", "org.nz", "co.jp", "ne.jp", "or.jp", "co.kr", "co.za", "org.za", "com.br",
-    "net.br", "com.mx", "com.ar", "com.cn", "net.cn", "org.cn", "com.hk", "com.sg", "com.tw",
-    "co.in", "net.in", "org.in", "co.il", "com.tr", "co.id", "com.my", "com.ph", "com.vn", "com.pl",
-    "co.at", "or.at", "com.es", "com.pt", "com.co", "com.pe", "com.ua", "co.th", "com.sa", "com.eg",
+    "co.uk", "org.uk", "ac.uk", "gov.uk", "ltd.uk", "plc.uk", "me.uk", "com.au", "net.au",
+    "org.au", "edu.au", "co.nz", "org.nz", "co.jp", "ne.jp", "or.jp", "co.kr", "co.za", "org.za",
+    "com.br", "net.br", "com.mx", "com.ar", "com.cn", "net.cn", "org.cn", "com.hk", "com.sg",
+    "com.tw", "co.in", "net.in", "org.in", "co.il", "com.tr", "co.id", "com.my", "com.ph",
+    "com.vn", "com.pl", "co.at", "or.at", "com.es", "com.pt", "com.co", "com.pe", "com.ua",
+    "co.th", "com.sa", "com.eg",
 ];
 
 /// Free mail providers: a contact's address there says nothing about the customer's domain.
 const FREE_MAIL: &[&str] = &[
-    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "yahoo.com",
-    "icloud.com", "me.com", "aol.com", "gmx.de", "gmx.net", "web.de", "proton.me", "protonmail.com",
-    "yandex.ru", "mail.ru", "qq.com", "163.com",
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "icloud.com",
+    "me.com",
+    "aol.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "proton.me",
+    "protonmail.com",
+    "yandex.ru",
+    "mail.ru",
+    "qq.com",
+    "163.com",
 ];
 
 /// The registrable domain of a website as typed: scheme, `www.`, port and path stripped, subdomains dropped, so
@@ -294,10 +345,7 @@ pub fn expiry_step(
 }
 
 /// The partner's margin on a confirmed win: the tier's basis points of the won amount, with the rule in words.
-pub fn margin(
-    won: Money,
-    tier: Option<(&str, i64)>,
-) -> (i64, String) {
+pub fn margin(won: Money, tier: Option<(&str, i64)>) -> (i64, String) {
     match tier {
         Some((name, bps)) if bps > 0 => {
             let amount = super::commission::share(won.minor, bps, 10_000);
@@ -424,7 +472,10 @@ pub fn check_custom_value(spec: &CustomFieldSpec<'_>, raw: &str) -> Result<Strin
             if spec.options.contains(&value) {
                 Ok(value.to_string())
             } else {
-                Err(format!("Choose one of the listed values for {}.", spec.label))
+                Err(format!(
+                    "Choose one of the listed values for {}.",
+                    spec.label
+                ))
             }
         }
     }
@@ -479,18 +530,18 @@ pub fn parse_stages(text: &str) -> Result<Vec<StageDefinition>, String> {
     Ok(stages)
 }
 
-pub const DEFAULT_STAGES: &[(&str, i64)] = &[
-    ("Qualification", 10),
-    ("Proposal", 40),
-    ("Negotiation", 70),
-];
+pub const DEFAULT_STAGES: &[(&str, i64)] =
+    &[("Qualification", 10), ("Proposal", 40), ("Negotiation", 70)];
 
 /// The currency a deal is registered in, as typed.
 pub fn parse_amount(raw_amount: &str, raw_currency: &str) -> Result<Money, (&'static str, String)> {
     let currency = Currency::parse(raw_currency).map_err(|e| ("currency", e))?;
     let money = Money::parse(raw_amount, currency).map_err(|e| ("amount", e))?;
     if money.minor <= 0 {
-        return Err(("amount", "Enter the estimated amount, more than zero.".into()));
+        return Err((
+            "amount",
+            "Enter the estimated amount, more than zero.".into(),
+        ));
     }
     Ok(money)
 }
@@ -519,33 +570,50 @@ impl DealSettings {
         currency: Currency,
     ) -> Result<Self, Vec<(&'static str, String)>> {
         let mut errors = Vec::new();
-        let mut whole = |raw: &str, field: &'static str, range: std::ops::RangeInclusive<i64>, what: &str| {
-            match raw.trim().parse::<i64>() {
-                Ok(n) if range.contains(&n) => n,
-                _ => {
-                    errors.push((
-                        field,
-                        format!("{what} is a whole number from {} to {}.", range.start(), range.end()),
-                    ));
-                    0
+        let mut whole =
+            |raw: &str, field: &'static str, range: std::ops::RangeInclusive<i64>, what: &str| {
+                match raw.trim().parse::<i64>() {
+                    Ok(n) if range.contains(&n) => n,
+                    _ => {
+                        errors.push((
+                            field,
+                            format!(
+                                "{what} is a whole number from {} to {}.",
+                                range.start(),
+                                range.end()
+                            ),
+                        ));
+                        0
+                    }
                 }
-            }
-        };
-        let sla_hours = whole(input.sla_hours, "sla_hours", 1..=720, "The approval SLA in hours");
-        let protection_days = whole(input.protection_days, "protection_days", 1..=730, "Protection in days");
+            };
+        let sla_hours = whole(
+            input.sla_hours,
+            "sla_hours",
+            1..=720,
+            "The approval SLA in hours",
+        );
+        let protection_days = whole(
+            input.protection_days,
+            "protection_days",
+            1..=730,
+            "Protection in days",
+        );
         let auto_approve_below_minor = match input.auto_approve_below.trim() {
             "" => None,
-            raw => match Money::parse(raw, currency) {
-                Ok(m) if m.minor > 0 => Some(m.minor),
-                Ok(_) => {
-                    errors.push(("auto_approve_below", "Leave it empty to turn auto-approval off, or enter an amount above zero.".into()));
-                    None
+            raw => {
+                match Money::parse(raw, currency) {
+                    Ok(m) if m.minor > 0 => Some(m.minor),
+                    Ok(_) => {
+                        errors.push(("auto_approve_below", "Leave it empty to turn auto-approval off, or enter an amount above zero.".into()));
+                        None
+                    }
+                    Err(e) => {
+                        errors.push(("auto_approve_below", e));
+                        None
+                    }
                 }
-                Err(e) => {
-                    errors.push(("auto_approve_below", e));
-                    None
-                }
-            },
+            }
         };
         if errors.is_empty() {
             Ok(Self {
@@ -620,11 +688,9 @@ pub fn csv_records(text: &str) -> Vec<Vec<String>> {
 /// Every bad line is reported by number; nothing is imported until all are right.
 pub fn parse_direct_accounts(text: &str) -> Result<Vec<NewDirectAccount>, Vec<String>> {
     let mut records = csv_records(text);
-    if records
-        .first()
-        .and_then(|r| r.first())
-        .is_some_and(|f| f.trim().eq_ignore_ascii_case("company") || f.trim().eq_ignore_ascii_case("company_name"))
-    {
+    if records.first().and_then(|r| r.first()).is_some_and(|f| {
+        f.trim().eq_ignore_ascii_case("company") || f.trim().eq_ignore_ascii_case("company_name")
+    }) {
         records.remove(0);
     }
     let mut accounts = Vec::new();
@@ -687,7 +753,10 @@ mod tests {
             assert_eq!(registrable_domain(raw).unwrap(), expected, "{raw}");
         }
         assert!(registrable_domain("not a domain").is_err());
-        assert_eq!(domain_of_email("jo@eu.acme.com").as_deref(), Some("acme.com"));
+        assert_eq!(
+            domain_of_email("jo@eu.acme.com").as_deref(),
+            Some("acme.com")
+        );
         assert_eq!(domain_of_email("jo@gmail.com"), None);
     }
 
@@ -711,34 +780,75 @@ mod tests {
         use DealStatus as S;
         assert_eq!(decide(S::Submitted, D::Approve, ""), Ok(S::Approved));
         assert!(decide(S::Submitted, D::Reject, "  ").is_err());
-        assert_eq!(decide(S::Submitted, D::Reject, "prior registration"), Ok(S::Rejected));
+        assert_eq!(
+            decide(S::Submitted, D::Reject, "prior registration"),
+            Ok(S::Rejected)
+        );
         assert!(decide(S::Submitted, D::RequestInfo, "").is_err());
-        assert_eq!(decide(S::Submitted, D::RequestInfo, "Which products?"), Ok(S::InfoRequested));
+        assert_eq!(
+            decide(S::Submitted, D::RequestInfo, "Which products?"),
+            Ok(S::InfoRequested)
+        );
         assert!(decide(S::Approved, D::Approve, "").is_err());
     }
 
     #[test]
     fn the_sla_clock_counts_weekdays_only() {
         // 2026-11-20 is a Friday.
-        assert_eq!(business_minutes_between(at("2026-11-20 12:00"), at("2026-11-23 12:00")), 24 * 60);
-        assert_eq!(business_minutes_between(at("2026-11-21 09:00"), at("2026-11-22 20:00")), 0);
-        assert_eq!(business_minutes_between(at("2026-11-23 08:00"), at("2026-11-23 10:30")), 150);
-        assert_eq!(business_minutes_between(at("2026-11-23 10:00"), at("2026-11-23 09:00")), 0);
+        assert_eq!(
+            business_minutes_between(at("2026-11-20 12:00"), at("2026-11-23 12:00")),
+            24 * 60
+        );
+        assert_eq!(
+            business_minutes_between(at("2026-11-21 09:00"), at("2026-11-22 20:00")),
+            0
+        );
+        assert_eq!(
+            business_minutes_between(at("2026-11-23 08:00"), at("2026-11-23 10:30")),
+            150
+        );
+        assert_eq!(
+            business_minutes_between(at("2026-11-23 10:00"), at("2026-11-23 09:00")),
+            0
+        );
         let clock = SlaClock::at(at("2026-11-16 00:00"), at("2026-11-18 06:00"), 48);
         assert!(clock.overdue());
         assert_eq!(clock.text(), "6 h overdue");
-        assert_eq!(SlaClock::at(at("2026-11-23 00:00"), at("2026-11-23 05:00"), 48).text(), "5 h of 48 h");
+        assert_eq!(
+            SlaClock::at(at("2026-11-23 00:00"), at("2026-11-23 05:00"), 48).text(),
+            "5 h of 48 h"
+        );
     }
 
     #[test]
     fn protection_warns_once_a_week_ahead_then_expires() {
         let now = at("2026-11-23 12:00");
-        assert_eq!(expiry_step(at("2026-12-30 12:00"), None, now), ExpiryStep::Nothing);
-        assert_eq!(expiry_step(at("2026-11-29 12:00"), None, now), ExpiryStep::Warn);
-        assert_eq!(expiry_step(at("2026-11-29 12:00"), Some(now), now), ExpiryStep::Nothing);
-        assert_eq!(expiry_step(at("2026-11-23 12:00"), Some(now), now), ExpiryStep::Expire);
-        assert!(claims_customer(DealStatus::Approved, Some(at("2026-11-24 00:00")), now));
-        assert!(!claims_customer(DealStatus::Approved, Some(at("2026-11-22 00:00")), now));
+        assert_eq!(
+            expiry_step(at("2026-12-30 12:00"), None, now),
+            ExpiryStep::Nothing
+        );
+        assert_eq!(
+            expiry_step(at("2026-11-29 12:00"), None, now),
+            ExpiryStep::Warn
+        );
+        assert_eq!(
+            expiry_step(at("2026-11-29 12:00"), Some(now), now),
+            ExpiryStep::Nothing
+        );
+        assert_eq!(
+            expiry_step(at("2026-11-23 12:00"), Some(now), now),
+            ExpiryStep::Expire
+        );
+        assert!(claims_customer(
+            DealStatus::Approved,
+            Some(at("2026-11-24 00:00")),
+            now
+        ));
+        assert!(!claims_customer(
+            DealStatus::Approved,
+            Some(at("2026-11-22 00:00")),
+            now
+        ));
         assert!(!claims_customer(DealStatus::Lost, None, now));
     }
 
@@ -747,7 +857,10 @@ mod tests {
         let eur = Currency::parse("EUR").unwrap();
         let (amount, text) = margin(Money::new(1_234_567, eur), Some(("Gold", 1500)));
         assert_eq!(amount, 185_185);
-        assert_eq!(text, "Gold tier margin 15% of the won amount 12,345.67 EUR = 1,851.85 EUR");
+        assert_eq!(
+            text,
+            "Gold tier margin 15% of the won amount 12,345.67 EUR = 1,851.85 EUR"
+        );
         assert_eq!(margin(Money::new(100, eur), None).0, 0);
         assert_eq!(margin(Money::new(100, eur), Some(("Registered", 0))).0, 0);
     }
@@ -772,11 +885,20 @@ mod tests {
             required,
         };
         assert!(check_custom_value(&spec(CustomFieldType::Text, true), " ").is_err());
-        assert_eq!(check_custom_value(&spec(CustomFieldType::Text, false), ""), Ok(String::new()));
-        assert_eq!(check_custom_value(&spec(CustomFieldType::Number, true), "250"), Ok("250".into()));
+        assert_eq!(
+            check_custom_value(&spec(CustomFieldType::Text, false), ""),
+            Ok(String::new())
+        );
+        assert_eq!(
+            check_custom_value(&spec(CustomFieldType::Number, true), "250"),
+            Ok("250".into())
+        );
         assert!(check_custom_value(&spec(CustomFieldType::Number, true), "lots").is_err());
         assert!(check_custom_value(&spec(CustomFieldType::Date, true), "31/12/2026").is_err());
-        assert_eq!(check_custom_value(&spec(CustomFieldType::Select, true), "Large"), Ok("Large".into()));
+        assert_eq!(
+            check_custom_value(&spec(CustomFieldType::Select, true), "Large"),
+            Ok("Large".into())
+        );
         assert!(check_custom_value(&spec(CustomFieldType::Select, true), "Huge").is_err());
     }
 
@@ -789,11 +911,15 @@ mod tests {
         assert_eq!(accounts[0].domain, "acme.com");
         assert_eq!(accounts[0].owner, "Dana");
         assert_eq!(accounts[1].domain, "");
-        let errors = parse_direct_accounts("Acme,acme.com\n,x.com\nInitech,not a domain").unwrap_err();
+        let errors =
+            parse_direct_accounts("Acme,acme.com\n,x.com\nInitech,not a domain").unwrap_err();
         assert_eq!(errors.len(), 2);
         assert!(errors[0].starts_with("Record 2"), "{errors:?}");
         assert!(parse_direct_accounts("").is_err());
-        assert_eq!(csv_records("a,\"b\"\"c\"\r\nd"), vec![vec!["a", "b\"c"], vec!["d"]]);
+        assert_eq!(
+            csv_records("a,\"b\"\"c\"\r\nd"),
+            vec![vec!["a", "b\"c"], vec!["d"]]
+        );
     }
 
     #[test]
@@ -807,12 +933,22 @@ mod tests {
             reps_see_org: true,
         };
         assert_eq!(
-            DealSettings::parse(&input("48", "5,000"), usd).unwrap().auto_approve_below_minor,
+            DealSettings::parse(&input("48", "5,000"), usd)
+                .unwrap()
+                .auto_approve_below_minor,
             Some(500_000)
         );
-        assert_eq!(DealSettings::parse(&input("48", ""), usd).unwrap().auto_approve_below_minor, None);
+        assert_eq!(
+            DealSettings::parse(&input("48", ""), usd)
+                .unwrap()
+                .auto_approve_below_minor,
+            None
+        );
         let errors = DealSettings::parse(&input("0", "x"), usd).unwrap_err();
-        assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), vec!["sla_hours", "auto_approve_below"]);
+        assert_eq!(
+            errors.iter().map(|e| e.0).collect::<Vec<_>>(),
+            vec!["sla_hours", "auto_approve_below"]
+        );
     }
 
     #[test]

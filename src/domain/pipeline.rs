@@ -193,13 +193,25 @@ pub fn report(
     };
     for deal in &open {
         add(&mut by_partner, &deal.partner_name, deal);
-        add(&mut by_tier, deal.tier_name.as_deref().unwrap_or(NO_TIER), deal);
+        add(
+            &mut by_tier,
+            deal.tier_name.as_deref().unwrap_or(NO_TIER),
+            deal,
+        );
         total.count += 1;
         total.amount_minor += deal.open_amount();
         total.weighted_minor += deal.weighted_minor();
     }
-    by_partner.sort_by(|a, b| b.weighted_minor.cmp(&a.weighted_minor).then(a.label.cmp(&b.label)));
-    by_tier.sort_by(|a, b| b.weighted_minor.cmp(&a.weighted_minor).then(a.label.cmp(&b.label)));
+    by_partner.sort_by(|a, b| {
+        b.weighted_minor
+            .cmp(&a.weighted_minor)
+            .then(a.label.cmp(&b.label))
+    });
+    by_tier.sort_by(|a, b| {
+        b.weighted_minor
+            .cmp(&a.weighted_minor)
+            .then(a.label.cmp(&b.label))
+    });
 
     let forecasts = quarters
         .iter()
@@ -233,7 +245,11 @@ pub fn report(
         .iter()
         .filter(|d| matches!(d.status, DealStatus::Won | DealStatus::Lost))
     {
-        add_outcome(&mut outcomes_by_tier, deal.tier_name.as_deref().unwrap_or(NO_TIER), deal);
+        add_outcome(
+            &mut outcomes_by_tier,
+            deal.tier_name.as_deref().unwrap_or(NO_TIER),
+            deal,
+        );
         add_outcome(&mut outcomes_by_partner, &deal.partner_name, deal);
     }
     let by_average = |a: &OutcomeRow, b: &OutcomeRow| {
@@ -246,7 +262,10 @@ pub fn report(
 
     let mut hours: Vec<i64> = deals
         .iter()
-        .filter_map(|d| d.approved_at.map(|at| (at - d.first_submitted_at).num_minutes() / 60))
+        .filter_map(|d| {
+            d.approved_at
+                .map(|at| (at - d.first_submitted_at).num_minutes() / 60)
+        })
         .collect();
     hours.sort_unstable();
     let sla_breaches = deals
@@ -257,7 +276,10 @@ pub fn report(
         })
         .count() as i64;
     let approval = ApprovalTimes {
-        decided: deals.iter().filter(|d| d.first_decided_at.is_some()).count() as i64,
+        decided: deals
+            .iter()
+            .filter(|d| d.first_decided_at.is_some())
+            .count() as i64,
         median_hours: percentile(&hours, 50),
         p90_hours: percentile(&hours, 90),
         sla_breaches,
@@ -279,7 +301,13 @@ pub fn report(
 pub fn bars(rows: &[(String, i64)], max_width: i64) -> Vec<(String, i64, i64)> {
     let largest = rows.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
     rows.iter()
-        .map(|(label, value)| (label.clone(), *value, share(max_width, (*value).max(0), largest)))
+        .map(|(label, value)| {
+            (
+                label.clone(),
+                *value,
+                share(max_width, (*value).max(0), largest),
+            )
+        })
         .collect()
 }
 
@@ -356,8 +384,18 @@ mod tests {
         assert_eq!(
             report.by_stage,
             vec![
-                PipelineRow { label: "Qualification".into(), count: 1, amount_minor: 100_000, weighted_minor: 10_000 },
-                PipelineRow { label: "Proposal".into(), count: 2, amount_minor: 70_000, weighted_minor: 28_000 },
+                PipelineRow {
+                    label: "Qualification".into(),
+                    count: 1,
+                    amount_minor: 100_000,
+                    weighted_minor: 10_000
+                },
+                PipelineRow {
+                    label: "Proposal".into(),
+                    count: 2,
+                    amount_minor: 70_000,
+                    weighted_minor: 28_000
+                },
             ]
         );
         assert_eq!(report.total.count, 3);
@@ -384,8 +422,15 @@ mod tests {
 
     #[test]
     fn bars_scale_to_the_largest_value() {
-        let rows = vec![("a".to_string(), 50), ("b".to_string(), 100), ("c".to_string(), 0)];
+        let rows = vec![
+            ("a".to_string(), 50),
+            ("b".to_string(), 100),
+            ("c".to_string(), 0),
+        ];
         let bars = bars(&rows, 400);
-        assert_eq!(bars.iter().map(|b| b.2).collect::<Vec<_>>(), vec![200, 400, 0]);
+        assert_eq!(
+            bars.iter().map(|b| b.2).collect::<Vec<_>>(),
+            vec![200, 400, 0]
+        );
     }
 }

@@ -260,7 +260,9 @@ pub fn deal_notice(
         .map(|u| vec![u.email])
         .unwrap_or_default();
     for admin in users::org_contacts(conn, deal.partner_org_id)? {
-        if admin.role() == crate::domain::role::Role::PartnerAdmin && !recipients.contains(&admin.email) {
+        if admin.role() == crate::domain::role::Role::PartnerAdmin
+            && !recipients.contains(&admin.email)
+        {
             recipients.push(admin.email);
         }
     }

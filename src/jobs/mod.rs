@@ -42,12 +42,14 @@ pub const JOBS: &[JobSpec] = &[
     JobSpec {
         name: "deal_sla",
         every: Duration::from_secs(300),
-        description: "Emails the program's staff once about each registration waiting past the approval SLA",
+        description:
+            "Emails the program's staff once about each registration waiting past the approval SLA",
     },
     JobSpec {
         name: "deal_expiry",
         every: Duration::from_secs(3600),
-        description: "Warns a week before deal protection ends, and expires deals whose protection passed",
+        description:
+            "Warns a week before deal protection ends, and expires deals whose protection passed",
     },
 ];
 

@@ -13,13 +13,13 @@ use super::{csv_field, db, redirect, render, Ctx, FieldErrors, PageContext, Stat
 use crate::auth::{CurrentUser, TypedSession};
 use crate::db::deal_config::{CustomField, Stage};
 use crate::db::deals::{
-    CustomValue, Deal, DealError, DealEvent, DealFilter, DealRow, Extension, Progress, Registration,
-    Viewer,
+    CustomValue, Deal, DealError, DealEvent, DealFilter, DealRow, Extension, Progress,
+    Registration, Viewer,
 };
 use crate::db::programs::Program;
 use crate::domain::deal::{
-    check_custom_value, domain_of_email, parse_amount, registrable_domain, CustomerKeys, DealStatus,
-    Quarter,
+    check_custom_value, domain_of_email, parse_amount, registrable_domain, CustomerKeys,
+    DealStatus, Quarter,
 };
 use crate::domain::email::EmailAddress;
 use crate::domain::money::{Currency, Money};
@@ -117,13 +117,21 @@ pub struct DealListQuery {
 impl DealListQuery {
     /// Narrows `base` by the query; a value that names nothing is reported, not silently dropped.
     pub fn filter(&self, mut base: DealFilter, problems: &mut Vec<String>) -> DealFilter {
-        fn pick<T: std::str::FromStr>(raw: &str, what: &str, problems: &mut Vec<String>) -> Option<T> {
+        fn pick<T: std::str::FromStr>(
+            raw: &str,
+            what: &str,
+            problems: &mut Vec<String>,
+        ) -> Option<T> {
             let raw = raw.trim();
             if raw.is_empty() {
                 return None;
             }
             raw.parse()
-                .map_err(|_| problems.push(format!("There is no {what} '{raw}'; that filter is ignored.")))
+                .map_err(|_| {
+                    problems.push(format!(
+                        "There is no {what} '{raw}'; that filter is ignored."
+                    ))
+                })
                 .ok()
         }
         base.status = pick::<DealStatus>(&self.status, "status", problems);
@@ -165,8 +173,16 @@ pub fn quarter_choices() -> Vec<String> {
     let mut quarter = Quarter::of(crate::db::now().date());
     for _ in 0..2 {
         quarter = Quarter {
-            year: if quarter.number == 1 { quarter.year - 1 } else { quarter.year },
-            number: if quarter.number == 1 { 4 } else { quarter.number - 1 },
+            year: if quarter.number == 1 {
+                quarter.year - 1
+            } else {
+                quarter.year
+            },
+            number: if quarter.number == 1 {
+                4
+            } else {
+                quarter.number - 1
+            },
         };
     }
     (0..7)
@@ -185,7 +201,11 @@ pub fn deals_csv(rows: &[DealRow], file_name: &str) -> HttpResponse {
     );
     for row in rows {
         let deal = &row.deal;
-        let decimal = |minor: i64| Money::new(minor, deal.currency()).amount_text().replace(',', "");
+        let decimal = |minor: i64| {
+            Money::new(minor, deal.currency())
+                .amount_text()
+                .replace(',', "")
+        };
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
             deal.id,
@@ -201,7 +221,9 @@ pub fn deals_csv(rows: &[DealRow], file_name: &str) -> HttpResponse {
             deal.status,
             csv_field(row.stage_name.as_deref().unwrap_or("")),
             csv_field(&row.owner_email),
-            deal.protection_until.map(|p| p.format("%Y-%m-%d").to_string()).unwrap_or_default(),
+            deal.protection_until
+                .map(|p| p.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
             deal.won_amount_minor.map(decimal).unwrap_or_default(),
             deal.created_at.format("%Y-%m-%d %H:%M"),
         ));
@@ -358,7 +380,11 @@ impl DealForm {
             expected_close: deal.expected_close_date.to_string(),
             description: deal.description.clone(),
             justification: deal.justification.clone(),
-            products: deal.product_list().into_iter().map(str::to_string).collect(),
+            products: deal
+                .product_list()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
             custom: deal
                 .custom_values()
                 .into_iter()
@@ -405,7 +431,10 @@ impl DealForm {
         };
         let contact_name = text(&self.contact_name);
         if contact_name.is_empty() || contact_name.chars().count() > 100 {
-            errors.add("contact_name", "Enter the name of your contact at the customer.");
+            errors.add(
+                "contact_name",
+                "Enter the name of your contact at the customer.",
+            );
         }
         let contact_title = text(&self.contact_title);
         if contact_title.chars().count() > 100 {
@@ -413,23 +442,36 @@ impl DealForm {
         }
         let country = text(&self.country).to_ascii_uppercase();
         if country.len() != 2 || !country.chars().all(|c| c.is_ascii_alphabetic()) {
-            errors.add("country", "Enter the customer's country as a two-letter code, such as US or DE.");
+            errors.add(
+                "country",
+                "Enter the customer's country as a two-letter code, such as US or DE.",
+            );
         }
         let amount = parse_amount(&self.amount, &self.currency)
             .map_err(|(field, message)| errors.add(field, message))
             .ok();
-        let expected_close = match NaiveDate::parse_from_str(self.expected_close.trim(), "%Y-%m-%d") {
+        let expected_close = match NaiveDate::parse_from_str(self.expected_close.trim(), "%Y-%m-%d")
+        {
             Ok(date) if date < today => {
-                errors.add("expected_close", "The expected close date cannot be in the past.");
+                errors.add(
+                    "expected_close",
+                    "The expected close date cannot be in the past.",
+                );
                 None
             }
             Ok(date) if date > today + chrono::Duration::days(3 * 366) => {
-                errors.add("expected_close", "The expected close date is more than three years away.");
+                errors.add(
+                    "expected_close",
+                    "The expected close date is more than three years away.",
+                );
                 None
             }
             Ok(date) => Some(date),
             Err(_) => {
-                errors.add("expected_close", "Enter the expected close date, like 2027-03-31.");
+                errors.add(
+                    "expected_close",
+                    "Enter the expected close date, like 2027-03-31.",
+                );
                 None
             }
         };
@@ -440,17 +482,26 @@ impl DealForm {
             .filter(|p| !p.is_empty())
             .collect();
         if let Some(unknown) = chosen.iter().find(|p| !products.contains(p)) {
-            errors.add("products", format!("'{unknown}' is not one of the program's products."));
+            errors.add(
+                "products",
+                format!("'{unknown}' is not one of the program's products."),
+            );
         } else if chosen.is_empty() && !products.is_empty() {
             errors.add("products", "Choose at least one product.");
         }
         let description = text(&self.description);
         if description.chars().count() > 5000 {
-            errors.add("description", "The description takes at most 5,000 characters.");
+            errors.add(
+                "description",
+                "The description takes at most 5,000 characters.",
+            );
         }
         let justification = text(&self.justification);
         if justification.chars().count() > 2000 {
-            errors.add("justification", "The justification takes at most 2,000 characters.");
+            errors.add(
+                "justification",
+                "The justification takes at most 2,000 characters.",
+            );
         }
         let mut custom_values = Vec::new();
         for field in fields {
@@ -535,7 +586,11 @@ async fn form_data(state: &State, program_id: i64) -> Result<FormData, AppError>
     .await
 }
 
-async fn new_form(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResponse, AppError> {
+async fn new_form(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     let access = access(&state, &user).await?;
     require_certification(&state, &access).await?;
     let data = form_data(&state, access.program.id).await?;
@@ -633,7 +688,9 @@ async fn submit(
         crate::db::deals::register(conn, &program, org_id, &registration, &actor, &notify)
     })
     .await?;
-    session.success("Deal registered. The program's team reviews it; you will get an email with the decision.");
+    session.success(
+        "Deal registered. The program's team reviews it; you will get an email with the decision.",
+    );
     Ok(redirect(&format!("/portal/deals/{id}")))
 }
 
@@ -703,7 +760,10 @@ async fn edit_form(
 }
 
 fn editable(deal: &Deal) -> bool {
-    matches!(deal.status(), DealStatus::Submitted | DealStatus::InfoRequested)
+    matches!(
+        deal.status(),
+        DealStatus::Submitted | DealStatus::InfoRequested
+    )
 }
 
 fn info_request(deal: &Deal) -> Option<String> {
@@ -756,9 +816,11 @@ async fn edit_submit(
 
 async fn find_deal(state: &State, access: &Access, id: i64) -> Result<Deal, AppError> {
     let viewer = access.viewer;
-    db(&state.pool, move |conn| crate::db::deals::find_for(conn, &viewer, id))
-        .await?
-        .ok_or(AppError::NotFound)
+    db(&state.pool, move |conn| {
+        crate::db::deals::find_for(conn, &viewer, id)
+    })
+    .await?
+    .ok_or(AppError::NotFound)
 }
 
 #[derive(Template)]
@@ -879,11 +941,20 @@ async fn show(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let access = access(&state, &user).await?;
-    deal_page(ctx, &state, &access, path.into_inner(), None, PartnerMoves::default()).await
+    deal_page(
+        ctx,
+        &state,
+        &access,
+        path.into_inner(),
+        None,
+        PartnerMoves::default(),
+    )
+    .await
 }
 
 /// Runs a partner's move on a deal: on success back to the deal with a message; refused, the deal page again with
 /// the reason and what was typed.
+#[allow(clippy::too_many_arguments)]
 async fn partner_move(
     ctx: PageContext,
     state: &State,
@@ -895,7 +966,11 @@ async fn partner_move(
     work: impl FnOnce(&mut crate::db::DbConn, &Viewer) -> Result<(), DealError> + Send + 'static,
 ) -> Result<HttpResponse, AppError> {
     let viewer = access.viewer;
-    match db(&state.pool, move |conn| Ok::<_, AppError>(work(conn, &viewer))).await? {
+    match db(&state.pool, move |conn| {
+        Ok::<_, AppError>(work(conn, &viewer))
+    })
+    .await?
+    {
         Ok(()) => {
             session.success(done);
             Ok(redirect(&format!("/portal/deals/{deal_id}")))
@@ -921,7 +996,10 @@ async fn progress(
     let parsed = (|| -> Result<Progress, String> {
         let stage_id = match typed.stage_id.trim() {
             "" => None,
-            raw => Some(raw.parse::<i64>().map_err(|_| "Choose one of the program's stages.".to_string())?),
+            raw => Some(
+                raw.parse::<i64>()
+                    .map_err(|_| "Choose one of the program's stages.".to_string())?,
+            ),
         };
         let amount_minor = match typed.amount.trim() {
             "" => None,
@@ -948,13 +1026,24 @@ async fn progress(
     })();
     let progress = match parsed {
         Ok(progress) => progress,
-        Err(message) => return deal_page(ctx, &state, &access, deal.id, Some(message), typed).await,
+        Err(message) => {
+            return deal_page(ctx, &state, &access, deal.id, Some(message), typed).await
+        }
     };
     let actor = user.actor();
     let deal_id = deal.id;
-    partner_move(ctx, &state, &access, &session, deal_id, typed, "Deal updated.", move |conn, viewer| {
-        crate::db::deals::update_progress(conn, viewer, deal_id, &progress, &actor).map(|_| ())
-    })
+    partner_move(
+        ctx,
+        &state,
+        &access,
+        &session,
+        deal_id,
+        typed,
+        "Deal updated.",
+        move |conn, viewer| {
+            crate::db::deals::update_progress(conn, viewer, deal_id, &progress, &actor).map(|_| ())
+        },
+    )
     .await
 }
 
@@ -975,7 +1064,9 @@ async fn won(
             let message = "Enter the final amount the customer signed for.".to_string();
             return deal_page(ctx, &state, &access, deal.id, Some(message), typed).await;
         }
-        Err(message) => return deal_page(ctx, &state, &access, deal.id, Some(message), typed).await,
+        Err(message) => {
+            return deal_page(ctx, &state, &access, deal.id, Some(message), typed).await
+        }
     };
     let actor = user.actor();
     let deal_id = deal.id;
@@ -1004,9 +1095,16 @@ async fn lost(
     let deal_id = path.into_inner();
     let typed = form.into_inner();
     let (actor, reason) = (user.actor(), typed.reason.clone());
-    partner_move(ctx, &state, &access, &session, deal_id, typed, "Marked as lost.", move |conn, viewer| {
-        crate::db::deals::report_lost(conn, viewer, deal_id, &reason, &actor)
-    })
+    partner_move(
+        ctx,
+        &state,
+        &access,
+        &session,
+        deal_id,
+        typed,
+        "Marked as lost.",
+        move |conn, viewer| crate::db::deals::report_lost(conn, viewer, deal_id, &reason, &actor),
+    )
     .await
 }
 

@@ -12,6 +12,7 @@ mod affiliate;
 mod api;
 mod cli;
 mod commissions;
+mod deals;
 mod email;
 mod login;
 mod migrations;

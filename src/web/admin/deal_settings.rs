@@ -15,7 +15,8 @@ use crate::auth::{CurrentUser, TypedSession};
 use crate::db::deal_config::{CustomField, DirectAccount};
 use crate::db::deals::DealError;
 use crate::domain::deal::{
-    parse_direct_accounts, parse_stages, CustomFieldType, DealSettings, DealSettingsInput, NewDirectAccount,
+    parse_direct_accounts, parse_stages, CustomFieldType, DealSettings, DealSettingsInput,
+    NewDirectAccount,
 };
 use crate::domain::money::Money;
 use crate::error::AppError;
@@ -27,11 +28,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/deals/settings/stages", web::post().to(save_stages))
         .route("/deals/settings/products", web::post().to(save_products))
         .route("/deals/settings/fields", web::post().to(add_field))
-        .route("/deals/settings/fields/{id}/remove", web::post().to(remove_field))
+        .route(
+            "/deals/settings/fields/{id}/remove",
+            web::post().to(remove_field),
+        )
         .route("/deals/direct-accounts", web::get().to(accounts))
         .route("/deals/direct-accounts", web::post().to(add_account))
-        .route("/deals/direct-accounts/import", web::post().to(import_accounts))
-        .route("/deals/direct-accounts/{id}/remove", web::post().to(remove_account));
+        .route(
+            "/deals/direct-accounts/import",
+            web::post().to(import_accounts),
+        )
+        .route(
+            "/deals/direct-accounts/{id}/remove",
+            web::post().to(remove_account),
+        );
 }
 
 #[derive(Deserialize, Default)]
@@ -199,7 +209,9 @@ async fn save_stages(
     let actor = user.actor();
     let saved = db(&state.pool, move |conn| {
         let program = crate::db::programs::current(conn)?;
-        Ok::<_, AppError>(crate::db::deal_config::save_stages(conn, program.id, &stages, &actor))
+        Ok::<_, AppError>(crate::db::deal_config::save_stages(
+            conn, program.id, &stages, &actor,
+        ))
     })
     .await?;
     match saved {
@@ -263,7 +275,10 @@ async fn add_field(
         .map(str::to_string)
         .collect();
     if field_type == Some(CustomFieldType::Select) && options.len() < 2 {
-        errors.add("options", "A choice field needs at least two options, one per line.");
+        errors.add(
+            "options",
+            "A choice field needs at least two options, one per line.",
+        );
     }
     let Some(field_type) = field_type.filter(|_| errors.is_empty()) else {
         let page = settings_page(ctx, &state, |page| {
@@ -276,8 +291,14 @@ async fn add_field(
     let (actor, required) = (user.actor(), form.required.is_some());
     db(&state.pool, move |conn| {
         let program = crate::db::programs::current(conn)?;
-        let options = if field_type == CustomFieldType::Select { options } else { Vec::new() };
-        crate::db::deal_config::add_custom_field(conn, program.id, &label, field_type, &options, required, &actor)
+        let options = if field_type == CustomFieldType::Select {
+            options
+        } else {
+            Vec::new()
+        };
+        crate::db::deal_config::add_custom_field(
+            conn, program.id, &label, field_type, &options, required, &actor,
+        )
     })
     .await?;
     session.success("Field added to the registration form.");
@@ -362,7 +383,11 @@ async fn accounts_page(
     Ok(page)
 }
 
-async fn accounts(Ctx(ctx): Ctx, state: State, query: web::Query<AccountQuery>) -> Result<HttpResponse, AppError> {
+async fn accounts(
+    Ctx(ctx): Ctx,
+    state: State,
+    query: web::Query<AccountQuery>,
+) -> Result<HttpResponse, AppError> {
     let page = accounts_page(ctx, &state, query.into_inner().q, |_| {}).await?;
     render(StatusCode::OK, &page)
 }
@@ -380,7 +405,10 @@ async fn store_accounts(
     })
     .await?;
     session.success(match skipped {
-        0 => format!("{added} direct account{} added.", if added == 1 { "" } else { "s" }),
+        0 => format!(
+            "{added} direct account{} added.",
+            if added == 1 { "" } else { "s" }
+        ),
         _ => format!("{added} added; {skipped} were listed already."),
     });
     Ok(redirect("/admin/deals/direct-accounts"))
@@ -422,13 +450,13 @@ async fn import_accounts(
     let mut pasted = String::new();
     let mut too_large = false;
     while let Some(field) = multipart.next().await {
-        let mut field =
-            field.map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
+        let mut field = field
+            .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
         let name = field.name().unwrap_or("").to_string();
         let mut bytes = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk =
-                chunk.map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
+            let chunk = chunk
+                .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
             if bytes.len() + chunk.len() > MAX_IMPORT {
                 too_large = true;
                 continue;
@@ -445,7 +473,10 @@ async fn import_accounts(
         text = pasted.clone();
     }
     let parsed = if too_large {
-        Err(vec![format!("The file is larger than {} MiB; split it.", MAX_IMPORT / 1024 / 1024)])
+        Err(vec![format!(
+            "The file is larger than {} MiB; split it.",
+            MAX_IMPORT / 1024 / 1024
+        )])
     } else {
         parse_direct_accounts(&text)
     };

@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use crate::auth::{CurrentUser, TypedSession};
 use crate::db::deal_config::Stage;
-use crate::db::deals::{ConflictMatch, ConflictWith, Deal, DealError, DealEvent, DealFilter, DealRow, Extension};
+use crate::db::deals::{
+    ConflictMatch, ConflictWith, Deal, DealError, DealEvent, DealFilter, DealRow, Extension,
+};
 use crate::db::programs::Program;
 use crate::db::DbConn;
 use crate::domain::deal::{DealDecision, DealStatus, SlaClock};
@@ -28,7 +30,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/deals/{id}/extension", web::post().to(extension));
 }
 
-fn notifier(base_url: String) -> impl Fn(&mut DbConn, &Deal, &crate::db::deals::DealNotice) -> Result<(), crate::email::NotifyError> {
+fn notifier(
+    base_url: String,
+) -> impl Fn(&mut DbConn, &Deal, &crate::db::deals::DealNotice) -> Result<(), crate::email::NotifyError>
+{
     move |conn, deal, notice| crate::email::notify::deal_notice(conn, &base_url, deal, notice)
 }
 
@@ -50,8 +55,14 @@ async fn queue(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
         let mut waiting = Vec::new();
         for row in crate::db::deals::queue(conn, program.id)? {
             let clock = SlaClock::at(row.deal.submitted_at, at, program.deal_sla_hours);
-            let conflicts =
-                crate::db::deals::conflicts(conn, program.id, row.deal.partner_org_id, &row.deal.keys(), at)?.len();
+            let conflicts = crate::db::deals::conflicts(
+                conn,
+                program.id,
+                row.deal.partner_org_id,
+                &row.deal.keys(),
+                at,
+            )?
+            .len();
             waiting.push((row, clock, conflicts));
         }
         let wins = crate::db::deals::list(
@@ -113,7 +124,11 @@ async fn load_all(
     .await
 }
 
-async fn all(Ctx(ctx): Ctx, state: State, query: web::Query<DealListQuery>) -> Result<HttpResponse, AppError> {
+async fn all(
+    Ctx(ctx): Ctx,
+    state: State,
+    query: web::Query<DealListQuery>,
+) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let mut problems = Vec::new();
     let (rows, stages, partners) = load_all(&state, &query, &mut problems).await?;
@@ -161,7 +176,9 @@ impl DealPage {
     }
 
     fn extension_open(&self) -> bool {
-        self.extension.as_ref().is_some_and(|x| x.decided_at.is_none())
+        self.extension
+            .as_ref()
+            .is_some_and(|x| x.decided_at.is_none())
     }
 
     fn decisions(&self) -> &'static [DealDecision] {
@@ -171,7 +188,8 @@ impl DealPage {
     fn margin_preview(&self) -> String {
         match self.deal.won_amount() {
             Some(won) => {
-                crate::domain::deal::margin(won, self.tier.as_ref().map(|(n, b)| (n.as_str(), *b))).1
+                crate::domain::deal::margin(won, self.tier.as_ref().map(|(n, b)| (n.as_str(), *b)))
+                    .1
             }
             None => String::new(),
         }
@@ -207,7 +225,10 @@ impl DealPage {
                     stage: format!(
                         "{}{}",
                         deal.status().label(),
-                        stage_name.as_ref().map(|s| format!(" · {s}")).unwrap_or_default()
+                        stage_name
+                            .as_ref()
+                            .map(|s| format!(" · {s}"))
+                            .unwrap_or_default()
                     ),
                     protection: deal
                         .protection_until
@@ -264,23 +285,37 @@ async fn load(
             .into_iter()
             .find(|s| Some(s.id) == deal.stage_id)
             .map(|s| s.name);
-        let conflicts = crate::db::deals::conflicts(conn, program.id, deal.partner_org_id, &deal.keys(), at)?
-            .into_iter()
-            .filter(|m| !matches!(&m.found, ConflictWith::Deal { deal: other, .. } if other.id == deal.id))
-            .collect();
+        let conflicts = crate::db::deals::conflicts(
+            conn,
+            program.id,
+            deal.partner_org_id,
+            &deal.keys(),
+            at,
+        )?
+        .into_iter()
+        .filter(
+            |m| !matches!(&m.found, ConflictWith::Deal { deal: other, .. } if other.id == deal.id),
+        )
+        .collect();
         let events = crate::db::deals::events(conn, deal_id)?;
         let extension = crate::db::deals::extension(conn, deal_id)?;
-        Ok::<_, diesel::result::Error>(Some((program, deal, partner, owner, stage_name, conflicts, events, extension, at)))
+        Ok::<_, diesel::result::Error>(Some((
+            program, deal, partner, owner, stage_name, conflicts, events, extension, at,
+        )))
     })
     .await?;
-    let Some((program, deal, partner, owner, stage_name, conflicts, events, extension, at)) = data else {
+    let Some((program, deal, partner, owner, stage_name, conflicts, events, extension, at)) = data
+    else {
         return Err(AppError::NotFound);
     };
     let program: Program = program;
     Ok(DealPage {
         ctx,
         clock: SlaClock::at(deal.submitted_at, at, program.deal_sla_hours),
-        partner_name: partner.as_ref().map(|p| p.org.name.clone()).unwrap_or_default(),
+        partner_name: partner
+            .as_ref()
+            .map(|p| p.org.name.clone())
+            .unwrap_or_default(),
         tier: partner
             .as_ref()
             .and_then(|p| p.tier.as_ref())
@@ -352,12 +387,25 @@ async fn decide(
         .decision
         .parse()
         .map_err(|_| AppError::BadRequest(format!("Unknown decision '{}'.", form.decision)))?;
-    let (actor, reason, base_url) = (user.actor(), form.reason.clone(), state.settings.base_url.clone());
-    staff_move(ctx, &state, &session, deal_id, form.reason, move |conn, program| {
-        let notify = notifier(base_url);
-        let after = crate::db::deals::decide(conn, program, deal_id, decision, &reason, &actor, &notify)?;
-        Ok(format!("Registration {}.", after.label().to_lowercase()))
-    })
+    let (actor, reason, base_url) = (
+        user.actor(),
+        form.reason.clone(),
+        state.settings.base_url.clone(),
+    );
+    staff_move(
+        ctx,
+        &state,
+        &session,
+        deal_id,
+        form.reason,
+        move |conn, program| {
+            let notify = notifier(base_url);
+            let after = crate::db::deals::decide(
+                conn, program, deal_id, decision, &reason, &actor, &notify,
+            )?;
+            Ok(format!("Registration {}.", after.label().to_lowercase()))
+        },
+    )
     .await
 }
 
@@ -371,22 +419,33 @@ async fn win(
 ) -> Result<HttpResponse, AppError> {
     let deal_id = path.into_inner();
     let form = form.into_inner();
-    let (actor, reason, base_url) = (user.actor(), form.reason.clone(), state.settings.base_url.clone());
+    let (actor, reason, base_url) = (
+        user.actor(),
+        form.reason.clone(),
+        state.settings.base_url.clone(),
+    );
     let confirm = match form.decision.as_str() {
         "confirm" => true,
         "send_back" => false,
         other => return Err(AppError::BadRequest(format!("Unknown decision '{other}'."))),
     };
-    staff_move(ctx, &state, &session, deal_id, form.reason, move |conn, program| {
-        let notify = notifier(base_url);
-        if confirm {
-            crate::db::deals::confirm_win(conn, program, deal_id, &actor, &notify)?;
-            Ok("Win confirmed; the partner's margin is in the ledger.".into())
-        } else {
-            crate::db::deals::send_back_win(conn, program, deal_id, &reason, &actor, &notify)?;
-            Ok("The win went back to the partner.".into())
-        }
-    })
+    staff_move(
+        ctx,
+        &state,
+        &session,
+        deal_id,
+        form.reason,
+        move |conn, program| {
+            let notify = notifier(base_url);
+            if confirm {
+                crate::db::deals::confirm_win(conn, program, deal_id, &actor, &notify)?;
+                Ok("Win confirmed; the partner's margin is in the ledger.".into())
+            } else {
+                crate::db::deals::send_back_win(conn, program, deal_id, &reason, &actor, &notify)?;
+                Ok("The win went back to the partner.".into())
+            }
+        },
+    )
     .await
 }
 
@@ -418,15 +477,28 @@ async fn extension(
         "refuse" => None,
         other => return Err(AppError::BadRequest(format!("Unknown decision '{other}'."))),
     };
-    let (actor, reason, base_url) = (user.actor(), form.reason.clone(), state.settings.base_url.clone());
-    staff_move(ctx, &state, &session, deal_id, form.reason, move |conn, program| {
-        let notify = notifier(base_url);
-        crate::db::deals::decide_extension(conn, program, deal_id, grant, &reason, &actor, &notify)?;
-        Ok(if grant.is_some() {
-            "Extension granted.".into()
-        } else {
-            "Extension refused.".into()
-        })
-    })
+    let (actor, reason, base_url) = (
+        user.actor(),
+        form.reason.clone(),
+        state.settings.base_url.clone(),
+    );
+    staff_move(
+        ctx,
+        &state,
+        &session,
+        deal_id,
+        form.reason,
+        move |conn, program| {
+            let notify = notifier(base_url);
+            crate::db::deals::decide_extension(
+                conn, program, deal_id, grant, &reason, &actor, &notify,
+            )?;
+            Ok(if grant.is_some() {
+                "Extension granted.".into()
+            } else {
+                "Extension refused.".into()
+            })
+        },
+    )
     .await
 }

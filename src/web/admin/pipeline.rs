@@ -85,7 +85,12 @@ pub async fn run(state: &State, org_id: Option<i64>) -> Result<Pipeline, AppErro
         let now = crate::db::now();
         let this_quarter = Quarter::of(now.date());
         Ok::<_, diesel::result::Error>(Pipeline {
-            report: report(&facts, &[this_quarter, this_quarter.next()], program.deal_sla_hours, now),
+            report: report(
+                &facts,
+                &[this_quarter, this_quarter.next()],
+                program.deal_sla_hours,
+                now,
+            ),
             currency: program.currency(),
             other_currencies,
             sla_hours: program.deal_sla_hours,
@@ -108,7 +113,11 @@ async fn show(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
 
 async fn csv(state: State) -> Result<HttpResponse, AppError> {
     let pipeline = run(&state, None).await?;
-    let decimal = |minor: i64| Money::new(minor, pipeline.currency).amount_text().replace(',', "");
+    let decimal = |minor: i64| {
+        Money::new(minor, pipeline.currency)
+            .amount_text()
+            .replace(',', "")
+    };
     let optional = |minor: Option<i64>| minor.map(decimal).unwrap_or_default();
     let report = &pipeline.report;
     let mut out = format!(
