@@ -9,7 +9,7 @@ use crate::auth::token::new_token;
 use crate::db::audit::Actor;
 use crate::db::links::{self, NewLink};
 use crate::db::partners::{self, NewPartnerOrg};
-use crate::db::{coupons, programs, rules, tiers, DbConn};
+use crate::db::{coupons, deal_config, programs, rules, tiers, DbConn};
 use crate::domain::affiliate::{AffiliateSettings, AttributionModel};
 use crate::domain::commission::{RateType, Recurrence, Rule};
 use crate::domain::conversion::ConversionKind;
@@ -113,6 +113,7 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
         )?;
 
         let mut logins = Vec::new();
+        let mut rep_id = 0;
         for (role, email, name, user_role, org_id) in [
             (
                 "admin",
@@ -151,7 +152,7 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             ),
         ] {
             let password = new_token()[..16].to_string();
-            accounts::create(
+            let user_id = accounts::create(
                 conn,
                 &NewAccount {
                     email,
@@ -161,6 +162,9 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
                     partner_org_id: org_id,
                 },
             )?;
+            if email == "rep@demo.concord.test" {
+                rep_id = user_id;
+            }
             logins.push(DemoLogin {
                 role,
                 email,
@@ -208,6 +212,82 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             recurring_months: Some(12),
         };
         rules::create(conn, program.id, &sales, &system)?;
+        demo_deals(conn, reseller, rep_id, &system)?;
         Ok(Some(logins))
     })
+}
+
+/// The reseller side: products, a direct account, and Northwind's deals in every state the pipeline shows.
+fn demo_deals(conn: &mut DbConn, reseller: i64, rep_id: i64, system: &Actor) -> anyhow::Result<()> {
+    use crate::db::deals::{self, Progress, Registration, Viewer};
+    use crate::domain::deal::{DealDecision, NewDirectAccount};
+    let program = programs::current(conn)?;
+    let products: Vec<String> = ["Acme Backup", "Acme Cloud Storage", "Acme Support Plus"]
+        .map(String::from)
+        .to_vec();
+    deal_config::save_products(conn, program.id, &products, system)?;
+    let direct = NewDirectAccount::parse("Globex Corporation", "globex.example", "Dana Direct")
+        .expect("valid demo account");
+    deal_config::add_direct_accounts(conn, program.id, &[direct], system)?;
+    let stages = deal_config::stages(conn, program.id)?;
+    let rep = Actor {
+        user_id: Some(rep_id),
+        label: "rep@demo.concord.test".into(),
+    };
+    let viewer = Viewer {
+        org_id: reseller,
+        user_id: rep_id,
+        manages_org: false,
+        reps_see_org: true,
+    };
+    // Demo data sends no email.
+    let quiet = |_: &mut DbConn, _: &deals::Deal, _: &deals::DealNotice| Ok(());
+    let usd = Currency::parse("USD").expect("valid code");
+    let today = crate::db::now().date();
+    let mut add =
+        |customer: &str, domain: &str, dollars: i64, close_in_days: i64| -> anyhow::Result<i64> {
+            let registration = Registration {
+                customer_name: customer.into(),
+                customer_domain: domain.into(),
+                contact_name: "Casey Customer".into(),
+                contact_email: format!("casey@{domain}"),
+                contact_title: "IT Director".into(),
+                country: "DE".into(),
+                amount: crate::domain::money::Money::new(dollars * 100, usd),
+                expected_close_date: today + chrono::Duration::days(close_in_days),
+                products: vec![products[0].clone()],
+                description: "Demo opportunity.".into(),
+                custom_values: Vec::new(),
+                justification: String::new(),
+            };
+            Ok(deals::register(conn, &program, reseller, &registration, &rep, &quiet)?.0)
+        };
+    let _waiting = add("Initech", "initech.example", 18_000, 45)?;
+    let _conflicting = add("Globex", "globex.example", 40_000, 60)?;
+    let proposal = add("Umbrella Health", "umbrella.example", 65_000, 30)?;
+    let negotiation = add("Stark Logistics", "stark.example", 120_000, 75)?;
+    let won = add("Wayne Retail", "wayne.example", 48_000, 10)?;
+    let lost = add("Tyrell Labs", "tyrell.example", 22_000, 20)?;
+    for id in [proposal, negotiation, won, lost] {
+        deals::decide(
+            conn,
+            &program,
+            id,
+            DealDecision::Approve,
+            "",
+            system,
+            &quiet,
+        )?;
+    }
+    for (id, stage) in [(proposal, 1), (negotiation, 2)] {
+        let progress = Progress {
+            stage_id: stages.get(stage).map(|s| s.id),
+            ..Default::default()
+        };
+        deals::update_progress(conn, &viewer, id, &progress, &rep)?;
+    }
+    deals::report_won(conn, &viewer, won, 51_500 * 100, &rep)?;
+    deals::confirm_win(conn, &program, won, system, &quiet)?;
+    deals::report_lost(conn, &viewer, lost, "Chose a competitor on price", &rep)?;
+    Ok(())
 }

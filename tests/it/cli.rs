@@ -340,6 +340,17 @@ async fn serve_demo_loads_demo_data_once_and_prints_the_logins() {
         .get("/admin/tiers")
         .await
         .assert_contains("Platinum");
+    // Deals in every state: one waiting, one conflicting with a direct account, open stages, a win, a loss.
+    browser
+        .get("/admin/deals")
+        .await
+        .assert_contains("Initech")
+        .assert_contains("1 possible");
+    browser
+        .get("/admin/reports/pipeline")
+        .await
+        .assert_contains("Negotiation")
+        .assert_contains("51,500.00 USD");
     let hop = browser.get("/r/spring-sale").await;
     let location = hop.location.expect("the demo link redirects");
     assert!(

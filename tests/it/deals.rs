@@ -1048,6 +1048,14 @@ async fn the_pipeline_report_matches_a_hand_computed_fixture() {
     })
     .await;
 
+    // Confirmed wins count toward tier placement, in the program currency.
+    let contoso_org = contoso.org;
+    let metrics = app
+        .db(move |conn| {
+            concord::db::placement::metrics(conn, contoso_org, "EUR", concord::db::now()).unwrap()
+        })
+        .await;
+    assert_eq!((metrics.won_deals, metrics.won_revenue_minor), (1, 35_000));
     let csv = admin.get("/admin/reports/pipeline.csv").await.body;
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
