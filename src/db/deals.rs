@@ -533,20 +533,7 @@ pub fn register(
                 deals::program_id.eq(program.id),
                 deals::partner_org_id.eq(org_id),
                 deals::registered_by_user_id.eq(actor.user_id.expect("a person registers deals")),
-                deals::customer_name.eq(&registration.customer_name),
-                deals::customer_key.eq(&keys.company_key),
-                deals::customer_domain.eq(&keys.domain),
-                deals::contact_name.eq(&registration.contact_name),
-                deals::contact_email.eq(&registration.contact_email),
-                deals::contact_title.eq(&registration.contact_title),
-                deals::country.eq(&registration.country),
-                deals::amount_minor.eq(registration.amount.minor),
-                deals::currency.eq(registration.amount.currency.code()),
-                deals::expected_close_date.eq(registration.expected_close_date),
-                deals::products.eq(registration.products.join("\n")),
-                deals::description.eq(&registration.description),
-                deals::custom_fields.eq(custom_json(&registration.custom_values)),
-                deals::justification.eq(&registration.justification),
+                RegistrationColumns::of(registration, &keys),
                 deals::status.eq(DealStatus::Submitted.as_str()),
                 deals::submitted_at.eq(at),
                 deals::created_at.eq(at),
@@ -584,8 +571,46 @@ pub fn register(
     })
 }
 
-fn custom_json(values: &[CustomValue]) -> String {
-    serde_json::to_string(values).expect("plain strings serialise")
+/// The columns a registration (or its correction) writes, in one place for the insert and the update.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = deals)]
+struct RegistrationColumns<'a> {
+    customer_name: &'a str,
+    customer_key: &'a str,
+    customer_domain: &'a str,
+    contact_name: &'a str,
+    contact_email: &'a str,
+    contact_title: &'a str,
+    country: &'a str,
+    amount_minor: i64,
+    currency: &'a str,
+    expected_close_date: NaiveDate,
+    products: String,
+    description: &'a str,
+    custom_fields: String,
+    justification: &'a str,
+}
+
+impl<'a> RegistrationColumns<'a> {
+    fn of(registration: &'a Registration, keys: &'a CustomerKeys) -> Self {
+        Self {
+            customer_name: &registration.customer_name,
+            customer_key: &keys.company_key,
+            customer_domain: &keys.domain,
+            contact_name: &registration.contact_name,
+            contact_email: &registration.contact_email,
+            contact_title: &registration.contact_title,
+            country: &registration.country,
+            amount_minor: registration.amount.minor,
+            currency: registration.amount.currency.code(),
+            expected_close_date: registration.expected_close_date,
+            products: registration.products.join("\n"),
+            description: &registration.description,
+            custom_fields: serde_json::to_string(&registration.custom_values)
+                .expect("plain strings serialise"),
+            justification: &registration.justification,
+        }
+    }
 }
 
 /// The partner's correction of a registration still awaiting approval or returned for more information. A
@@ -618,20 +643,7 @@ pub fn correct(
                 .filter(deals::status.eq(before.as_str())),
         )
         .set((
-            deals::customer_name.eq(&registration.customer_name),
-            deals::customer_key.eq(&keys.company_key),
-            deals::customer_domain.eq(&keys.domain),
-            deals::contact_name.eq(&registration.contact_name),
-            deals::contact_email.eq(&registration.contact_email),
-            deals::contact_title.eq(&registration.contact_title),
-            deals::country.eq(&registration.country),
-            deals::amount_minor.eq(registration.amount.minor),
-            deals::currency.eq(registration.amount.currency.code()),
-            deals::expected_close_date.eq(registration.expected_close_date),
-            deals::products.eq(registration.products.join("\n")),
-            deals::description.eq(&registration.description),
-            deals::custom_fields.eq(custom_json(&registration.custom_values)),
-            deals::justification.eq(&registration.justification),
+            RegistrationColumns::of(registration, &keys),
             deals::status.eq(DealStatus::Submitted.as_str()),
             deals::submitted_at.eq(submitted_at),
             deals::escalated_at.eq(None::<NaiveDateTime>),

@@ -117,26 +117,9 @@ pub struct DealListQuery {
 impl DealListQuery {
     /// Narrows `base` by the query; a value that names nothing is reported, not silently dropped.
     pub fn filter(&self, mut base: DealFilter, problems: &mut Vec<String>) -> DealFilter {
-        fn pick<T: std::str::FromStr>(
-            raw: &str,
-            what: &str,
-            problems: &mut Vec<String>,
-        ) -> Option<T> {
-            let raw = raw.trim();
-            if raw.is_empty() {
-                return None;
-            }
-            raw.parse()
-                .map_err(|_| {
-                    problems.push(format!(
-                        "There is no {what} '{raw}'; that filter is ignored."
-                    ))
-                })
-                .ok()
-        }
-        base.status = pick::<DealStatus>(&self.status, "status", problems);
-        base.stage_id = pick::<i64>(&self.stage, "stage", problems);
-        if let Some(owner) = pick::<i64>(&self.owner, "owner", problems) {
+        base.status = crate::web::pick_filter::<DealStatus>(&self.status, "status", problems);
+        base.stage_id = crate::web::pick_filter::<i64>(&self.stage, "stage", problems);
+        if let Some(owner) = crate::web::pick_filter::<i64>(&self.owner, "owner", problems) {
             // The base may already limit a rep to their own deals; a filter never widens it.
             base.owner_user_id = match base.owner_user_id {
                 // A rep limited to their own deals sees nothing of a colleague's.
@@ -145,7 +128,7 @@ impl DealListQuery {
             };
         }
         if base.org_id.is_none() {
-            base.org_id = pick::<i64>(&self.partner, "partner", problems);
+            base.org_id = crate::web::pick_filter::<i64>(&self.partner, "partner", problems);
         }
         if !self.quarter.trim().is_empty() {
             match Quarter::parse(&self.quarter) {

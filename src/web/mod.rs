@@ -203,6 +203,26 @@ pub fn screen_signup(
     Ok(None)
 }
 
+/// Reads one list filter from the query string; a value that names nothing is reported in `problems`, not
+/// silently dropped.
+pub fn pick_filter<T: std::str::FromStr>(
+    raw: &str,
+    what: &str,
+    problems: &mut Vec<String>,
+) -> Option<T> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    raw.parse()
+        .map_err(|_| {
+            problems.push(format!(
+                "There is no {what} '{raw}'; that filter is ignored."
+            ))
+        })
+        .ok()
+}
+
 /// Errors per form field, shown next to the inputs.
 #[derive(Debug, Default)]
 pub struct FieldErrors(Vec<(String, String)>);

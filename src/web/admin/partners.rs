@@ -49,23 +49,10 @@ struct ListPage {
 
 /// Reads the filter from the query string; a value that names nothing is reported, not silently dropped.
 fn parse_filter(query: &ListQuery, problems: &mut Vec<String>) -> PartnerFilter {
-    fn pick<T: std::str::FromStr>(raw: &str, what: &str, problems: &mut Vec<String>) -> Option<T> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return None;
-        }
-        raw.parse()
-            .map_err(|_| {
-                problems.push(format!(
-                    "There is no {what} '{raw}'; that filter is ignored."
-                ))
-            })
-            .ok()
-    }
     PartnerFilter {
-        kind: pick::<PartnerKind>(&query.kind, "partner kind", problems),
-        status: pick::<PartnerStatus>(&query.status, "status", problems),
-        tier_id: pick::<i64>(&query.tier, "tier", problems),
+        kind: crate::web::pick_filter::<PartnerKind>(&query.kind, "partner kind", problems),
+        status: crate::web::pick_filter::<PartnerStatus>(&query.status, "status", problems),
+        tier_id: crate::web::pick_filter::<i64>(&query.tier, "tier", problems),
         search: Some(query.q.trim().to_string()).filter(|q| !q.is_empty()),
     }
 }
