@@ -646,7 +646,12 @@ pub fn correct(
             RegistrationColumns::of(registration, &keys),
             deals::status.eq(DealStatus::Submitted.as_str()),
             deals::submitted_at.eq(submitted_at),
-            deals::escalated_at.eq(None::<NaiveDateTime>),
+            // A fresh clock may be escalated again; an edit while waiting keeps the one escalation.
+            deals::escalated_at.eq(if before == DealStatus::InfoRequested {
+                None
+            } else {
+                deal.escalated_at
+            }),
             deals::updated_at.eq(at),
         ))
         .execute(conn)?;

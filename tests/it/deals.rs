@@ -587,6 +587,16 @@ async fn the_queue_runs_by_sla_clock_and_an_overdue_registration_escalates_once(
 
     assert_eq!(app.run_job("deal_sla").await, "2 escalated");
     assert_eq!(app.run_job("deal_sla").await, "");
+    // Correcting a registration that still waits keeps its clock and its one escalation.
+    let edit = format!("/portal/deals/{older}/edit");
+    let fields = registration("Older Co", "older.example", &[("description", "More detail.")]);
+    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    northwind
+        .rep
+        .submit(&edit, &edit, &refs)
+        .await
+        .assert_redirect(&format!("/portal/deals/{older}"));
+    assert_eq!(app.run_job("deal_sla").await, "");
     let outbox = app.outbox().await;
     for staff in ["admin@example.test", "manager@example.test"] {
         assert_eq!(
