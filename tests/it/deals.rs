@@ -589,8 +589,15 @@ async fn the_queue_runs_by_sla_clock_and_an_overdue_registration_escalates_once(
     assert_eq!(app.run_job("deal_sla").await, "");
     // Correcting a registration that still waits keeps its clock and its one escalation.
     let edit = format!("/portal/deals/{older}/edit");
-    let fields = registration("Older Co", "older.example", &[("description", "More detail.")]);
-    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let fields = registration(
+        "Older Co",
+        "older.example",
+        &[("description", "More detail.")],
+    );
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     northwind
         .rep
         .submit(&edit, &edit, &refs)
