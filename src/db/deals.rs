@@ -212,10 +212,6 @@ pub fn events(conn: &mut DbConn, deal_id: i64) -> QueryResult<Vec<DealEvent>> {
         .load(conn)
 }
 
-fn audit_subject(deal: &Deal) -> String {
-    deal.title()
-}
-
 fn record(
     conn: &mut DbConn,
     actor: &Actor,
@@ -223,7 +219,7 @@ fn record(
     deal: &Deal,
     change: &Change<'_>,
 ) -> QueryResult<()> {
-    let label = audit_subject(deal);
+    let label = deal.title();
     audit::record(
         conn,
         actor,
@@ -1233,6 +1229,12 @@ pub fn decide_extension(
     }
     conn.transaction(|conn| {
         let deal = find(conn, program.id, deal_id)?.ok_or(DealError::NotFound)?;
+        if grant_days.is_some() && deal.status() != DealStatus::Approved {
+            return Err(DealError::Refused(format!(
+                "The deal is {} now; only a protected deal can be extended.",
+                deal.status().label().to_lowercase()
+            )));
+        }
         let at = now();
         let claimed = diesel::update(
             deal_extensions::table
@@ -1252,20 +1254,24 @@ pub fn decide_extension(
         }
         let (notice, detail) = match grant_days {
             Some(days) => {
-                if deal.status() != DealStatus::Approved {
-                    return Err(DealError::Refused(format!(
-                        "The deal is {} now; only a protected deal can be extended.",
-                        deal.status().label().to_lowercase()
-                    )));
-                }
                 let until = deal.protection_until.unwrap_or(at) + Duration::days(days);
-                diesel::update(deals::table.filter(deals::id.eq(deal_id)))
-                    .set((
-                        deals::protection_until.eq(Some(until)),
-                        deals::expiry_warned_at.eq(None::<NaiveDateTime>),
-                        deals::updated_at.eq(at),
-                    ))
-                    .execute(conn)?;
+                // Guarded on the status read: an expiry in between refuses the grant (and rolls back the claim).
+                let extended = diesel::update(
+                    deals::table
+                        .filter(deals::id.eq(deal_id))
+                        .filter(deals::status.eq(DealStatus::Approved.as_str())),
+                )
+                .set((
+                    deals::protection_until.eq(Some(until)),
+                    deals::expiry_warned_at.eq(None::<NaiveDateTime>),
+                    deals::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+                if extended == 0 {
+                    return Err(DealError::Refused(
+                        "The deal changed a moment ago; look again.".into(),
+                    ));
+                }
                 (
                     DealNotice::ExtensionGranted { days },
                     format!(

@@ -390,6 +390,20 @@ impl Quarter {
         }
     }
 
+    pub fn previous(self) -> Self {
+        if self.number == 1 {
+            Self {
+                year: self.year - 1,
+                number: 4,
+            }
+        } else {
+            Self {
+                year: self.year,
+                number: self.number - 1,
+            }
+        }
+    }
+
     pub fn first_day(self) -> NaiveDate {
         NaiveDate::from_ymd_opt(self.year, (self.number - 1) * 3 + 1, 1).expect("valid quarter")
     }
@@ -870,6 +884,8 @@ mod tests {
         let q = Quarter::of(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
         assert_eq!(q.to_string(), "2026-Q4");
         assert_eq!(q.next().to_string(), "2027-Q1");
+        assert_eq!(q.next().previous(), q);
+        assert_eq!(q.previous().to_string(), "2026-Q3");
         assert_eq!(q.first_day().to_string(), "2026-10-01");
         assert_eq!(q.end().to_string(), "2027-01-01");
         assert_eq!(Quarter::parse("2026-Q4"), Ok(q));

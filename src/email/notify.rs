@@ -252,7 +252,7 @@ pub fn deal_notice(
             reason.clone(),
         ),
     };
-    let org_name = crate::db::partners::overview(conn, deal.partner_org_id)?
+    let org_name = crate::db::partners::find(conn, deal.program_id, deal.partner_org_id)?
         .map(|p| p.org.name)
         .unwrap_or_default();
     let mut recipients: Vec<String> = users::find(conn, deal.registered_by_user_id)?

@@ -22,7 +22,7 @@ use crate::domain::deal::{
     DealStatus, Quarter,
 };
 use crate::domain::email::EmailAddress;
-use crate::domain::money::{Currency, Money};
+use crate::domain::money::Money;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::role::Role;
 use crate::error::AppError;
@@ -153,21 +153,7 @@ impl DealListQuery {
 
 /// The quarters a close-date filter offers: two back, four ahead.
 pub fn quarter_choices() -> Vec<String> {
-    let mut quarter = Quarter::of(crate::db::now().date());
-    for _ in 0..2 {
-        quarter = Quarter {
-            year: if quarter.number == 1 {
-                quarter.year - 1
-            } else {
-                quarter.year
-            },
-            number: if quarter.number == 1 {
-                4
-            } else {
-                quarter.number - 1
-            },
-        };
-    }
+    let mut quarter = Quarter::of(crate::db::now().date()).previous().previous();
     (0..7)
         .map(|_| {
             let text = quarter.to_string();
@@ -1116,11 +1102,4 @@ async fn extension(
         },
     )
     .await
-}
-
-/// Amount as people read it, for templates that hold minor units and a currency code.
-pub fn money_text(minor: impl std::borrow::Borrow<i64>, currency: &str) -> String {
-    Currency::parse(currency)
-        .map(|c| Money::new(*minor.borrow(), c).to_string())
-        .unwrap_or_default()
 }

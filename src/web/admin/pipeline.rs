@@ -28,7 +28,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn money(&self, minor: impl std::borrow::Borrow<i64>) -> String {
-        Money::new(*minor.borrow(), self.currency).to_string()
+        crate::domain::report::money(*minor.borrow(), self.currency)
     }
 
     pub fn maybe_money(&self, minor: Option<i64>) -> String {
@@ -49,26 +49,27 @@ impl Pipeline {
 
     /// Bars of the weighted pipeline per stage: (label, amount text, width).
     pub fn stage_bars(&self) -> Vec<(String, String, i64)> {
-        let rows: Vec<(String, i64)> = self
-            .report
-            .by_stage
-            .iter()
-            .map(|r| (r.label.clone(), r.weighted_minor))
-            .collect();
-        bars(&rows, 380)
-            .into_iter()
-            .map(|(label, value, width)| (label, self.money(value), width))
-            .collect()
+        self.money_bars(
+            self.report
+                .by_stage
+                .iter()
+                .map(|r| (r.label.clone(), r.weighted_minor))
+                .collect(),
+        )
     }
 
     /// Bars of the expected revenue per quarter (confirmed wins plus weighted open pipeline).
     pub fn forecast_bars(&self) -> Vec<(String, String, i64)> {
-        let rows: Vec<(String, i64)> = self
-            .report
-            .forecasts
-            .iter()
-            .map(|f| (f.quarter.to_string(), f.expected_minor()))
-            .collect();
+        self.money_bars(
+            self.report
+                .forecasts
+                .iter()
+                .map(|f| (f.quarter.to_string(), f.expected_minor()))
+                .collect(),
+        )
+    }
+
+    fn money_bars(&self, rows: Vec<(String, i64)>) -> Vec<(String, String, i64)> {
         bars(&rows, 380)
             .into_iter()
             .map(|(label, value, width)| (label, self.money(value), width))
