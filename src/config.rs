@@ -56,6 +56,8 @@ pub struct Settings {
     /// The From of every message, e.g. `Acme Partners <partners@acme.example>`.
     pub mail_from: String,
     pub mail_dir: std::path::PathBuf,
+    /// Where Concord keeps files: partners' uploads go to `uploads/` below it.
+    pub data_dir: std::path::PathBuf,
     /// Delivery attempts before an outbox message is declared dead.
     pub outbox_max_attempts: i64,
     /// Whether `serve` runs the periodic jobs (outbox delivery...). Tests switch it off and run jobs by hand.
@@ -154,6 +156,7 @@ impl std::fmt::Debug for Settings {
             .field("smtp", &self.smtp)
             .field("mail_from", &self.mail_from)
             .field("mail_dir", &self.mail_dir)
+            .field("data_dir", &self.data_dir)
             .field("outbox_max_attempts", &self.outbox_max_attempts)
             .field("run_jobs", &self.run_jobs)
             .field("behind_proxy", &self.behind_proxy)
@@ -251,6 +254,7 @@ impl Settings {
             )
         })?;
         let mail_dir = std::path::PathBuf::from(get("CONCORD_MAIL_DIR").unwrap_or("mail"));
+        let data_dir = std::path::PathBuf::from(get("CONCORD_DATA_DIR").unwrap_or("data"));
         let outbox_max_attempts = match get("CONCORD_OUTBOX_MAX_ATTEMPTS") {
             Some(raw) => raw
                 .parse::<i64>()
@@ -284,6 +288,7 @@ impl Settings {
             smtp,
             mail_from,
             mail_dir,
+            data_dir,
             outbox_max_attempts,
             run_jobs,
             behind_proxy,
@@ -390,6 +395,7 @@ mod tests {
         let s =
             settings(&[("CONCORD_MAIL_FROM", "Acme Partners <partners@acme.example>")]).unwrap();
         assert_eq!(s.mail_dir, std::path::PathBuf::from("mail"));
+        assert_eq!(s.data_dir, std::path::PathBuf::from("data"));
         assert_eq!(s.outbox_max_attempts, 8);
         assert!(s.smtp.is_none() && s.run_jobs);
     }

@@ -13,4 +13,5 @@ pub mod jobs;
 pub mod signup;
 pub mod startup;
 pub mod tracking;
+pub mod uploads;
 pub mod web;

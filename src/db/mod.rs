@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod links;
 pub mod login_attempts;
+pub mod mdf;
 pub mod outbox;
 pub mod partners;
 pub mod password_resets;

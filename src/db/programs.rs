@@ -35,6 +35,8 @@ pub struct Program {
     pub deal_auto_approve_below_minor: Option<i64>,
     pub deal_requires_certification: bool,
     pub deal_reps_see_org: bool,
+    pub mdf_reimbursement_bps: i64,
+    pub mdf_claim_days: i64,
 }
 
 impl Program {

@@ -34,6 +34,8 @@ diesel::table! {
         deal_auto_approve_below_minor -> Nullable<BigInt>,
         deal_requires_certification -> Bool,
         deal_reps_see_org -> Bool,
+        mdf_reimbursement_bps -> BigInt,
+        mdf_claim_days -> BigInt,
     }
 }
 
@@ -435,6 +437,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     quiz_attempts,
     certifications,
     assets,
+    mdf_funds,
+    mdf_allocations,
+    mdf_requests,
+    mdf_claims,
+    mdf_claim_deals,
+    mdf_proof_files,
+    mdf_expiries,
+    mdf_events,
 );
 
 diesel::table! {
@@ -606,3 +616,128 @@ diesel::joinable!(deal_events -> deals (deal_id));
 diesel::joinable!(deal_extensions -> deals (deal_id));
 diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(invitations -> partner_orgs (partner_org_id));
+
+diesel::table! {
+    mdf_funds (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        name -> Text,
+        currency -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        accrual_bps -> BigInt,
+        expired_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mdf_allocations (id) {
+        id -> BigInt,
+        fund_id -> BigInt,
+        tier_id -> Nullable<BigInt>,
+        partner_org_id -> Nullable<BigInt>,
+        amount_minor -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mdf_requests (id) {
+        id -> BigInt,
+        fund_id -> BigInt,
+        partner_org_id -> BigInt,
+        requested_by_user_id -> BigInt,
+        activity_type -> Text,
+        title -> Text,
+        description -> Text,
+        starts_on -> Date,
+        ends_on -> Date,
+        requested_minor -> BigInt,
+        currency -> Text,
+        expected_leads -> BigInt,
+        expected_pipeline_minor -> BigInt,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        approved_minor -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        claim_due_on -> Nullable<Date>,
+        claim_reminded_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mdf_claims (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        submitted_by_user_id -> BigInt,
+        actual_cost_minor -> BigInt,
+        claimed_minor -> BigInt,
+        leads_generated -> BigInt,
+        results -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        submitted_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mdf_claim_deals (id) {
+        id -> BigInt,
+        claim_id -> BigInt,
+        deal_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    mdf_proof_files (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        partner_org_id -> BigInt,
+        stored_name -> Text,
+        original_name -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        uploaded_by_user_id -> BigInt,
+        uploaded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mdf_expiries (id) {
+        id -> BigInt,
+        fund_id -> BigInt,
+        partner_org_id -> BigInt,
+        amount_minor -> BigInt,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mdf_events (id) {
+        id -> BigInt,
+        request_id -> BigInt,
+        actor_user_id -> Nullable<BigInt>,
+        actor_label -> Text,
+        kind -> Text,
+        detail -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(mdf_allocations -> mdf_funds (fund_id));
+diesel::joinable!(mdf_requests -> mdf_funds (fund_id));
+diesel::joinable!(mdf_requests -> partner_orgs (partner_org_id));
+diesel::joinable!(mdf_claims -> mdf_requests (request_id));
+diesel::joinable!(mdf_claim_deals -> mdf_claims (claim_id));
+diesel::joinable!(mdf_claim_deals -> deals (deal_id));
+diesel::joinable!(mdf_events -> mdf_requests (request_id));
+diesel::joinable!(mdf_proof_files -> partner_orgs (partner_org_id));

@@ -45,6 +45,7 @@ pub mod email;
 pub mod fraud;
 pub mod ledger;
 pub mod login_throttle;
+pub mod mdf;
 pub mod money;
 pub mod outbox;
 pub mod partner;

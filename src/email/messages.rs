@@ -217,6 +217,42 @@ email_message!(
     "email/deal_overdue/body.html"
 );
 
+/// What happened to an MDF request or its claim; to the partner.
+pub struct MdfUpdate {
+    pub frame: Frame,
+    pub org_name: String,
+    /// One sentence, also the subject: "MDF request #3 Trade show approved".
+    pub headline: String,
+    pub detail: String,
+    pub reason: String,
+    pub request_url: String,
+}
+email_message!(
+    MdfUpdate,
+    "mdf_update",
+    "email/mdf_update/subject.txt",
+    "email/mdf_update/body.txt",
+    "email/mdf_update/body.html"
+);
+
+/// An MDF request or claim waits for review; to the program's staff.
+pub struct MdfReview {
+    pub frame: Frame,
+    /// "A new MDF request", "An MDF claim"...
+    pub what: String,
+    pub partner_name: String,
+    pub title: String,
+    pub amount: String,
+    pub review_url: String,
+}
+email_message!(
+    MdfReview,
+    "mdf_review",
+    "email/mdf_review/subject.txt",
+    "email/mdf_review/body.txt",
+    "email/mdf_review/body.html"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +350,26 @@ mod tests {
                 waiting: "6 h overdue".into(),
                 sla_hours: 48,
                 review_url: frame().link("/admin/deals/7"),
+            }
+            .render("admin@example.test")
+            .unwrap(),
+            MdfUpdate {
+                frame: frame(),
+                org_name: "Northwind".into(),
+                headline: "MDF request #3 Trade show approved".into(),
+                detail: "Approved 1,000.00 EUR; claim by 2027-02-01.".into(),
+                reason: String::new(),
+                request_url: frame().link("/portal/mdf/3"),
+            }
+            .render("nia@example.test")
+            .unwrap(),
+            MdfReview {
+                frame: frame(),
+                what: "A new MDF request".into(),
+                partner_name: "Northwind".into(),
+                title: "MDF #3 Trade show".into(),
+                amount: "1,000.00 EUR".into(),
+                review_url: frame().link("/admin/mdf/3"),
             }
             .render("admin@example.test")
             .unwrap(),

@@ -51,6 +51,12 @@ pub const JOBS: &[JobSpec] = &[
         description:
             "Warns a week before deal protection ends, and expires deals whose protection passed",
     },
+    JobSpec {
+        name: "mdf_deadlines",
+        every: Duration::from_secs(3600),
+        description:
+            "Expires MDF funds at their period end, reminds partners of claims due within a week, and releases reservations whose claim deadline passed",
+    },
 ];
 
 /// What jobs work with. One per process.
@@ -170,6 +176,27 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
             Ok(match (run.warned, run.expired) {
                 (0, 0) => String::new(),
                 (warned, expired) => format!("{warned} warned, {expired} expired"),
+            })
+        }
+        "mdf_deadlines" => {
+            let base_url = ctx.settings.base_url.clone();
+            let (expired, run) = ctx
+                .db(move |conn| {
+                    let program = db::programs::current(conn)?;
+                    let today = db::now().date();
+                    let expired = db::mdf::expire_funds(conn, program.id, today)?;
+                    let notify = |conn: &mut DbConn, request: &_, notice: &_| {
+                        crate::email::notify::mdf_notice(conn, &base_url, request, notice)
+                    };
+                    let run = db::mdf::run_claim_deadlines(conn, program.id, today, &notify)?;
+                    Ok::<_, db::mdf::MdfError>((expired, run))
+                })
+                .await?;
+            Ok(match (expired, run.reminded, run.lapsed) {
+                (0, 0, 0) => String::new(),
+                (expired, reminded, lapsed) => format!(
+                    "{expired} funds expired, {reminded} claims reminded, {lapsed} reservations lapsed"
+                ),
             })
         }
         other => anyhow::bail!(

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod content;
 pub mod deals;
 pub mod earnings;
+pub mod mdf;
 pub mod password;
 pub mod portal;
 pub mod public;

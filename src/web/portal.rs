@@ -24,7 +24,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(super::reseller::portal_routes)
             .configure(super::training::portal_routes)
             .configure(super::content::portal_routes)
-            .configure(super::deals::portal_routes),
+            .configure(super::deals::portal_routes)
+            .configure(super::mdf::portal_routes),
     );
 }
 

@@ -253,6 +253,7 @@ impl TestApp {
             smtp: None,
             mail_from: "Concord Tests <partners@concord.test>".into(),
             mail_dir: mail_dir.path().to_path_buf(),
+            data_dir: mail_dir.path().join("data"),
             outbox_max_attempts: 3,
             // Tests run jobs by hand, so nothing happens behind their back.
             run_jobs: false,

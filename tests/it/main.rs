@@ -15,6 +15,7 @@ mod commissions;
 mod deals;
 mod email;
 mod login;
+mod mdf;
 mod migrations;
 mod reseller;
 mod tiers_auto;

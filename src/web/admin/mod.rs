@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod deal_settings;
 pub mod deals;
 pub mod jobs;
+pub mod mdf;
 pub mod outbox;
 pub mod partners;
 pub mod pipeline;
@@ -33,6 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(require_staff))
             .route("", web::get().to(dashboard::show))
             .configure(deals::routes)
+            .configure(mdf::routes)
             .configure(pipeline::routes)
             .configure(partners::routes)
             .configure(tiers::routes)

@@ -1,0 +1,10 @@
+DROP TABLE mdf_events;
+DROP TABLE mdf_expiries;
+DROP TABLE mdf_proof_files;
+DROP TABLE mdf_claim_deals;
+DROP TABLE mdf_claims;
+DROP TABLE mdf_requests;
+DROP TABLE mdf_allocations;
+DROP TABLE mdf_funds;
+ALTER TABLE programs DROP COLUMN mdf_claim_days;
+ALTER TABLE programs DROP COLUMN mdf_reimbursement_bps;

@@ -1,0 +1,977 @@
+//! Market development funds in the partner portal: `/portal/mdf` (the org's funds and requests), `/portal/mdf/new`
+//! (a request, which cannot exceed what is available), `/portal/mdf/{id}` (the request, its timeline and its
+//! claim with proof of performance) and the proof files themselves, served only to their org (and to staff under
+//! `/admin/mdf/proof/{id}`).
+
+use actix_multipart::Multipart;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::NaiveDate;
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
+use crate::auth::{CurrentUser, TypedSession};
+use crate::db::mdf::{
+    Claim, ClaimInput, Fund, LinkedDeal, MdfError, MdfEvent, MdfRequest, NewProof, ProofFile,
+    RequestInput, RequestRow,
+};
+use crate::db::programs::Program;
+use crate::db::DbConn;
+use crate::domain::mdf::{
+    check_claim_window, claim_limit, clean_file_name, sniff, ActivityType, ClaimStatus,
+    FundPosition, RequestStatus, MAX_PROOF_BYTES,
+};
+use crate::domain::money::{percent_text, Money};
+use crate::domain::partner::{PartnerKind, PartnerStatus};
+use crate::error::AppError;
+
+pub fn portal_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/mdf", web::get().to(home))
+        .route("/mdf/new", web::get().to(new_form))
+        .route("/mdf/new", web::post().to(submit))
+        .route("/mdf/proof/{id}", web::get().to(proof))
+        .route("/mdf/{id}", web::get().to(show))
+        .route("/mdf/{id}/edit", web::get().to(edit_form))
+        .route("/mdf/{id}/edit", web::post().to(edit_submit))
+        .route("/mdf/{id}/claim", web::post().to(claim));
+}
+
+fn review_notifier(
+    base_url: String,
+) -> impl Fn(&mut DbConn, &MdfRequest, &str) -> Result<(), crate::email::NotifyError> {
+    move |conn, request, what| crate::email::notify::mdf_review(conn, &base_url, request, what)
+}
+
+/// The org asking, which must be an approved reseller or referral partner.
+struct Access {
+    program: Program,
+    org_id: i64,
+}
+
+async fn access(state: &State, user: &CurrentUser) -> Result<Access, AppError> {
+    let partner = super::portal::own_partner(state, user).await?;
+    if partner.org.kind() == PartnerKind::Affiliate {
+        return Err(AppError::Forbidden(
+            "Market development funds are for reseller and referral partners.".into(),
+        ));
+    }
+    if partner.org.status() != PartnerStatus::Approved {
+        return Err(AppError::Forbidden(
+            "Market development funds open once your organisation is approved.".into(),
+        ));
+    }
+    Ok(Access {
+        org_id: partner.org.id,
+        program: partner.program,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The org's funds and requests
+
+#[derive(Template)]
+#[template(path = "portal/mdf.html")]
+struct HomePage {
+    ctx: PageContext,
+    funds: Vec<(Fund, FundPosition)>,
+    requests: Vec<RequestRow>,
+    reimbursement: String,
+    claim_days: i64,
+}
+
+async fn home(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    let access = access(&state, &user).await?;
+    let (program_id, org_id) = (access.program.id, access.org_id);
+    let (funds, requests) = db(&state.pool, move |conn| {
+        Ok::<_, diesel::result::Error>((
+            crate::db::mdf::org_funds(conn, program_id, org_id)?,
+            crate::db::mdf::org_requests(conn, program_id, org_id)?,
+        ))
+    })
+    .await?;
+    super::page(&HomePage {
+        ctx,
+        funds,
+        requests,
+        reimbursement: percent_text(access.program.mdf_reimbursement_bps),
+        claim_days: access.program.mdf_claim_days,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests
+
+#[derive(Deserialize, Default, Clone)]
+pub struct RequestForm {
+    #[serde(default)]
+    fund_id: String,
+    #[serde(default)]
+    activity_type: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    starts_on: String,
+    #[serde(default)]
+    ends_on: String,
+    #[serde(default)]
+    requested: String,
+    #[serde(default)]
+    expected_leads: String,
+    #[serde(default)]
+    expected_pipeline: String,
+}
+
+impl RequestForm {
+    fn of(request: &MdfRequest) -> Self {
+        Self {
+            fund_id: request.fund_id.to_string(),
+            activity_type: request.activity_type.clone(),
+            title: request.title.clone(),
+            description: request.description.clone(),
+            starts_on: request.starts_on.to_string(),
+            ends_on: request.ends_on.to_string(),
+            requested: request.requested().amount_text(),
+            expected_leads: request.expected_leads.to_string(),
+            expected_pipeline: request.expected_pipeline().amount_text(),
+        }
+    }
+
+    /// The request as typed, or every problem with it. Amounts are read in the chosen fund's currency.
+    fn parse(&self, funds: &[(Fund, FundPosition)]) -> Result<RequestInput, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let fund = self
+            .fund_id
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| funds.iter().find(|(f, _)| f.id == id));
+        if fund.is_none() {
+            errors.add("fund_id", "Choose one of the open funds.");
+        }
+        let activity = self.activity_type.parse::<ActivityType>().ok();
+        if activity.is_none() {
+            errors.add("activity_type", "Choose the kind of activity.");
+        }
+        let title = self.title.trim();
+        if title.is_empty() || title.chars().count() > 200 {
+            errors.add("title", "Give the activity a title (up to 200 characters).");
+        }
+        if self.description.trim().is_empty() {
+            errors.add(
+                "description",
+                "Describe the activity: audience, channel, what you will do.",
+            );
+        }
+        let date = |raw: &str| NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok();
+        let (starts_on, ends_on) = (date(&self.starts_on), date(&self.ends_on));
+        if starts_on.is_none() {
+            errors.add("starts_on", "Give the planned first day (YYYY-MM-DD).");
+        }
+        if ends_on.is_none() {
+            errors.add("ends_on", "Give the planned last day (YYYY-MM-DD).");
+        }
+        let expected_leads = if self.expected_leads.trim().is_empty() {
+            Some(0)
+        } else {
+            self.expected_leads
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+        };
+        if expected_leads.is_none() {
+            errors.add(
+                "expected_leads",
+                "Expected leads is a whole number, 0 or more.",
+            );
+        }
+        let mut amounts = None;
+        if let Some((fund, _)) = fund {
+            let currency = fund.currency();
+            let requested = Money::parse(&self.requested, currency);
+            let pipeline = if self.expected_pipeline.trim().is_empty() {
+                Ok(Money::new(0, currency))
+            } else {
+                Money::parse(&self.expected_pipeline, currency)
+            };
+            match (&requested, &pipeline) {
+                (Err(e), _) => errors.add("requested", e.clone()),
+                (Ok(r), _) if r.minor <= 0 => {
+                    errors.add("requested", "Enter the amount you request, more than zero.")
+                }
+                _ => {}
+            }
+            match &pipeline {
+                Err(e) => errors.add("expected_pipeline", e.clone()),
+                Ok(p) if p.minor < 0 => {
+                    errors.add("expected_pipeline", "Expected pipeline cannot be negative.")
+                }
+                _ => {}
+            }
+            if let (Ok(r), Ok(p)) = (requested, pipeline) {
+                amounts = Some((r, p));
+            }
+        }
+        match (fund, activity, starts_on, ends_on, expected_leads, amounts) {
+            (
+                Some((fund, _)),
+                Some(activity),
+                Some(starts_on),
+                Some(ends_on),
+                Some(leads),
+                Some((requested, pipeline)),
+            ) if errors.is_empty() => Ok(RequestInput {
+                fund_id: fund.id,
+                activity,
+                title: title.to_string(),
+                description: self.description.trim().to_string(),
+                starts_on,
+                ends_on,
+                requested,
+                expected_leads: leads,
+                expected_pipeline: pipeline,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/mdf_form.html")]
+struct FormPage {
+    ctx: PageContext,
+    heading: String,
+    action: String,
+    funds: Vec<(Fund, FundPosition)>,
+    form: RequestForm,
+    errors: FieldErrors,
+    /// What the staff asked when they returned the request.
+    question: Option<String>,
+}
+
+impl FormPage {
+    fn activities(&self) -> &'static [ActivityType] {
+        ActivityType::ALL
+    }
+
+    fn fund_selected(&self, fund: &Fund) -> bool {
+        self.form.fund_id == fund.id.to_string()
+            || (self.funds.len() == 1 && self.form.fund_id.is_empty())
+    }
+}
+
+/// The funds the org can request from today, with what it has available in each; `keep` also lists a request's
+/// own fund (with its awaiting amount counted as free) when it is corrected.
+async fn open_funds(
+    state: &State,
+    access: &Access,
+    keep: Option<(i64, i64)>,
+) -> Result<Vec<(Fund, FundPosition)>, AppError> {
+    let (program_id, org_id) = (access.program.id, access.org_id);
+    db(&state.pool, move |conn| {
+        let today = crate::db::now().date();
+        let mut out = Vec::new();
+        for fund in crate::db::mdf::funds(conn, program_id)? {
+            if !fund.open_on(today) {
+                continue;
+            }
+            let mut position = crate::db::mdf::position_of(conn, &fund, org_id)?;
+            if let Some((fund_id, own)) = keep {
+                if fund_id == fund.id {
+                    position.awaiting -= own;
+                }
+            }
+            if position.allocated > 0 {
+                out.push((fund, position));
+            }
+        }
+        Ok::<_, diesel::result::Error>(out)
+    })
+    .await
+}
+
+async fn form_page(
+    ctx: PageContext,
+    funds: Vec<(Fund, FundPosition)>,
+    form: RequestForm,
+    errors: FieldErrors,
+    existing: Option<&MdfRequest>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (heading, action, question) = match existing {
+        Some(request) => (
+            format!("Update request #{}", request.id),
+            format!("/portal/mdf/{}/edit", request.id),
+            request.status_reason.clone(),
+        ),
+        None => (
+            "Request market development funds".to_string(),
+            "/portal/mdf/new".to_string(),
+            None,
+        ),
+    };
+    render(
+        status,
+        &FormPage {
+            ctx,
+            heading,
+            action,
+            funds,
+            form,
+            errors,
+            question,
+        },
+    )
+}
+
+async fn new_form(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let access = access(&state, &user).await?;
+    let funds = open_funds(&state, &access, None).await?;
+    let form = RequestForm {
+        activity_type: ActivityType::Event.as_str().into(),
+        ..Default::default()
+    };
+    form_page(
+        ctx,
+        funds,
+        form,
+        FieldErrors::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// Moves a repository refusal that names a field onto the form; other errors stay errors.
+fn field_error(error: MdfError, errors: &mut FieldErrors) -> Result<(), AppError> {
+    match error {
+        MdfError::Field(field, message) => {
+            errors.add(field, message);
+            Ok(())
+        }
+        other => Err(other.into()),
+    }
+}
+
+async fn submit(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    session: TypedSession,
+    web::Form(form): web::Form<RequestForm>,
+) -> Result<HttpResponse, AppError> {
+    let access = access(&state, &user).await?;
+    let funds = open_funds(&state, &access, None).await?;
+    let input = match form.parse(&funds) {
+        Ok(input) => input,
+        Err(errors) => {
+            return form_page(
+                ctx,
+                funds,
+                form,
+                errors,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    };
+    let (program_id, org_id, user_id, actor) =
+        (access.program.id, access.org_id, user.0.id, user.actor());
+    let notify = review_notifier(state.settings.base_url.clone());
+    let result = db(&state.pool, move |conn| {
+        Ok::<_, AppError>(crate::db::mdf::submit_request(
+            conn, program_id, org_id, user_id, &input, &actor, &notify,
+        ))
+    })
+    .await?;
+    match result {
+        Ok(id) => {
+            session.success("Request submitted. You will hear by email when it is decided.");
+            Ok(redirect(&format!("/portal/mdf/{id}")))
+        }
+        Err(error) => {
+            let mut errors = FieldErrors::default();
+            field_error(error, &mut errors)?;
+            form_page(
+                ctx,
+                funds,
+                form,
+                errors,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+async fn find_request(state: &State, access: &Access, id: i64) -> Result<MdfRequest, AppError> {
+    let org_id = access.org_id;
+    db(&state.pool, move |conn| {
+        crate::db::mdf::find_for_org(conn, org_id, id)
+    })
+    .await?
+    .ok_or(AppError::NotFound)
+}
+
+fn returned(request: &MdfRequest) -> Result<(), AppError> {
+    if request.status() == RequestStatus::InfoRequested {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest(
+            "Only a request returned for more information can be changed.".into(),
+        ))
+    }
+}
+
+async fn edit_form(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let access = access(&state, &user).await?;
+    let request = find_request(&state, &access, path.into_inner()).await?;
+    returned(&request)?;
+    let funds = open_funds(
+        &state,
+        &access,
+        Some((request.fund_id, request.requested_minor)),
+    )
+    .await?;
+    form_page(
+        ctx,
+        funds,
+        RequestForm::of(&request),
+        FieldErrors::default(),
+        Some(&request),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn edit_submit(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    session: TypedSession,
+    path: web::Path<i64>,
+    web::Form(form): web::Form<RequestForm>,
+) -> Result<HttpResponse, AppError> {
+    let access = access(&state, &user).await?;
+    let request = find_request(&state, &access, path.into_inner()).await?;
+    returned(&request)?;
+    let funds = open_funds(
+        &state,
+        &access,
+        Some((request.fund_id, request.requested_minor)),
+    )
+    .await?;
+    let input = match form.parse(&funds) {
+        Ok(input) => input,
+        Err(errors) => {
+            return form_page(
+                ctx,
+                funds,
+                form,
+                errors,
+                Some(&request),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    };
+    let (program_id, org_id, request_id, actor) =
+        (access.program.id, access.org_id, request.id, user.actor());
+    let notify = review_notifier(state.settings.base_url.clone());
+    let result = db(&state.pool, move |conn| {
+        Ok::<_, AppError>(crate::db::mdf::resubmit_request(
+            conn, program_id, org_id, request_id, &input, &actor, &notify,
+        ))
+    })
+    .await?;
+    match result {
+        Ok(()) => {
+            session.success("Request updated and submitted again.");
+            Ok(redirect(&format!("/portal/mdf/{request_id}")))
+        }
+        Err(error) => {
+            let mut errors = FieldErrors::default();
+            field_error(error, &mut errors)?;
+            form_page(
+                ctx,
+                funds,
+                form,
+                errors,
+                Some(&request),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// A request, its claim and proof
+
+/// Everything a request's page shows, for the partner and for staff.
+pub struct RequestDetails {
+    pub request: MdfRequest,
+    pub fund: Fund,
+    pub org_name: String,
+    pub position: FundPosition,
+    pub claim: Option<Claim>,
+    pub files: Vec<ProofFile>,
+    pub linked: Vec<LinkedDeal>,
+    pub events: Vec<MdfEvent>,
+}
+
+impl RequestDetails {
+    pub fn load(conn: &mut DbConn, request: MdfRequest) -> Result<Self, AppError> {
+        let fund = crate::db::mdf::fund_of(conn, &request)?;
+        let claim = crate::db::mdf::claim_of(conn, request.id)?;
+        let linked = match &claim {
+            Some(c) => crate::db::mdf::linked_deals(conn, c.id)?,
+            None => Vec::new(),
+        };
+        Ok(Self {
+            org_name: crate::db::mdf::org_name(conn, request.partner_org_id)?,
+            position: crate::db::mdf::position_of(conn, &fund, request.partner_org_id)?,
+            files: crate::db::mdf::proof_files(conn, request.id)?,
+            events: crate::db::mdf::events(conn, request.id)?,
+            claim,
+            linked,
+            fund,
+            request,
+        })
+    }
+
+    pub fn claim_status(&self) -> Option<ClaimStatus> {
+        self.claim.as_ref().map(Claim::status)
+    }
+
+    /// The claim can be filed (or filed again after a return) by the partner.
+    pub fn claim_open(&self) -> bool {
+        self.request.status() == RequestStatus::Approved
+            && self
+                .claim
+                .as_ref()
+                .is_none_or(|c| c.status() == ClaimStatus::InfoRequested)
+    }
+
+    /// Why a claim cannot be filed today, when the window is shut.
+    pub fn window_problem(&self) -> Option<String> {
+        let due = self.request.claim_due_on?;
+        check_claim_window(self.request.ends_on, due, crate::db::now().date()).err()
+    }
+}
+
+#[derive(Default)]
+struct ClaimForm {
+    actual_cost: String,
+    claimed: String,
+    leads_generated: String,
+    results: String,
+    deal_ids: Vec<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/mdf_request.html")]
+struct RequestPage {
+    ctx: PageContext,
+    d: RequestDetails,
+    deals: Vec<(i64, String)>,
+    form: ClaimForm,
+    errors: FieldErrors,
+    reimbursement_bps: i64,
+    max_file_mib: usize,
+}
+
+impl RequestPage {
+    fn rate(&self) -> String {
+        percent_text(self.reimbursement_bps)
+    }
+
+    fn deal_checked(&self, id: &i64) -> bool {
+        self.form.deal_ids.contains(id)
+    }
+
+    /// The most the partner may claim for a given actual cost, as a sentence.
+    fn limit_text(&self) -> String {
+        let approved = self
+            .d
+            .request
+            .approved()
+            .unwrap_or(self.d.request.requested());
+        let cost = Money::parse(&self.form.actual_cost, approved.currency).ok();
+        match cost.filter(|c| c.minor > 0) {
+            Some(cost) => format!(
+                "For an actual cost of {cost} you can claim up to {}.",
+                claim_limit(approved, cost, self.reimbursement_bps)
+            ),
+            None => format!(
+                "You can claim up to {approved}, and at most {} of the actual cost.",
+                self.rate()
+            ),
+        }
+    }
+}
+
+async fn request_page(
+    ctx: PageContext,
+    state: &State,
+    access: &Access,
+    request: MdfRequest,
+    form: ClaimForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let org_id = access.org_id;
+    let (d, deals) = db(&state.pool, move |conn| {
+        Ok::<_, AppError>((
+            RequestDetails::load(conn, request)?,
+            crate::db::mdf::linkable_deals(conn, org_id)?,
+        ))
+    })
+    .await?;
+    render(
+        status,
+        &RequestPage {
+            ctx,
+            d,
+            deals,
+            form,
+            errors,
+            reimbursement_bps: access.program.mdf_reimbursement_bps,
+            max_file_mib: MAX_PROOF_BYTES / 1024 / 1024,
+        },
+    )
+}
+
+async fn show(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let access = access(&state, &user).await?;
+    let request = find_request(&state, &access, path.into_inner()).await?;
+    // A claim returned for more information opens with what was filed.
+    let claim = {
+        let id = request.id;
+        db(&state.pool, move |conn| {
+            let claim = crate::db::mdf::claim_of(conn, id)?;
+            let deals = match &claim {
+                Some(c) => crate::db::mdf::linked_deals(conn, c.id)?,
+                None => Vec::new(),
+            };
+            Ok::<_, diesel::result::Error>(claim.map(|c| (c, deals)))
+        })
+        .await?
+    };
+    let form = match claim {
+        Some((c, deals)) => {
+            let currency = request.currency();
+            ClaimForm {
+                actual_cost: Money::new(c.actual_cost_minor, currency).amount_text(),
+                claimed: Money::new(c.claimed_minor, currency).amount_text(),
+                leads_generated: c.leads_generated.to_string(),
+                results: c.results,
+                deal_ids: deals.iter().map(|d| d.id).collect(),
+            }
+        }
+        None => ClaimForm::default(),
+    };
+    request_page(
+        ctx,
+        &state,
+        &access,
+        request,
+        form,
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// One uploaded file that passed the checks, before it is stored.
+struct Upload {
+    name: String,
+    kind: &'static str,
+    bytes: Vec<u8>,
+}
+
+/// Reads the claim form. Files over the size limit or of another type are reported per file, never stored.
+async fn read_claim_form(
+    mut multipart: Multipart,
+    errors: &mut FieldErrors,
+) -> Result<(ClaimForm, Vec<Upload>), AppError> {
+    let mut form = ClaimForm::default();
+    let mut uploads = Vec::new();
+    let mut refused = Vec::new();
+    while let Some(field) = multipart.next().await {
+        let mut field = field
+            .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
+        let name = field.name().unwrap_or("").to_string();
+        let raw_file_name = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(str::to_string);
+        let mut bytes = Vec::new();
+        let mut too_large = false;
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk
+                .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
+            // Past the limit the rest is read and dropped, so the page can still answer.
+            if too_large || bytes.len() + chunk.len() > MAX_PROOF_BYTES {
+                too_large = true;
+                bytes.clear();
+                continue;
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let text = || String::from_utf8_lossy(&bytes).trim().to_string();
+        match name.as_str() {
+            "actual_cost" => form.actual_cost = text(),
+            "claimed" => form.claimed = text(),
+            "leads_generated" => form.leads_generated = text(),
+            "results" => form.results = text(),
+            "deal_ids" => {
+                if let Ok(id) = text().parse() {
+                    form.deal_ids.push(id);
+                }
+            }
+            "proof" => {
+                let Some(raw_file_name) = raw_file_name else {
+                    continue;
+                };
+                // An empty file input still sends a part, without a name.
+                if raw_file_name.is_empty() && bytes.is_empty() && !too_large {
+                    continue;
+                }
+                let file_name = clean_file_name(&raw_file_name);
+                if too_large {
+                    refused.push(format!(
+                        "{file_name} is larger than {} MiB.",
+                        MAX_PROOF_BYTES / 1024 / 1024
+                    ));
+                } else if bytes.is_empty() {
+                    refused.push(format!("{file_name} is empty."));
+                } else {
+                    match sniff(&bytes) {
+                        Some(kind) => uploads.push(Upload {
+                            name: file_name,
+                            kind: kind.as_str(),
+                            bytes,
+                        }),
+                        None => refused.push(format!(
+                            "{file_name} is not a PDF, PNG or JPEG file (judged by its content, not its name)."
+                        )),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if !refused.is_empty() {
+        errors.add("proof", refused.join(" "));
+    }
+    Ok((form, uploads))
+}
+
+async fn claim(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    session: TypedSession,
+    path: web::Path<i64>,
+    multipart: Multipart,
+) -> Result<HttpResponse, AppError> {
+    let access = access(&state, &user).await?;
+    let request = find_request(&state, &access, path.into_inner()).await?;
+    let mut errors = FieldErrors::default();
+    let (form, uploads) = read_claim_form(multipart, &mut errors).await?;
+    let (org_id, user_id, request_id) = (access.org_id, user.0.id, request.id);
+    // Files that passed are kept even when the rest of the form has errors, so nothing is uploaded twice.
+    if !uploads.is_empty() {
+        let store = crate::uploads::Uploads::new(&state.settings.data_dir);
+        let actor = user.actor();
+        let stored = db(&state.pool, move |conn| {
+            let mut written = Vec::new();
+            for upload in &uploads {
+                let name = store
+                    .store(&upload.bytes)
+                    .map_err(|e| AppError::internal(format!("cannot store an upload: {e}")))?;
+                written.push(name);
+            }
+            let proofs: Vec<NewProof<'_>> = uploads
+                .iter()
+                .zip(&written)
+                .map(|(u, stored_name)| NewProof {
+                    stored_name,
+                    original_name: &u.name,
+                    content_type: u.kind,
+                    size_bytes: u.bytes.len() as i64,
+                })
+                .collect();
+            let result =
+                crate::db::mdf::add_proofs(conn, org_id, request_id, user_id, &proofs, &actor);
+            if result.is_err() {
+                for name in &written {
+                    store.remove(name);
+                }
+            }
+            result.map_err(AppError::from)
+        })
+        .await;
+        if let Err(e) = stored {
+            match e {
+                AppError::BadRequest(message) => errors.add("proof", message),
+                other => return Err(other),
+            }
+        }
+    }
+    let currency = request.currency();
+    let actual_cost = Money::parse(&form.actual_cost, currency);
+    let claimed = Money::parse(&form.claimed, currency);
+    if let Err(e) = &actual_cost {
+        errors.add("actual_cost", e.clone());
+    }
+    if let Err(e) = &claimed {
+        errors.add("claimed", e.clone());
+    }
+    let leads = if form.leads_generated.is_empty() {
+        Some(0)
+    } else {
+        form.leads_generated.parse::<i64>().ok().filter(|n| *n >= 0)
+    };
+    if leads.is_none() {
+        errors.add(
+            "leads_generated",
+            "Leads generated is a whole number, 0 or more.",
+        );
+    }
+    if !errors.is_empty() {
+        return request_page(
+            ctx,
+            &state,
+            &access,
+            request,
+            form,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let input = ClaimInput {
+        actual_cost: actual_cost.expect("checked"),
+        claimed: claimed.expect("checked"),
+        leads_generated: leads.expect("checked"),
+        results: form.results.clone(),
+        deal_ids: form.deal_ids.clone(),
+    };
+    let program = access.program.clone();
+    let actor = user.actor();
+    let notify = review_notifier(state.settings.base_url.clone());
+    let result = db(&state.pool, move |conn| {
+        Ok::<_, AppError>(crate::db::mdf::file_claim(
+            conn, &program, org_id, user_id, request_id, &input, &actor, &notify,
+        ))
+    })
+    .await?;
+    match result {
+        Ok(_) => {
+            session.success("Claim filed. You will hear by email when it is reviewed.");
+            Ok(redirect(&format!("/portal/mdf/{request_id}")))
+        }
+        Err(MdfError::Refused(message)) => {
+            errors.add("claim", message);
+            request_page(
+                ctx,
+                &state,
+                &access,
+                request,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(error) => {
+            field_error(error, &mut errors)?;
+            request_page(
+                ctx,
+                &state,
+                &access,
+                request,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+async fn proof(
+    state: State,
+    user: CurrentUser,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let access = access(&state, &user).await?;
+    serve_proof(
+        &state,
+        access.program.id,
+        Some(access.org_id),
+        path.into_inner(),
+    )
+    .await
+}
+
+/// Sends a proof file to someone allowed to see it: staff (`org_id` `None`) or the org that uploaded it. Anyone
+/// else gets the same 404 as for a file that does not exist.
+pub async fn serve_proof(
+    state: &State,
+    program_id: i64,
+    org_id: Option<i64>,
+    id: i64,
+) -> Result<HttpResponse, AppError> {
+    let store = crate::uploads::Uploads::new(&state.settings.data_dir);
+    let (file, bytes) = db(&state.pool, move |conn| {
+        let file =
+            crate::db::mdf::find_proof(conn, program_id, id, org_id)?.ok_or(AppError::NotFound)?;
+        let bytes = store.read(&file.stored_name).map_err(|e| {
+            AppError::internal(format!("proof file {} cannot be read: {e}", file.id))
+        })?;
+        Ok::<_, AppError>((file, bytes))
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type(file.content_type.as_str())
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            // The header carries ASCII only; the page shows the name as uploaded.
+            format!(
+                "inline; filename=\"{}\"",
+                file.original_name
+                    .chars()
+                    .map(|c| if c.is_ascii_graphic() || c == ' ' {
+                        c
+                    } else {
+                        '_'
+                    })
+                    .collect::<String>()
+            ),
+        ))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(bytes))
+}
