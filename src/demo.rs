@@ -289,5 +289,87 @@ fn demo_deals(conn: &mut DbConn, reseller: i64, rep_id: i64, system: &Actor) -> 
     deals::report_won(conn, &viewer, won, 51_500 * 100, &rep)?;
     deals::confirm_win(conn, &program, won, system, &quiet)?;
     deals::report_lost(conn, &viewer, lost, "Chose a competitor on price", &rep)?;
+    demo_mdf(conn, &program, reseller, &rep, system)
+}
+
+/// Market development funds: this quarter's fund (each tier's MDF allowance, plus 1% of confirmed won revenue),
+/// one approved request whose claim can be filed now, and one waiting for review.
+fn demo_mdf(
+    conn: &mut DbConn,
+    program: &programs::Program,
+    reseller: i64,
+    rep: &Actor,
+    system: &Actor,
+) -> anyhow::Result<()> {
+    use crate::db::mdf::{self, NewFund, RequestInput};
+    use crate::domain::mdf::{ActivityType, Decision};
+    use crate::domain::money::Money;
+    let usd = Currency::parse("USD").expect("valid code");
+    let today = crate::db::now().date();
+    let quarter = crate::domain::deal::Quarter::of(today);
+    // Early in a quarter the period reaches back far enough for an activity that has already ended.
+    let starts_on = quarter.first_day().min(today - chrono::Duration::days(30));
+    let fund = NewFund {
+        name: &format!("{quarter} MDF"),
+        currency: usd,
+        starts_on,
+        ends_on: quarter.end() - chrono::Duration::days(1),
+        accrual_bps: 100,
+    };
+    let fund_id = mdf::create_fund(conn, program.id, &fund, true, system)?;
+    let quiet_review = |_: &mut DbConn, _: &mdf::MdfRequest, _: &str| Ok(());
+    let quiet = |_: &mut DbConn, _: &mdf::MdfRequest, _: &mdf::MdfNotice| Ok(());
+    let rep_id = rep.user_id.expect("the demo rep");
+    let roadshow = RequestInput {
+        fund_id,
+        activity: ActivityType::Event,
+        title: "Cloud migration roadshow".into(),
+        description: "Three half-day sessions for IT directors in Hamburg, Munich and Berlin."
+            .into(),
+        starts_on: today - chrono::Duration::days(20),
+        ends_on: today - chrono::Duration::days(6),
+        requested: Money::new(3_000 * 100, usd),
+        expected_leads: 60,
+        expected_pipeline: Money::new(250_000 * 100, usd),
+    };
+    let id = mdf::submit_request(
+        conn,
+        program.id,
+        reseller,
+        rep_id,
+        &roadshow,
+        rep,
+        &quiet_review,
+    )?;
+    mdf::decide_request(
+        conn,
+        program,
+        id,
+        Decision::Approve,
+        None,
+        "",
+        system,
+        &quiet,
+    )?;
+    let campaign = RequestInput {
+        fund_id,
+        activity: ActivityType::DigitalAds,
+        title: "LinkedIn campaign for Acme Backup".into(),
+        description: "Sponsored posts aimed at IT managers in the DACH region.".into(),
+        starts_on: today,
+        ends_on: today + chrono::Duration::days(30),
+        requested: Money::new(2_000 * 100, usd),
+        expected_leads: 25,
+        expected_pipeline: Money::new(80_000 * 100, usd),
+    };
+    mdf::submit_request(
+        conn,
+        program.id,
+        reseller,
+        rep_id,
+        &campaign,
+        rep,
+        &quiet_review,
+    )?;
     Ok(())
 }

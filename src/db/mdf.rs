@@ -1233,6 +1233,23 @@ pub fn queue(
     ))
 }
 
+/// How many requests wait for a decision and how many claims for review, for the admin dashboard.
+pub fn waiting_counts(conn: &mut DbConn, program_id: i64) -> QueryResult<(i64, i64)> {
+    let requests = mdf_requests::table
+        .inner_join(mdf_funds::table)
+        .filter(mdf_funds::program_id.eq(program_id))
+        .filter(mdf_requests::status.eq(RequestStatus::Submitted.as_str()))
+        .count()
+        .get_result(conn)?;
+    let claims = mdf_claims::table
+        .inner_join(mdf_requests::table.inner_join(mdf_funds::table))
+        .filter(mdf_funds::program_id.eq(program_id))
+        .filter(mdf_claims::status.eq(ClaimStatus::Submitted.as_str()))
+        .count()
+        .get_result(conn)?;
+    Ok((requests, claims))
+}
+
 /// Every request of the program, newest first (the staff list).
 pub fn all_requests(conn: &mut DbConn, program_id: i64) -> QueryResult<Vec<RequestRow>> {
     let mut rows = request_rows(conn, program_id, None, None, None)?;

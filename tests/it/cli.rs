@@ -351,6 +351,15 @@ async fn serve_demo_loads_demo_data_once_and_prints_the_logins() {
         .await
         .assert_contains("Negotiation")
         .assert_contains("51,500.00 USD");
+    // MDF: a request waiting for review, and Northwind's allocation (Gold allowance plus 1% of its win).
+    browser
+        .get("/admin/mdf")
+        .await
+        .assert_contains("LinkedIn campaign for Acme Backup");
+    browser
+        .get("/admin/reports/mdf")
+        .await
+        .assert_contains("10,515.00 USD");
     let hop = browser.get("/r/spring-sale").await;
     let location = hop.location.expect("the demo link redirects");
     assert!(

@@ -270,6 +270,10 @@ async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
     request(&northwind.browser, fund, "2,500", &[])
         .await
         .assert_contains("You can request at most 2,000.00 USD");
+    admin
+        .get("/admin")
+        .await
+        .assert_contains("1 requests, 0 claims");
     let staff_mail = app.outbox().await;
     assert!(staff_mail
         .iter()

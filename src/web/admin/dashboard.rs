@@ -14,6 +14,8 @@ struct Dashboard {
     ctx: PageContext,
     status_counts: Vec<(PartnerStatus, i64)>,
     recent: Vec<AuditEntry>,
+    /// MDF requests awaiting a decision, and claims awaiting review.
+    mdf_waiting: (i64, i64),
 }
 
 impl Dashboard {
@@ -27,11 +29,12 @@ impl Dashboard {
 }
 
 pub async fn show(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
-    let (counts, mut recent) = db(&state.pool, |conn| {
+    let (counts, mut recent, mdf_waiting) = db(&state.pool, |conn| {
         let program = crate::db::programs::current(conn)?;
         let counts = crate::db::partners::count_by_status(conn, program.id)?;
         let recent = crate::db::audit::list(conn, &AuditFilter::default(), 0)?;
-        Ok::<_, diesel::result::Error>((counts, recent))
+        let mdf_waiting = crate::db::mdf::waiting_counts(conn, program.id)?;
+        Ok::<_, diesel::result::Error>((counts, recent, mdf_waiting))
     })
     .await?;
     recent.truncate(10);
@@ -52,5 +55,6 @@ pub async fn show(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError>
         ctx,
         status_counts,
         recent,
+        mdf_waiting,
     })
 }
