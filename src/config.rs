@@ -65,7 +65,22 @@ pub struct Settings {
     /// Behind a reverse proxy, the visitor's address comes from `X-Forwarded-For`; otherwise from the socket, so
     /// nobody can pick the address their clicks are counted under.
     pub behind_proxy: bool,
+    /// Stripe Connect payouts; `None` when no secret key is set (the manual payout rail is used).
+    pub stripe: Option<StripeSettings>,
 }
+
+#[derive(Clone)]
+pub struct StripeSettings {
+    pub secret_key: String,
+    /// Where the Stripe API lives, ending in `/`: Stripe's own, or a Stripe-compatible server in tests.
+    pub api_base: String,
+    /// Verifies `POST /webhooks/stripe`; `None` refuses every webhook.
+    pub webhook_secret: Option<String>,
+    /// How long one Stripe call may take; a payout's lease is twice this.
+    pub timeout_secs: u64,
+}
+
+pub const STRIPE_API_BASE: &str = "https://api.stripe.com/";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpSecurity {
@@ -160,6 +175,13 @@ impl std::fmt::Debug for Settings {
             .field("outbox_max_attempts", &self.outbox_max_attempts)
             .field("run_jobs", &self.run_jobs)
             .field("behind_proxy", &self.behind_proxy)
+            .field(
+                "stripe",
+                &self
+                    .stripe
+                    .as_ref()
+                    .map(|s| format!("<key set>, {}", s.api_base)),
+            )
             .finish()
     }
 }
@@ -274,6 +296,39 @@ impl Settings {
             }
             None => false,
         };
+        let stripe = match get("CONCORD_STRIPE_SECRET_KEY") {
+            Some(key) => {
+                let base = get("CONCORD_STRIPE_API_BASE").unwrap_or(STRIPE_API_BASE);
+                url::Url::parse(base)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| {
+                        bad(
+                            "CONCORD_STRIPE_API_BASE",
+                            format!("'{base}' is not an http(s) address"),
+                        )
+                    })?;
+                Some(StripeSettings {
+                    secret_key: key.to_string(),
+                    api_base: format!("{}/", base.trim_end_matches('/')),
+                    webhook_secret: get("CONCORD_STRIPE_WEBHOOK_SECRET").map(str::to_string),
+                    timeout_secs: match get("CONCORD_STRIPE_TIMEOUT_SECS") {
+                        Some(raw) => raw
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=120).contains(n))
+                            .ok_or_else(|| {
+                                bad(
+                                    "CONCORD_STRIPE_TIMEOUT_SECS",
+                                    "must be a whole number from 1 to 120",
+                                )
+                            })?,
+                        None => 30,
+                    },
+                })
+            }
+            None => None,
+        };
         let run_jobs = match get("CONCORD_JOBS") {
             Some(raw) => parse_bool(raw).ok_or_else(|| bad("CONCORD_JOBS", "must be on or off"))?,
             None => true,
@@ -292,6 +347,7 @@ impl Settings {
             outbox_max_attempts,
             run_jobs,
             behind_proxy,
+            stripe,
         })
     }
 }

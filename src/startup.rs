@@ -105,9 +105,16 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     .await
     .map_err(|e| anyhow::anyhow!("cannot keep the IP salt in the database: {e}"))?;
     let tracking = crate::tracking::Tracking::start(pool.clone(), ip_salt);
+    let payer = crate::payouts::Payer::from_settings(pool.clone(), &settings)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(payer) = payer.clone() {
+        // A batch a killed process left unfinished is resumed with the same idempotency keys.
+        tokio::spawn(payer.resume_after_start());
+    }
     let state = web::Data::new(AppState {
         pool: pool.clone(),
         settings,
+        payer,
         tracking,
         signups: IpThrottle::new(5, std::time::Duration::from_secs(600)),
     });

@@ -21,6 +21,7 @@ pub mod mdf;
 pub mod outbox;
 pub mod partners;
 pub mod password_resets;
+pub mod payouts;
 pub mod placement;
 pub mod programs;
 pub mod reports;

@@ -37,6 +37,8 @@ pub struct Program {
     pub deal_reps_see_org: bool,
     pub mdf_reimbursement_bps: i64,
     pub mdf_claim_days: i64,
+    pub payout_minimum_minor: i64,
+    pub payout_day: Option<i64>,
 }
 
 impl Program {

@@ -36,6 +36,8 @@ diesel::table! {
         deal_reps_see_org -> Bool,
         mdf_reimbursement_bps -> BigInt,
         mdf_claim_days -> BigInt,
+        payout_minimum_minor -> BigInt,
+        payout_day -> Nullable<BigInt>,
     }
 }
 
@@ -445,6 +447,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     mdf_proof_files,
     mdf_expiries,
     mdf_events,
+    payout_accounts,
+    payout_runs,
+    payouts,
+    payout_entries,
 );
 
 diesel::table! {
@@ -741,3 +747,66 @@ diesel::joinable!(mdf_claim_deals -> mdf_claims (claim_id));
 diesel::joinable!(mdf_claim_deals -> deals (deal_id));
 diesel::joinable!(mdf_events -> mdf_requests (request_id));
 diesel::joinable!(mdf_proof_files -> partner_orgs (partner_org_id));
+
+diesel::table! {
+    payout_accounts (id) {
+        id -> BigInt,
+        partner_org_id -> BigInt,
+        stripe_account_id -> Text,
+        payouts_enabled -> Bool,
+        details_submitted -> Bool,
+        requirements -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payout_runs (id) {
+        id -> BigInt,
+        program_id -> BigInt,
+        rail -> Text,
+        status -> Text,
+        started_by -> Text,
+        reference -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payouts (id) {
+        id -> BigInt,
+        run_id -> BigInt,
+        partner_org_id -> BigInt,
+        amount_minor -> BigInt,
+        currency -> Text,
+        rail -> Text,
+        status -> Text,
+        stripe_account_id -> Nullable<Text>,
+        stripe_transfer_id -> Nullable<Text>,
+        failure_message -> Nullable<Text>,
+        reference -> Text,
+        ledger_entry_id -> Nullable<BigInt>,
+        period_from -> Timestamp,
+        period_to -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        attempts -> BigInt,
+        created_at -> Timestamp,
+        paid_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payout_entries (id) {
+        id -> BigInt,
+        payout_id -> BigInt,
+        ledger_entry_id -> BigInt,
+    }
+}
+
+diesel::joinable!(payouts -> payout_runs (run_id));
+diesel::joinable!(payouts -> partner_orgs (partner_org_id));
+diesel::joinable!(payout_entries -> payouts (payout_id));
+diesel::joinable!(payout_entries -> ledger_entries (ledger_entry_id));

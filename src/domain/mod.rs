@@ -49,6 +49,7 @@ pub mod mdf;
 pub mod money;
 pub mod outbox;
 pub mod partner;
+pub mod payout;
 pub mod pipeline;
 pub mod report;
 pub mod reseller;

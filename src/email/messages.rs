@@ -253,6 +253,28 @@ email_message!(
     "email/mdf_review/body.html"
 );
 
+/// A payout was paid; to the partner, with what it settles.
+pub struct PayoutStatement {
+    pub frame: Frame,
+    pub org_name: String,
+    pub payout_id: i64,
+    pub amount: String,
+    pub period: String,
+    pub rail: String,
+    /// One line per settled entry: "2026-11-02 Commission 12.00 USD: sale #881".
+    pub lines: Vec<String>,
+    /// Clawbacks netted, "0.00 USD" when none.
+    pub netted: String,
+    pub statement_url: String,
+}
+email_message!(
+    PayoutStatement,
+    "payout_statement",
+    "email/payout_statement/subject.txt",
+    "email/payout_statement/body.txt",
+    "email/payout_statement/body.html"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +394,19 @@ mod tests {
                 review_url: frame().link("/admin/mdf/3"),
             }
             .render("admin@example.test")
+            .unwrap(),
+            PayoutStatement {
+                frame: frame(),
+                org_name: "Northwind".into(),
+                payout_id: 4,
+                amount: "1,234.56 USD".into(),
+                period: "2026-10-01 to 2026-10-31".into(),
+                rail: "Stripe".into(),
+                lines: vec!["2026-10-02 Commission 1,240.00 USD: sale #12".into()],
+                netted: "-5.44 USD".into(),
+                statement_url: frame().link("/portal/payouts/4"),
+            }
+            .render("nia@example.test")
             .unwrap(),
             CertificationExpiring {
                 frame: frame(),

@@ -407,3 +407,57 @@ pub fn mdf_review(
     }
     Ok(())
 }
+
+/// Sends the partner's statement of a paid payout: amount, period, the entries it settles, clawbacks netted.
+pub fn payout_statement(
+    conn: &mut DbConn,
+    base_url: &str,
+    payout: &crate::db::payouts::Payout,
+) -> Result<(), NotifyError> {
+    let frame = frame(conn, base_url)?;
+    let entries = crate::db::payouts::settled_entries(conn, payout.id)?;
+    let amount = payout.amount();
+    let netted: i64 = entries
+        .iter()
+        .filter(|e| e.amount_minor < 0)
+        .map(|e| e.amount_minor)
+        .sum();
+    let lines: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            let kind = e
+                .kind
+                .parse::<crate::domain::ledger::EntryKind>()
+                .map(|k| k.label())
+                .unwrap_or("Entry");
+            format!(
+                "{} {} {}: {}",
+                e.created_at.format("%Y-%m-%d"),
+                kind,
+                e.money(),
+                e.explanation
+            )
+        })
+        .collect();
+    let org_name = crate::db::mdf::org_name(conn, payout.partner_org_id)?;
+    let rail = payout
+        .rail
+        .parse::<crate::domain::payout::Rail>()
+        .map(|r| r.label().to_string())
+        .unwrap_or_default();
+    for contact in users::org_contacts(conn, payout.partner_org_id)? {
+        let email = PayoutStatement {
+            frame: frame.clone(),
+            org_name: org_name.clone(),
+            payout_id: payout.id,
+            amount: amount.to_string(),
+            period: payout.period(),
+            rail: rail.clone(),
+            lines: lines.clone(),
+            netted: crate::domain::money::Money::new(netted, amount.currency).to_string(),
+            statement_url: frame.link(&format!("/portal/payouts/{}", payout.id)),
+        };
+        outbox::enqueue(conn, &email.render(&contact.email)?)?;
+    }
+    Ok(())
+}

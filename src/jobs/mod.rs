@@ -52,6 +52,12 @@ pub const JOBS: &[JobSpec] = &[
             "Warns a week before deal protection ends, and expires deals whose protection passed",
     },
     JobSpec {
+        name: "payouts",
+        every: Duration::from_secs(60),
+        description:
+            "Resumes unfinished Stripe payout batches, and starts the monthly batch on the program's payout day",
+    },
+    JobSpec {
         name: "mdf_deadlines",
         every: Duration::from_secs(3600),
         description:
@@ -66,6 +72,8 @@ pub struct JobContext {
     pub mailer: Mailer,
     /// Names this process in outbox leases.
     pub worker_id: String,
+    /// Pays Stripe payout batches; `None` without Stripe.
+    pub payer: Option<crate::payouts::Payer>,
 }
 
 impl JobContext {
@@ -76,11 +84,13 @@ impl JobContext {
             std::process::id(),
             &crate::auth::token::new_token()[..8]
         );
+        let payer = crate::payouts::Payer::from_settings(pool.clone(), &settings)?;
         Ok(Self {
             pool,
             settings,
             mailer,
             worker_id,
+            payer,
         })
     }
 
@@ -198,6 +208,49 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
                     "{expired} funds expired, {reminded} claims reminded, {lapsed} reservations lapsed"
                 ),
             })
+        }
+        "payouts" => {
+            let Some(payer) = &ctx.payer else {
+                return Ok(String::new());
+            };
+            // The monthly batch, on the program's day, once that day.
+            let started = ctx
+                .db(|conn| {
+                    let program = db::programs::current(conn)?;
+                    let today = db::now().date();
+                    let due = program
+                        .payout_day
+                        .is_some_and(|day| day == i64::from(chrono::Datelike::day(&today)));
+                    let midnight = today.and_hms_opt(0, 0, 0).expect("midnight");
+                    if !due || db::payouts::started_since(conn, program.id, midnight)? {
+                        return Ok(None);
+                    }
+                    let schedule = db::audit::Actor::system("payout schedule");
+                    match db::payouts::start_run(
+                        conn,
+                        &program,
+                        crate::domain::payout::Rail::Stripe,
+                        true,
+                        &schedule,
+                    ) {
+                        Ok((run, _)) => Ok(Some(run)),
+                        Err(db::payouts::PayoutError::Database(e)) => Err(e),
+                        Err(_) => Ok(None),
+                    }
+                })
+                .await?;
+            let outcome = payer.resume().await?;
+            Ok(
+                match (started, outcome.paid, outcome.failed, outcome.postponed) {
+                    (None, 0, 0, 0) => String::new(),
+                    (started, paid, failed, postponed) => format!(
+                        "{}{paid} paid, {failed} failed, {postponed} postponed",
+                        started
+                            .map(|r| format!("batch #{r} started; "))
+                            .unwrap_or_default()
+                    ),
+                },
+            )
         }
         other => anyhow::bail!(
             "there is no job named '{other}'; jobs: {}",

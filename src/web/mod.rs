@@ -11,6 +11,7 @@ pub mod deals;
 pub mod earnings;
 pub mod mdf;
 pub mod password;
+pub mod payouts;
 pub mod portal;
 pub mod public;
 pub mod reseller;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub tracking: crate::tracking::Tracking,
     /// Self-serve signups per IP address.
     pub signups: throttle::IpThrottle,
+    /// Pays Stripe payout batches; `None` when Stripe is not configured.
+    pub payer: Option<crate::payouts::Payer>,
 }
 
 /// The visitor's IP address: from the socket, or from `X-Forwarded-For` when Concord runs behind a proxy.

@@ -25,7 +25,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(super::training::portal_routes)
             .configure(super::content::portal_routes)
             .configure(super::deals::portal_routes)
-            .configure(super::mdf::portal_routes),
+            .configure(super::mdf::portal_routes)
+            .configure(super::payouts::portal_routes),
     );
 }
 

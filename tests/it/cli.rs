@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_concord");
 
-fn concord(dir: &std::path::Path) -> Command {
+pub(crate) fn concord(dir: &std::path::Path) -> Command {
     let mut command = Command::new(BINARY);
     command
         .env_clear()
@@ -21,14 +21,14 @@ fn concord(dir: &std::path::Path) -> Command {
 }
 
 /// A running `concord serve`, stopped when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Server {
-    fn start(mut command: Command) -> Self {
+    pub(crate) fn start(mut command: Command) -> Self {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -54,7 +54,7 @@ impl Server {
     }
 
     /// The first output line containing `needle`, waiting up to 60 s.
-    fn wait_for(&mut self, needle: &str) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
         if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
             return line.clone();
         }

@@ -258,6 +258,7 @@ impl TestApp {
             // Tests run jobs by hand, so nothing happens behind their back.
             run_jobs: false,
             behind_proxy: false,
+            stripe: None,
         };
         adjust(&mut settings);
         let app = concord::startup::build(settings)

@@ -4,6 +4,7 @@
 
 mod harness;
 mod smtp_sink;
+mod stripe_fake;
 
 mod access;
 mod admin_partners;
@@ -17,6 +18,7 @@ mod email;
 mod login;
 mod mdf;
 mod migrations;
+mod payouts;
 mod reseller;
 mod tiers_auto;
 mod training;

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod mdf;
 pub mod outbox;
 pub mod partners;
+pub mod payouts;
 pub mod pipeline;
 pub mod reports;
 pub mod rules;
@@ -35,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(dashboard::show))
             .configure(deals::routes)
             .configure(mdf::routes)
+            .configure(payouts::routes)
             .configure(pipeline::routes)
             .configure(partners::routes)
             .configure(tiers::routes)

@@ -1,0 +1,179 @@
+//! Payouts: which org is paid, by which rail, or why not; and how a connected Stripe account's state reads to
+//! people. A payout settles approved ledger entries (commissions, deal margins, MDF reimbursements, clawbacks
+//! netted) of one org in one currency.
+
+use super::money::Money;
+
+text_enum!(PayoutStatus {
+    Pending => "pending" / "In progress",
+    Paid => "paid" / "Paid",
+    Failed => "failed" / "Failed",
+    Reversed => "reversed" / "Reversed",
+});
+
+impl PayoutStatus {
+    pub fn css_class(self) -> &'static str {
+        match self {
+            PayoutStatus::Pending => "pending",
+            PayoutStatus::Paid => "approved",
+            PayoutStatus::Failed | PayoutStatus::Reversed => "rejected",
+        }
+    }
+}
+
+text_enum!(Rail {
+    Stripe => "stripe" / "Stripe",
+    Manual => "manual" / "Manual (bank transfer or PayPal)",
+});
+
+/// A connected account as Concord last heard of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountStatus {
+    pub payouts_enabled: bool,
+    pub requirements: Vec<String>,
+}
+
+impl AccountStatus {
+    /// One plain sentence for the partner and the admin.
+    pub fn describe(&self) -> String {
+        if self.payouts_enabled && self.requirements.is_empty() {
+            return "Ready: payouts go to the bank account you gave Stripe.".into();
+        }
+        if self.requirements.is_empty() {
+            return "Stripe is reviewing your details; payouts start once it has enabled them."
+                .into();
+        }
+        let mut needed: Vec<String> = self
+            .requirements
+            .iter()
+            .map(|r| requirement_text(r))
+            .collect();
+        needed.dedup();
+        format!("Action needed at Stripe: {}.", needed.join(", "))
+    }
+}
+
+/// A Stripe requirement code in words: "external_account" is "bank account".
+pub fn requirement_text(code: &str) -> String {
+    let words = match code {
+        "external_account" => "bank account",
+        c if c.ends_with("dob.day") || c.ends_with("dob.month") || c.ends_with("dob.year") => {
+            "date of birth"
+        }
+        c if c.starts_with("tos_acceptance") => "accepting Stripe's terms",
+        c if c.contains("id_number") => "ID number",
+        c if c.contains("verification.document") => "identity document",
+        c if c.starts_with("business_profile") => "business details",
+        c if c.contains("address") => "address",
+        c if c.ends_with("phone") => "phone number",
+        c if c.ends_with("email") => "email address",
+        c if c.ends_with("first_name") || c.ends_with("last_name") => "name",
+        other => return other.replace(['.', '_'], " "),
+    };
+    words.to_string()
+}
+
+/// Whether an org's balance in a currency is paid in this batch, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Eligibility {
+    Pay(Rail),
+    Skip(String),
+}
+
+/// Decides one org's balance. Without a Stripe key, or without a connected account, the manual rail pays; an
+/// account that Stripe has not enabled yet is skipped (paying it by hand would bypass what the partner chose).
+pub fn eligibility(
+    balance: Money,
+    minimum_minor: i64,
+    stripe_configured: bool,
+    account: Option<&AccountStatus>,
+) -> Eligibility {
+    if balance.minor < 0 {
+        return Eligibility::Skip(format!(
+            "Clawbacks exceed earnings by {}; they net against future earnings.",
+            Money::new(-balance.minor, balance.currency)
+        ));
+    }
+    if balance.minor == 0 || balance.minor < minimum_minor {
+        return Eligibility::Skip(format!(
+            "{balance} is below the minimum payout of {}.",
+            Money::new(minimum_minor, balance.currency)
+        ));
+    }
+    match (stripe_configured, account) {
+        (true, Some(account)) if account.payouts_enabled => Eligibility::Pay(Rail::Stripe),
+        (true, Some(account)) => {
+            Eligibility::Skip(format!("Payout account not ready. {}", account.describe()))
+        }
+        _ => Eligibility::Pay(Rail::Manual),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd(minor: i64) -> Money {
+        Money::new(minor, crate::domain::money::Currency::parse("USD").unwrap())
+    }
+
+    #[test]
+    fn balances_are_paid_by_the_right_rail_or_skipped_with_a_reason() {
+        let ready = AccountStatus {
+            payouts_enabled: true,
+            requirements: vec![],
+        };
+        let pending = AccountStatus {
+            payouts_enabled: false,
+            requirements: vec![
+                "external_account".into(),
+                "individual.dob.day".into(),
+                "individual.dob.month".into(),
+            ],
+        };
+        assert_eq!(
+            eligibility(usd(10_000), 5_000, true, Some(&ready)),
+            Eligibility::Pay(Rail::Stripe)
+        );
+        assert_eq!(
+            eligibility(usd(10_000), 5_000, true, None),
+            Eligibility::Pay(Rail::Manual)
+        );
+        assert_eq!(
+            eligibility(usd(10_000), 5_000, false, Some(&ready)),
+            Eligibility::Pay(Rail::Manual)
+        );
+        assert_eq!(
+            eligibility(usd(10_000), 5_000, true, Some(&pending)),
+            Eligibility::Skip(
+                "Payout account not ready. Action needed at Stripe: bank account, date of birth."
+                    .into()
+            )
+        );
+        assert_eq!(
+            eligibility(usd(4_999), 5_000, true, Some(&ready)),
+            Eligibility::Skip("49.99 USD is below the minimum payout of 50.00 USD.".into())
+        );
+        assert!(
+            matches!(eligibility(usd(-700), 0, false, None), Eligibility::Skip(r) if r.contains("7.00 USD"))
+        );
+        assert!(matches!(
+            eligibility(usd(0), 0, false, None),
+            Eligibility::Skip(_)
+        ));
+    }
+
+    #[test]
+    fn account_states_read_plainly() {
+        let reviewing = AccountStatus {
+            payouts_enabled: false,
+            requirements: vec![],
+        };
+        assert!(reviewing.describe().contains("reviewing"));
+        assert_eq!(
+            requirement_text("tos_acceptance.date"),
+            "accepting Stripe's terms"
+        );
+        assert_eq!(requirement_text("company.tax_id"), "company tax id");
+    }
+}
