@@ -457,6 +457,35 @@ mod tests {
     }
 
     #[test]
+    fn stripe_is_on_with_a_secret_key_and_its_base_is_checked() {
+        assert!(settings(&[]).unwrap().stripe.is_none());
+        let s = settings(&[("CONCORD_STRIPE_SECRET_KEY", "sk_test_x")]).unwrap();
+        let stripe = s.stripe.unwrap();
+        assert_eq!(
+            (stripe.api_base.as_str(), stripe.timeout_secs),
+            (STRIPE_API_BASE, 30)
+        );
+        let fake = settings(&[
+            ("CONCORD_STRIPE_SECRET_KEY", "sk_test_x"),
+            ("CONCORD_STRIPE_API_BASE", "http://127.0.0.1:9999"),
+        ])
+        .unwrap();
+        assert_eq!(fake.stripe.unwrap().api_base, "http://127.0.0.1:9999/");
+        let bad = settings(&[
+            ("CONCORD_STRIPE_SECRET_KEY", "sk_test_x"),
+            ("CONCORD_STRIPE_API_BASE", "ftp://x"),
+        ])
+        .unwrap_err();
+        assert_eq!(bad.variable, "CONCORD_STRIPE_API_BASE");
+        let bad = settings(&[
+            ("CONCORD_STRIPE_SECRET_KEY", "sk_test_x"),
+            ("CONCORD_STRIPE_TIMEOUT_SECS", "0"),
+        ])
+        .unwrap_err();
+        assert_eq!(bad.variable, "CONCORD_STRIPE_TIMEOUT_SECS");
+    }
+
+    #[test]
     fn https_base_url_makes_cookies_secure_by_default() {
         let s = settings(&[("CONCORD_BASE_URL", "https://partners.example.com/")]).unwrap();
         assert!(s.cookie_secure);
