@@ -30,6 +30,7 @@ pub mod schema;
 pub mod sessions;
 pub mod settings;
 pub mod setup;
+pub mod stripe_events;
 pub mod tiers;
 pub mod training;
 pub mod users;

@@ -621,6 +621,51 @@ pub fn postpone(
     .map(|_| ())
 }
 
+/// Stripe reversed a paid payout's transfer: the payout is marked reversed and an approved `adjustment` of its
+/// amount gives the org its balance back (paid entries stay paid: the ledger only moves forward). Once per payout.
+pub fn mark_reversed(conn: &mut DbConn, transfer_id: &str) -> QueryResult<Option<i64>> {
+    conn.transaction(|conn| {
+        let payout: Option<Payout> = payouts::table
+            .filter(payouts::stripe_transfer_id.eq(transfer_id))
+            .select(Payout::as_select())
+            .first(conn)
+            .optional()?;
+        let Some(payout) = payout else {
+            return Ok(None);
+        };
+        let changed = diesel::update(
+            payouts::table
+                .filter(payouts::id.eq(payout.id))
+                .filter(payouts::status.eq(PayoutStatus::Paid.as_str())),
+        )
+        .set((
+            payouts::status.eq(PayoutStatus::Reversed.as_str()),
+            payouts::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        super::ledger::append(
+            conn,
+            &NewEntry {
+                partner_org_id: payout.partner_org_id,
+                amount_minor: payout.amount_minor,
+                currency: &payout.currency,
+                kind: EntryKind::Adjustment,
+                status: EntryStatus::Approved,
+                available_at: now(),
+                source_type: "payout_reversal",
+                source_id: payout.id,
+                conversion_id: None,
+                rule_id: None,
+                explanation: &format!("Payout #{} reversed at Stripe ({transfer_id})", payout.id),
+            },
+        )?;
+        Ok(Some(payout.id))
+    })
+}
+
 /// Closes a run with no pending payout left. Returns whether the run is finished.
 pub fn finish_if_done(conn: &mut DbConn, run_id: i64) -> QueryResult<bool> {
     let pending: i64 = payouts::table

@@ -451,6 +451,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payout_runs,
     payouts,
     payout_entries,
+    stripe_events,
 );
 
 diesel::table! {
@@ -810,3 +811,13 @@ diesel::joinable!(payouts -> payout_runs (run_id));
 diesel::joinable!(payouts -> partner_orgs (partner_org_id));
 diesel::joinable!(payout_entries -> payouts (payout_id));
 diesel::joinable!(payout_entries -> ledger_entries (ledger_entry_id));
+
+diesel::table! {
+    stripe_events (id) {
+        id -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        outcome -> Text,
+        received_at -> Timestamp,
+    }
+}

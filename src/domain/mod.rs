@@ -55,6 +55,8 @@ pub mod report;
 pub mod reseller;
 pub mod role;
 pub mod stats;
+pub mod stripe_event;
 pub mod tier;
 pub mod tier_placement;
 pub mod training;
+pub mod webhook;

@@ -20,6 +20,7 @@ pub mod team;
 pub mod throttle;
 pub mod tracking;
 pub mod training;
+pub mod webhooks;
 
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
@@ -287,6 +288,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(training::public_routes)
         .configure(setup::routes)
         .configure(api::routes)
+        .configure(webhooks::routes)
         .configure(portal::routes)
         .configure(admin::routes);
 }

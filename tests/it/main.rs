@@ -5,6 +5,7 @@
 mod harness;
 mod smtp_sink;
 mod stripe_fake;
+mod stripe_webhooks;
 
 mod access;
 mod admin_partners;

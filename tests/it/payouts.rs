@@ -11,13 +11,15 @@ use concord::domain::role::Role;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
-async fn app_with(fake: &FakeStripe) -> TestApp {
+pub(crate) const WEBHOOK_SECRET: &str = "whsec_concord_tests";
+
+pub(crate) async fn app_with(fake: &FakeStripe) -> TestApp {
     let base = fake.base.clone();
     TestApp::spawn_with(move |s| {
         s.stripe = Some(concord::config::StripeSettings {
             secret_key: SECRET_KEY.into(),
             api_base: base,
-            webhook_secret: None,
+            webhook_secret: Some(WEBHOOK_SECRET.into()),
             timeout_secs: 2,
         })
     })
@@ -25,7 +27,7 @@ async fn app_with(fake: &FakeStripe) -> TestApp {
 }
 
 /// An approved reseller with a signed-in partner admin.
-async fn partner(app: &TestApp, name: &str) -> (i64, Browser) {
+pub(crate) async fn partner(app: &TestApp, name: &str) -> (i64, Browser) {
     let org = app
         .create_partner(name, PartnerKind::Reseller, PartnerStatus::Approved)
         .await;
@@ -40,7 +42,7 @@ async fn partner(app: &TestApp, name: &str) -> (i64, Browser) {
 }
 
 /// Approved ledger entries for the org: (kind, minor units).
-fn earn(conn: &mut concord::db::DbConn, org: i64, entries: &[(EntryKind, i64)]) {
+pub(crate) fn earn(conn: &mut concord::db::DbConn, org: i64, entries: &[(EntryKind, i64)]) {
     for (i, (kind, amount)) in entries.iter().enumerate() {
         concord::db::ledger::append(
             conn,
@@ -62,7 +64,7 @@ fn earn(conn: &mut concord::db::DbConn, org: i64, entries: &[(EntryKind, i64)]) 
     }
 }
 
-fn connect_ready(conn: &mut concord::db::DbConn, org: i64, account: &str) {
+pub(crate) fn connect_ready(conn: &mut concord::db::DbConn, org: i64, account: &str) {
     concord::db::payouts::save_account(conn, org, account).unwrap();
     concord::db::payouts::update_account_state(
         conn,
@@ -77,7 +79,7 @@ fn connect_ready(conn: &mut concord::db::DbConn, org: i64, account: &str) {
 }
 
 /// (kind, amount, status) of the org's ledger entries, oldest first.
-async fn ledger(app: &TestApp, org: i64) -> Vec<(String, i64, String)> {
+pub(crate) async fn ledger(app: &TestApp, org: i64) -> Vec<(String, i64, String)> {
     app.db(move |conn| {
         use concord::db::schema::ledger_entries as l;
         l::table
@@ -90,14 +92,14 @@ async fn ledger(app: &TestApp, org: i64) -> Vec<(String, i64, String)> {
     .await
 }
 
-async fn start(admin: &Browser, rail: &str) -> Page {
+pub(crate) async fn start(admin: &Browser, rail: &str) -> Page {
     admin
         .submit("/admin/payouts", "/admin/payouts/run", &[("rail", rail)])
         .await
 }
 
 /// Waits until the batch page says the batch finished.
-async fn finished(admin: &Browser, location: &str) -> Page {
+pub(crate) async fn finished(admin: &Browser, location: &str) -> Page {
     for _ in 0..100 {
         let page = admin.get(location).await;
         if page.body.contains("Finished") {

@@ -1,3 +1,4 @@
+DROP TABLE stripe_events;
 DROP TABLE payout_entries;
 DROP TABLE payouts;
 DROP TABLE payout_runs;

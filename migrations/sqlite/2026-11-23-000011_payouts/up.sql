@@ -67,3 +67,12 @@ CREATE TABLE payout_entries (
     UNIQUE (payout_id, ledger_entry_id)
 );
 CREATE INDEX payout_entries_entry ON payout_entries (ledger_entry_id);
+
+-- Stripe webhook events already handled, so a redelivered event changes nothing twice.
+CREATE TABLE stripe_events (
+    id INTEGER PRIMARY KEY NOT NULL,
+    event_id TEXT NOT NULL UNIQUE,
+    event_type TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    received_at TIMESTAMP NOT NULL
+);
