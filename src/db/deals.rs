@@ -546,6 +546,13 @@ pub fn register(
             ),
         };
         event(conn, id, actor, "registered", &detail)?;
+        super::webhooks::emit(
+            conn,
+            program.id,
+            "deal.submitted",
+            serde_json::json!({"deal_id": id, "partner_id": org_id, "customer": registration.customer_name,
+                "amount": registration.amount.minor, "currency": registration.amount.currency.code()}),
+        )?;
         let below_threshold = program.deal_auto_approve_below_minor.is_some_and(|limit| {
             registration.amount.currency.code() == program.currency
                 && registration.amount.minor < limit
@@ -750,6 +757,15 @@ fn apply_decision(
         ),
     };
     event(conn, deal_id, actor, kind, &detail)?;
+    if approved {
+        super::webhooks::emit(
+            conn,
+            program.id,
+            "deal.approved",
+            serde_json::json!({"deal_id": deal_id, "partner_id": deal.partner_org_id,
+                "protected_until": protection_until.map(|t| t.and_utc().to_rfc3339())}),
+        )?;
+    }
     record(
         conn,
         actor,
@@ -1028,6 +1044,13 @@ pub fn confirm_win(
             actor,
             "won",
             &format!("Win confirmed. {explanation}"),
+        )?;
+        super::webhooks::emit(
+            conn,
+            program.id,
+            "deal.won",
+            serde_json::json!({"deal_id": deal_id, "partner_id": deal.partner_org_id,
+                "won_amount": won.minor, "currency": deal.currency, "margin": margin_minor}),
         )?;
         record(
             conn,

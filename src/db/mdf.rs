@@ -1126,6 +1126,15 @@ pub fn decide_request(
         if after == RequestStatus::Declined {
             settle_expired(conn, &fund, request.partner_org_id)?;
         }
+        if after == RequestStatus::Approved {
+            super::webhooks::emit(
+                conn,
+                program.id,
+                "mdf.request.approved",
+                serde_json::json!({"request_id": request_id, "partner_id": request.partner_org_id,
+                    "approved": approved_minor, "currency": request.currency, "claim_due_on": due.map(|d| d.to_string())}),
+            )?;
+        }
         let updated = request_by_id(conn, request_id)?;
         notify(
             conn,
@@ -1709,6 +1718,13 @@ pub fn decide_claim(
                         rule_id: None,
                         explanation: &explanation,
                     },
+                )?;
+                super::webhooks::emit(
+                    conn,
+                    program.id,
+                    "mdf.claim.approved",
+                    serde_json::json!({"request_id": request_id, "claim_id": claim.id,
+                        "partner_id": request.partner_org_id, "amount": claim.claimed_minor, "currency": request.currency}),
                 )?;
                 format!("Claim approved: {claimed} will be paid with the next payout.")
             }

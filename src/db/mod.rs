@@ -34,6 +34,7 @@ pub mod stripe_events;
 pub mod tiers;
 pub mod training;
 pub mod users;
+pub mod webhooks;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::SimpleConnection;

@@ -561,6 +561,18 @@ pub fn mark_paid(
             EntryStatus::Paid,
             Some(&format!("paid by payout #{payout_id}")),
         )?;
+        let program_id: i64 = partner_orgs::table
+            .find(payout.partner_org_id)
+            .select(partner_orgs::program_id)
+            .first(conn)?;
+        super::webhooks::emit(
+            conn,
+            program_id,
+            "payout.paid",
+            serde_json::json!({"payout_id": payout.id, "partner_id": payout.partner_org_id,
+                "amount": payout.amount_minor, "currency": payout.currency, "rail": payout.rail,
+                "stripe_transfer_id": payout.stripe_transfer_id, "reference": payout.reference}),
+        )?;
         notify(conn, &payout)?;
         Ok(true)
     })

@@ -29,6 +29,15 @@ pub fn partner_decided(
     to: PartnerStatus,
     reason: Option<&str>,
 ) -> Result<(), NotifyError> {
+    if to == PartnerStatus::Approved {
+        crate::db::webhooks::emit(
+            conn,
+            org.program_id,
+            "partner.approved",
+            serde_json::json!({"partner_id": org.id, "name": org.name, "kind": org.kind,
+                "reinstated": from == PartnerStatus::Suspended}),
+        )?;
+    }
     let frame = frame(conn, base_url)?;
     let reason = reason.unwrap_or("").trim().to_string();
     for contact in users::org_contacts(conn, org.id)? {
@@ -66,6 +75,12 @@ pub fn application_submitted(
     org: &PartnerOrg,
     applicant: &User,
 ) -> Result<(), NotifyError> {
+    crate::db::webhooks::emit(
+        conn,
+        org.program_id,
+        "partner.applied",
+        serde_json::json!({"partner_id": org.id, "name": org.name, "kind": org.kind}),
+    )?;
     let frame = frame(conn, base_url)?;
     let received = ApplicationReceived {
         frame: frame.clone(),

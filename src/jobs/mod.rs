@@ -3,6 +3,7 @@
 //! rows with a guarded update. Every run is recorded for `/admin/jobs`.
 
 pub mod outbox;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +51,11 @@ pub const JOBS: &[JobSpec] = &[
         every: Duration::from_secs(3600),
         description:
             "Warns a week before deal protection ends, and expires deals whose protection passed",
+    },
+    JobSpec {
+        name: "webhooks",
+        every: Duration::from_secs(5),
+        description: "Posts signed outgoing webhooks, retrying failures with backoff",
     },
     JobSpec {
         name: "payouts",
@@ -209,6 +215,7 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
                 ),
             })
         }
+        "webhooks" => webhooks::deliver_due(ctx).await,
         "payouts" => {
             let Some(payer) = &ctx.payer else {
                 return Ok(String::new());

@@ -23,3 +23,4 @@ mod payouts;
 mod reseller;
 mod tiers_auto;
 mod training;
+mod webhooks_out;

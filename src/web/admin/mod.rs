@@ -20,6 +20,7 @@ pub mod rules;
 pub mod settings;
 pub mod tiers;
 pub mod training;
+pub mod webhooks;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -37,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(deals::routes)
             .configure(mdf::routes)
             .configure(payouts::routes)
+            .configure(webhooks::routes)
             .configure(pipeline::routes)
             .configure(partners::routes)
             .configure(tiers::routes)

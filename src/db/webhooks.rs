@@ -1,0 +1,310 @@
+//! Outgoing webhooks: the endpoints admins register, and the deliveries written (like email) in the transaction
+//! of the event they report, then posted, signed, by the `webhooks` job with retries.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::audit::{self, Actor, Change, Subject};
+use super::schema::{webhook_deliveries, webhook_endpoints};
+use super::{now, DbConn};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct Endpoint {
+    pub id: i64,
+    pub program_id: i64,
+    pub url: String,
+    pub secret: String,
+    pub events: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+}
+
+impl Endpoint {
+    pub fn event_list(&self) -> Vec<&str> {
+        self.events.lines().filter(|l| !l.is_empty()).collect()
+    }
+
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.active && self.event_list().contains(&event_type)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct Delivery {
+    pub id: i64,
+    pub endpoint_id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: NaiveDateTime,
+    pub claimed_until: Option<NaiveDateTime>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub delivered_at: Option<NaiveDateTime>,
+}
+
+/// Registers an endpoint with a new signing secret; returns its id and the secret.
+pub fn create_endpoint(
+    conn: &mut DbConn,
+    program_id: i64,
+    url: &str,
+    events: &[&str],
+    actor: &Actor,
+) -> QueryResult<(i64, String)> {
+    conn.transaction(|conn| {
+        let secret = format!("whsec_{}", crate::auth::token::new_token());
+        let id: i64 = diesel::insert_into(webhook_endpoints::table)
+            .values((
+                webhook_endpoints::program_id.eq(program_id),
+                webhook_endpoints::url.eq(url),
+                webhook_endpoints::secret.eq(&secret),
+                webhook_endpoints::events.eq(events.join("\n")),
+                webhook_endpoints::created_at.eq(now()),
+            ))
+            .returning(webhook_endpoints::id)
+            .get_result(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "webhook.endpoint_created",
+            &Subject {
+                kind: "webhook_endpoint",
+                id: Some(id),
+                label: url,
+            },
+            &Change {
+                after: Some(&events.join(", ")),
+                ..Default::default()
+            },
+        )?;
+        Ok((id, secret))
+    })
+}
+
+pub fn set_active(
+    conn: &mut DbConn,
+    program_id: i64,
+    id: i64,
+    active: bool,
+    actor: &Actor,
+) -> QueryResult<bool> {
+    conn.transaction(|conn| {
+        let Some(endpoint) = find_endpoint(conn, program_id, id)? else {
+            return Ok(false);
+        };
+        diesel::update(webhook_endpoints::table.find(id))
+            .set(webhook_endpoints::active.eq(active))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            if active {
+                "webhook.endpoint_enabled"
+            } else {
+                "webhook.endpoint_disabled"
+            },
+            &Subject {
+                kind: "webhook_endpoint",
+                id: Some(id),
+                label: &endpoint.url,
+            },
+            &Change::default(),
+        )?;
+        Ok(true)
+    })
+}
+
+pub fn endpoints(conn: &mut DbConn, program_id: i64) -> QueryResult<Vec<Endpoint>> {
+    webhook_endpoints::table
+        .filter(webhook_endpoints::program_id.eq(program_id))
+        .order(webhook_endpoints::id)
+        .select(Endpoint::as_select())
+        .load(conn)
+}
+
+pub fn find_endpoint(conn: &mut DbConn, program_id: i64, id: i64) -> QueryResult<Option<Endpoint>> {
+    webhook_endpoints::table
+        .filter(webhook_endpoints::program_id.eq(program_id))
+        .filter(webhook_endpoints::id.eq(id))
+        .select(Endpoint::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Writes one delivery per active endpoint that chose this event type, inside the caller's transaction. The
+/// event id is shared by every delivery of the event (and by replays), so receivers can deduplicate.
+pub fn emit(
+    conn: &mut DbConn,
+    program_id: i64,
+    event_type: &str,
+    data: serde_json::Value,
+) -> QueryResult<usize> {
+    let targets: Vec<Endpoint> = endpoints(conn, program_id)?
+        .into_iter()
+        .filter(|e| e.wants(event_type))
+        .collect();
+    if targets.is_empty() {
+        return Ok(0);
+    }
+    let at = now();
+    let event_id = format!("evt_{}", &crate::auth::token::new_token()[..24]);
+    let payload = serde_json::json!({
+        "id": event_id,
+        "type": event_type,
+        "created": at.and_utc().timestamp(),
+        "data": data,
+    })
+    .to_string();
+    for endpoint in &targets {
+        diesel::insert_into(webhook_deliveries::table)
+            .values((
+                webhook_deliveries::endpoint_id.eq(endpoint.id),
+                webhook_deliveries::event_id.eq(&event_id),
+                webhook_deliveries::event_type.eq(event_type),
+                webhook_deliveries::payload.eq(&payload),
+                webhook_deliveries::status.eq("pending"),
+                webhook_deliveries::next_attempt_at.eq(at),
+                webhook_deliveries::created_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(targets.len())
+}
+
+/// Claims due deliveries for `lease_secs`, with their endpoint's URL and secret.
+pub fn claim_due(
+    conn: &mut DbConn,
+    lease_secs: i64,
+    limit: i64,
+) -> QueryResult<Vec<(Delivery, String, String)>> {
+    let at = now();
+    let due: Vec<(Delivery, String, String)> = webhook_deliveries::table
+        .inner_join(webhook_endpoints::table)
+        .filter(webhook_deliveries::status.eq("pending"))
+        .filter(webhook_deliveries::next_attempt_at.le(at))
+        .filter(
+            webhook_deliveries::claimed_until
+                .is_null()
+                .or(webhook_deliveries::claimed_until.lt(at)),
+        )
+        .order(webhook_deliveries::id)
+        .limit(limit)
+        .select((
+            Delivery::as_select(),
+            webhook_endpoints::url,
+            webhook_endpoints::secret,
+        ))
+        .load(conn)?;
+    let mut claimed = Vec::new();
+    for (delivery, url, secret) in due {
+        let got = diesel::update(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq(delivery.id))
+                .filter(webhook_deliveries::status.eq("pending"))
+                .filter(
+                    webhook_deliveries::claimed_until
+                        .is_null()
+                        .or(webhook_deliveries::claimed_until.lt(at)),
+                ),
+        )
+        .set(webhook_deliveries::claimed_until.eq(Some(at + chrono::Duration::seconds(lease_secs))))
+        .execute(conn)?;
+        if got == 1 {
+            claimed.push((delivery, url, secret));
+        }
+    }
+    Ok(claimed)
+}
+
+/// Records the outcome of one attempt: delivered on a 2xx; otherwise retried with backoff until `max_attempts`.
+pub fn record_attempt(
+    conn: &mut DbConn,
+    id: i64,
+    attempts_before: i64,
+    status_code: Option<u16>,
+    error: Option<&str>,
+    max_attempts: i64,
+) -> QueryResult<()> {
+    let at = now();
+    let attempts = attempts_before + 1;
+    let delivered = status_code.is_some_and(|c| (200..300).contains(&c));
+    let status = if delivered {
+        "delivered"
+    } else if crate::domain::outbox::is_dead(attempts, max_attempts) {
+        "dead"
+    } else {
+        "pending"
+    };
+    diesel::update(webhook_deliveries::table.find(id))
+        .set((
+            webhook_deliveries::status.eq(status),
+            webhook_deliveries::attempts.eq(attempts),
+            webhook_deliveries::last_status_code.eq(status_code.map(i64::from)),
+            webhook_deliveries::last_error.eq(error),
+            webhook_deliveries::claimed_until.eq(None::<NaiveDateTime>),
+            webhook_deliveries::next_attempt_at
+                .eq(at + crate::domain::outbox::retry_delay(attempts)),
+            webhook_deliveries::delivered_at.eq(delivered.then_some(at)),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn deliveries(conn: &mut DbConn, endpoint_id: i64) -> QueryResult<Vec<Delivery>> {
+    webhook_deliveries::table
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .order(webhook_deliveries::id.desc())
+        .limit(100)
+        .select(Delivery::as_select())
+        .load(conn)
+}
+
+/// Sends a delivery again: a new delivery with the same event id and payload, due now. Returns its endpoint id.
+pub fn replay(
+    conn: &mut DbConn,
+    program_id: i64,
+    delivery_id: i64,
+    actor: &Actor,
+) -> QueryResult<Option<i64>> {
+    conn.transaction(|conn| {
+        let found: Option<(Delivery, i64)> = webhook_deliveries::table
+            .inner_join(webhook_endpoints::table)
+            .filter(webhook_endpoints::program_id.eq(program_id))
+            .filter(webhook_deliveries::id.eq(delivery_id))
+            .select((Delivery::as_select(), webhook_endpoints::id))
+            .first(conn)
+            .optional()?;
+        let Some((delivery, endpoint_id)) = found else {
+            return Ok(None);
+        };
+        let at = now();
+        diesel::insert_into(webhook_deliveries::table)
+            .values((
+                webhook_deliveries::endpoint_id.eq(endpoint_id),
+                webhook_deliveries::event_id.eq(&delivery.event_id),
+                webhook_deliveries::event_type.eq(&delivery.event_type),
+                webhook_deliveries::payload.eq(&delivery.payload),
+                webhook_deliveries::status.eq("pending"),
+                webhook_deliveries::next_attempt_at.eq(at),
+                webhook_deliveries::created_at.eq(at),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "webhook.replayed",
+            &Subject {
+                kind: "webhook_delivery",
+                id: Some(delivery_id),
+                label: &format!("{} {}", delivery.event_type, delivery.event_id),
+            },
+            &Change::default(),
+        )?;
+        Ok(Some(endpoint_id))
+    })
+}
