@@ -110,8 +110,35 @@ pub fn advance(
 }
 
 /// The hold release: pending entries whose hold has ended become approved, except commissions of conversions held
-/// for fraud review. One guarded statement, so concurrent runs approve each entry once.
+/// for fraud review. One guarded statement, so concurrent runs approve each entry once; the entries it approved
+/// are announced to webhook endpoints (`commission.approved`) in the same transaction.
 pub fn release_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let approved: Vec<(i64, i64, String, i64, String, String)> = approve_due(conn, at)?;
+        for (id, org, kind, amount, currency, explanation) in &approved {
+            if kind != EntryKind::Commission.as_str() {
+                continue;
+            }
+            let program_id: i64 = super::schema::partner_orgs::table
+                .find(org)
+                .select(super::schema::partner_orgs::program_id)
+                .first(conn)?;
+            super::webhooks::emit(
+                conn,
+                program_id,
+                "commission.approved",
+                serde_json::json!({"entry_id": id, "partner_id": org, "amount": amount, "currency": currency,
+                    "explanation": explanation}),
+            )?;
+        }
+        Ok(approved.len())
+    })
+}
+
+fn approve_due(
+    conn: &mut DbConn,
+    at: NaiveDateTime,
+) -> QueryResult<Vec<(i64, i64, String, i64, String, String)>> {
     let under_review = conversions::table
         .filter(conversions::review_status.eq_any(["held", "rejected"]))
         .select(conversions::id.nullable());
@@ -130,7 +157,15 @@ pub fn release_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
         ledger_entries::status_changed_at.eq(at),
         ledger_entries::status_reason.eq("hold period ended"),
     ))
-    .execute(conn)
+    .returning((
+        ledger_entries::id,
+        ledger_entries::partner_org_id,
+        ledger_entries::kind,
+        ledger_entries::amount_minor,
+        ledger_entries::currency,
+        ledger_entries::explanation,
+    ))
+    .get_results(conn)
 }
 
 /// Entries written for a conversion (its commission and any reversals), oldest first.

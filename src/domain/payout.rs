@@ -109,6 +109,16 @@ pub fn eligibility(
     }
 }
 
+/// Whether the monthly batch starts today: the program set a day, today is that day, and no batch started today.
+pub fn scheduled_batch_due(
+    payout_day: Option<i64>,
+    today: chrono::NaiveDate,
+    started_today: bool,
+) -> bool {
+    use chrono::Datelike;
+    payout_day.is_some_and(|day| day == i64::from(today.day())) && !started_today
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +171,15 @@ mod tests {
             eligibility(usd(0), 0, false, None),
             Eligibility::Skip(_)
         ));
+    }
+
+    #[test]
+    fn the_monthly_batch_starts_on_its_day_once() {
+        let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        assert!(scheduled_batch_due(Some(15), day("2026-11-15"), false));
+        assert!(!scheduled_batch_due(Some(15), day("2026-11-15"), true));
+        assert!(!scheduled_batch_due(Some(15), day("2026-11-16"), false));
+        assert!(!scheduled_batch_due(None, day("2026-11-15"), false));
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "conversion.created",
         "A conversion was recorded (API or Stripe billing)",
     ),
+    (
+        "commission.approved",
+        "A commission's hold ended and it was approved for payout",
+    ),
     ("deal.submitted", "A deal registration was submitted"),
     ("deal.approved", "A deal registration was approved"),
     ("deal.won", "A won deal was confirmed"),

@@ -225,11 +225,13 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
                 .db(|conn| {
                     let program = db::programs::current(conn)?;
                     let today = db::now().date();
-                    let due = program
-                        .payout_day
-                        .is_some_and(|day| day == i64::from(chrono::Datelike::day(&today)));
                     let midnight = today.and_hms_opt(0, 0, 0).expect("midnight");
-                    if !due || db::payouts::started_since(conn, program.id, midnight)? {
+                    let started_today = db::payouts::started_since(conn, program.id, midnight)?;
+                    if !crate::domain::payout::scheduled_batch_due(
+                        program.payout_day,
+                        today,
+                        started_today,
+                    ) {
                         return Ok(None);
                     }
                     let schedule = db::audit::Actor::system("payout schedule");

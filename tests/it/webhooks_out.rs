@@ -220,3 +220,71 @@ async fn signed_events_are_retried_until_delivered_and_verify_with_the_readme_sn
     assert_eq!(ids.len(), 4);
     assert!(ids.iter().all(|i| *i == ids[0]), "one event id: {ids:?}");
 }
+
+#[tokio::test]
+async fn a_commission_is_announced_when_its_hold_ends() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_browser().await;
+    let (_receiver, url) = Receiver::start(0).await;
+    admin
+        .submit(
+            "/admin/webhooks",
+            "/admin/webhooks",
+            &[("url", &url), ("events", "commission.approved")],
+        )
+        .await
+        .assert_redirect("/admin/webhooks/1");
+    app.affiliate_program(true, |s| s.hold_days = 0).await;
+    let (org, _) = app
+        .affiliate_with_link("Bright Deals", "bo@brightdeals.example", "bright")
+        .await;
+    app.db(move |conn| {
+        let actor = concord::db::audit::Actor::system("test");
+        concord::db::coupons::assign(conn, org, "Bright Deals", "BO", "bo", &actor).unwrap();
+        let rule = concord::domain::commission::Rule {
+            id: 0,
+            name: "Sales".into(),
+            applies_to: concord::domain::conversion::ConversionKind::Sale,
+            rate_type: concord::domain::commission::RateType::Percent,
+            rate: 1_000,
+            product_filter: String::new(),
+            tier_id: None,
+            volume_threshold: None,
+            volume_rate: None,
+            recurrence: concord::domain::commission::Recurrence::Lifetime,
+            recurring_months: None,
+        };
+        concord::db::rules::create(conn, 1, &rule, &actor).unwrap();
+    })
+    .await;
+    let key = app.api_key().await;
+    reqwest::Client::new()
+        .post(format!("{}/api/v1/conversions", app.address))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"external_id": "o-7", "kind": "sale", "amount": 5_000, "currency": "USD", "coupon": "BO"}))
+        .send()
+        .await
+        .unwrap();
+    let released = app.run_job("hold_release").await;
+    let entries = crate::payouts::ledger(&app, org).await;
+    let events: Vec<(String, String)> = app
+        .db(|conn| {
+            use concord::db::schema::webhook_deliveries::dsl::*;
+            use diesel::prelude::*;
+            webhook_deliveries
+                .select((event_type, payload))
+                .load(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(events.len(), 1, "{events:?} {released:?} {entries:?}");
+    assert_eq!(events[0].0, "commission.approved");
+    let payload: serde_json::Value = serde_json::from_str(&events[0].1).unwrap();
+    assert_eq!(
+        (
+            payload["data"]["partner_id"].as_i64(),
+            payload["data"]["amount"].as_i64()
+        ),
+        (Some(org), Some(500))
+    );
+}
