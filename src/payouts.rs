@@ -53,10 +53,8 @@ impl Payer {
         work: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     ) -> anyhow::Result<T> {
         let pool = self.pool.clone();
-        Ok(tokio::task::spawn_blocking(move || -> anyhow::Result<T> {
-            Ok(work(&mut *pool.get()?)?)
-        })
-        .await??)
+        tokio::task::spawn_blocking(move || -> anyhow::Result<T> { Ok(work(&mut *pool.get()?)?) })
+            .await?
     }
 
     /// Pays every payout of the run this worker can claim, then closes the run if nothing is pending.

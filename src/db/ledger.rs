@@ -114,7 +114,7 @@ pub fn advance(
 /// are announced to webhook endpoints (`commission.approved`) in the same transaction.
 pub fn release_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
     conn.transaction(|conn| {
-        let approved: Vec<(i64, i64, String, i64, String, String)> = approve_due(conn, at)?;
+        let approved: Vec<ApprovedEntry> = approve_due(conn, at)?;
         for (id, org, kind, amount, currency, explanation) in &approved {
             if kind != EntryKind::Commission.as_str() {
                 continue;
@@ -135,10 +135,10 @@ pub fn release_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
     })
 }
 
-fn approve_due(
-    conn: &mut DbConn,
-    at: NaiveDateTime,
-) -> QueryResult<Vec<(i64, i64, String, i64, String, String)>> {
+/// (id, org, kind, amount, currency, explanation) of an entry the hold release approved.
+type ApprovedEntry = (i64, i64, String, i64, String, String);
+
+fn approve_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<Vec<ApprovedEntry>> {
     let under_review = conversions::table
         .filter(conversions::review_status.eq_any(["held", "rejected"]))
         .select(conversions::id.nullable());

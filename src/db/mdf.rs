@@ -503,7 +503,9 @@ pub fn positions(
     if let Some(org) = only_org {
         orgs_query = orgs_query.filter(partner_orgs::id.eq(org));
     }
-    let orgs: Vec<(i64, String, String, Option<i64>, Option<String>)> = orgs_query.load(conn)?;
+    // (id, name, status, tier id, tier name)
+    type OrgRow = (i64, String, String, Option<i64>, Option<String>);
+    let orgs: Vec<OrgRow> = orgs_query.load(conn)?;
     let rules: Vec<Allocation> = mdf_allocations::table
         .filter(mdf_allocations::fund_id.eq(fund.id))
         .select(AllocationRow::as_select())

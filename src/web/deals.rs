@@ -23,7 +23,6 @@ use crate::domain::deal::{
 };
 use crate::domain::email::EmailAddress;
 use crate::domain::money::Money;
-use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::role::Role;
 use crate::error::AppError;
 
@@ -51,17 +50,7 @@ struct Access {
 }
 
 async fn access(state: &State, user: &CurrentUser) -> Result<Access, AppError> {
-    let partner = super::portal::own_partner(state, user).await?;
-    if partner.org.kind() == PartnerKind::Affiliate {
-        return Err(AppError::Forbidden(
-            "Deal registration is for reseller and referral partners.".into(),
-        ));
-    }
-    if partner.org.status() != PartnerStatus::Approved {
-        return Err(AppError::Forbidden(
-            "Deal registration opens once your organisation is approved.".into(),
-        ));
-    }
+    let partner = super::portal::own_channel_partner(state, user, "Deal registration").await?;
     let viewer = Viewer {
         org_id: partner.org.id,
         user_id: user.0.id,

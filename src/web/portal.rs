@@ -117,6 +117,27 @@ pub async fn own_partner(state: &State, user: &CurrentUser) -> Result<PartnerOve
     .ok_or(AppError::NotFound)
 }
 
+/// The signed-in user's org when it is an approved reseller or referral partner: what deal registration and
+/// MDF are for. `feature` names the page in the refusal ("Deal registration", "Market development funds").
+pub async fn own_channel_partner(
+    state: &State,
+    user: &CurrentUser,
+    feature: &str,
+) -> Result<PartnerOverview, AppError> {
+    let partner = own_partner(state, user).await?;
+    if partner.org.kind() == crate::domain::partner::PartnerKind::Affiliate {
+        return Err(AppError::Forbidden(format!(
+            "{feature} is for reseller and referral partners."
+        )));
+    }
+    if partner.org.status() != crate::domain::partner::PartnerStatus::Approved {
+        return Err(AppError::Forbidden(format!(
+            "{feature} opens once your organisation is approved."
+        )));
+    }
+    Ok(partner)
+}
+
 const DASHBOARD_DAYS: i64 = 30;
 
 async fn affiliate_performance(state: &State, org_id: i64) -> Result<Performance, AppError> {
