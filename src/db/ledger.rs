@@ -264,15 +264,23 @@ pub fn list(conn: &mut DbConn, filter: &EntryFilter, limit: i64) -> QueryResult<
         .load(conn)
 }
 
-/// An admin approves or voids entries by hand, with a reason kept in the audit log. Returns how many changed.
+/// An admin approves or voids entries by hand, with a reason kept in the audit log. Entries a payout in progress
+/// holds are left as they are (voiding one would not stop the transfer). Returns (changed, left because held).
 pub fn decide(
     conn: &mut DbConn,
     ids: &[i64],
     to: EntryStatus,
     reason: &str,
     actor: &Actor,
-) -> QueryResult<usize> {
+) -> QueryResult<(usize, usize)> {
     conn.transaction(|conn| {
+        let held = super::payouts::held_among(conn, ids)?;
+        let ids: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !held.contains(id))
+            .collect();
+        let ids = ids.as_slice();
         let mut changed = 0;
         for from in [EntryStatus::Pending, EntryStatus::Approved] {
             if from.may_become(to) {
@@ -308,6 +316,6 @@ pub fn decide(
                 }
             }
         }
-        Ok(changed)
+        Ok((changed, held.len()))
     })
 }

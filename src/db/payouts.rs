@@ -126,6 +126,18 @@ impl Balance {
     }
 }
 
+/// Which of `ids` a pending or paid payout holds: money on its way to the partner, not to be changed by hand.
+pub fn held_among(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    payout_entries::table
+        .inner_join(payouts::table)
+        .filter(
+            payouts::status.eq_any([PayoutStatus::Pending.as_str(), PayoutStatus::Paid.as_str()]),
+        )
+        .filter(payout_entries::ledger_entry_id.eq_any(ids))
+        .select(payout_entries::ledger_entry_id)
+        .load(conn)
+}
+
 /// Entry ids held by a pending or paid payout.
 fn held_entry_ids(conn: &mut DbConn, org_ids: Option<&[i64]>) -> QueryResult<Vec<i64>> {
     let mut query = payout_entries::table

@@ -316,6 +316,35 @@ async fn a_batch_pays_each_eligible_org_once_and_skips_the_others_with_the_reaso
         paypal.starts_with("boss@tailspin.test,75.00,USD,concord-payout-"),
         "{paypal}"
     );
+    // An entry a payout in progress holds is not voided by hand: the money is on its way.
+    let held: i64 = app
+        .db(move |conn| {
+            use concord::db::schema::ledger_entries as l;
+            l::table
+                .filter(l::partner_org_id.eq(manual))
+                .filter(l::kind.eq("commission"))
+                .select(l::id)
+                .first(conn)
+                .unwrap()
+        })
+        .await;
+    let held_id = held.to_string();
+    admin
+        .submit(
+            "/admin/commissions",
+            "/admin/commissions",
+            &[
+                ("entry", held_id.as_str()),
+                ("action", "void"),
+                ("reason", "Duplicate order"),
+                ("status", ""),
+            ],
+        )
+        .await;
+    admin
+        .get("/admin/commissions")
+        .await
+        .assert_contains("0 entries voided. 1 held by a payout in progress were left as they are.");
     let no_reference = admin
         .submit(
             &run_page,

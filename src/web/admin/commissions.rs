@@ -87,17 +87,22 @@ async fn decide(
         return Ok(redirect(&back));
     }
     let actor = user.actor();
-    let changed = db(&state.pool, move |conn| {
+    let (changed, held) = db(&state.pool, move |conn| {
         crate::db::ledger::decide(conn, &ids, to, &reason, &actor)
     })
     .await?;
     session.success(format!(
-        "{changed} entr{} {}.",
+        "{changed} entr{} {}.{}",
         if changed == 1 { "y" } else { "ies" },
         if to == EntryStatus::Approved {
             "approved"
         } else {
             "voided"
+        },
+        if held > 0 {
+            format!(" {held} held by a payout in progress were left as they are.")
+        } else {
+            String::new()
         }
     ));
     Ok(redirect(&back))
