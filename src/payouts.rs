@@ -52,9 +52,7 @@ impl Payer {
         &self,
         work: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<T> { Ok(work(&mut *pool.get()?)?) })
-            .await?
+        crate::jobs::on_pool(&self.pool, work).await
     }
 
     /// Pays every payout of the run this worker can claim, then closes the run if nothing is pending.

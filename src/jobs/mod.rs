@@ -109,12 +109,23 @@ impl JobContext {
         T: Send + 'static,
         E: std::error::Error + Send + Sync + 'static,
     {
-        let pool = self.pool.clone();
-        Ok(tokio::task::spawn_blocking(move || -> anyhow::Result<T> {
-            Ok(work(&mut *pool.get()?)?)
-        })
-        .await??)
+        on_pool(&self.pool, work).await
     }
+}
+
+/// Runs blocking database work on the blocking pool with a pooled connection: for jobs and background workers,
+/// which report failures as `anyhow` errors rather than pages.
+pub async fn on_pool<T, E>(
+    pool: &DbPool,
+    work: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<T> { Ok(work(&mut *pool.get()?)?) })
+        .await?
 }
 
 /// Runs one job by name and records the run. Returns the job's one-line summary.

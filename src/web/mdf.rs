@@ -846,21 +846,12 @@ async fn claim(
             session.success("Claim filed. You will hear by email when it is reviewed.");
             Ok(redirect(&format!("/portal/mdf/{request_id}")))
         }
-        Err(MdfError::Refused(message)) => {
-            errors.add("claim", message);
-            request_page(
-                ctx,
-                &state,
-                &access,
-                request,
-                form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
         Err(error) => {
-            field_error(error, &mut errors)?;
+            // A refusal of the claim as a whole shows above the form; one naming a field, beside it.
+            match error {
+                MdfError::Refused(message) => errors.add("claim", message),
+                other => field_error(other, &mut errors)?,
+            }
             request_page(
                 ctx,
                 &state,
