@@ -36,15 +36,53 @@ pub enum AppError {
     #[error("The service is busy or its database is not answering. Try again in a moment.")]
     Unavailable(String),
     #[error("Something went wrong on our side.")]
-    Database(#[from] diesel::result::Error),
+    Database(diesel::result::Error),
     #[error("Something went wrong on our side.")]
     Internal(String),
+}
+
+/// A database that is down, locked by another process or read-only is a 503 ("try again"), not a 500: the request
+/// was fine and nothing was lost.
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        if database_unavailable(&e) {
+            AppError::Unavailable(e.to_string())
+        } else {
+            AppError::Database(e)
+        }
+    }
+}
+
+/// True for the errors that say the database cannot be reached or written just now, on either backend.
+pub fn database_unavailable(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
+        | Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message();
+            [
+                "database is locked",
+                "readonly database",
+                "disk I/O error",
+                "unable to open database file",
+                "terminating connection",
+                "server closed the connection",
+                "no connection to the server",
+                "does not allow connections",
+                "is not currently accepting connections",
+            ]
+            .iter()
+            .any(|sign| message.contains(sign))
+        }
+        _ => false,
+    }
 }
 
 impl From<crate::email::NotifyError> for AppError {
     fn from(e: crate::email::NotifyError) -> Self {
         match e {
-            crate::email::NotifyError::Database(e) => AppError::Database(e),
+            crate::email::NotifyError::Database(e) => AppError::from(e),
             crate::email::NotifyError::Render(e) => AppError::internal(e),
         }
     }
@@ -54,7 +92,7 @@ impl From<crate::email::NotifyError> for AppError {
 impl From<crate::signup::SignupError> for AppError {
     fn from(e: crate::signup::SignupError) -> Self {
         match e {
-            crate::signup::SignupError::Database(e) => AppError::Database(e),
+            crate::signup::SignupError::Database(e) => AppError::from(e),
             crate::signup::SignupError::Notify(e) => AppError::from(e),
             taken @ crate::signup::SignupError::EmailTaken => {
                 AppError::BadRequest(taken.to_string())
@@ -168,7 +206,7 @@ pub struct ApiError(#[from] pub AppError);
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
-        ApiError(AppError::Database(e))
+        ApiError(AppError::from(e))
     }
 }
 

@@ -3,8 +3,17 @@
 //! arrive), and clicks go to one writer thread that stores whatever has queued up in a single transaction (group
 //! commit). Each redirect waits for the commit of its click before it answers, so a 302 that was sent is never a
 //! lost click.
+//!
+//! When the database cannot store a batch (down, locked by another process, read-only), the writer appends the batch
+//! to a spool file under `CONCORD_DATA_DIR/click-spool` and syncs it before any of its redirects answer: the visitor
+//! still reaches the destination, and the click is stored when the database is back. A replay thread inserts spooled
+//! clicks whose `click_id` is not stored yet, then removes the file, so a crash between the two stores nothing twice.
+//! Only when the spool cannot be written either does the redirect answer 503. Links and settings already cached keep
+//! working while the database is away.
 
 use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -40,13 +49,23 @@ pub struct Tracking {
 }
 
 impl Tracking {
-    /// Starts the click writer thread on `pool`. `ip_salt` keeps IP hashes unlinkable across installs.
-    pub fn start(pool: DbPool, ip_salt: String) -> Self {
+    /// Starts the click writer and spool replay threads on `pool`. `ip_salt` keeps IP hashes unlinkable across
+    /// installs; `spool_dir` holds the clicks the database could not take.
+    pub fn start(pool: DbPool, ip_salt: String, spool_dir: PathBuf) -> Self {
         let (writer, queue) = mpsc::unbounded_channel();
+        let writer_pool = pool.clone();
+        let writer_spool = spool_dir.clone();
         std::thread::Builder::new()
             .name("click-writer".into())
-            .spawn(move || write_clicks(pool, queue))
+            .spawn(move || write_clicks(writer_pool, writer_spool, queue))
             .expect("spawn the click writer");
+        std::thread::Builder::new()
+            .name("click-spool".into())
+            .spawn(move || loop {
+                replay_spool(&pool, &spool_dir);
+                std::thread::sleep(SPOOL_REPLAY_EVERY);
+            })
+            .expect("spawn the click spool replay");
         Self {
             links: RwLock::default(),
             settings: RwLock::default(),
@@ -68,12 +87,25 @@ impl Tracking {
         }
         let lookup = code.to_string();
         let target =
-            crate::web::db(pool, move |conn| db::links::find_target(conn, &lookup)).await?;
+            match crate::web::db(pool, move |conn| db::links::find_target(conn, &lookup)).await {
+                Ok(target) => target,
+                Err(e) => return self.stale_link(code).ok_or(e),
+            };
         self.links
             .write()
             .expect("link cache")
             .insert(code.to_string(), (Instant::now(), target.clone()));
         Ok(target)
+    }
+
+    /// A cached link past its refresh time, for when the database does not answer.
+    fn stale_link(&self, code: &str) -> Option<Option<LinkTarget>> {
+        let cached = self.links.read().expect("link cache").get(code)?.1.clone();
+        tracing::warn!(
+            code,
+            "the database did not answer; redirecting with the cached link"
+        );
+        Some(cached)
     }
 
     /// Forget a code, after its link was created or changed in this process.
@@ -90,7 +122,13 @@ impl Tracking {
                 return Ok(settings.clone());
             }
         }
-        let program = crate::web::db(pool, db::programs::current).await?;
+        let program = match crate::web::db(pool, db::programs::current).await {
+            Ok(program) => program,
+            Err(e) => {
+                let cached = self.settings.read().expect("settings cache").clone();
+                return cached.map(|(_, settings)| settings).ok_or(e);
+            }
+        };
         let settings = TrackingSettings {
             cookie_window_days: program.cookie_window_days,
             blocked_ips: program.blocked_ips(),
@@ -158,8 +196,12 @@ impl Tracking {
 }
 
 /// The writer thread: take one click, then everything else already waiting (up to `MAX_BATCH`), store them in one
-/// transaction, and answer every waiting redirect.
-fn write_clicks(pool: DbPool, mut queue: mpsc::UnboundedReceiver<(NewClick, ClickReply)>) {
+/// transaction (or, when the database cannot, in a synced spool file), and answer every waiting redirect.
+fn write_clicks(
+    pool: DbPool,
+    spool_dir: PathBuf,
+    mut queue: mpsc::UnboundedReceiver<(NewClick, ClickReply)>,
+) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -169,14 +211,148 @@ fn write_clicks(pool: DbPool, mut queue: mpsc::UnboundedReceiver<(NewClick, Clic
             }
         }
         let clicks: Vec<NewClick> = batch.iter().map(|(click, _)| click.clone()).collect();
-        let result = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
+        let mut result = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
             db::clicks::insert_batch(&mut conn, &clicks).map_err(|e| e.to_string())
         });
         if let Err(e) = &result {
-            tracing::error!(error = %e, clicks = clicks.len(), "clicks could not be stored; their redirects fail");
+            result = match spool(&spool_dir, &clicks) {
+                Ok(file) => {
+                    tracing::warn!(error = %e, clicks = clicks.len(), file = %file.display(),
+                        "the database could not store clicks; they are spooled until it can");
+                    Ok(())
+                }
+                Err(spool_error) => {
+                    tracing::error!(error = %e, %spool_error, clicks = clicks.len(),
+                        "clicks could be neither stored nor spooled; their redirects fail");
+                    Err(e.clone())
+                }
+            };
         }
         for (_, reply) in batch {
             let _ = reply.send(result.clone());
         }
     }
+}
+
+/// How often the replay thread looks for spooled clicks.
+const SPOOL_REPLAY_EVERY: Duration = Duration::from_secs(2);
+
+/// A click as one line of a spool file.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SpooledClick {
+    click_id: String,
+    link_id: i64,
+    partner_org_id: i64,
+    clicked_at: NaiveDateTime,
+    ip_hash: String,
+    user_agent: String,
+    referrer: String,
+    sub_id: String,
+    prior_click_id: Option<String>,
+    filtered_reason: Option<String>,
+}
+
+impl From<&NewClick> for SpooledClick {
+    fn from(c: &NewClick) -> Self {
+        SpooledClick {
+            click_id: c.click_id.clone(),
+            link_id: c.link_id,
+            partner_org_id: c.partner_org_id,
+            clicked_at: c.clicked_at,
+            ip_hash: c.ip_hash.clone(),
+            user_agent: c.user_agent.clone(),
+            referrer: c.referrer.clone(),
+            sub_id: c.sub_id.clone(),
+            prior_click_id: c.prior_click_id.clone(),
+            filtered_reason: c.filtered_reason.map(str::to_string),
+        }
+    }
+}
+
+impl From<SpooledClick> for NewClick {
+    fn from(c: SpooledClick) -> Self {
+        NewClick {
+            click_id: c.click_id,
+            link_id: c.link_id,
+            partner_org_id: c.partner_org_id,
+            clicked_at: c.clicked_at,
+            ip_hash: c.ip_hash,
+            user_agent: c.user_agent,
+            referrer: c.referrer,
+            sub_id: c.sub_id,
+            prior_click_id: c.prior_click_id,
+            filtered_reason: c
+                .filtered_reason
+                .and_then(|reason| reason.parse::<ClickFilter>().ok())
+                .map(ClickFilter::as_str),
+        }
+    }
+}
+
+/// Writes a batch to a new spool file: written and synced under a temporary name, then renamed, so the replay never
+/// reads half a batch and a batch the redirects were told is safe is on disk.
+fn spool(dir: &Path, clicks: &[NewClick]) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let name = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%d%H%M%S%f"),
+        &crate::auth::token::new_token()[..16]
+    );
+    let partial = dir.join(format!("{name}.partial"));
+    let done = dir.join(format!("{name}.jsonl"));
+    let mut file = std::fs::File::create(&partial)?;
+    for click in clicks {
+        serde_json::to_writer(&mut file, &SpooledClick::from(click))?;
+        file.write_all(b"\n")?;
+    }
+    file.sync_all()?;
+    std::fs::rename(&partial, &done)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(done)
+}
+
+/// Stores every spooled batch the database will take now, oldest first, and removes its file.
+pub fn replay_spool(pool: &DbPool, dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "jsonl"))
+        .collect();
+    files.sort();
+    for file in files {
+        let clicks = match read_spool(&file) {
+            Ok(clicks) => clicks,
+            Err(e) => {
+                tracing::error!(file = %file.display(), error = %e, "a click spool file cannot be read; left in place");
+                continue;
+            }
+        };
+        let stored = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
+            db::clicks::insert_missing(&mut conn, &clicks).map_err(|e| e.to_string())
+        });
+        match stored {
+            Ok(count) => {
+                tracing::info!(file = %file.display(), stored = count, "spooled clicks stored");
+                if let Err(e) = std::fs::remove_file(&file) {
+                    tracing::error!(file = %file.display(), error = %e, "cannot remove a replayed click spool file");
+                }
+            }
+            // Still unavailable: try again on the next round, in the same order.
+            Err(_) => return,
+        }
+    }
+}
+
+fn read_spool(file: &Path) -> Result<Vec<NewClick>, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
+    text.lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            serde_json::from_str::<SpooledClick>(line)
+                .map(NewClick::from)
+                .map_err(|e| e.to_string())
+        })
+        .collect()
 }

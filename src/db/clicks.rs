@@ -73,6 +73,30 @@ pub fn insert_batch(conn: &mut DbConn, batch: &[NewClick]) -> QueryResult<()> {
     })
 }
 
+/// Stores those clicks of `batch` whose `click_id` is not stored yet, in one transaction, and says how many that
+/// was. Replaying a spooled batch twice (a crash between its commit and the spool file's removal) stores it once.
+pub fn insert_missing(conn: &mut DbConn, batch: &[NewClick]) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let mut stored = std::collections::HashSet::new();
+        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+            let ids: Vec<&str> = chunk.iter().map(|c| c.click_id.as_str()).collect();
+            stored.extend(
+                clicks::table
+                    .filter(clicks::click_id.eq_any(ids))
+                    .select(clicks::click_id)
+                    .load::<String>(conn)?,
+            );
+        }
+        let missing: Vec<NewClick> = batch
+            .iter()
+            .filter(|c| !stored.contains(&c.click_id))
+            .cloned()
+            .collect();
+        insert_batch(conn, &missing)?;
+        Ok(missing.len())
+    })
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = clicks)]
 pub struct Click {

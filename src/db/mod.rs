@@ -164,6 +164,17 @@ pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
 
 /// Answers when the database does; for `/healthz`. Reads a real table, because `SELECT 1` succeeds on an SQLite
 /// connection even when its file has become unreadable.
+/// On SQLite it also takes the write lock for a moment (waiting at most a quarter second), because a database file
+/// that is read-only or locked by another process still answers reads while every change fails.
 pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
-    conn.batch_execute("SELECT id FROM programs LIMIT 1")
+    conn.batch_execute("SELECT id FROM programs LIMIT 1")?;
+    match conn {
+        DbConn::Pg(_) => Ok(()),
+        DbConn::Sqlite(c) => {
+            c.batch_execute("PRAGMA busy_timeout = 250")?;
+            let probe = c.batch_execute("BEGIN IMMEDIATE; ROLLBACK;");
+            c.batch_execute("PRAGMA busy_timeout = 5000")?;
+            probe
+        }
+    }
 }

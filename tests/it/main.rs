@@ -16,6 +16,7 @@ mod cli;
 mod commissions;
 mod deals;
 mod email;
+mod faults;
 mod login;
 mod mdf;
 mod migrations;
