@@ -3,7 +3,7 @@
 //! an `X-CSRF-Token` header). A request without the right token is refused with a 403 before any handler runs, so
 //! nothing changes. Machine endpoints (`/api/`, `/webhooks/`) authenticate otherwise and are exempt.
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
@@ -29,7 +29,7 @@ fn field_value(form: &[u8]) -> Option<String> {
 pub async fn verify(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let changes_state = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if changes_state && !exempt(req.path()) {
         let expected = TypedSession::of(req.request()).existing_csrf_token();
@@ -53,7 +53,10 @@ pub async fn verify(
             .to_string();
         if presented.is_none() && content_type.starts_with("application/x-www-form-urlencoded") {
             // Read the form to find the token, then put the body back for the handler.
-            let body = req.extract::<Bytes>().await?;
+            let body = match req.extract::<Bytes>().await {
+                Ok(body) => body,
+                Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+            };
             presented = field_value(&body);
             req.set_payload(actix_web::dev::Payload::from(body));
         }
@@ -63,8 +66,11 @@ pub async fn verify(
                 path = req.path(),
                 "refused a request without a valid CSRF token"
             );
-            return Err(AppError::Csrf.into());
+            // A response, not an error, so the outer middleware (security headers) still sees it.
+            return Ok(req.error_response(AppError::Csrf).map_into_right_body());
         }
     }
-    next.call(req).await
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }

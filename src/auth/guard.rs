@@ -129,12 +129,20 @@ async fn require(
     allowed: fn(Role) -> bool,
     refusal: &str,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    match load_user(req.request()).await? {
-        None => Err(AppError::LoginRequired {
-            next: path_and_query(req.request()),
+    // Refusals are answered here as responses, not passed up as errors, so the outer middleware (security
+    // headers) still sees them.
+    let user = match load_user(req.request()).await {
+        Ok(user) => user,
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    match user {
+        None => {
+            let next = path_and_query(req.request());
+            Ok(req.error_response(AppError::LoginRequired { next }))
         }
-        .into()),
-        Some(user) if !allowed(user.role()) => Err(AppError::Forbidden(refusal.to_string()).into()),
+        Some(user) if !allowed(user.role()) => {
+            Ok(req.error_response(AppError::Forbidden(refusal.to_string())))
+        }
         Some(_) => next.call(req).await,
     }
 }
@@ -160,19 +168,20 @@ pub async fn require_partner(
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     const AGREEMENT: &str = "/portal/agreement";
-    let user = match load_user(req.request()).await? {
+    let user = match load_user(req.request()).await {
+        Ok(user) => user,
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    let user = match user {
         None => {
-            return Err(AppError::LoginRequired {
-                next: path_and_query(req.request()),
-            }
-            .into())
+            let next = path_and_query(req.request());
+            return Ok(req.error_response(AppError::LoginRequired { next }));
         }
         Some(user) if !user.role().is_partner() => {
-            return Err(AppError::Forbidden(
+            return Ok(req.error_response(AppError::Forbidden(
                 "The partner portal is for partner accounts. Staff work from the admin pages."
                     .into(),
-            )
-            .into())
+            )))
         }
         Some(user) => user,
     };
@@ -185,7 +194,11 @@ pub async fn require_partner(
             let due = db(&state.pool, move |conn| {
                 crate::db::partners::agreement_due(conn, org_id)
             })
-            .await?;
+            .await;
+            let due = match due {
+                Ok(due) => due,
+                Err(e) => return Ok(req.error_response(e)),
+            };
             if due.is_some() {
                 let response = actix_web::HttpResponse::SeeOther()
                     .insert_header((actix_web::http::header::LOCATION, AGREEMENT))

@@ -304,4 +304,69 @@ mod tests {
             "amount"
         );
     }
+
+    /// Any JSON value, nested a few levels, with strings that like to be keys of a conversion.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            Just("external_id".to_string()),
+            Just("kind".to_string()),
+            Just("amount".to_string()),
+            Just("currency".to_string()),
+            Just("click_id".to_string()),
+            Just("customer_email".to_string()),
+            Just("occurred_at".to_string()),
+            Just("coupon".to_string()),
+            "[a-z_]{0,12}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            ".{0,40}".prop_map(Value::String),
+            "(sale|lead|SALE| sale |eur|usd|2026-11-23T16:00:00Z|2026-13-40)"
+                .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 32, 8, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(key.clone(), inner, 0..9)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// The conversion API's reader, fuzzed: any JSON gives a request or a named problem, never a panic, and
+        /// what it accepts keeps the API's promises.
+        #[test]
+        fn any_json_gives_a_request_or_a_named_problem(body in json_value()) {
+            match parse_conversion(&body, usd()) {
+                Ok(request) => {
+                    proptest::prop_assert!(!request.external_id.is_empty());
+                    proptest::prop_assert!(request.external_id.chars().count() <= 200);
+                    proptest::prop_assert_eq!(request.external_id.trim(), request.external_id.as_str());
+                    proptest::prop_assert!(request.amount_minor >= 0);
+                }
+                Err(problem) => {
+                    proptest::prop_assert!(["missing_field", "invalid_field"].contains(&problem.code));
+                    proptest::prop_assert!(!problem.message.is_empty());
+                }
+            }
+            let _ = parse_refund(&body);
+        }
+
+        /// Raw bytes as a merchant's server might send them: whatever serde_json accepts, the reader survives.
+        #[test]
+        fn any_bytes_that_parse_as_json_are_read_without_panicking(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
+                let _ = parse_conversion(&body, usd());
+                let _ = parse_refund(&body);
+            }
+        }
+    }
 }

@@ -978,4 +978,31 @@ mod tests {
         assert!(parse_stages("A | 101").is_err());
         assert!(parse_stages("").is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// The company-name normaliser, fuzzed: never panics, and its key is a fixed point (normalising a key gives
+        /// the key), lower case, with single spaces and no ends to trim, so equal keys mean equal customers.
+        #[test]
+        fn company_keys_are_stable_and_canonical(name in "\\PC{0,40}|[A-Za-z&.,' ]{0,30}( Inc| LLC| GmbH| S\\.A\\.| Ltd)*") {
+            let key = company_key(&name);
+            proptest::prop_assert_eq!(company_key(&key), key.clone(), "{:?}", name);
+            proptest::prop_assert_eq!(key.trim(), key.as_str());
+            proptest::prop_assert!(!key.contains("  "), "{:?}", key);
+            proptest::prop_assert_eq!(key.to_lowercase(), key.clone());
+        }
+
+        /// The website normaliser, fuzzed: never panics, and a domain it returns is lower case, dotted, and its own
+        /// registrable domain. (Empty input is documented to give the empty "no website".)
+        #[test]
+        fn registrable_domains_are_their_own_domain(raw in "\\PC{0,30}|(https?://)?(www\\.)?([a-zA-Z0-9-]{1,8}\\.){1,4}[a-z]{2,4}(:[0-9]{2,5})?(/[a-z]{0,5})?") {
+            // Empty input is no domain at all ("no website given").
+            if let Ok(domain) = registrable_domain(&raw).map_err(|_| ()).and_then(|d| if d.is_empty() { Err(()) } else { Ok(d) }) {
+                proptest::prop_assert!(domain.contains('.'), "{:?} gave {:?}", raw, domain);
+                proptest::prop_assert_eq!(domain.to_lowercase(), domain.clone());
+                proptest::prop_assert_eq!(registrable_domain(&domain), Ok(domain.clone()), "{:?}", raw);
+            }
+        }
+    }
 }

@@ -903,20 +903,35 @@ pub async fn serve_proof(
         .content_type(file.content_type.as_str())
         .insert_header((
             header::CONTENT_DISPOSITION,
-            // The header carries ASCII only; the page shows the name as uploaded.
             format!(
                 "inline; filename=\"{}\"",
-                file.original_name
-                    .chars()
-                    .map(|c| if c.is_ascii_graphic() || c == ' ' {
-                        c
-                    } else {
-                        '_'
-                    })
-                    .collect::<String>()
+                served_name(&file.original_name, &file.content_type)
             ),
         ))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .body(bytes))
+}
+
+/// The name a proof file is served under: ASCII only (the header carries nothing else; the page shows the name as
+/// uploaded), and ending in the extension of the type its content was checked to be, so a PDF uploaded as
+/// `invoice.html` is never saved to disk as a page a browser would run.
+fn served_name(original: &str, content_type: &str) -> String {
+    let extension = match content_type {
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        _ => "pdf",
+    };
+    let stem = original.rsplit_once('.').map_or(original, |(stem, _)| stem);
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_ ()".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{stem}.{extension}")
 }

@@ -163,10 +163,17 @@ pub fn url_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// Only local paths are followed after sign-in, so a crafted link cannot send someone elsewhere.
+/// Only local paths are followed after sign-in, so a crafted link cannot send someone elsewhere. Browsers drop tabs
+/// and newlines from a URL and read `\\` as `/`, so `/\t/evil.test` would leave the site: no control characters,
+/// whitespace or backslashes at all.
 pub fn safe_next(next: Option<&str>) -> Option<String> {
     next.filter(|n| {
-        n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://")
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.contains("://")
+            && !n
+                .chars()
+                .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
     })
     .map(str::to_string)
 }
@@ -347,11 +354,28 @@ mod tests {
             "//evil.example/",
             "https://evil.example/",
             "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
             "admin",
             "",
         ] {
-            assert_eq!(safe_next(Some(bad)), None, "{bad}");
+            assert_eq!(safe_next(Some(bad)), None, "{bad:?}");
         }
         assert_eq!(safe_next(None), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever `next=` says, what is followed resolves, the way a browser resolves it, to this very site.
+        #[test]
+        fn a_followed_next_never_leaves_the_site(
+            next in proptest::string::string_regex("[/\\\\:.a-z@%?#\t\n \\x00-\\x1f]{0,24}").unwrap(),
+        ) {
+            if let Some(path) = safe_next(Some(&next)) {
+                let base = url::Url::parse("https://concord.test/portal").unwrap();
+                let target = base.join(&path).unwrap();
+                proptest::prop_assert_eq!(target.host_str(), Some("concord.test"), "{:?}", next);
+                proptest::prop_assert_eq!(target.scheme(), "https");
+            }
+        }
     }
 }

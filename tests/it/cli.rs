@@ -77,6 +77,16 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Everything printed so far.
+    pub(crate) fn output_so_far(&mut self) -> String {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

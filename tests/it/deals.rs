@@ -47,7 +47,11 @@ fn in_days(days: i64) -> String {
 }
 
 /// A complete registration; `extra` replaces or adds fields.
-fn registration(customer: &str, website: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn registration(
+    customer: &str,
+    website: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
     let mut fields: Vec<(String, String)> = [
         ("customer_name", customer),
         ("website", website),
@@ -70,7 +74,10 @@ fn registration(customer: &str, website: &str, extra: &[(&str, &str)]) -> Vec<(S
     fields
 }
 
-async fn register(browser: &Browser, fields: &[(String, String)]) -> crate::harness::Page {
+pub(crate) async fn register(
+    browser: &Browser,
+    fields: &[(String, String)],
+) -> crate::harness::Page {
     let refs: Vec<(&str, &str)> = fields
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -80,7 +87,7 @@ async fn register(browser: &Browser, fields: &[(String, String)]) -> crate::harn
         .await
 }
 
-fn deal_id(page: &crate::harness::Page) -> i64 {
+pub(crate) fn deal_id(page: &crate::harness::Page) -> i64 {
     let location = page
         .location
         .as_deref()
@@ -88,7 +95,7 @@ fn deal_id(page: &crate::harness::Page) -> i64 {
     location.rsplit('/').next().unwrap().parse().unwrap()
 }
 
-async fn registered(browser: &Browser, customer: &str, website: &str) -> i64 {
+pub(crate) async fn registered(browser: &Browser, customer: &str, website: &str) -> i64 {
     let page = register(browser, &registration(customer, website, &[])).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     deal_id(&page)

@@ -22,6 +22,7 @@ mod mdf;
 mod migrations;
 mod payouts;
 mod reseller;
+mod security;
 mod tiers_auto;
 mod training;
 mod webhooks_out;

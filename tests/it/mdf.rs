@@ -10,11 +10,11 @@ use concord::domain::role::Role;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
-fn in_days(days: i64) -> String {
+pub(crate) fn in_days(days: i64) -> String {
     (concord::db::now().date() + Duration::days(days)).to_string()
 }
 
-async fn tier(app: &TestApp, name: &str, rank: i64) -> i64 {
+pub(crate) async fn tier(app: &TestApp, name: &str, rank: i64) -> i64 {
     let name = name.to_string();
     app.db(move |conn| {
         use concord::db::schema::tiers;
@@ -34,14 +34,14 @@ async fn tier(app: &TestApp, name: &str, rank: i64) -> i64 {
     .await
 }
 
-struct Partner {
-    org: i64,
-    browser: Browser,
-    user_id: i64,
+pub(crate) struct Partner {
+    pub(crate) org: i64,
+    pub(crate) browser: Browser,
+    pub(crate) user_id: i64,
 }
 
 /// An approved reseller in `tier`, with a signed-in partner admin.
-async fn reseller(app: &TestApp, name: &str, tier_id: Option<i64>) -> Partner {
+pub(crate) async fn reseller(app: &TestApp, name: &str, tier_id: Option<i64>) -> Partner {
     let org = app
         .create_partner(name, PartnerKind::Reseller, PartnerStatus::Approved)
         .await;
@@ -68,7 +68,13 @@ async fn reseller(app: &TestApp, name: &str, tier_id: Option<i64>) -> Partner {
 }
 
 /// Creates a fund through the budgets page and returns its id.
-async fn fund(admin: &Browser, name: &str, starts: i64, ends: i64, accrual: &str) -> i64 {
+pub(crate) async fn fund(
+    admin: &Browser,
+    name: &str,
+    starts: i64,
+    ends: i64,
+    accrual: &str,
+) -> i64 {
     let (starts, ends) = (in_days(starts), in_days(ends));
     let page = admin
         .submit(
@@ -91,7 +97,7 @@ async fn fund(admin: &Browser, name: &str, starts: i64, ends: i64, accrual: &str
     location.rsplit('/').next().unwrap().parse().unwrap()
 }
 
-async fn allocate(admin: &Browser, fund: i64, target: &str, amount: &str) -> Page {
+pub(crate) async fn allocate(admin: &Browser, fund: i64, target: &str, amount: &str) -> Page {
     let path = format!("/admin/mdf/budgets/{fund}");
     admin
         .submit(
@@ -103,7 +109,12 @@ async fn allocate(admin: &Browser, fund: i64, target: &str, amount: &str) -> Pag
 }
 
 /// A complete request; `extra` replaces fields.
-async fn request(partner: &Browser, fund: i64, amount: &str, extra: &[(&str, &str)]) -> Page {
+pub(crate) async fn request(
+    partner: &Browser,
+    fund: i64,
+    amount: &str,
+    extra: &[(&str, &str)],
+) -> Page {
     let (fund, starts, ends) = (fund.to_string(), in_days(-10), in_days(-1));
     let mut fields: Vec<(&str, &str)> = vec![
         ("fund_id", &fund),
@@ -125,7 +136,7 @@ async fn request(partner: &Browser, fund: i64, amount: &str, extra: &[(&str, &st
         .await
 }
 
-fn request_id(page: &Page) -> i64 {
+pub(crate) fn request_id(page: &Page) -> i64 {
     page.location
         .as_deref()
         .unwrap_or_else(|| panic!("no redirect:\n{}", page.body))
@@ -136,7 +147,13 @@ fn request_id(page: &Page) -> i64 {
         .unwrap()
 }
 
-async fn decide(admin: &Browser, id: i64, decision: &str, approved: &str, reason: &str) -> Page {
+pub(crate) async fn decide(
+    admin: &Browser,
+    id: i64,
+    decision: &str,
+    approved: &str,
+    reason: &str,
+) -> Page {
     let path = format!("/admin/mdf/{id}");
     admin
         .submit(
@@ -151,10 +168,10 @@ async fn decide(admin: &Browser, id: i64, decision: &str, approved: &str, reason
         .await
 }
 
-const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+pub(crate) const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
 
 /// Files a claim through the multipart form, as the browser does.
-async fn claim(
+pub(crate) async fn claim(
     partner: &Browser,
     id: i64,
     fields: &[(&str, &str)],
@@ -195,7 +212,7 @@ async fn claim(
     }
 }
 
-async fn proof_ids(app: &TestApp, request: i64) -> Vec<i64> {
+pub(crate) async fn proof_ids(app: &TestApp, request: i64) -> Vec<i64> {
     app.db(move |conn| {
         concord::db::mdf::proof_files(conn, request)
             .unwrap()
