@@ -14,6 +14,7 @@ mod affiliate;
 mod api;
 mod cli;
 mod commissions;
+mod crash;
 mod deals;
 mod email;
 mod faults;
