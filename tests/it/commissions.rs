@@ -6,7 +6,7 @@ use concord::domain::conversion::ConversionKind;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-fn rule(name: &str, kind: ConversionKind, rate_type: RateType, rate: i64) -> Rule {
+pub(crate) fn rule(name: &str, kind: ConversionKind, rate_type: RateType, rate: i64) -> Rule {
     Rule {
         id: 0,
         name: name.into(),
@@ -23,7 +23,7 @@ fn rule(name: &str, kind: ConversionKind, rate_type: RateType, rate: i64) -> Rul
 }
 
 /// One default rule: this many basis points of every sale.
-async fn sales_rule(app: &TestApp, bps: i64) {
+pub(crate) async fn sales_rule(app: &TestApp, bps: i64) {
     add_rules(
         app,
         vec![rule("Sales", ConversionKind::Sale, RateType::Percent, bps)],
@@ -31,7 +31,7 @@ async fn sales_rule(app: &TestApp, bps: i64) {
     .await;
 }
 
-async fn add_rules(app: &TestApp, rules: Vec<Rule>) {
+pub(crate) async fn add_rules(app: &TestApp, rules: Vec<Rule>) {
     app.db(move |conn| {
         let actor = concord::db::audit::Actor::system("test");
         for rule in &rules {

@@ -15,7 +15,7 @@ use crate::cli::{concord, Server};
 use crate::harness::{free_port, TestApp};
 
 /// `concord serve` on `port` and the test's database, jobs off.
-fn serve(dir: &std::path::Path, database_url: &str, port: u16) -> Server {
+pub(crate) fn serve(dir: &std::path::Path, database_url: &str, port: u16) -> Server {
     let mut command = concord(dir);
     command
         .arg("serve")

@@ -6,6 +6,7 @@ mod harness;
 mod smtp_sink;
 mod stripe_fake;
 mod stripe_webhooks;
+mod webdriver;
 
 mod access;
 mod admin_partners;
@@ -18,6 +19,7 @@ mod crash;
 mod deals;
 mod email;
 mod faults;
+mod journeys;
 mod login;
 mod mdf;
 mod migrations;
