@@ -175,19 +175,7 @@ async fn an_outbox_sender_killed_mid_batch_loses_no_email() {
     let mut sink = crate::smtp_sink::SmtpSink::start();
     let app = TestApp::spawn().await;
     const COUNT: usize = 120;
-    app.db(|conn| {
-        for n in 0..COUNT {
-            let email = concord::email::Email {
-                template: "test",
-                recipient: format!("partner{n}@example.test"),
-                subject: format!("Message {n}"),
-                text: "Hello".into(),
-                html: "<p>Hello</p>".into(),
-            };
-            concord::db::outbox::enqueue(conn, &email).unwrap();
-        }
-    })
-    .await;
+    app.enqueue_emails(COUNT).await;
     let dir = tempfile::tempdir().unwrap();
     let sender = || {
         let mut command = concord(dir.path());

@@ -469,19 +469,7 @@ async fn the_outbox_job_in_two_processes_at_once_sends_each_message_once() {
     let sink = SmtpSink::start();
     let app = TestApp::spawn().await;
     const COUNT: usize = 40;
-    app.db(|conn| {
-        for n in 0..COUNT {
-            let email = concord::email::Email {
-                template: "test",
-                recipient: format!("partner{n}@example.test"),
-                subject: format!("Message {n}"),
-                text: "Hello".into(),
-                html: "<p>Hello</p>".into(),
-            };
-            concord::db::outbox::enqueue(conn, &email).unwrap();
-        }
-    })
-    .await;
+    app.enqueue_emails(COUNT).await;
 
     let run = || {
         Command::new(env!("CARGO_BIN_EXE_concord"))

@@ -207,6 +207,15 @@ impl Browser {
         .await
     }
 
+    /// The raw response to a GET, headers and all.
+    pub async fn response(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn session_cookie(&self) -> Option<String> {
         use reqwest::cookie::CookieStore;
         let url = self.base.parse().unwrap();
@@ -294,6 +303,23 @@ impl TestApp {
             all
         })
         .await
+    }
+
+    /// Puts `count` plain test messages in the outbox, to partner0@example.test and on.
+    pub async fn enqueue_emails(&self, count: usize) {
+        self.db(move |conn| {
+            for n in 0..count {
+                let email = concord::email::Email {
+                    template: "test",
+                    recipient: format!("partner{n}@example.test"),
+                    subject: format!("Message {n}"),
+                    text: "Hello".into(),
+                    html: "<p>Hello</p>".into(),
+                };
+                concord::db::outbox::enqueue(conn, &email).unwrap();
+            }
+        })
+        .await;
     }
 
     /// Makes every pending message due now, as if its backoff had passed.
@@ -467,4 +493,11 @@ impl TestApp {
         .await;
         (org, code)
     }
+}
+
+/// The value of attribute `name` in an HTML start tag's text, as the page wrote it.
+pub fn html_attribute(tag: &str, name: &str) -> Option<String> {
+    let marker = format!(" {name}=\"");
+    let start = tag.find(&marker)? + marker.len();
+    Some(tag[start..].split('"').next()?.to_string())
 }

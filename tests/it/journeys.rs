@@ -88,11 +88,7 @@ impl Field {
 
 /// The fields a person fills in: inputs that are not hidden or buttons, selects and text areas.
 fn form_fields(source: &str) -> Vec<Field> {
-    let attribute = |tag: &str, name: &str| -> Option<String> {
-        let marker = format!(" {name}=\"");
-        let start = tag.find(&marker)? + marker.len();
-        Some(tag[start..].split('"').next()?.to_string())
-    };
+    let attribute = crate::harness::html_attribute;
     let mut fields = Vec::new();
     for kind in ["<input", "<select", "<textarea"] {
         for chunk in source.split(kind).skip(1) {

@@ -437,10 +437,8 @@ fn probes() -> Vec<String> {
 
 /// The POST forms on a page: (action, fields with their values as served).
 fn forms(page: &str) -> Vec<(String, Vec<(String, String)>)> {
-    let attribute = |tag: &str, name: &str| -> Option<String> {
-        let marker = format!(" {name}=\"");
-        let start = tag.find(&marker)? + marker.len();
-        Some(tag[start..].split('"').next()?.replace("&amp;", "&"))
+    let attribute = |tag: &str, name: &str| {
+        crate::harness::html_attribute(tag, name).map(|v| v.replace("&amp;", "&"))
     };
     let mut found = Vec::new();
     for chunk in page.split("<form").skip(1) {
@@ -500,12 +498,7 @@ async fn every_page_has_the_security_headers_and_no_form_answers_a_probe_with_a_
                 continue;
             }
             let path = fill(pattern, &id_for(pattern));
-            let response = browser
-                .client
-                .get(format!("{}{path}", browser.base))
-                .send()
-                .await
-                .unwrap();
+            let response = browser.response(&path).await;
             assert_security_headers(&path, &response);
             let status = response.status();
             let body = response.text().await.unwrap();
@@ -785,12 +778,7 @@ async fn uploads_are_never_served_as_html() {
         (&partner.browser, format!("/portal/mdf/proof/{proof}")),
         (&admin, format!("/admin/mdf/proof/{proof}")),
     ] {
-        let response = browser
-            .client
-            .get(format!("{}{path}", browser.base))
-            .send()
-            .await
-            .unwrap();
+        let response = browser.response(&path).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_security_headers(&path, &response);
         let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();

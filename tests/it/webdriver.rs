@@ -180,12 +180,6 @@ impl Chrome {
         .await;
     }
 
-    /// Picks the option with this value in a select.
-    pub async fn select(&self, css: &str, value: &str) {
-        self.click(&format!("{css} option[value=\"{value}\"]"))
-            .await;
-    }
-
     /// Waits until the page holds `text` (pages after a form post load asynchronously to the driver).
     pub async fn wait_for_text(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(15);
