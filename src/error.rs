@@ -1,6 +1,7 @@
 //! One error type for the web layer. It renders `templates/error.html` for people and `{"error": {"code",
 //! "message"}}` for machines (through `ApiError`). A database error is never shown as "not found": it is a 500
-//! with a request id to quote, and its detail goes to the log.
+//! with a request id to quote, and its detail goes to the log; a database that is away (down, locked, read-only)
+//! is a 503, since the request itself was fine.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};

@@ -51,6 +51,9 @@ pub enum DbConn {
 }
 
 pub type DbPool = r2d2::Pool<DbManager>;
+
+/// How long an SQLite statement waits for another connection's write lock before it fails.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
 pub type PooledConn = r2d2::PooledConnection<DbManager>;
 
 /// Opens connections of the backend the URL names. Diesel's own `ConnectionManager<MultiConnection>` tries each
@@ -70,10 +73,10 @@ impl ManageConnection for DbManager {
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url.connect)?;
                 // busy_timeout first: switching to WAL itself needs the lock another connection may hold.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                ))
                 .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConn::Sqlite(conn))
             }
@@ -173,7 +176,7 @@ pub fn ping(conn: &mut DbConn) -> QueryResult<()> {
         DbConn::Sqlite(c) => {
             c.batch_execute("PRAGMA busy_timeout = 250")?;
             let probe = c.batch_execute("BEGIN IMMEDIATE; ROLLBACK;");
-            c.batch_execute("PRAGMA busy_timeout = 5000")?;
+            c.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"))?;
             probe
         }
     }

@@ -20,6 +20,28 @@ pub(crate) fn concord(dir: &std::path::Path) -> Command {
     command
 }
 
+/// `concord serve` on 127.0.0.1:`port` and `database_url`, jobs off, with `extra` variables; returns once it
+/// listens. Restarting on the same port keeps the addresses a test already holds valid.
+pub(crate) fn serve(
+    dir: &std::path::Path,
+    database_url: &str,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> Server {
+    let mut command = concord(dir);
+    command
+        .arg("serve")
+        .env("CONCORD_BIND", format!("127.0.0.1:{port}"))
+        .env("CONCORD_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("DATABASE_URL", database_url)
+        .env("CONCORD_DATA_DIR", dir.join("data"))
+        .env("CONCORD_JOBS", "off")
+        .envs(extra.iter().copied());
+    let mut server = Server::start(command);
+    server.wait_for("listening on");
+    server
+}
+
 /// A running `concord serve`, stopped when dropped.
 pub(crate) struct Server {
     child: Child,

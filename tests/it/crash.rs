@@ -11,23 +11,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::cli::{concord, Server};
+use crate::cli::{concord, serve};
 use crate::harness::{free_port, TestApp};
-
-/// `concord serve` on `port` and the test's database, jobs off.
-pub(crate) fn serve(dir: &std::path::Path, database_url: &str, port: u16) -> Server {
-    let mut command = concord(dir);
-    command
-        .arg("serve")
-        .env("CONCORD_BIND", format!("127.0.0.1:{port}"))
-        .env("CONCORD_BASE_URL", format!("http://127.0.0.1:{port}"))
-        .env("DATABASE_URL", database_url)
-        .env("CONCORD_DATA_DIR", dir.join("data"))
-        .env("CONCORD_JOBS", "off");
-    let mut server = Server::start(command);
-    server.wait_for("listening on");
-    server
-}
 
 #[derive(Default)]
 struct Acknowledged {
@@ -45,7 +30,7 @@ async fn clicks_and_conversions_acknowledged_before_a_kill_9_are_stored_exactly_
     let key = app.api_key().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let server = serve(dir.path(), app.database.url(), port);
+    let server = serve(dir.path(), app.database.url(), port, &[]);
     let base = format!("http://127.0.0.1:{port}");
 
     let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
@@ -123,7 +108,7 @@ async fn clicks_and_conversions_acknowledged_before_a_kill_9_are_stored_exactly_
     }
 
     // Restart on the same database, then count.
-    let _server = serve(dir.path(), app.database.url(), port);
+    let _server = serve(dir.path(), app.database.url(), port, &[]);
     let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
     println!(
         "acknowledged before the kill: {} clicks, {} conversions",

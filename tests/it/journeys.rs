@@ -6,7 +6,6 @@
 
 use std::collections::BTreeSet;
 
-use crate::cli::Server;
 use crate::harness::{free_port, TestApp, PASSWORD};
 use crate::webdriver::Chrome;
 
@@ -125,11 +124,6 @@ async fn sign_in(chrome: &mut Chrome, crawl: &mut Crawl, base: &str, email: &str
     chrome.wait_for_text("Sign out").await;
 }
 
-/// The in-process app prepares the database; the journey itself runs against the `concord` binary on it.
-async fn binary_on(app: &TestApp, dir: &std::path::Path, port: u16) -> Server {
-    crate::crash::serve(dir, app.database.url(), port)
-}
-
 #[tokio::test]
 async fn affiliate_joins_is_approved_shares_a_link_and_sees_the_click_sale_and_commission() {
     let app = TestApp::spawn().await;
@@ -154,7 +148,8 @@ async fn affiliate_joins_is_approved_shares_a_link_and_sees_the_click_sale_and_c
     .await;
     let key = app.api_key().await;
     let dir = tempfile::tempdir().unwrap();
-    let _server = binary_on(&app, dir.path(), port).await;
+    // The in-process app prepared the database; the journey runs against the `concord` binary on it.
+    let _server = crate::cli::serve(dir.path(), app.database.url(), port, &[]);
     let mut chrome = Chrome::start("affiliate").await;
     let mut crawl = Crawl::default();
 

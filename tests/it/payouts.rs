@@ -501,27 +501,18 @@ async fn a_process_killed_after_the_transfer_resumes_without_paying_twice() {
     })
     .await
     .unwrap();
+    let port = crate::harness::free_port();
     let start_server = || {
-        let mut command = crate::cli::concord(dir.path());
-        command
-            .args(["serve"])
-            .env("CONCORD_BIND", "127.0.0.1:0")
-            .env("DATABASE_URL", database.url())
-            .env("CONCORD_JOBS", "off")
-            .env("CONCORD_STRIPE_SECRET_KEY", SECRET_KEY)
-            .env("CONCORD_STRIPE_API_BASE", &fake.base)
-            .env("CONCORD_STRIPE_TIMEOUT_SECS", "2");
-        let mut server = crate::cli::Server::start(command);
-        let listening = server.wait_for("Concord is listening on port");
-        let port: u16 = listening
-            .split("port ")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let server = crate::cli::serve(
+            dir.path(),
+            database.url(),
+            port,
+            &[
+                ("CONCORD_STRIPE_SECRET_KEY", SECRET_KEY),
+                ("CONCORD_STRIPE_API_BASE", &fake.base),
+                ("CONCORD_STRIPE_TIMEOUT_SECS", "2"),
+            ],
+        );
         (server, port)
     };
 
