@@ -9,6 +9,7 @@ pub mod demo;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod group_commit;
 pub mod jobs;
 pub mod payouts;
 pub mod signup;

@@ -9,6 +9,8 @@ use actix_web::dev::Server;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{from_fn, Compress, DefaultHeaders, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
+
+use crate::group_commit::GroupCommit;
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -120,6 +122,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings,
         payer,
         tracking,
+        conversions: GroupCommit::start(
+            "conversion-writer",
+            pool.clone(),
+            routes::api::record_conversion_job,
+        ),
         signups: IpThrottle::new(5, std::time::Duration::from_secs(600)),
     });
 
@@ -133,19 +140,6 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                 AppError::BadRequest(format!("The address has a bad parameter: {err}")).into()
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
-            .wrap(from_fn(csrf::verify))
-            .wrap(
-                SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
-                    .cookie_name("concord_session".into())
-                    .cookie_secure(cookie_secure)
-                    .cookie_http_only(true)
-                    .cookie_same_site(SameSite::Lax)
-                    .session_lifecycle(
-                        PersistentSession::default()
-                            .session_ttl(actix_web::cookie::time::Duration::days(14)),
-                    )
-                    .build(),
-            )
             .wrap(
                 DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))
@@ -153,10 +147,32 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
                     .add(("Referrer-Policy", "same-origin"))
                     .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY)),
             )
-            .wrap(Compress::default())
-            .wrap(from_fn(echo_request_id))
-            .wrap(TracingLogger::default())
-            .configure(routes::routes)
+            // The tracked redirect is the hot path and needs none of what pages need (session, CSRF, compression,
+            // a request span), so it is matched first and served outside them.
+            .configure(routes::tracking::routes)
+            .service(
+                web::scope("")
+                    .wrap(from_fn(csrf::verify))
+                    .wrap(
+                        SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                            .cookie_name("concord_session".into())
+                            .cookie_secure(cookie_secure)
+                            .cookie_http_only(true)
+                            .cookie_same_site(SameSite::Lax)
+                            .session_lifecycle(
+                                PersistentSession::default()
+                                    .session_ttl(actix_web::cookie::time::Duration::days(14)),
+                            )
+                            .build(),
+                    )
+                    .wrap(Compress::default())
+                    .wrap(from_fn(echo_request_id))
+                    .wrap(TracingLogger::default())
+                    .configure(routes::routes)
+                    .default_service(web::to(routes::not_found)),
+            )
+            // Scopes without a default of their own (`/api/v1`, `/admin`, …) fall back to the app's, not the
+            // enclosing scope's.
             .default_service(web::to(routes::not_found))
     })
     .listen(listener)?

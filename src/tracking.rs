@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
@@ -40,8 +40,9 @@ pub struct TrackingSettings {
 type ClickReply = oneshot::Sender<Result<(), String>>;
 
 pub struct Tracking {
-    links: RwLock<HashMap<String, (Instant, Option<LinkTarget>)>>,
-    settings: RwLock<Option<(Instant, TrackingSettings)>>,
+    // Behind `Arc`s so a redirect clones a pointer, not the link's strings.
+    links: RwLock<HashMap<String, (Instant, Option<Arc<LinkTarget>>)>>,
+    settings: RwLock<Option<(Instant, Arc<TrackingSettings>)>>,
     /// Last click per (link, visitor) for duplicate detection, in this process.
     recent: Mutex<HashMap<(i64, [u8; 16]), NaiveDateTime>>,
     writer: mpsc::UnboundedSender<(NewClick, ClickReply)>,
@@ -79,7 +80,7 @@ impl Tracking {
         &self,
         pool: &DbPool,
         code: &str,
-    ) -> Result<Option<LinkTarget>, crate::error::AppError> {
+    ) -> Result<Option<Arc<LinkTarget>>, crate::error::AppError> {
         if let Some((at, target)) = self.links.read().expect("link cache").get(code) {
             if at.elapsed() < CACHE_TTL {
                 return Ok(target.clone());
@@ -88,7 +89,7 @@ impl Tracking {
         let lookup = code.to_string();
         let target =
             match crate::web::db(pool, move |conn| db::links::find_target(conn, &lookup)).await {
-                Ok(target) => target,
+                Ok(target) => target.map(Arc::new),
                 Err(e) => return self.stale_link(code).ok_or(e),
             };
         self.links
@@ -99,7 +100,7 @@ impl Tracking {
     }
 
     /// A cached link past its refresh time, for when the database does not answer.
-    fn stale_link(&self, code: &str) -> Option<Option<LinkTarget>> {
+    fn stale_link(&self, code: &str) -> Option<Option<Arc<LinkTarget>>> {
         let cached = self.links.read().expect("link cache").get(code)?.1.clone();
         tracing::warn!(
             code,
@@ -116,7 +117,7 @@ impl Tracking {
     pub async fn settings(
         &self,
         pool: &DbPool,
-    ) -> Result<TrackingSettings, crate::error::AppError> {
+    ) -> Result<Arc<TrackingSettings>, crate::error::AppError> {
         if let Some((at, settings)) = self.settings.read().expect("settings cache").as_ref() {
             if at.elapsed() < CACHE_TTL {
                 return Ok(settings.clone());
@@ -129,10 +130,10 @@ impl Tracking {
                 return cached.map(|(_, settings)| settings).ok_or(e);
             }
         };
-        let settings = TrackingSettings {
+        let settings = Arc::new(TrackingSettings {
             cookie_window_days: program.cookie_window_days,
             blocked_ips: program.blocked_ips(),
-        };
+        });
         *self.settings.write().expect("settings cache") = Some((Instant::now(), settings.clone()));
         Ok(settings)
     }
@@ -202,17 +203,26 @@ fn write_clicks(
     spool_dir: PathBuf,
     mut queue: mpsc::UnboundedReceiver<(NewClick, ClickReply)>,
 ) {
+    // Kept between batches so its page cache stays warm; dropped after an error and taken afresh for the next batch.
+    let mut connection: Option<db::PooledConn> = None;
     while let Some(first) = queue.blocking_recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
-            }
+        let (mut clicks, mut replies) = (Vec::new(), Vec::new());
+        let mut next = Some(first);
+        while let Some((click, reply)) = next {
+            clicks.push(click);
+            replies.push(reply);
+            next = (clicks.len() < MAX_BATCH)
+                .then(|| queue.try_recv().ok())
+                .flatten();
         }
-        let clicks: Vec<NewClick> = batch.iter().map(|(click, _)| click.clone()).collect();
-        let mut result = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-            db::clicks::insert_batch(&mut conn, &clicks).map_err(|e| e.to_string())
+        let mut result = match connection.take() {
+            Some(conn) => Ok(conn),
+            None => db::writer_connection(&pool),
+        }
+        .and_then(|mut conn| {
+            db::clicks::insert_batch(&mut conn, &clicks).map_err(|e| e.to_string())?;
+            connection = Some(conn);
+            Ok(())
         });
         if let Err(e) = &result {
             result = match spool(&spool_dir, &clicks) {
@@ -228,10 +238,19 @@ fn write_clicks(
                 }
             };
         }
-        for (_, reply) in batch {
+        for reply in replies {
             let _ = reply.send(result.clone());
         }
     }
+}
+
+/// A new click id: 12 hex digits of the time in milliseconds, then 80 random bits (20 hex digits). Unguessable like
+/// a random token, but ids made close in time sort close together, so storing a batch touches a page or two of the
+/// unique index on `click_id` instead of one random page per click.
+pub fn new_click_id() -> String {
+    let millis = chrono::Utc::now().timestamp_millis().max(0) as u64 & 0xffff_ffff_ffff;
+    let random = crate::auth::token::random_bytes(10);
+    format!("{millis:012x}{}", hex::encode(random))
 }
 
 /// How often the replay thread looks for spooled clicks.

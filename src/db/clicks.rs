@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::schema::clicks;
 use super::DbConn;
 use crate::domain::attribution::ClickFact;
+use crate::domain::stats::ClickDay;
 
 #[derive(Debug, Clone)]
 pub struct NewClick {
@@ -58,16 +59,23 @@ pub fn insert_batch(conn: &mut DbConn, batch: &[NewClick]) -> QueryResult<()> {
         })
         .collect();
     conn.transaction(|conn| {
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            // Multi-row VALUES is not available through MultiConnection; each backend takes it directly.
-            match conn {
-                DbConn::Pg(c) => diesel::insert_into(clicks::table)
-                    .values(chunk)
-                    .execute(c)?,
-                DbConn::Sqlite(c) => diesel::insert_into(clicks::table)
-                    .values(chunk)
-                    .execute(c)?,
-            };
+        match conn {
+            // Multi-row VALUES saves PostgreSQL round trips (it is not available through MultiConnection, so the
+            // backend takes it directly).
+            DbConn::Pg(c) => {
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    diesel::insert_into(clicks::table)
+                        .values(chunk)
+                        .execute(c)?;
+                }
+            }
+            // SQLite has no round trips to save, and one single-row INSERT stays prepared in the statement cache,
+            // where a multi-row one of each batch size would be parsed afresh.
+            DbConn::Sqlite(c) => {
+                for row in &rows {
+                    diesel::insert_into(clicks::table).values(row).execute(c)?;
+                }
+            }
         }
         Ok(())
     })
@@ -150,15 +158,42 @@ impl Click {
     }
 }
 
-/// When each click of a partner since `since` happened, and whether it was filtered, for dashboards.
-pub fn times_and_filters(
+/// An org's clicks since `since`, summed per day and filter reason by the database (a busy partner has thousands
+/// a day).
+pub fn daily_counts(
     conn: &mut DbConn,
     partner_org_id: i64,
     since: NaiveDateTime,
-) -> QueryResult<Vec<(NaiveDateTime, Option<String>)>> {
-    clicks::table
-        .filter(clicks::partner_org_id.eq(partner_org_id))
-        .filter(clicks::clicked_at.ge(since))
-        .select((clicks::clicked_at, clicks::filtered_reason))
-        .load(conn)
+) -> QueryResult<Vec<ClickDay>> {
+    use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Date)]
+        day: chrono::NaiveDate,
+        #[diesel(sql_type = Nullable<Text>)]
+        filtered_reason: Option<String>,
+        #[diesel(sql_type = BigInt)]
+        clicks: i64,
+    }
+    // Only the day of a timestamp differs between the backends.
+    let query = |day: &str| {
+        diesel::sql_query(format!(
+            "SELECT {day} AS day, filtered_reason, COUNT(*) AS clicks FROM clicks \
+             WHERE partner_org_id = $1 AND clicked_at >= $2 GROUP BY 1, 2"
+        ))
+        .bind::<BigInt, _>(partner_org_id)
+        .bind::<Timestamp, _>(since)
+    };
+    let rows: Vec<Row> = match conn {
+        DbConn::Pg(c) => query("CAST(clicked_at AS DATE)").load(c)?,
+        DbConn::Sqlite(c) => query("date(clicked_at)").load(c)?,
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| ClickDay {
+            date: row.day,
+            filtered_reason: row.filtered_reason,
+            clicks: row.clicks,
+        })
+        .collect())
 }

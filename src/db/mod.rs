@@ -93,14 +93,39 @@ impl ManageConnection for DbManager {
     }
 }
 
+/// A pooled connection for a writer thread to keep, with a page cache large enough for the index pages its inserts
+/// touch (SQLite's default is 2 MB; PostgreSQL caches on the server).
+pub fn writer_connection(pool: &DbPool) -> Result<PooledConn, String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    if let DbConn::Sqlite(c) = &mut *conn {
+        c.batch_execute("PRAGMA cache_size = -16384")
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(conn)
+}
+
+/// Takes the write lock at the start of a transaction. On SQLite a transaction that reads first and writes later
+/// fails at once, without waiting, when another connection committed in between; a write that changes nothing, done
+/// first, makes it wait for its turn instead. PostgreSQL locks rows as it goes.
+pub fn take_write_lock(conn: &mut DbConn) -> QueryResult<()> {
+    match conn {
+        DbConn::Pg(_) => Ok(()),
+        DbConn::Sqlite(c) => c.batch_execute("UPDATE programs SET id = id WHERE id < 0"),
+    }
+}
+
 pub fn pool(url: &DatabaseUrl) -> Result<DbPool, String> {
     let max_size = match url.backend {
-        Backend::Postgres => 10,
-        // SQLite has one writer at a time; a few connections let reads go on beside it under WAL.
-        Backend::Sqlite => 4,
+        Backend::Postgres => 12,
+        // SQLite has one writer at a time; a few connections let reads go on beside it under WAL. Two of them are
+        // held for good by the click and conversion writers.
+        Backend::Sqlite => 6,
     };
     r2d2::Pool::builder()
         .max_size(max_size)
+        // A PostgreSQL connection can break under a pooled connection (a server restart), and a checkout proves
+        // it with a round trip; an SQLite file does not go away, so SQLite skips that query.
+        .test_on_check_out(url.backend == Backend::Postgres)
         .connection_timeout(std::time::Duration::from_secs(5))
         .build(DbManager { url: url.clone() })
         .map_err(|e| format!("cannot connect: {e}"))

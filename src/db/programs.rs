@@ -77,6 +77,15 @@ pub const DEFAULT_CURRENCY: &str = "USD";
 
 /// The install's program, created with defaults the first time it is asked for.
 pub fn current(conn: &mut DbConn) -> QueryResult<Program> {
+    // Every page asks, and the program exists on all but the first start: read it without a transaction first.
+    if let Some(program) = programs::table
+        .order(programs::id)
+        .select(Program::as_select())
+        .first(conn)
+        .optional()?
+    {
+        return Ok(program);
+    }
     conn.transaction(|conn| {
         if let Some(program) = programs::table
             .order(programs::id)

@@ -6,6 +6,15 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use super::affiliate::ClickFilter;
 use super::money::{Currency, Money};
 
+/// The clicks of one day with one filter reason (`None`: counted), as the database sums them: a dashboard reads a
+/// few rows per day, not one per click.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClickDay {
+    pub date: NaiveDate,
+    pub filtered_reason: Option<String>,
+    pub clicks: i64,
+}
+
 pub struct ConversionRow<'a> {
     pub occurred_at: NaiveDateTime,
     pub is_sale: bool,
@@ -48,29 +57,33 @@ const BAR_STEP: i64 = 20;
 
 /// Figures for the `days` days ending with `today` (inclusive).
 pub fn performance(
-    clicks: &[(NaiveDateTime, Option<String>)],
+    clicks: &[ClickDay],
     conversions: &[ConversionRow<'_>],
     today: NaiveDate,
     days: i64,
 ) -> Performance {
     let first_day = today - Duration::days(days - 1);
-    let in_range = |at: &NaiveDateTime| at.date() >= first_day && at.date() <= today;
-    let clicks: Vec<_> = clicks.iter().filter(|(at, _)| in_range(at)).collect();
+    let in_range = |date: NaiveDate| date >= first_day && date <= today;
+    let clicks: Vec<_> = clicks.iter().filter(|day| in_range(day.date)).collect();
     let conversions: Vec<_> = conversions
         .iter()
-        .filter(|c| in_range(&c.occurred_at))
+        .filter(|c| in_range(c.occurred_at.date()))
         .collect();
+    let sum = |keep: &dyn Fn(&ClickDay) -> bool| -> i64 {
+        clicks
+            .iter()
+            .filter(|day| keep(day))
+            .map(|day| day.clicks)
+            .sum()
+    };
 
-    let counted_clicks = clicks.iter().filter(|(_, reason)| reason.is_none()).count() as i64;
+    let counted_clicks = sum(&|day| day.filtered_reason.is_none());
     let filtered = ClickFilter::ALL
         .iter()
         .map(|filter| {
             (
                 *filter,
-                clicks
-                    .iter()
-                    .filter(|(_, reason)| reason.as_deref() == Some(filter.as_str()))
-                    .count() as i64,
+                sum(&|day| day.filtered_reason.as_deref() == Some(filter.as_str())),
             )
         })
         .filter(|(_, n)| *n > 0)
@@ -97,10 +110,7 @@ pub fn performance(
     let per_day: Vec<(NaiveDate, i64, i64)> = (0..days)
         .map(|offset| {
             let date = first_day + Duration::days(offset);
-            let day_clicks = clicks
-                .iter()
-                .filter(|(at, reason)| at.date() == date && reason.is_none())
-                .count() as i64;
+            let day_clicks = sum(&|day| day.date == date && day.filtered_reason.is_none());
             let day_conversions = conversions
                 .iter()
                 .filter(|c| c.occurred_at.date() == date)
@@ -127,7 +137,7 @@ pub fn performance(
         })
         .collect();
     Performance {
-        clicks: clicks.len() as i64,
+        clicks: sum(&|_| true),
         counted_clicks,
         filtered,
         leads,
@@ -151,13 +161,17 @@ mod tests {
 
     #[test]
     fn counts_rates_revenue_and_bars() {
+        let day = |day: u32, reason: Option<&str>, clicks: i64| ClickDay {
+            date: NaiveDate::from_ymd_opt(2026, 11, day).unwrap(),
+            filtered_reason: reason.map(str::to_string),
+            clicks,
+        };
         let clicks = vec![
-            (at(20, 9), None),
-            (at(20, 10), None),
-            (at(21, 9), None),
-            (at(21, 9), Some("bot".to_string())),
-            (at(21, 9), Some("duplicate".to_string())),
-            (at(1, 9), None), // outside the range
+            day(20, None, 2),
+            day(21, None, 1),
+            day(21, Some("bot"), 1),
+            day(21, Some("duplicate"), 1),
+            day(1, None, 4), // outside the range
         ];
         let conversions = vec![
             ConversionRow {

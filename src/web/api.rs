@@ -11,6 +11,7 @@ use std::pin::Pin;
 use super::{db, State};
 use crate::auth::token::hash_token;
 use crate::db::api_keys::ApiKey;
+use crate::db::DbConn;
 use crate::error::{ApiError, AppError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -42,32 +43,50 @@ impl FromRequest for ApiClient {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let presented = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .ok_or_else(|| {
-                    AppError::Unauthorized(
-                        "Send the program API key as 'Authorization: Bearer <key>'.".into(),
-                    )
-                })?;
-            let key_hash = hash_token(presented);
+            let PresentedKey(key_hash) = PresentedKey::of(&req)?;
             let state = req
                 .app_data::<State>()
                 .expect("AppState is registered")
                 .clone();
-            let key = db(&state.pool, move |conn| {
-                crate::db::api_keys::find_active_by_hash(conn, &key_hash)
-            })
-            .await?;
-            key.map(ApiClient).ok_or_else(|| {
-                AppError::Unauthorized("That API key is unknown or revoked.".into()).into()
-            })
+            let key = db(&state.pool, move |conn| active_key(conn, &key_hash)).await?;
+            Ok(ApiClient(key))
         })
     }
+}
+
+/// The hash of the API key a caller sent, not checked yet: the conversion writer checks it in its own transaction.
+pub struct PresentedKey(String);
+
+impl PresentedKey {
+    fn of(req: &HttpRequest) -> Result<Self, AppError> {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                AppError::Unauthorized(
+                    "Send the program API key as 'Authorization: Bearer <key>'.".into(),
+                )
+            })?;
+        Ok(PresentedKey(hash_token(presented)))
+    }
+}
+
+impl FromRequest for PresentedKey {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(PresentedKey::of(req).map_err(ApiError))
+    }
+}
+
+fn active_key(conn: &mut DbConn, key_hash: &str) -> Result<ApiKey, AppError> {
+    crate::db::api_keys::find_active_by_hash(conn, key_hash)?
+        .ok_or_else(|| AppError::Unauthorized("That API key is unknown or revoked.".into()))
 }
 
 #[derive(Serialize)]
@@ -152,15 +171,57 @@ impl From<crate::db::conversions::Conversion> for ConversionView {
 }
 
 /// `POST /api/v1/conversions`: 201 when recorded, 200 with the same body when the external id was seen before.
+/// Recorded by the conversion writer (group commit), which answers once the conversion is committed.
 async fn record_conversion(
-    _client: ApiClient,
+    key: PresentedKey,
     state: State,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(payload).await?;
-    let program = db(&state.pool, crate::db::programs::current).await?;
-    let request = crate::domain::conversion_request::parse_conversion(&body, program.currency())
-        .map_err(problem)?;
+    let recorded = state
+        .conversions
+        .submit(ConversionJob {
+            key_hash: key.0,
+            body,
+        })
+        .await?;
+    let mut view = ConversionView::from(recorded.conversion);
+    view.commission = recorded
+        .entries
+        .iter()
+        .find(|e| e.kind == "commission")
+        .map(|e| serde_json::to_value(EntryView::from(e)).expect("serialisable"));
+    let status = if recorded.created {
+        actix_web::http::StatusCode::CREATED
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    Ok(HttpResponse::build(status).json(serde_json::json!({ "conversion": view })))
+}
+
+/// A conversion as the API received it.
+pub struct ConversionJob {
+    key_hash: String,
+    body: serde_json::Value,
+}
+
+pub struct RecordedConversion {
+    conversion: crate::db::conversions::Conversion,
+    entries: Vec<crate::db::ledger::LedgerEntry>,
+    created: bool,
+}
+
+/// The conversion writer's work for one request, inside its batch's transaction: the key, the request's fields, the
+/// recording (attribution, fraud checks, commission) and the ledger entries to show.
+pub fn record_conversion_job(
+    conn: &mut DbConn,
+    job: ConversionJob,
+) -> Result<RecordedConversion, AppError> {
+    active_key(conn, &job.key_hash)?;
+    let program = crate::db::programs::current(conn)?;
+    let request =
+        crate::domain::conversion_request::parse_conversion(&job.body, program.currency())
+            .map_err(|p| problem(p).0)?;
     let input = crate::db::conversions::ConversionInput {
         external_id: request.external_id,
         kind: request.kind,
@@ -174,23 +235,13 @@ async fn record_conversion(
         customer_email: request.customer_email,
         occurred_at: request.occurred_at.unwrap_or_else(crate::db::now),
     };
-    let (conversion, entries, created) = db(&state.pool, move |conn| {
-        let (conversion, created) = crate::db::conversions::record(conn, &program, &input)?;
-        let entries = crate::db::ledger::for_conversion(conn, conversion.id)?;
-        Ok::<_, diesel::result::Error>((conversion, entries, created))
+    let (conversion, created) = crate::db::conversions::record(conn, &program, &input)?;
+    let entries = crate::db::ledger::for_conversion(conn, conversion.id)?;
+    Ok(RecordedConversion {
+        conversion,
+        entries,
+        created,
     })
-    .await?;
-    let mut view = ConversionView::from(conversion);
-    view.commission = entries
-        .iter()
-        .find(|e| e.kind == "commission")
-        .map(|e| serde_json::to_value(EntryView::from(e)).expect("serialisable"));
-    let status = if created {
-        actix_web::http::StatusCode::CREATED
-    } else {
-        actix_web::http::StatusCode::OK
-    };
-    Ok(HttpResponse::build(status).json(serde_json::json!({ "conversion": view })))
 }
 
 /// `POST /api/v1/refunds`: records a refund once per `refund_id`.

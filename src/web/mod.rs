@@ -40,6 +40,8 @@ pub struct AppState {
     pub pool: DbPool,
     pub settings: Settings,
     pub tracking: crate::tracking::Tracking,
+    /// Records API conversions in batches (group commit).
+    pub conversions: crate::group_commit::GroupCommit<api::ConversionJob, api::RecordedConversion>,
     /// Self-serve signups per IP address.
     pub signups: throttle::IpThrottle,
     /// Pays Stripe payout batches; `None` when Stripe is not configured.
@@ -283,13 +285,14 @@ impl FieldErrors {
     }
 }
 
+/// Every route that runs behind the session and CSRF middleware. The tracked redirect (`tracking::routes`) is
+/// mounted apart, in `startup`, ahead of them.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(public::routes)
         .configure(assets::routes)
         .configure(auth::routes)
         .configure(password::routes)
         .configure(team::public_routes)
-        .configure(tracking::routes)
         .configure(affiliate::public_routes)
         .configure(reseller::public_routes)
         .configure(training::public_routes)

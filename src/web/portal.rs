@@ -55,41 +55,28 @@ async fn dashboard(
     user: CurrentUser,
     state: State,
 ) -> Result<HttpResponse, AppError> {
-    let partner = own_partner(&state, &user).await?;
-    let org_id = partner.org.id;
+    let org_id = user.partner_org_id()?;
+    // One trip to the database for the org, its tier progress and its figures.
+    let (partner, next_tier, performance) = db(&state.pool, move |conn| {
+        let partner = crate::db::partners::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
+        let approved = partner.org.status() == PartnerStatus::Approved;
+        let next_tier = if approved {
+            next_tier(conn, &partner)?
+        } else {
+            None
+        };
+        let performance = if approved && partner.org.kind() == PartnerKind::Affiliate {
+            Some(affiliate_performance(conn, org_id)?)
+        } else {
+            None
+        };
+        Ok::<_, AppError>((partner, next_tier, performance))
+    })
+    .await?;
     let benefits = partner
         .tier
         .as_ref()
         .map(|t| t.benefits(partner.program.currency()));
-    let next_tier = if partner.org.status() == PartnerStatus::Approved {
-        let (currency, rank) = (
-            partner.program.currency.clone(),
-            partner.tier.as_ref().map(|t| t.rank),
-        );
-        let program_currency = partner.program.currency();
-        db(&state.pool, move |conn| {
-            let program = crate::db::programs::current(conn)?;
-            let criteria: Vec<_> = crate::db::tiers::list(conn, program.id)?
-                .iter()
-                .map(|t| t.criteria())
-                .collect();
-            let metrics = crate::db::placement::metrics(conn, org_id, &currency, crate::db::now())?;
-            Ok::<_, diesel::result::Error>(
-                crate::domain::tier_placement::next_above(&criteria, rank)
-                    .map(|next| (next.name.clone(), next.progress(&metrics, program_currency))),
-            )
-        })
-        .await?
-    } else {
-        None
-    };
-    let performance = if partner.org.kind() == PartnerKind::Affiliate
-        && partner.org.status() == PartnerStatus::Approved
-    {
-        Some(affiliate_performance(&state, org_id).await?)
-    } else {
-        None
-    };
     let pipeline = if partner.org.kind() != PartnerKind::Affiliate
         && partner.org.status() == PartnerStatus::Approved
     {
@@ -140,18 +127,42 @@ pub async fn own_channel_partner(
 
 const DASHBOARD_DAYS: i64 = 30;
 
-async fn affiliate_performance(state: &State, org_id: i64) -> Result<Performance, AppError> {
+/// What the org needs for the tier above its own, and how far it is.
+fn next_tier(
+    conn: &mut crate::db::DbConn,
+    partner: &PartnerOverview,
+) -> diesel::QueryResult<Option<(String, Vec<(String, bool)>)>> {
+    let criteria: Vec<_> = crate::db::tiers::list(conn, partner.program.id)?
+        .iter()
+        .map(|t| t.criteria())
+        .collect();
+    let metrics = crate::db::placement::metrics(
+        conn,
+        partner.org.id,
+        &partner.program.currency,
+        crate::db::now(),
+    )?;
+    let rank = partner.tier.as_ref().map(|t| t.rank);
+    Ok(
+        crate::domain::tier_placement::next_above(&criteria, rank).map(|next| {
+            (
+                next.name.clone(),
+                next.progress(&metrics, partner.program.currency()),
+            )
+        }),
+    )
+}
+
+fn affiliate_performance(
+    conn: &mut crate::db::DbConn,
+    org_id: i64,
+) -> diesel::QueryResult<Performance> {
     let today = crate::db::now().date();
     let since = (today - chrono::Duration::days(DASHBOARD_DAYS - 1))
         .and_hms_opt(0, 0, 0)
         .expect("midnight");
-    let (clicks, conversions) = db(&state.pool, move |conn| {
-        Ok::<_, diesel::result::Error>((
-            crate::db::clicks::times_and_filters(conn, org_id, since)?,
-            crate::db::conversions::for_partner_since(conn, org_id, since)?,
-        ))
-    })
-    .await?;
+    let clicks = crate::db::clicks::daily_counts(conn, org_id, since)?;
+    let conversions = crate::db::conversions::for_partner_since(conn, org_id, since)?;
     let rows: Vec<ConversionRow> = conversions
         .iter()
         .filter(|c| c.review_status != "rejected")

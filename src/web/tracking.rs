@@ -12,12 +12,19 @@ use crate::error::AppError;
 
 pub const CLICK_COOKIE: &str = "concord_click";
 
+/// `/r/{code}`, matched as a static prefix: actix's router matches a `{code}` segment with a regular expression,
+/// which was a visible share of the redirect's time.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/r/{code}")
-            .route(web::get().to(follow))
-            .route(web::head().to(follow)),
-    );
+    cfg.service(web::scope("/r").default_service(web::to(follow)));
+}
+
+/// The link code of a `/r/{code}` request, for GET and HEAD only; anything else is not a redirect.
+fn requested_code(req: &HttpRequest) -> Option<String> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return None;
+    }
+    let code = req.match_info().unprocessed().strip_prefix('/')?;
+    (!code.is_empty() && !code.contains('/')).then(|| code.to_ascii_lowercase())
 }
 
 fn header_text(req: &HttpRequest, name: header::HeaderName, max: usize) -> String {
@@ -29,12 +36,8 @@ fn header_text(req: &HttpRequest, name: header::HeaderName, max: usize) -> Strin
     value.chars().take(max).collect()
 }
 
-async fn follow(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: State,
-) -> Result<HttpResponse, AppError> {
-    let code = path.into_inner().to_ascii_lowercase();
+async fn follow(req: HttpRequest, state: State) -> Result<HttpResponse, AppError> {
+    let code = requested_code(&req).ok_or(AppError::NotFound)?;
     let target = state
         .tracking
         .link(&state.pool, &code)
@@ -72,7 +75,7 @@ async fn follow(
         .cookie(CLICK_COOKIE)
         .map(|c| c.value().to_string())
         .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()));
-    let click_id = crate::auth::token::new_token()[..32].to_string();
+    let click_id = crate::tracking::new_click_id();
     let click = NewClick {
         click_id: click_id.clone(),
         link_id: link.id,

@@ -534,6 +534,58 @@ async fn the_same_external_id_posted_twenty_times_at_once_is_one_conversion() {
     assert_eq!(rows, 1);
 }
 
+/// Conversions posted at once share the conversion writer's transaction (group commit); one that is refused fails
+/// alone and the others are stored, each once.
+#[tokio::test]
+async fn conversions_posted_at_once_are_stored_and_a_refused_one_fails_alone() {
+    let app = TestApp::spawn().await;
+    let key = app.api_key().await;
+    let posts = (0..30).map(|i| {
+        let (key, body) = match i % 3 {
+            0 => (
+                key.clone(),
+                json!({"external_id": format!("bad-{i}"), "kind": "gift"}),
+            ),
+            1 => (
+                "ck_not_a_key".to_string(),
+                json!({"external_id": format!("anon-{i}"), "kind": "lead"}),
+            ),
+            _ => (
+                key.clone(),
+                json!({"external_id": format!("ok-{i}"), "kind": "lead"}),
+            ),
+        };
+        let app = &app;
+        async move { post(app, &key, "/api/v1/conversions", &body).await }
+    });
+    let answers = futures_util::future::join_all(posts).await;
+    for (i, (status, body)) in answers.iter().enumerate() {
+        let expected = [
+            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::CREATED,
+        ][i % 3];
+        assert_eq!(*status, expected, "request {i}: {body}");
+    }
+    let stored: Vec<String> = app
+        .db(|conn| {
+            concord::db::conversions::list_for_review(conn, 1, false)
+                .unwrap()
+                .into_iter()
+                .map(|c| c.external_id)
+                .collect()
+        })
+        .await;
+    let mut stored = stored;
+    stored.sort();
+    let mut expected: Vec<String> = (0..30)
+        .filter(|i| i % 3 == 2)
+        .map(|i| format!("ok-{i}"))
+        .collect();
+    expected.sort();
+    assert_eq!(stored, expected);
+}
+
 #[tokio::test]
 async fn bad_conversion_input_is_422_naming_the_field_and_keys_are_required() {
     let app = TestApp::spawn().await;
