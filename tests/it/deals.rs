@@ -9,14 +9,14 @@ use concord::domain::partner::{PartnerKind, PartnerStatus};
 use concord::domain::role::Role;
 use reqwest::StatusCode;
 
-struct Reseller {
-    org: i64,
-    admin: Browser,
-    rep: Browser,
-    rep_id: i64,
+pub(crate) struct Reseller {
+    pub(crate) org: i64,
+    pub(crate) admin: Browser,
+    pub(crate) rep: Browser,
+    pub(crate) rep_id: i64,
 }
 
-async fn reseller(app: &TestApp, name: &str, slug: &str) -> Reseller {
+pub(crate) async fn reseller(app: &TestApp, name: &str, slug: &str) -> Reseller {
     let org = app
         .create_partner(name, PartnerKind::Reseller, PartnerStatus::Approved)
         .await;
@@ -85,6 +85,31 @@ pub(crate) async fn register(
     browser
         .submit("/portal/deals/new", "/portal/deals/new", &refs)
         .await
+}
+
+/// Puts `org` in a new Gold tier with a 15% deal margin.
+pub(crate) async fn gold_tier(app: &TestApp, org: i64) {
+    app.db(move |conn| {
+        let program = concord::db::programs::current(conn).unwrap();
+        let zero = concord::domain::money::Money::new(0, program.currency());
+        let gold = concord::domain::tier::TierDefinition {
+            name: "Gold".into(),
+            rank: 3,
+            description: String::new(),
+            margin: concord::domain::money::BasisPoints::new(1500).unwrap(),
+            commission_override: None,
+            mdf_allowance: zero,
+            min_won_revenue: zero,
+            min_certified_reps: 0,
+            min_won_deals: 0,
+            min_sales_revenue: zero,
+        };
+        let system = concord::db::audit::Actor::system("test");
+        let tier = concord::db::tiers::create(conn, program.id, &gold, &system).unwrap();
+        concord::db::partners::change_tier(conn, program.id, org, Some(tier), "test", &system)
+            .unwrap();
+    })
+    .await;
 }
 
 pub(crate) fn deal_id(page: &crate::harness::Page) -> i64 {
@@ -746,40 +771,7 @@ async fn stages_build_a_timeline_and_a_confirmed_win_writes_the_margin_once() {
     let admin = app.admin_browser().await;
     let northwind = reseller(&app, "Northwind", "northwind").await;
     let org = northwind.org;
-    app.db(move |conn| {
-        let program = concord::db::programs::current(conn).unwrap();
-        let usd = program.currency();
-        let zero = concord::domain::money::Money::new(0, usd);
-        let gold = concord::domain::tier::TierDefinition {
-            name: "Gold".into(),
-            rank: 3,
-            description: String::new(),
-            margin: concord::domain::money::BasisPoints::new(1500).unwrap(),
-            commission_override: None,
-            mdf_allowance: zero,
-            min_won_revenue: zero,
-            min_certified_reps: 0,
-            min_won_deals: 0,
-            min_sales_revenue: zero,
-        };
-        let tier = concord::db::tiers::create(
-            conn,
-            program.id,
-            &gold,
-            &concord::db::audit::Actor::system("test"),
-        )
-        .unwrap();
-        concord::db::partners::change_tier(
-            conn,
-            program.id,
-            org,
-            Some(tier),
-            "test",
-            &concord::db::audit::Actor::system("test"),
-        )
-        .unwrap();
-    })
-    .await;
+    gold_tier(&app, org).await;
     let id = approved(&app, &admin, &northwind.rep, "Acme", "acme.com").await;
     let proposal = app
         .db(|conn| {

@@ -170,6 +170,32 @@ impl Chrome {
         .await;
     }
 
+    /// Sets a field's value by script, for the fields whose typing depends on the browser's locale: `<select>`s
+    /// and date inputs (Chrome's date fields do not take a typed ISO date).
+    pub async fn set_value(&self, css: &str, value: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({
+                "script": "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+                           e.dispatchEvent(new Event('change', {bubbles: true}));",
+                "args": [css, value],
+            })),
+        )
+        .await;
+    }
+
+    /// Chooses a file for a file input: WebDriver takes its path as the typed text.
+    pub async fn upload(&self, css: &str, path: &std::path::Path) {
+        let element = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": path.to_str().unwrap() })),
+        )
+        .await;
+    }
+
     pub async fn click(&self, css: &str) {
         let element = self.element(css).await;
         self.call(
