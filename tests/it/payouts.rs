@@ -1,7 +1,7 @@
 //! Payouts against the Stripe-compatible fake: connecting an Express account, a batch that pays each eligible org
 //! once with the right amount and skips the others with the reason, a Stripe refusal that restores the balance,
 //! two batches started at once, the manual rail, and a process killed after Stripe made the transfer but before
-//! Concord recorded it, which on restart pays nobody twice.
+//! Concord recorded it (alone, and third in a batch of five), which on restart pays nobody twice.
 
 use crate::harness::{Browser, Page, TestApp, TestDatabase, PASSWORD};
 use crate::stripe_fake::{FakeStripe, SECRET_KEY};
@@ -455,55 +455,68 @@ async fn two_batches_started_at_once_pay_once() {
 
 #[tokio::test]
 async fn a_process_killed_after_the_transfer_resumes_without_paying_twice() {
+    killed_mid_batch(&[8_000], 0).await;
+}
+
+/// Five payouts in one batch: two paid, the third transferred by Stripe when the process dies, two not started.
+#[tokio::test]
+async fn a_batch_killed_with_payouts_in_flight_pays_each_org_once_after_restart() {
+    killed_mid_batch(&[8_000, 9_000, 10_000, 11_000, 12_000], 2).await;
+}
+
+/// Seeds one org per amount, each with a ready account, starts a Stripe batch on a real `concord serve`, lets
+/// `answered` transfers through, kills the process (SIGKILL) while Stripe holds the answer to the next one, and
+/// restarts it: the batch resumes with the same idempotency keys, and every org is paid exactly once.
+async fn killed_mid_batch(amounts: &[i64], answered: usize) {
     let fake = FakeStripe::start().await;
     let database = TestDatabase::create();
     let dir = tempfile::tempdir().unwrap();
-    // Seed the database before the server starts: an admin, and an org with a ready account and 80.00 to pay.
     let url = database.url().to_string();
-    let account = fake.add_ready_account();
-    let org = tokio::task::spawn_blocking(move || {
+    let accounts: Vec<String> = amounts.iter().map(|_| fake.add_ready_account()).collect();
+    let seeded = accounts.clone();
+    let to_pay = amounts.to_vec();
+    let orgs: Vec<i64> = tokio::task::spawn_blocking(move || {
         let pool = concord::db::pool(&concord::config::DatabaseUrl::parse(&url).unwrap()).unwrap();
         let conn = &mut pool.get().unwrap();
         concord::db::run_migrations(conn).unwrap();
         let program = concord::db::programs::current(conn).unwrap();
-        let org = concord::db::partners::insert(
+        concord::accounts::create(
             conn,
-            &concord::db::partners::NewPartnerOrg {
-                program_id: program.id,
-                name: "Northwind",
-                kind: PartnerKind::Reseller,
-                status: PartnerStatus::Approved,
-                tier_id: None,
-                country: "DE",
-                website_domain: "",
+            &concord::accounts::NewAccount {
+                email: "admin@example.test",
+                display_name: "",
+                password: PASSWORD,
+                role: Role::Admin,
+                partner_org_id: None,
             },
         )
         .unwrap();
-        for (email, role, org_id) in [
-            ("admin@example.test", Role::Admin, None),
-            ("boss@northwind.test", Role::PartnerAdmin, Some(org)),
-        ] {
-            concord::accounts::create(
+        let mut orgs = Vec::new();
+        for (i, (amount, account)) in to_pay.iter().zip(&seeded).enumerate() {
+            let org = concord::db::partners::insert(
                 conn,
-                &concord::accounts::NewAccount {
-                    email,
-                    display_name: "",
-                    password: PASSWORD,
-                    role,
-                    partner_org_id: org_id,
+                &concord::db::partners::NewPartnerOrg {
+                    program_id: program.id,
+                    name: &format!("Partner {i}"),
+                    kind: PartnerKind::Reseller,
+                    status: PartnerStatus::Approved,
+                    tier_id: None,
+                    country: "DE",
+                    website_domain: "",
                 },
             )
             .unwrap();
+            earn(conn, org, &[(EntryKind::Commission, *amount)]);
+            connect_ready(conn, org, account);
+            orgs.push(org);
         }
-        earn(conn, org, &[(EntryKind::Commission, 8_000)]);
-        connect_ready(conn, org, &account);
-        org
+        orgs
     })
     .await
     .unwrap();
     let port = crate::harness::free_port();
     let start_server = || {
-        let server = crate::cli::serve(
+        crate::cli::serve(
             dir.path(),
             database.url(),
             port,
@@ -512,31 +525,11 @@ async fn a_process_killed_after_the_transfer_resumes_without_paying_twice() {
                 ("CONCORD_STRIPE_API_BASE", &fake.base),
                 ("CONCORD_STRIPE_TIMEOUT_SECS", "2"),
             ],
-        );
-        (server, port)
+        )
     };
-
-    // Stripe makes the transfer but its answer never arrives: the process is killed first.
-    let (server, port) = start_server();
-    let admin = Browser::new(&format!("http://127.0.0.1:{port}"));
-    admin
-        .login("admin@example.test", PASSWORD)
-        .await
-        .assert_redirect("/admin");
-    fake.hold_next_transfer();
-    let started = start(&admin, "stripe").await;
-    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
-    for _ in 0..200 {
-        if !fake.transfers().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert_eq!(fake.transfers().len(), 1, "Stripe made the transfer");
-    drop(server); // SIGKILL, before Concord heard back.
-
     let url = database.url().to_string();
-    let payout_state = move || {
+    // (status, transfer id) of every payout, by org.
+    let payout_states = move || {
         let url = url.clone();
         async move {
             tokio::task::spawn_blocking(move || {
@@ -544,41 +537,97 @@ async fn a_process_killed_after_the_transfer_resumes_without_paying_twice() {
                 let pool =
                     concord::db::pool(&concord::config::DatabaseUrl::parse(&url).unwrap()).unwrap();
                 payouts
+                    .order(partner_org_id)
                     .select((status, stripe_transfer_id))
-                    .first::<(String, Option<String>)>(&mut pool.get().unwrap())
+                    .load::<(String, Option<String>)>(&mut pool.get().unwrap())
                     .unwrap()
             })
             .await
             .unwrap()
         }
     };
-    assert_eq!(payout_state().await, ("pending".to_string(), None));
 
-    // Restarted, Concord resumes the batch with the same idempotency key: Stripe answers with the first transfer.
-    let (_server, _) = start_server();
-    let mut state = payout_state().await;
-    for _ in 0..150 {
-        if state.0 == "paid" {
+    // Stripe makes the held transfer but its answer never arrives: the process is killed first.
+    let server = start_server();
+    let admin = Browser::new(&format!("http://127.0.0.1:{port}"));
+    admin
+        .login("admin@example.test", PASSWORD)
+        .await
+        .assert_redirect("/admin");
+    fake.hold_transfer_after(answered);
+    let started = start(&admin, "stripe").await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    for _ in 0..300 {
+        if fake.transfers().len() > answered {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        fake.transfers().len(),
+        answered + 1,
+        "Stripe made the held transfer"
+    );
+    drop(server); // SIGKILL, before Concord heard back.
+
+    let before = payout_states().await;
+    assert_eq!(before.len(), amounts.len(), "{before:?}");
+    let paid_before = before.iter().filter(|(status, _)| status == "paid").count();
+    assert_eq!(paid_before, answered, "{before:?}");
+    assert!(
+        before
+            .iter()
+            .filter(|(status, _)| status != "paid")
+            .all(|(status, transfer)| status == "pending" && transfer.is_none()),
+        "{before:?}"
+    );
+
+    // Restarted, Concord resumes the batch with the same idempotency keys: the held transfer's key is answered
+    // with the first transfer, and the payouts not started yet are paid.
+    let _server = start_server();
+    let mut states = payout_states().await;
+    for _ in 0..300 {
+        if states.iter().all(|(status, _)| status == "paid") {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        state = payout_state().await;
+        states = payout_states().await;
     }
     let transfers = fake.transfers();
-    assert_eq!(transfers.len(), 1, "paid once");
-    assert_eq!(state, ("paid".to_string(), Some(transfers[0].id.clone())));
+    assert_eq!(
+        transfers.len(),
+        amounts.len(),
+        "each org paid once: {transfers:?}"
+    );
+    for ((amount, account), (status, transfer_id)) in amounts.iter().zip(&accounts).zip(&states) {
+        let made: Vec<_> = transfers
+            .iter()
+            .filter(|t| &t.destination == account)
+            .collect();
+        assert_eq!(made.len(), 1, "{account}: {transfers:?}");
+        assert_eq!(made[0].amount, *amount);
+        assert_eq!(
+            (status.as_str(), transfer_id.as_deref()),
+            ("paid", Some(made[0].id.as_str()))
+        );
+    }
     assert!(fake.replays() >= 1, "the resumed call repeated the key");
     let url = database.url().to_string();
     let statuses: Vec<String> = tokio::task::spawn_blocking(move || {
         use concord::db::schema::ledger_entries as l;
         let pool = concord::db::pool(&concord::config::DatabaseUrl::parse(&url).unwrap()).unwrap();
         l::table
-            .filter(l::partner_org_id.eq(org))
+            .filter(l::partner_org_id.eq_any(orgs))
             .select(l::status)
             .load(&mut pool.get().unwrap())
             .unwrap()
     })
     .await
     .unwrap();
-    assert_eq!(statuses, vec!["paid".to_string(), "paid".to_string()]);
+    assert_eq!(
+        statuses.len(),
+        amounts.len() * 2,
+        "an earning and a payout entry per org"
+    );
+    assert!(statuses.iter().all(|s| s == "paid"), "{statuses:?}");
 }

@@ -32,7 +32,8 @@ struct State {
     /// How many requests repeated an idempotency key and got the first answer back.
     replays: usize,
     fail_next: Vec<(u16, String)>,
-    hold_next_transfer: bool,
+    /// Transfers still to answer before one is held back.
+    hold_after: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -85,9 +86,9 @@ impl FakeStripe {
         }
     }
 
-    /// The next transfer is made and stored, but its answer is held back for a minute.
-    pub fn hold_next_transfer(&self) {
-        self.state.lock().unwrap().hold_next_transfer = true;
+    /// Answers `answered` transfers, then makes and stores the next one but holds its answer back for a minute.
+    pub fn hold_transfer_after(&self, answered: usize) {
+        self.state.lock().unwrap().hold_after = Some(answered);
     }
 
     pub fn transfers(&self) -> Vec<Transfer> {
@@ -247,7 +248,11 @@ impl FakeStripe {
                         transfer_group: params.get("transfer_group").cloned().unwrap_or_default(),
                         idempotency_key: key.clone(),
                     };
-                    hold = std::mem::take(&mut state.hold_next_transfer);
+                    hold = state.hold_after == Some(0);
+                    state.hold_after = match state.hold_after {
+                        Some(0) | None => None,
+                        Some(n) => Some(n - 1),
+                    };
                     let value = json!({"id": transfer.id, "object": "transfer", "amount": transfer.amount,
                         "amount_reversed": 0, "created": 1_700_000_000, "currency": transfer.currency,
                         "destination": transfer.destination, "livemode": false, "metadata": {},
