@@ -7,6 +7,8 @@
 //! in steps of milliseconds, and each pays its own commit; here they wait in a queue instead. On PostgreSQL one WAL
 //! flush serves the whole batch.
 
+use std::sync::{Arc, Mutex};
+
 use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,17 +25,24 @@ pub struct GroupCommit<J, R> {
 }
 
 impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
-    /// Starts the writer thread `name`, which runs `work` for each job.
+    /// Starts `writers` threads named `name`, which run `work` for each job. SQLite takes one writer at a time, so
+    /// one thread; PostgreSQL runs several transactions at once, and one thread would leave its round trips in a
+    /// row.
     pub fn start(
         name: &str,
         pool: DbPool,
+        writers: usize,
         work: fn(&mut DbConn, J) -> Result<R, AppError>,
     ) -> Self {
         let (queue, jobs) = mpsc::unbounded_channel();
-        std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || write_batches(pool, work, jobs))
-            .expect("spawn a group-commit writer");
+        let jobs = Arc::new(Mutex::new(jobs));
+        for _ in 0..writers.max(1) {
+            let (pool, jobs) = (pool.clone(), jobs.clone());
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || write_batches(pool, work, jobs))
+                .expect("spawn a group-commit writer");
+        }
         Self { queue }
     }
 
@@ -46,23 +55,39 @@ impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
     }
 }
 
+/// `first` and whatever else is already waiting in `queue`, up to `max` in all.
+pub(crate) fn take_batch<T>(
+    first: T,
+    queue: &mut mpsc::UnboundedReceiver<T>,
+    max: usize,
+) -> Vec<T> {
+    let mut batch = vec![first];
+    while batch.len() < max {
+        match queue.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
 fn write_batches<J, R>(
     pool: DbPool,
     work: fn(&mut DbConn, J) -> Result<R, AppError>,
-    mut queue: mpsc::UnboundedReceiver<(J, Reply<R>)>,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<(J, Reply<R>)>>>,
 ) {
     // Kept between batches so its page cache stays warm; dropped after an error and taken afresh.
     let mut connection: Option<PooledConn> = None;
-    while let Some(first) = queue.blocking_recv() {
-        let (mut jobs, mut replies) = (Vec::new(), Vec::new());
-        let mut next = Some(first);
-        while let Some((job, reply)) = next {
-            jobs.push(job);
-            replies.push(reply);
-            next = (jobs.len() < MAX_BATCH)
-                .then(|| queue.try_recv().ok())
-                .flatten();
-        }
+    loop {
+        // One writer at a time takes a batch off the queue; the others wait for the next.
+        let batch = {
+            let mut queue = queue.lock().expect("group-commit queue");
+            let Some(first) = queue.blocking_recv() else {
+                return;
+            };
+            take_batch(first, &mut queue, MAX_BATCH)
+        };
+        let (jobs, replies): (Vec<J>, Vec<Reply<R>>) = batch.into_iter().unzip();
         let mut conn = match connection
             .take()
             .map(Ok)

@@ -117,6 +117,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         // A batch a killed process left unfinished is resumed with the same idempotency keys.
         tokio::spawn(payer.resume_after_start());
     }
+    let conversion_writers = match settings.database.backend {
+        crate::config::Backend::Sqlite => 1,
+        crate::config::Backend::Postgres => 4,
+    };
     let state = web::Data::new(AppState {
         pool: pool.clone(),
         settings,
@@ -125,6 +129,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         conversions: GroupCommit::start(
             "conversion-writer",
             pool.clone(),
+            conversion_writers,
             routes::api::record_conversion_job,
         ),
         signups: IpThrottle::new(5, std::time::Duration::from_secs(600)),

@@ -206,15 +206,10 @@ fn write_clicks(
     // Kept between batches so its page cache stays warm; dropped after an error and taken afresh for the next batch.
     let mut connection: Option<db::PooledConn> = None;
     while let Some(first) = queue.blocking_recv() {
-        let (mut clicks, mut replies) = (Vec::new(), Vec::new());
-        let mut next = Some(first);
-        while let Some((click, reply)) = next {
-            clicks.push(click);
-            replies.push(reply);
-            next = (clicks.len() < MAX_BATCH)
-                .then(|| queue.try_recv().ok())
-                .flatten();
-        }
+        let (clicks, replies): (Vec<NewClick>, Vec<ClickReply>) =
+            crate::group_commit::take_batch(first, &mut queue, MAX_BATCH)
+                .into_iter()
+                .unzip();
         let mut result = match connection.take() {
             Some(conn) => Ok(conn),
             None => db::writer_connection(&pool),
@@ -374,4 +369,24 @@ fn read_spool(file: &Path) -> Result<Vec<NewClick>, String> {
                 .map_err(|e| e.to_string())
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_click_id;
+
+    #[test]
+    fn click_ids_are_32_hex_digits_sorted_by_time_and_distinct() {
+        let first = new_click_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = new_click_id();
+        for id in [&first, &second] {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        }
+        assert!(first[..12] < second[..12], "{first} then {second}");
+        let same_moment: std::collections::HashSet<String> =
+            (0..1000).map(|_| new_click_id()).collect();
+        assert_eq!(same_moment.len(), 1000);
+    }
 }

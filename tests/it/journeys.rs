@@ -458,12 +458,14 @@ async fn reseller_applies_is_approved_invites_a_rep_who_certifies_and_registers_
     }
     let close = (concord::db::now().date() + chrono::Duration::days(60)).to_string();
     chrome.set_value("#expected_close", &close).await;
-    chrome.click("#deal-form button[type=submit]").await;
-    let warned = chrome
-        .wait_for_text("A registration for this customer may already exist")
-        .await;
-    assert!(!warned.contains("Contoso"), "the other partner is named");
-    crawl.check(&mut chrome, "conflict").await;
+    // The page's script warns while the rep types (the server would warn on submit without it).
+    chrome.wait_until_shown("#conflict-warning").await;
+    let warned = crawl.check(&mut chrome, "conflict").await;
+    assert!(
+        warned.contains("A registration for this customer may already exist")
+            && !warned.contains("Contoso"),
+        "warned without naming the other partner"
+    );
     chrome
         .fill(
             "#justification",

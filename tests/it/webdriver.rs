@@ -185,6 +185,27 @@ impl Chrome {
         .await;
     }
 
+    /// Waits (up to 10 s) until the element `css` is shown: for what a page's script reveals.
+    pub async fn wait_until_shown(&self, css: &str) {
+        for _ in 0..100 {
+            let shown = self
+                .call(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({
+                        "script": "const e = document.querySelector(arguments[0]); return !!e && !e.hidden;",
+                        "args": [css],
+                    })),
+                )
+                .await;
+            if shown == json!(true) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{css} was never shown on {}", self.url().await);
+    }
+
     /// Chooses a file for a file input: WebDriver takes its path as the typed text.
     pub async fn upload(&self, css: &str, path: &std::path::Path) {
         let element = self.element(css).await;
