@@ -77,22 +77,19 @@ pub const DEFAULT_CURRENCY: &str = "USD";
 
 /// The install's program, created with defaults the first time it is asked for.
 pub fn current(conn: &mut DbConn) -> QueryResult<Program> {
-    // Every page asks, and the program exists on all but the first start: read it without a transaction first.
-    if let Some(program) = programs::table
-        .order(programs::id)
-        .select(Program::as_select())
-        .first(conn)
-        .optional()?
-    {
-        return Ok(program);
-    }
-    conn.transaction(|conn| {
-        if let Some(program) = programs::table
+    fn first(conn: &mut DbConn) -> QueryResult<Option<Program>> {
+        programs::table
             .order(programs::id)
             .select(Program::as_select())
             .first(conn)
-            .optional()?
-        {
+            .optional()
+    }
+    // Every page asks, and the program exists on all but the first start: read it without a transaction first.
+    if let Some(program) = first(conn)? {
+        return Ok(program);
+    }
+    conn.transaction(|conn| {
+        if let Some(program) = first(conn)? {
             return Ok(program);
         }
         diesel::insert_into(programs::table)
@@ -102,10 +99,7 @@ pub fn current(conn: &mut DbConn) -> QueryResult<Program> {
                 programs::created_at.eq(now()),
             ))
             .execute(conn)?;
-        programs::table
-            .order(programs::id)
-            .select(Program::as_select())
-            .first(conn)
+        first(conn)?.ok_or(diesel::result::Error::NotFound)
     })
 }
 

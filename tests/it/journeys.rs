@@ -286,23 +286,7 @@ async fn reseller_applies_is_approved_invites_a_rep_who_certifies_and_registers_
         )
         .await
         .assert_redirect("/admin/agreement");
-    let course = staff
-        .submit(
-            "/admin/training",
-            "/admin/training",
-            &[
-                ("title", "Selling Concord"),
-                ("summary", "The basics."),
-                ("pass_mark_percent", "100"),
-                ("validity_months", "12"),
-                ("retake_cooldown_hours", "24"),
-                ("partner_kinds", "reseller"),
-                ("min_tier_rank", "0"),
-            ],
-        )
-        .await
-        .location
-        .expect("the course editor");
+    let course = crate::training::selling_concord(&staff).await;
     for (action, fields) in [
         (
             "modules",

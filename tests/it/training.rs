@@ -14,6 +14,30 @@ async fn certified(app: &TestApp, org: i64) -> i64 {
     .await
 }
 
+/// Creates the course "Selling Concord" for resellers (pass mark 100%, valid 12 months, retake after 24 hours)
+/// and returns its editor's path.
+pub(crate) async fn selling_concord(admin: &crate::harness::Browser) -> String {
+    let created = admin
+        .submit(
+            "/admin/training",
+            "/admin/training",
+            &[
+                ("title", "Selling Concord"),
+                ("summary", "The basics."),
+                ("pass_mark_percent", "100"),
+                ("validity_months", "12"),
+                ("retake_cooldown_hours", "24"),
+                ("partner_kinds", "reseller"),
+                ("min_tier_rank", "0"),
+            ],
+        )
+        .await;
+    created
+        .location
+        .clone()
+        .unwrap_or_else(|| panic!("no redirect to the course editor:\n{}", created.body))
+}
+
 #[tokio::test]
 async fn a_rep_fails_waits_out_the_cooldown_passes_and_the_certificate_expires() {
     let app = TestApp::spawn().await;
@@ -36,25 +60,7 @@ async fn a_rep_fails_waits_out_the_cooldown_passes_and_the_certificate_expires()
     page.assert_contains("Give the course a title.")
         .assert_contains("The pass mark is a percentage")
         .assert_contains("Choose among affiliate, reseller and referral.");
-    let created = admin
-        .submit(
-            "/admin/training",
-            "/admin/training",
-            &[
-                ("title", "Selling Concord"),
-                ("summary", "The basics."),
-                ("pass_mark_percent", "100"),
-                ("validity_months", "12"),
-                ("retake_cooldown_hours", "24"),
-                ("partner_kinds", "reseller"),
-                ("min_tier_rank", "0"),
-            ],
-        )
-        .await;
-    let course_path = created
-        .location
-        .clone()
-        .expect("a redirect to the course editor");
+    let course_path = selling_concord(&admin).await;
     let course_id: i64 = course_path.rsplit('/').next().unwrap().parse().unwrap();
     admin
         .submit(
