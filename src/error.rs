@@ -54,12 +54,14 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
-/// True for the errors that say the database cannot be reached or written just now, on either backend.
+/// True for the errors that say the database cannot be reached or written just now, on either backend, including a
+/// transaction PostgreSQL aborted to break a deadlock or a serialization conflict: trying again succeeds.
 pub fn database_unavailable(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
     match e {
         Error::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
-        | Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        | Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+        | Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
         Error::DatabaseError(_, info) => {
             let message = info.message();
             [
@@ -72,6 +74,7 @@ pub fn database_unavailable(e: &diesel::result::Error) -> bool {
                 "no connection to the server",
                 "does not allow connections",
                 "is not currently accepting connections",
+                "deadlock detected",
             ]
             .iter()
             .any(|sign| message.contains(sign))
@@ -266,6 +269,31 @@ mod tests {
             assert!(html.contains(&format!("<title>{title}")), "{html}");
             assert!(!html.contains("boom"), "internal detail stays in the log");
         }
+    }
+
+    #[test]
+    fn outages_and_aborted_transactions_are_503s_other_database_errors_500s() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let error = |kind, message: &str| Error::DatabaseError(kind, Box::new(message.to_string()));
+        for retryable in [
+            error(DatabaseErrorKind::Unknown, "database is locked"),
+            error(DatabaseErrorKind::Unknown, "deadlock detected"),
+            error(
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize access",
+            ),
+            error(DatabaseErrorKind::ClosedConnection, "gone"),
+        ] {
+            assert_eq!(
+                AppError::from(retryable).status_code(),
+                StatusCode::SERVICE_UNAVAILABLE
+            );
+        }
+        let broken = error(DatabaseErrorKind::Unknown, "no such column: x");
+        assert_eq!(
+            AppError::from(broken).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]
