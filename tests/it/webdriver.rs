@@ -118,28 +118,35 @@ impl Chrome {
             .await;
     }
 
-    pub async fn url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", None)
+    /// A text the session answers with: `/url`, `/source`, `/title`.
+    async fn text(&self, path: &str) -> String {
+        self.call(reqwest::Method::GET, path, None)
             .await
             .as_str()
             .unwrap()
             .to_string()
+    }
+
+    pub async fn url(&self) -> String {
+        self.text("/url").await
     }
 
     pub async fn source(&self) -> String {
-        self.call(reqwest::Method::GET, "/source", None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.text("/source").await
     }
 
     pub async fn title(&self) -> String {
-        self.call(reqwest::Method::GET, "/title", None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.text("/title").await
+    }
+
+    /// Runs `script` in the page with `args`, and returns what it returns.
+    async fn script(&self, script: &str, args: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
     }
 
     async fn element(&self, css: &str) -> String {
@@ -173,14 +180,10 @@ impl Chrome {
     /// Sets a field's value by script, for the fields whose typing depends on the browser's locale: `<select>`s
     /// and date inputs (Chrome's date fields do not take a typed ISO date).
     pub async fn set_value(&self, css: &str, value: &str) {
-        self.call(
-            reqwest::Method::POST,
-            "/execute/sync",
-            Some(json!({
-                "script": "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
-                           e.dispatchEvent(new Event('change', {bubbles: true}));",
-                "args": [css, value],
-            })),
+        self.script(
+            "const e = document.querySelector(arguments[0]); e.value = arguments[1]; \
+             e.dispatchEvent(new Event('change', {bubbles: true}));",
+            json!([css, value]),
         )
         .await;
     }
@@ -189,13 +192,9 @@ impl Chrome {
     pub async fn wait_until_shown(&self, css: &str) {
         for _ in 0..100 {
             let shown = self
-                .call(
-                    reqwest::Method::POST,
-                    "/execute/sync",
-                    Some(json!({
-                        "script": "const e = document.querySelector(arguments[0]); return !!e && !e.hidden;",
-                        "args": [css],
-                    })),
+                .script(
+                    "const e = document.querySelector(arguments[0]); return !!e && !e.hidden;",
+                    json!([css]),
                 )
                 .await;
             if shown == json!(true) {
