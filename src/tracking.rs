@@ -251,58 +251,6 @@ pub fn new_click_id() -> String {
 /// How often the replay thread looks for spooled clicks.
 const SPOOL_REPLAY_EVERY: Duration = Duration::from_secs(2);
 
-/// A click as one line of a spool file.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct SpooledClick {
-    click_id: String,
-    link_id: i64,
-    partner_org_id: i64,
-    clicked_at: NaiveDateTime,
-    ip_hash: String,
-    user_agent: String,
-    referrer: String,
-    sub_id: String,
-    prior_click_id: Option<String>,
-    filtered_reason: Option<String>,
-}
-
-impl From<&NewClick> for SpooledClick {
-    fn from(c: &NewClick) -> Self {
-        SpooledClick {
-            click_id: c.click_id.clone(),
-            link_id: c.link_id,
-            partner_org_id: c.partner_org_id,
-            clicked_at: c.clicked_at,
-            ip_hash: c.ip_hash.clone(),
-            user_agent: c.user_agent.clone(),
-            referrer: c.referrer.clone(),
-            sub_id: c.sub_id.clone(),
-            prior_click_id: c.prior_click_id.clone(),
-            filtered_reason: c.filtered_reason.map(str::to_string),
-        }
-    }
-}
-
-impl From<SpooledClick> for NewClick {
-    fn from(c: SpooledClick) -> Self {
-        NewClick {
-            click_id: c.click_id,
-            link_id: c.link_id,
-            partner_org_id: c.partner_org_id,
-            clicked_at: c.clicked_at,
-            ip_hash: c.ip_hash,
-            user_agent: c.user_agent,
-            referrer: c.referrer,
-            sub_id: c.sub_id,
-            prior_click_id: c.prior_click_id,
-            filtered_reason: c
-                .filtered_reason
-                .and_then(|reason| reason.parse::<ClickFilter>().ok())
-                .map(ClickFilter::as_str),
-        }
-    }
-}
-
 /// Writes a batch to a new spool file: written and synced under a temporary name, then renamed, so the replay never
 /// reads half a batch and a batch the redirects were told is safe is on disk.
 fn spool(dir: &Path, clicks: &[NewClick]) -> std::io::Result<PathBuf> {
@@ -316,7 +264,7 @@ fn spool(dir: &Path, clicks: &[NewClick]) -> std::io::Result<PathBuf> {
     let done = dir.join(format!("{name}.jsonl"));
     let mut file = std::fs::File::create(&partial)?;
     for click in clicks {
-        serde_json::to_writer(&mut file, &SpooledClick::from(click))?;
+        serde_json::to_writer(&mut file, click)?;
         file.write_all(b"\n")?;
     }
     file.sync_all()?;
@@ -363,17 +311,40 @@ fn read_spool(file: &Path) -> Result<Vec<NewClick>, String> {
     let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
     text.lines()
         .filter(|line| !line.is_empty())
-        .map(|line| {
-            serde_json::from_str::<SpooledClick>(line)
-                .map(NewClick::from)
-                .map_err(|e| e.to_string())
-        })
+        .map(|line| serde_json::from_str::<NewClick>(line).map_err(|e| e.to_string()))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::new_click_id;
+    use crate::db::clicks::NewClick;
+    use crate::domain::affiliate::ClickFilter;
+
+    #[test]
+    fn a_spooled_click_keeps_its_filter_as_the_database_text_and_reads_back() {
+        let click = NewClick {
+            click_id: new_click_id(),
+            link_id: 7,
+            partner_org_id: 3,
+            clicked_at: crate::db::now(),
+            ip_hash: "ab".into(),
+            user_agent: "Mozilla/5.0".into(),
+            referrer: String::new(),
+            sub_id: String::new(),
+            prior_click_id: None,
+            filtered_reason: Some(ClickFilter::BlockedIp),
+        };
+        let line = serde_json::to_string(&click).unwrap();
+        assert!(line.contains(r#""filtered_reason":"blocked_ip""#), "{line}");
+        let back: NewClick = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            (back.click_id, back.filtered_reason, back.clicked_at),
+            (click.click_id, click.filtered_reason, click.clicked_at)
+        );
+        let unknown = line.replace("blocked_ip", "sneaky");
+        assert!(serde_json::from_str::<NewClick>(&unknown).is_err());
+    }
 
     #[test]
     fn click_ids_are_32_hex_digits_sorted_by_time_and_distinct() {

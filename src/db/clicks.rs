@@ -6,10 +6,12 @@ use diesel::prelude::*;
 
 use super::schema::clicks;
 use super::DbConn;
+use crate::domain::affiliate::ClickFilter;
 use crate::domain::attribution::ClickFact;
 use crate::domain::stats::ClickDay;
 
-#[derive(Debug, Clone)]
+/// A click to store. Serialisable, because the click writer spools what the database cannot take just now.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NewClick {
     pub click_id: String,
     pub link_id: i64,
@@ -20,7 +22,7 @@ pub struct NewClick {
     pub referrer: String,
     pub sub_id: String,
     pub prior_click_id: Option<String>,
-    pub filtered_reason: Option<&'static str>,
+    pub filtered_reason: Option<ClickFilter>,
 }
 
 #[derive(Insertable)]
@@ -55,7 +57,7 @@ pub fn insert_batch(conn: &mut DbConn, batch: &[NewClick]) -> QueryResult<()> {
             referrer: &c.referrer,
             sub_id: &c.sub_id,
             prior_click_id: c.prior_click_id.as_deref(),
-            filtered_reason: c.filtered_reason,
+            filtered_reason: c.filtered_reason.map(ClickFilter::as_str),
         })
         .collect();
     conn.transaction(|conn| {

@@ -86,7 +86,7 @@ async fn follow(req: HttpRequest, state: State) -> Result<HttpResponse, AppError
         referrer: header_text(&req, header::REFERER, 1024),
         sub_id: link.sub_id.clone(),
         prior_click_id,
-        filtered_reason: filter.map(ClickFilter::as_str),
+        filtered_reason: filter,
     };
     state
         .tracking
