@@ -51,10 +51,10 @@ pub enum DbConn {
 }
 
 pub type DbPool = r2d2::Pool<DbManager>;
+pub type PooledConn = r2d2::PooledConnection<DbManager>;
 
 /// How long an SQLite statement waits for another connection's write lock before it fails.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
-pub type PooledConn = r2d2::PooledConnection<DbManager>;
 
 /// Opens connections of the backend the URL names. Diesel's own `ConnectionManager<MultiConnection>` tries each
 /// backend in turn and falls back to SQLite for any string, which would turn a typo into a stray file.
