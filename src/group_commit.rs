@@ -56,11 +56,7 @@ impl<J: Send + 'static, R: Send + 'static> GroupCommit<J, R> {
 }
 
 /// `first` and whatever else is already waiting in `queue`, up to `max` in all.
-pub(crate) fn take_batch<T>(
-    first: T,
-    queue: &mut mpsc::UnboundedReceiver<T>,
-    max: usize,
-) -> Vec<T> {
+fn take_batch<T>(first: T, queue: &mut mpsc::UnboundedReceiver<T>, max: usize) -> Vec<T> {
     let mut batch = vec![first];
     while batch.len() < max {
         match queue.try_recv() {

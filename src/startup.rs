@@ -31,6 +31,8 @@ pub struct Application {
     pub setup_url: Option<String>,
     /// What the periodic jobs run with; tests run jobs through it by hand.
     pub jobs: Arc<JobContext>,
+    /// The click journal the redirects write to; tests wait on it until clicks are stored.
+    pub clicks: crate::click_journal::ClickJournal,
     server: Server,
 }
 
@@ -106,11 +108,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     })
     .await
     .map_err(|e| anyhow::anyhow!("cannot keep the IP salt in the database: {e}"))?;
-    let tracking = crate::tracking::Tracking::start(
-        pool.clone(),
-        ip_salt,
-        settings.data_dir.join("click-spool"),
-    );
+    let tracking = crate::tracking::Tracking::start(pool.clone(), ip_salt, &settings.data_dir)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the click journal in {}: {e}",
+                settings.data_dir.display()
+            )
+        })?;
+    let clicks = tracking.journal().clone();
     let payer = crate::payouts::Payer::from_settings(pool.clone(), &settings)
         .map_err(|e| anyhow::anyhow!(e))?;
     if let Some(payer) = payer.clone() {
@@ -188,6 +193,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         pool,
         setup_url,
         jobs,
+        clicks,
         server,
     })
 }

@@ -1,34 +1,54 @@
 //! The redirect's hot path, kept off the database as far as correctness allows: links and the program's tracking
 //! settings are cached in memory (invalidated on change, and refreshed after `CACHE_TTL` so other processes' edits
-//! arrive), and clicks go to one writer thread that stores whatever has queued up in a single transaction (group
-//! commit). Each redirect waits for the commit of its click before it answers, so a 302 that was sent is never a
-//! lost click.
+//! arrive), and clicks go to the click journal (`crate::click_journal`), which makes them durable on the worker
+//! thread and stores them in the database in batches. So a 302 that was sent is never a lost click.
 //!
-//! When the database cannot store a batch (down, locked by another process, read-only), the writer appends the batch
-//! to a spool file under `CONCORD_DATA_DIR/click-spool` and syncs it before any of its redirects answer: the visitor
-//! still reaches the destination, and the click is stored when the database is back. A replay thread inserts spooled
-//! clicks whose `click_id` is not stored yet, then removes the file, so a crash between the two stores nothing twice.
-//! Only when the spool cannot be written either does the redirect answer 503. Links and settings already cached keep
-//! working while the database is away.
+//! When the database cannot store a batch (down, locked by another process, read-only), its journal segments move to
+//! the spool directory `CONCORD_DATA_DIR/click-spool`: the visitor still reaches the destination, and a replay
+//! thread stores the spooled clicks whose `click_id` is not stored yet when the database is back, then removes the
+//! file, so a crash between the two stores nothing twice. Only when the journal cannot be written does the redirect
+//! answer 503. Links and settings already cached keep working while the database is away.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, oneshot};
 
+use crate::click_journal::{recover_abandoned_segments, ClickJournal};
 use crate::db::clicks::NewClick;
 use crate::db::links::LinkTarget;
 use crate::db::{self, DbPool};
-use crate::domain::affiliate::{is_bot, ClickFilter};
+use crate::domain::affiliate::{is_bot, ClickFilter, DestinationTemplate};
 
 const CACHE_TTL: Duration = Duration::from_secs(30);
-/// At most this many clicks go into one transaction.
-const MAX_BATCH: usize = 512;
+
+/// A link as the redirect uses it: the link, and its destination with the link's fields already added.
+pub struct CachedLink {
+    pub target: LinkTarget,
+    pub destination: DestinationTemplate,
+}
+
+impl CachedLink {
+    fn new(target: LinkTarget) -> Self {
+        let link = &target.link;
+        let destination = DestinationTemplate::new(
+            &link.destination_url,
+            &[
+                ("sub_id", link.sub_id.as_str()),
+                ("utm_source", link.utm_source.as_str()),
+                ("utm_medium", link.utm_medium.as_str()),
+                ("utm_campaign", link.utm_campaign.as_str()),
+            ],
+        );
+        Self {
+            target,
+            destination,
+        }
+    }
+}
 
 /// The program settings the redirect needs.
 #[derive(Debug, Clone)]
@@ -37,50 +57,54 @@ pub struct TrackingSettings {
     pub blocked_ips: Vec<String>,
 }
 
-type ClickReply = oneshot::Sender<Result<(), String>>;
-
 pub struct Tracking {
     // Behind `Arc`s so a redirect clones a pointer, not the link's strings.
-    links: RwLock<HashMap<String, (Instant, Option<Arc<LinkTarget>>)>>,
+    links: RwLock<HashMap<String, (Instant, Option<Arc<CachedLink>>)>>,
     settings: RwLock<Option<(Instant, Arc<TrackingSettings>)>>,
     /// Last click per (link, visitor) for duplicate detection, in this process.
     recent: Mutex<HashMap<(i64, [u8; 16]), NaiveDateTime>>,
-    writer: mpsc::UnboundedSender<(NewClick, ClickReply)>,
+    journal: ClickJournal,
     ip_salt: String,
 }
 
 impl Tracking {
-    /// Starts the click writer and spool replay threads on `pool`. `ip_salt` keeps IP hashes unlinkable across
-    /// installs; `spool_dir` holds the clicks the database could not take.
-    pub fn start(pool: DbPool, ip_salt: String, spool_dir: PathBuf) -> Self {
-        let (writer, queue) = mpsc::unbounded_channel();
-        let writer_pool = pool.clone();
-        let writer_spool = spool_dir.clone();
-        std::thread::Builder::new()
-            .name("click-writer".into())
-            .spawn(move || write_clicks(writer_pool, writer_spool, queue))
-            .expect("spawn the click writer");
+    /// Opens the click journal in `data_dir` and starts its ingest and the spool replay threads on `pool`.
+    /// `ip_salt` keeps IP hashes unlinkable across installs.
+    ///
+    /// Clicks a killed process journaled but had not stored are stored before this returns (when the database
+    /// answers), so a restarted server shows every click it answered before the crash.
+    pub fn start(pool: DbPool, ip_salt: String, data_dir: &Path) -> std::io::Result<Self> {
+        let (journal_dir, spool_dir) =
+            (data_dir.join("click-journal"), data_dir.join("click-spool"));
+        let journal = ClickJournal::start(pool.clone(), journal_dir.clone(), spool_dir.clone())?;
+        recover_abandoned_segments(&journal_dir, &spool_dir);
+        replay_spool(&pool, &spool_dir);
         std::thread::Builder::new()
             .name("click-spool".into())
             .spawn(move || loop {
-                replay_spool(&pool, &spool_dir);
                 std::thread::sleep(SPOOL_REPLAY_EVERY);
-            })
-            .expect("spawn the click spool replay");
-        Self {
+                recover_abandoned_segments(&journal_dir, &spool_dir);
+                replay_spool(&pool, &spool_dir);
+            })?;
+        Ok(Self {
             links: RwLock::default(),
             settings: RwLock::default(),
             recent: Mutex::default(),
-            writer,
+            journal,
             ip_salt,
-        }
+        })
+    }
+
+    /// The click journal, for what waits until clicks are stored (tests, and [`Tracking::settle`]).
+    pub fn journal(&self) -> &ClickJournal {
+        &self.journal
     }
 
     pub async fn link(
         &self,
         pool: &DbPool,
         code: &str,
-    ) -> Result<Option<Arc<LinkTarget>>, crate::error::AppError> {
+    ) -> Result<Option<Arc<CachedLink>>, crate::error::AppError> {
         if let Some((at, target)) = self.links.read().expect("link cache").get(code) {
             if at.elapsed() < CACHE_TTL {
                 return Ok(target.clone());
@@ -89,7 +113,7 @@ impl Tracking {
         let lookup = code.to_string();
         let target =
             match crate::web::db(pool, move |conn| db::links::find_target(conn, &lookup)).await {
-                Ok(target) => target.map(Arc::new),
+                Ok(target) => target.map(|target| Arc::new(CachedLink::new(target))),
                 Err(e) => return self.stale_link(code).ok_or(e),
             };
         self.links
@@ -100,7 +124,7 @@ impl Tracking {
     }
 
     /// A cached link past its refresh time, for when the database does not answer.
-    fn stale_link(&self, code: &str) -> Option<Option<Arc<LinkTarget>>> {
+    fn stale_link(&self, code: &str) -> Option<Option<Arc<CachedLink>>> {
         let cached = self.links.read().expect("link cache").get(code)?.1.clone();
         tracing::warn!(
             code,
@@ -145,7 +169,12 @@ impl Tracking {
     }
 
     pub fn hash_ip(&self, ip: &str) -> String {
-        hex::encode(&Sha256::digest(format!("{}|{ip}", self.ip_salt).as_bytes())[..16])
+        let digest = Sha256::new()
+            .chain_update(&self.ip_salt)
+            .chain_update(b"|")
+            .chain_update(ip)
+            .finalize();
+        hex::encode(&digest[..16])
     }
 
     /// Why a click does not count, if it does not: HEAD requests, bots, blocked IPs, and the same visitor on the same
@@ -170,8 +199,12 @@ impl Tracking {
             return Some(ClickFilter::BlockedIp);
         }
         let mut visitor = [0u8; 16];
-        visitor
-            .copy_from_slice(&Sha256::digest(format!("{ip_hash}|{user_agent}").as_bytes())[..16]);
+        let digest = Sha256::new()
+            .chain_update(ip_hash)
+            .chain_update(b"|")
+            .chain_update(user_agent)
+            .finalize();
+        visitor.copy_from_slice(&digest[..16]);
         let mut recent = self.recent.lock().expect("recent clicks");
         if recent.len() > 200_000 {
             recent.retain(|_, seen| at - *seen < chrono::Duration::hours(1));
@@ -184,58 +217,14 @@ impl Tracking {
         }
     }
 
-    /// Hands a click to the writer and waits until its transaction has committed.
-    pub async fn record(&self, click: NewClick) -> Result<(), String> {
-        let (reply, committed) = oneshot::channel();
-        self.writer
-            .send((click, reply))
-            .map_err(|_| "the click writer has stopped".to_string())?;
-        committed
-            .await
-            .map_err(|_| "the click writer has stopped".to_string())?
+    /// Journals a click: when this returns Ok, the click survives a crash and reaches the database.
+    pub fn record(&self, click: NewClick) -> Result<(), String> {
+        self.journal.append(click)
     }
-}
 
-/// The writer thread: take one click, then everything else already waiting (up to `MAX_BATCH`), store them in one
-/// transaction (or, when the database cannot, in a synced spool file), and answer every waiting redirect.
-fn write_clicks(
-    pool: DbPool,
-    spool_dir: PathBuf,
-    mut queue: mpsc::UnboundedReceiver<(NewClick, ClickReply)>,
-) {
-    // Kept between batches so its page cache stays warm; dropped after an error and taken afresh for the next batch.
-    let mut connection: Option<db::PooledConn> = None;
-    while let Some(first) = queue.blocking_recv() {
-        let (clicks, replies): (Vec<NewClick>, Vec<ClickReply>) =
-            crate::group_commit::take_batch(first, &mut queue, MAX_BATCH)
-                .into_iter()
-                .unzip();
-        let mut result = match connection.take() {
-            Some(conn) => Ok(conn),
-            None => db::writer_connection(&pool),
-        }
-        .and_then(|mut conn| {
-            db::clicks::insert_batch(&mut conn, &clicks).map_err(|e| e.to_string())?;
-            connection = Some(conn);
-            Ok(())
-        });
-        if let Err(e) = &result {
-            result = match spool(&spool_dir, &clicks) {
-                Ok(file) => {
-                    tracing::warn!(error = %e, clicks = clicks.len(), file = %file.display(),
-                        "the database could not store clicks; they are spooled until it can");
-                    Ok(())
-                }
-                Err(spool_error) => {
-                    tracing::error!(error = %e, %spool_error, clicks = clicks.len(),
-                        "clicks could be neither stored nor spooled; their redirects fail");
-                    Err(e.clone())
-                }
-            };
-        }
-        for reply in replies {
-            let _ = reply.send(result.clone());
-        }
+    /// Waits until every click already answered is stored (see [`ClickJournal::settle`]).
+    pub async fn settle(&self) {
+        self.journal.settle().await
     }
 }
 
@@ -250,28 +239,6 @@ pub fn new_click_id() -> String {
 
 /// How often the replay thread looks for spooled clicks.
 const SPOOL_REPLAY_EVERY: Duration = Duration::from_secs(2);
-
-/// Writes a batch to a new spool file: written and synced under a temporary name, then renamed, so the replay never
-/// reads half a batch and a batch the redirects were told is safe is on disk.
-fn spool(dir: &Path, clicks: &[NewClick]) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let name = format!(
-        "{}-{}",
-        chrono::Utc::now().format("%Y%m%d%H%M%S%f"),
-        &crate::auth::token::new_token()[..16]
-    );
-    let partial = dir.join(format!("{name}.partial"));
-    let done = dir.join(format!("{name}.jsonl"));
-    let mut file = std::fs::File::create(&partial)?;
-    for click in clicks {
-        serde_json::to_writer(&mut file, click)?;
-        file.write_all(b"\n")?;
-    }
-    file.sync_all()?;
-    std::fs::rename(&partial, &done)?;
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(done)
-}
 
 /// Stores every spooled batch the database will take now, oldest first, and removes its file.
 pub fn replay_spool(pool: &DbPool, dir: &Path) {
@@ -292,7 +259,7 @@ pub fn replay_spool(pool: &DbPool, dir: &Path) {
             }
         };
         let stored = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-            db::clicks::insert_missing(&mut conn, &clicks).map_err(|e| e.to_string())
+            db::clicks::insert_batch(&mut conn, clicks).map_err(|e| e.to_string())
         });
         match stored {
             Ok(count) => {
@@ -307,9 +274,16 @@ pub fn replay_spool(pool: &DbPool, dir: &Path) {
     }
 }
 
+/// The clicks of a spool file. A last line without its newline is a click whose redirect was still being written
+/// when its process died, and was never answered: it is left out.
 fn read_spool(file: &Path) -> Result<Vec<NewClick>, String> {
     let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
-    text.lines()
+    let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+    if complete.len() < text.len() {
+        tracing::warn!(file = %file.display(), "a click spool file ends in half a line; that click was never answered");
+    }
+    complete
+        .lines()
         .filter(|line| !line.is_empty())
         .map(|line| serde_json::from_str::<NewClick>(line).map_err(|e| e.to_string()))
         .collect()

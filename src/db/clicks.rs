@@ -1,4 +1,4 @@
-//! Clicks on referral links. Written in batches by the click writer (one transaction per batch), read back for
+//! Clicks on referral links. Written in batches from the click journal (one transaction per batch), read back for
 //! attribution and dashboards.
 
 use chrono::NaiveDateTime;
@@ -10,7 +10,7 @@ use crate::domain::affiliate::ClickFilter;
 use crate::domain::attribution::ClickFact;
 use crate::domain::stats::ClickDay;
 
-/// A click to store. Serialisable, because the click writer spools what the database cannot take just now.
+/// A click to store. Serialisable: the click journal holds clicks as JSON lines until the database has them.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NewClick {
     pub click_id: String,
@@ -25,85 +25,84 @@ pub struct NewClick {
     pub filtered_reason: Option<ClickFilter>,
 }
 
+// Owned, so a fixed-size array of rows has a `'static` query id and diesel keeps its prepared statement. `None` is
+// bound as NULL rather than left to the column's DEFAULT: an INSERT with DEFAULT in it is built and prepared afresh
+// on every run.
 #[derive(Insertable)]
-#[diesel(table_name = clicks)]
-struct ClickRow<'a> {
-    click_id: &'a str,
+#[diesel(table_name = clicks, treat_none_as_default_value = false)]
+struct ClickRow {
+    click_id: String,
     link_id: i64,
     partner_org_id: i64,
     clicked_at: NaiveDateTime,
-    ip_hash: &'a str,
-    user_agent: &'a str,
-    referrer: &'a str,
-    sub_id: &'a str,
-    prior_click_id: Option<&'a str>,
-    filtered_reason: Option<&'a str>,
+    ip_hash: String,
+    user_agent: String,
+    referrer: String,
+    sub_id: String,
+    prior_click_id: Option<String>,
+    filtered_reason: Option<&'static str>,
 }
 
-/// Rows per INSERT statement: 10 columns each, well under SQLite's limit on bound parameters.
-const ROWS_PER_STATEMENT: usize = 200;
-
-/// Stores a batch of clicks in one transaction, as multi-row INSERTs: all of them are durable when this returns Ok.
-pub fn insert_batch(conn: &mut DbConn, batch: &[NewClick]) -> QueryResult<()> {
-    let rows: Vec<ClickRow> = batch
-        .iter()
-        .map(|c| ClickRow {
-            click_id: &c.click_id,
+impl From<NewClick> for ClickRow {
+    fn from(c: NewClick) -> Self {
+        ClickRow {
+            click_id: c.click_id,
             link_id: c.link_id,
             partner_org_id: c.partner_org_id,
             clicked_at: c.clicked_at,
-            ip_hash: &c.ip_hash,
-            user_agent: &c.user_agent,
-            referrer: &c.referrer,
-            sub_id: &c.sub_id,
-            prior_click_id: c.prior_click_id.as_deref(),
+            ip_hash: c.ip_hash,
+            user_agent: c.user_agent,
+            referrer: c.referrer,
+            sub_id: c.sub_id,
+            prior_click_id: c.prior_click_id,
             filtered_reason: c.filtered_reason.map(ClickFilter::as_str),
-        })
-        .collect();
+        }
+    }
+}
+
+/// Rows per INSERT statement on PostgreSQL: 10 columns each, well under its limit on bound parameters.
+const ROWS_PER_STATEMENT: usize = 200;
+/// Rows per multi-row INSERT on SQLite; the rest of a batch goes one row at a time.
+const SQLITE_ROWS_PER_STATEMENT: usize = 32;
+
+/// Stores a batch of clicks in one transaction, as multi-row INSERTs, skipping those whose `click_id` is stored
+/// already, and says how many were new. So replaying a journal segment twice (a crash between its commit and the
+/// file's removal) stores its clicks once.
+pub fn insert_batch(conn: &mut DbConn, batch: Vec<NewClick>) -> QueryResult<usize> {
+    let rows: Vec<ClickRow> = batch.into_iter().map(ClickRow::from).collect();
     conn.transaction(|conn| {
+        let mut stored = 0;
         match conn {
             // Multi-row VALUES saves PostgreSQL round trips (it is not available through MultiConnection, so the
             // backend takes it directly).
             DbConn::Pg(c) => {
                 for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                    diesel::insert_into(clicks::table)
+                    stored += diesel::insert_into(clicks::table)
                         .values(chunk)
+                        .on_conflict_do_nothing()
                         .execute(c)?;
                 }
             }
-            // SQLite has no round trips to save, and one single-row INSERT stays prepared in the statement cache,
-            // where a multi-row one of each batch size would be parsed afresh.
+            // SQLite: statements of a fixed size, which diesel prepares once and keeps (a multi-row INSERT of each
+            // batch size, or any `ON CONFLICT` clause, would be built and parsed afresh on every run). `OR IGNORE`
+            // skips a stored `click_id`; the other constraints cannot fail for a click the redirect built.
             DbConn::Sqlite(c) => {
-                for row in &rows {
-                    diesel::insert_into(clicks::table).values(row).execute(c)?;
+                let mut chunks = rows.chunks_exact(SQLITE_ROWS_PER_STATEMENT);
+                for chunk in &mut chunks {
+                    let chunk: &[ClickRow; SQLITE_ROWS_PER_STATEMENT] =
+                        chunk.try_into().expect("a chunk of the exact size");
+                    stored += diesel::insert_or_ignore_into(clicks::table)
+                        .values(chunk)
+                        .execute(c)?;
+                }
+                for row in chunks.remainder() {
+                    stored += diesel::insert_or_ignore_into(clicks::table)
+                        .values(row)
+                        .execute(c)?;
                 }
             }
         }
-        Ok(())
-    })
-}
-
-/// Stores those clicks of `batch` whose `click_id` is not stored yet, in one transaction, and says how many that
-/// was. Replaying a spooled batch twice (a crash between its commit and the spool file's removal) stores it once.
-pub fn insert_missing(conn: &mut DbConn, batch: &[NewClick]) -> QueryResult<usize> {
-    conn.transaction(|conn| {
-        let mut stored = std::collections::HashSet::new();
-        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-            let ids: Vec<&str> = chunk.iter().map(|c| c.click_id.as_str()).collect();
-            stored.extend(
-                clicks::table
-                    .filter(clicks::click_id.eq_any(ids))
-                    .select(clicks::click_id)
-                    .load::<String>(conn)?,
-            );
-        }
-        let missing: Vec<NewClick> = batch
-            .iter()
-            .filter(|c| !stored.contains(&c.click_id))
-            .cloned()
-            .collect();
-        insert_batch(conn, &missing)?;
-        Ok(missing.len())
+        Ok(stored)
     })
 }
 

@@ -250,6 +250,7 @@ async fn links_page(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    state.tracking.settle().await;
     let since = crate::db::now() - chrono::Duration::days(30);
     let (links, program) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((

@@ -50,6 +50,12 @@ pub struct AppState {
 
 /// The visitor's IP address: from the socket, or from `X-Forwarded-For` when Concord runs behind a proxy.
 pub fn client_ip(req: &HttpRequest, behind_proxy: bool) -> String {
+    if !behind_proxy {
+        // Straight from the socket: `connection_info` would parse the forwarding headers only to ignore them.
+        if let Some(peer) = req.peer_addr() {
+            return peer.ip().to_string();
+        }
+    }
     let info = req.connection_info();
     let address = if behind_proxy {
         info.realip_remote_addr()
@@ -110,6 +116,26 @@ impl PageContext {
     /// True when the current page lives under `prefix`, for marking the active navigation entry.
     pub fn under(&self, prefix: &str) -> bool {
         self.path == prefix || self.path.starts_with(&format!("{prefix}/"))
+    }
+}
+
+/// Taken by a handler that reads clicks: waits until every click already answered with a 302 is stored (clicks
+/// reach the database a few milliseconds after their redirect), so a page never misses a click that was just made.
+pub struct ClicksSettled;
+
+impl FromRequest for ClicksSettled {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req
+            .app_data::<State>()
+            .expect("AppState is registered")
+            .clone();
+        Box::pin(async move {
+            state.tracking.settle().await;
+            Ok(ClicksSettled)
+        })
     }
 }
 

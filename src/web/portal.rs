@@ -5,7 +5,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{db, page, Ctx, PageContext, State};
+use super::{db, page, ClicksSettled, Ctx, PageContext, State};
 use crate::auth::guard::require_partner;
 use crate::auth::CurrentUser;
 use crate::db::partners::PartnerOverview;
@@ -54,6 +54,7 @@ async fn dashboard(
     Ctx(ctx): Ctx,
     user: CurrentUser,
     state: State,
+    _clicks: ClicksSettled,
 ) -> Result<HttpResponse, AppError> {
     let org_id = user.partner_org_id()?;
     // One trip to the database for the org, its tier progress and its figures.

@@ -1,5 +1,5 @@
-//! `GET /r/{code}`: the tracked redirect. One cached lookup, one click stored (batched with its neighbours), then a
-//! 302 to the destination with the click id appended and a first-party cookie for the cookie window.
+//! `GET /r/{code}`: the tracked redirect. One cached lookup, one click journaled (and stored with its neighbours), then
+//! a 302 to the destination with the click id appended and a first-party cookie for the cookie window.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, Method};
@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{client_ip, State};
 use crate::db::clicks::NewClick;
-use crate::domain::affiliate::{tracked_destination, ClickFilter};
+use crate::domain::affiliate::ClickFilter;
 use crate::error::AppError;
 
 pub const CLICK_COOKIE: &str = "concord_click";
@@ -38,18 +38,12 @@ fn header_text(req: &HttpRequest, name: header::HeaderName, max: usize) -> Strin
 
 async fn follow(req: HttpRequest, state: State) -> Result<HttpResponse, AppError> {
     let code = requested_code(&req).ok_or(AppError::NotFound)?;
-    let target = state
+    let cached = state
         .tracking
         .link(&state.pool, &code)
         .await?
         .ok_or(AppError::NotFound)?;
-    let link = &target.link;
-    let extra = [
-        ("sub_id", link.sub_id.as_str()),
-        ("utm_source", link.utm_source.as_str()),
-        ("utm_medium", link.utm_medium.as_str()),
-        ("utm_campaign", link.utm_campaign.as_str()),
-    ];
+    let (target, link) = (&cached.target, &cached.target.link);
     if !target.partner_approved {
         // The visitor still gets where they wanted to go; a partner that is not approved earns nothing.
         return Ok(HttpResponse::Found()
@@ -91,14 +85,10 @@ async fn follow(req: HttpRequest, state: State) -> Result<HttpResponse, AppError
     state
         .tracking
         .record(click)
-        .await
         .map_err(AppError::Unavailable)?;
 
     let mut response = HttpResponse::Found();
-    response.insert_header((
-        header::LOCATION,
-        tracked_destination(&link.destination_url, &click_id, &extra),
-    ));
+    response.insert_header((header::LOCATION, cached.destination.with_click(&click_id)));
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     if !matches!(filter, Some(ClickFilter::Bot) | Some(ClickFilter::Head)) {
         let cookie = Cookie::build(CLICK_COOKIE, click_id)

@@ -5,7 +5,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::{db, State};
+use super::{db, ClicksSettled, State};
 use crate::db::stripe_events::Handled;
 use crate::error::AppError;
 
@@ -21,6 +21,8 @@ fn refuse(code: &str, message: impl std::fmt::Display) -> HttpResponse {
 async fn stripe(
     req: HttpRequest,
     state: State,
+    // A checkout's click is found by its id: it has to be stored first.
+    _clicks: ClicksSettled,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let Some(secret) = state

@@ -265,6 +265,7 @@ async fn follow(browser: &Browser, code: &str) -> String {
 }
 
 async fn click_rows(app: &TestApp) -> Vec<(String, Option<String>)> {
+    app.settle_clicks().await;
     app.db(|conn| {
         use concord::db::schema::clicks::dsl::*;
         use diesel::prelude::*;
@@ -446,6 +447,7 @@ async fn clicks_outside_the_cookie_window_do_not_attribute() {
     let key = app.api_key().await;
     let click = follow(&app.browser(), "bright").await;
     let old = click.clone();
+    app.settle_clicks().await;
     app.db(move |conn| {
         use concord::db::schema::clicks::dsl::*;
         use diesel::prelude::*;

@@ -90,6 +90,7 @@ impl Drop for Outage {
 }
 
 async fn stored_clicks(app: &TestApp, code: &str) -> i64 {
+    app.settle_clicks().await;
     let code = code.to_string();
     app.db(move |conn| {
         use concord::db::schema::{clicks, links};
@@ -187,6 +188,8 @@ async fn a_database_outage_gives_503_pages_and_keeps_redirecting_then_stores_eve
             .unwrap()
             .starts_with("https://shop.test/pricing"));
     }
+    // The round that could not store them hands their journal to the spool.
+    app.settle_clicks().await;
     let spool = app.mail_dir.path().join("data").join("click-spool");
     let spooled = std::fs::read_dir(&spool).unwrap().count();
     assert!(spooled >= 1, "the clicks wait in {}", spool.display());
@@ -225,6 +228,7 @@ async fn replaying_a_spool_file_twice_stores_its_clicks_once() {
         let redirect = app.browser().get(&format!("/r/{code}")).await;
         assert_eq!(redirect.status, StatusCode::FOUND);
     }
+    app.settle_clicks().await;
     let spool = app.mail_dir.path().join("data").join("click-spool");
     let files: Vec<_> = std::fs::read_dir(&spool)
         .unwrap()
@@ -261,4 +265,106 @@ async fn replaying_a_spool_file_twice_stores_its_clicks_once() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(stored_clicks(&app, &code).await, 3);
+}
+
+/// A journal segment whose writer died (nobody holds its lock) is replayed, without the half line the writer was in
+/// the middle of; a segment a live writer still holds is left alone until that writer lets go.
+#[tokio::test]
+async fn a_journal_segment_a_dead_writer_left_is_replayed_and_a_held_one_is_left_alone() {
+    let app = TestApp::spawn().await;
+    app.affiliate_program(true, |_| {}).await;
+    let (_, code) = app
+        .affiliate_with_link("Journal Media", "journal@media.test", "journal")
+        .await;
+    assert_eq!(
+        app.browser().get(&format!("/r/{code}")).await.status,
+        StatusCode::FOUND
+    );
+    assert_eq!(stored_clicks(&app, &code).await, 1);
+    let (link_id, partner_org_id) = app
+        .db(|conn| {
+            use concord::db::schema::clicks;
+            use diesel::prelude::*;
+            clicks::table
+                .select((clicks::link_id, clicks::partner_org_id))
+                .first::<(i64, i64)>(conn)
+                .unwrap()
+        })
+        .await;
+    let click = || concord::db::clicks::NewClick {
+        click_id: concord::tracking::new_click_id(),
+        link_id,
+        partner_org_id,
+        clicked_at: concord::db::now(),
+        ip_hash: "00".into(),
+        user_agent: "Mozilla/5.0".into(),
+        referrer: String::new(),
+        sub_id: String::new(),
+        prior_click_id: None,
+        filtered_reason: None,
+    };
+    let line = |click: &concord::db::clicks::NewClick| {
+        format!("{}\n", serde_json::to_string(click).unwrap())
+    };
+    let journal = app.mail_dir.path().join("data").join("click-journal");
+    let (first, second, torn) = (click(), click(), click());
+    let torn_line = line(&torn);
+    std::fs::write(
+        journal.join("00-dead.live"),
+        format!(
+            "{}{}{}",
+            line(&first),
+            line(&second),
+            &torn_line[..torn_line.len() / 2]
+        ),
+    )
+    .unwrap();
+    let held_path = journal.join("00-held.live");
+    let held_click = click();
+    std::fs::write(&held_path, line(&held_click)).unwrap();
+    let held = std::fs::File::open(&held_path).unwrap();
+    held.lock().unwrap();
+
+    let stored = |ids: Vec<String>| {
+        app.db(move |conn| {
+            use concord::db::schema::clicks;
+            use diesel::prelude::*;
+            clicks::table
+                .filter(clicks::click_id.eq_any(ids))
+                .count()
+                .get_result::<i64>(conn)
+                .unwrap()
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stored(vec![first.click_id.clone(), second.click_id.clone()]).await < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the dead writer's clicks were not stored"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(stored(vec![torn.click_id.clone()]).await, 0);
+    assert!(!journal.join("00-dead.live").exists());
+    // Two more replay rounds (every 2 s) and the held segment is still there, unread.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(held_path.exists());
+    assert_eq!(stored(vec![held_click.click_id.clone()]).await, 0);
+
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stored(vec![held_click.click_id.clone()]).await < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the segment let go of was not replayed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let spool = app.mail_dir.path().join("data").join("click-spool");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&spool).unwrap().count() > 0 {
+        assert!(Instant::now() < deadline, "the spool was not emptied");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(stored_clicks(&app, &code).await, 4);
 }

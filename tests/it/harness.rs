@@ -232,6 +232,7 @@ pub struct TestApp {
     pub database: TestDatabase,
     pub jobs: Arc<concord::jobs::JobContext>,
     pub mail_dir: tempfile::TempDir,
+    clicks: concord::click_journal::ClickJournal,
 }
 
 pub fn free_port() -> u16 {
@@ -275,6 +276,7 @@ impl TestApp {
             .expect("the application starts");
         let address = format!("http://127.0.0.1:{}", app.port);
         let (pool, setup_url, jobs) = (app.pool.clone(), app.setup_url.clone(), app.jobs.clone());
+        let clicks = app.clicks.clone();
         tokio::spawn(app.run_until_stopped());
         Self {
             address,
@@ -283,7 +285,14 @@ impl TestApp {
             database,
             jobs,
             mail_dir,
+            clicks,
         }
+    }
+
+    /// Waits until every click answered so far is stored (or spooled, when the database cannot take it), as the
+    /// pages that show clicks do.
+    pub async fn settle_clicks(&self) {
+        self.clicks.settle().await
     }
 
     pub async fn run_job(&self, name: &str) -> String {
