@@ -116,10 +116,10 @@ pub fn take_write_lock(conn: &mut DbConn) -> QueryResult<()> {
 
 pub fn pool(url: &DatabaseUrl) -> Result<DbPool, String> {
     let max_size = match url.backend {
-        // Five of them held for good by the click writer and the four conversion writers.
+        // Five of them held for good by the click ingest and the four conversion writers.
         Backend::Postgres => 16,
         // SQLite has one writer at a time; a few connections let reads go on beside it under WAL. Two of them are
-        // held for good by the click and conversion writers.
+        // held for good by the click ingest and the conversion writer.
         Backend::Sqlite => 6,
     };
     r2d2::Pool::builder()
