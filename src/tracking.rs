@@ -217,8 +217,10 @@ impl Tracking {
         }
     }
 
-    /// Journals a click: when this returns Ok, the click survives a crash and reaches the database.
-    pub fn record(&self, click: NewClick) -> Result<(), String> {
+    /// Journals a click: when this returns Ok, the click survives a crash and reaches the database. Waits first
+    /// when the database is far behind the journal.
+    pub async fn record(&self, click: NewClick) -> Result<(), String> {
+        self.journal.wait_for_room().await;
         self.journal.append(click)
     }
 

@@ -85,6 +85,7 @@ async fn follow(req: HttpRequest, state: State) -> Result<HttpResponse, AppError
     state
         .tracking
         .record(click)
+        .await
         .map_err(AppError::Unavailable)?;
 
     let mut response = HttpResponse::Found();
