@@ -1,6 +1,7 @@
 //! Issue 11, faults: the database goes away under a running server. Pages answer with the 503 page, `/healthz`
 //! says 503, and the tracked redirect still sends visitors to the destination: links it has seen are cached and its
-//! clicks are spooled to disk, then stored, once each, when the database is back.
+//! clicks are spooled to disk, then stored, once each, when the database is back. Also the click journal's own
+//! faults: segments a dead process left, and a database that stores clicks slower than they come.
 //!
 //! The fault is real on each backend: on SQLite another process-like connection holds the write lock (what a backup
 //! or a `sqlite3` shell does), so every change fails after the busy timeout; on PostgreSQL the test's database stops
@@ -281,28 +282,7 @@ async fn a_journal_segment_a_dead_writer_left_is_replayed_and_a_held_one_is_left
         StatusCode::FOUND
     );
     assert_eq!(stored_clicks(&app, &code).await, 1);
-    let (link_id, partner_org_id) = app
-        .db(|conn| {
-            use concord::db::schema::clicks;
-            use diesel::prelude::*;
-            clicks::table
-                .select((clicks::link_id, clicks::partner_org_id))
-                .first::<(i64, i64)>(conn)
-                .unwrap()
-        })
-        .await;
-    let click = || concord::db::clicks::NewClick {
-        click_id: concord::tracking::new_click_id(),
-        link_id,
-        partner_org_id,
-        clicked_at: concord::db::now(),
-        ip_hash: "00".into(),
-        user_agent: "Mozilla/5.0".into(),
-        referrer: String::new(),
-        sub_id: String::new(),
-        prior_click_id: None,
-        filtered_reason: None,
-    };
+    let click = click_like_the_first(&app).await;
     let line = |click: &concord::db::clicks::NewClick| {
         format!("{}\n", serde_json::to_string(click).unwrap())
     };
@@ -367,4 +347,118 @@ async fn a_journal_segment_a_dead_writer_left_is_replayed_and_a_held_one_is_left
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(stored_clicks(&app, &code).await, 4);
+}
+
+/// A click on the same link as the first stored click, with a new id.
+async fn click_like_the_first(app: &TestApp) -> impl Fn() -> concord::db::clicks::NewClick {
+    let (link_id, partner_org_id) = app
+        .db(|conn| {
+            use concord::db::schema::clicks;
+            use diesel::prelude::*;
+            clicks::table
+                .select((clicks::link_id, clicks::partner_org_id))
+                .first::<(i64, i64)>(conn)
+                .unwrap()
+        })
+        .await;
+    move || concord::db::clicks::NewClick {
+        click_id: concord::tracking::new_click_id(),
+        link_id,
+        partner_org_id,
+        clicked_at: concord::db::now(),
+        ip_hash: "00".into(),
+        user_agent: "Mozilla/5.0".into(),
+        referrer: String::new(),
+        sub_id: String::new(),
+        prior_click_id: None,
+        filtered_reason: None,
+    }
+}
+
+/// A database that is slow to take clicks, not down: another connection holds a lock that makes every insert into
+/// `clicks` wait (SQLite: the write lock; PostgreSQL: a SHARE lock on the table), until `end`.
+struct SlowInserts {
+    release: mpsc::Sender<()>,
+    holder: std::thread::JoinHandle<()>,
+}
+
+impl SlowInserts {
+    fn start(database: &TestDatabase) -> Self {
+        let (url, postgres) = (database.url().to_string(), database.is_postgres());
+        let (locked_tx, locked_rx) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let hold = |conn: &mut dyn FnMut(&str)| {
+                locked_tx.send(()).unwrap();
+                let _ = released.recv();
+                conn("ROLLBACK");
+            };
+            if postgres {
+                let mut conn = diesel::PgConnection::establish(&url).unwrap();
+                conn.batch_execute("BEGIN; LOCK TABLE clicks IN SHARE MODE;")
+                    .unwrap();
+                hold(&mut |sql| conn.batch_execute(sql).unwrap());
+            } else {
+                let path = url.trim_start_matches("sqlite://").to_string();
+                let mut conn = diesel::SqliteConnection::establish(&path).unwrap();
+                conn.batch_execute("BEGIN IMMEDIATE").unwrap();
+                hold(&mut |sql| conn.batch_execute(sql).unwrap());
+            }
+        });
+        locked_rx.recv().unwrap();
+        SlowInserts { release, holder }
+    }
+
+    fn end(self) {
+        self.release.send(()).unwrap();
+        self.holder.join().unwrap();
+    }
+}
+
+/// When clicks come faster than the database stores them, a redirect waits once 10,000 journaled clicks are
+/// waiting, and goes on as soon as the database has taken them; none is lost.
+#[tokio::test]
+async fn a_redirect_waits_for_room_while_the_database_is_far_behind() {
+    let app = TestApp::spawn().await;
+    app.affiliate_program(true, |_| {}).await;
+    let (_, code) = app
+        .affiliate_with_link("Backlog Media", "backlog@media.test", "backlog")
+        .await;
+    assert_eq!(
+        app.browser().get(&format!("/r/{code}")).await.status,
+        StatusCode::FOUND
+    );
+    assert_eq!(stored_clicks(&app, &code).await, 1);
+    let click = click_like_the_first(&app).await;
+    let journal = app.click_journal();
+    journal.wait_for_room().await;
+
+    let slow = SlowInserts::start(&app.database);
+    for _ in 0..10_000 {
+        journal.append(click()).unwrap();
+    }
+    let waiting = journal.wait_for_room();
+    tokio::pin!(waiting);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut waiting)
+            .await
+            .is_err(),
+        "10,000 clicks wait for a stuck database, and the next redirect did not wait"
+    );
+    // A redirect now waits too, and answers once there is room.
+    let visitor = app.browser();
+    let path = format!("/r/{code}");
+    let redirect = tokio::spawn(async move { visitor.get(&path).await.status });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !redirect.is_finished(),
+        "the redirect did not wait for room"
+    );
+
+    slow.end();
+    tokio::time::timeout(Duration::from_secs(20), waiting)
+        .await
+        .expect("room once the database took the backlog");
+    assert_eq!(redirect.await.unwrap(), StatusCode::FOUND);
+    assert_eq!(stored_clicks(&app, &code).await, 10_002);
 }

@@ -289,6 +289,10 @@ impl TestApp {
         }
     }
 
+    pub fn click_journal(&self) -> &concord::click_journal::ClickJournal {
+        &self.clicks
+    }
+
     /// Waits until every click answered so far is stored (or spooled, when the database cannot take it), as the
     /// pages that show clicks do.
     pub async fn settle_clicks(&self) {
