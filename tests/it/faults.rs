@@ -16,10 +16,61 @@ use reqwest::StatusCode;
 
 use crate::harness::{TestApp, TestDatabase, PASSWORD};
 
-/// A database fault for as long as it lives.
-pub struct Outage {
+/// A transaction another connection holds open on a thread of its own, from `start` until `end` (or drop), and
+/// then rolls back.
+struct HeldTransaction {
     release: Option<mpsc::Sender<()>>,
     holder: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HeldTransaction {
+    /// Runs `begin` on a new connection to `database` and returns once it has.
+    fn start(database: &TestDatabase, begin: &'static str) -> Self {
+        let (url, postgres) = (database.url().to_string(), database.is_postgres());
+        let (locked_tx, locked_rx) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let mut conn: Box<dyn SimpleConnection> = if postgres {
+                Box::new(diesel::PgConnection::establish(&url).unwrap())
+            } else {
+                let path = url.trim_start_matches("sqlite://");
+                Box::new(diesel::SqliteConnection::establish(path).unwrap())
+            };
+            conn.batch_execute(begin).unwrap();
+            locked_tx.send(()).unwrap();
+            let _ = released.recv();
+            conn.batch_execute("ROLLBACK").unwrap();
+        });
+        locked_rx.recv().unwrap();
+        HeldTransaction {
+            release: Some(release),
+            holder: Some(holder),
+        }
+    }
+
+    fn end(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        if let Some(release) = self.release.take() {
+            let _ = release.send(());
+        }
+        if let Some(holder) = self.holder.take() {
+            holder.join().unwrap();
+        }
+    }
+}
+
+impl Drop for HeldTransaction {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// A database fault for as long as it lives.
+pub struct Outage {
+    sqlite_lock: Option<HeldTransaction>,
     postgres: Option<(String, String)>,
 }
 
@@ -37,30 +88,17 @@ impl Outage {
                     ))
                     .unwrap();
                 Outage {
-                    release: None,
-                    holder: None,
+                    sqlite_lock: None,
                     postgres: Some((server_url.clone(), name.clone())),
                 }
             }
-            TestDatabase::Sqlite { url, .. } => {
-                let path = url.trim_start_matches("sqlite://").to_string();
-                let (locked_tx, locked_rx) = mpsc::channel();
-                let (release, released) = mpsc::channel::<()>();
-                let holder = std::thread::spawn(move || {
-                    let mut conn = diesel::SqliteConnection::establish(&path).unwrap();
-                    conn.batch_execute("PRAGMA busy_timeout = 10000; BEGIN EXCLUSIVE;")
-                        .unwrap();
-                    locked_tx.send(()).unwrap();
-                    let _ = released.recv();
-                    conn.batch_execute("ROLLBACK").unwrap();
-                });
-                locked_rx.recv().unwrap();
-                Outage {
-                    release: Some(release),
-                    holder: Some(holder),
-                    postgres: None,
-                }
-            }
+            TestDatabase::Sqlite { .. } => Outage {
+                sqlite_lock: Some(HeldTransaction::start(
+                    database,
+                    "PRAGMA busy_timeout = 10000; BEGIN EXCLUSIVE;",
+                )),
+                postgres: None,
+            },
         }
     }
 
@@ -69,11 +107,8 @@ impl Outage {
     }
 
     fn finish(&mut self) {
-        if let Some(release) = self.release.take() {
-            let _ = release.send(());
-        }
-        if let Some(holder) = self.holder.take() {
-            holder.join().unwrap();
+        if let Some(lock) = self.sqlite_lock.take() {
+            lock.end();
         }
         if let Some((server_url, name)) = self.postgres.take() {
             let mut admin = diesel::PgConnection::establish(&server_url).unwrap();
@@ -272,17 +307,8 @@ async fn replaying_a_spool_file_twice_stores_its_clicks_once() {
 /// the middle of; a segment a live writer still holds is left alone until that writer lets go.
 #[tokio::test]
 async fn a_journal_segment_a_dead_writer_left_is_replayed_and_a_held_one_is_left_alone() {
-    let app = TestApp::spawn().await;
-    app.affiliate_program(true, |_| {}).await;
-    let (_, code) = app
-        .affiliate_with_link("Journal Media", "journal@media.test", "journal")
-        .await;
-    assert_eq!(
-        app.browser().get(&format!("/r/{code}")).await.status,
-        StatusCode::FOUND
-    );
-    assert_eq!(stored_clicks(&app, &code).await, 1);
-    let click = click_like_the_first(&app).await;
+    let code = "journal";
+    let (app, click) = app_with_one_click("Journal Media", "journal@media.test", code).await;
     let line = |click: &concord::db::clicks::NewClick| {
         format!("{}\n", serde_json::to_string(click).unwrap())
     };
@@ -349,8 +375,21 @@ async fn a_journal_segment_a_dead_writer_left_is_replayed_and_a_held_one_is_left
     assert_eq!(stored_clicks(&app, &code).await, 4);
 }
 
-/// A click on the same link as the first stored click, with a new id.
-async fn click_like_the_first(app: &TestApp) -> impl Fn() -> concord::db::clicks::NewClick {
+/// An affiliate program with one link (`code`) and one stored click on it, and a maker of further clicks on that
+/// link, each with a new id, to put in the journal by hand.
+async fn app_with_one_click(
+    name: &str,
+    email: &str,
+    code: &str,
+) -> (TestApp, impl Fn() -> concord::db::clicks::NewClick) {
+    let app = TestApp::spawn().await;
+    app.affiliate_program(true, |_| {}).await;
+    app.affiliate_with_link(name, email, code).await;
+    assert_eq!(
+        app.browser().get(&format!("/r/{code}")).await.status,
+        StatusCode::FOUND
+    );
+    assert_eq!(stored_clicks(&app, code).await, 1);
     let (link_id, partner_org_id) = app
         .db(|conn| {
             use concord::db::schema::clicks;
@@ -361,7 +400,7 @@ async fn click_like_the_first(app: &TestApp) -> impl Fn() -> concord::db::clicks
                 .unwrap()
         })
         .await;
-    move || concord::db::clicks::NewClick {
+    let click = move || concord::db::clicks::NewClick {
         click_id: concord::tracking::new_click_id(),
         link_id,
         partner_org_id,
@@ -372,68 +411,31 @@ async fn click_like_the_first(app: &TestApp) -> impl Fn() -> concord::db::clicks
         sub_id: String::new(),
         prior_click_id: None,
         filtered_reason: None,
-    }
+    };
+    (app, click)
 }
 
 /// A database that is slow to take clicks, not down: another connection holds a lock that makes every insert into
-/// `clicks` wait (SQLite: the write lock; PostgreSQL: a SHARE lock on the table), until `end`.
-struct SlowInserts {
-    release: mpsc::Sender<()>,
-    holder: std::thread::JoinHandle<()>,
-}
-
-impl SlowInserts {
-    fn start(database: &TestDatabase) -> Self {
-        let (url, postgres) = (database.url().to_string(), database.is_postgres());
-        let (locked_tx, locked_rx) = mpsc::channel();
-        let (release, released) = mpsc::channel::<()>();
-        let holder = std::thread::spawn(move || {
-            let hold = |conn: &mut dyn FnMut(&str)| {
-                locked_tx.send(()).unwrap();
-                let _ = released.recv();
-                conn("ROLLBACK");
-            };
-            if postgres {
-                let mut conn = diesel::PgConnection::establish(&url).unwrap();
-                conn.batch_execute("BEGIN; LOCK TABLE clicks IN SHARE MODE;")
-                    .unwrap();
-                hold(&mut |sql| conn.batch_execute(sql).unwrap());
-            } else {
-                let path = url.trim_start_matches("sqlite://").to_string();
-                let mut conn = diesel::SqliteConnection::establish(&path).unwrap();
-                conn.batch_execute("BEGIN IMMEDIATE").unwrap();
-                hold(&mut |sql| conn.batch_execute(sql).unwrap());
-            }
-        });
-        locked_rx.recv().unwrap();
-        SlowInserts { release, holder }
-    }
-
-    fn end(self) {
-        self.release.send(()).unwrap();
-        self.holder.join().unwrap();
-    }
+/// `clicks` wait (SQLite: the write lock; PostgreSQL: a SHARE lock on the table), until it ends.
+fn slow_inserts(database: &TestDatabase) -> HeldTransaction {
+    let begin = if database.is_postgres() {
+        "BEGIN; LOCK TABLE clicks IN SHARE MODE;"
+    } else {
+        "BEGIN IMMEDIATE"
+    };
+    HeldTransaction::start(database, begin)
 }
 
 /// When clicks come faster than the database stores them, a redirect waits once 10,000 journaled clicks are
 /// waiting, and goes on as soon as the database has taken them; none is lost.
 #[tokio::test]
 async fn a_redirect_waits_for_room_while_the_database_is_far_behind() {
-    let app = TestApp::spawn().await;
-    app.affiliate_program(true, |_| {}).await;
-    let (_, code) = app
-        .affiliate_with_link("Backlog Media", "backlog@media.test", "backlog")
-        .await;
-    assert_eq!(
-        app.browser().get(&format!("/r/{code}")).await.status,
-        StatusCode::FOUND
-    );
-    assert_eq!(stored_clicks(&app, &code).await, 1);
-    let click = click_like_the_first(&app).await;
+    let code = "backlog";
+    let (app, click) = app_with_one_click("Backlog Media", "backlog@media.test", code).await;
     let journal = app.click_journal();
     journal.wait_for_room().await;
 
-    let slow = SlowInserts::start(&app.database);
+    let slow = slow_inserts(&app.database);
     for _ in 0..10_000 {
         journal.append(click()).unwrap();
     }
