@@ -224,7 +224,9 @@ impl Tracking {
         self.journal.append(click)
     }
 
-    /// Waits until every click already answered is stored (see [`ClickJournal::settle`]).
+    /// Waits until every click already answered is stored (see [`ClickJournal::settle`]). Called before reading
+    /// clicks, so a page never misses a click that was just made (clicks reach the database a few milliseconds
+    /// after their redirect).
     pub async fn settle(&self) {
         self.journal.settle().await
     }

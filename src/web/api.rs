@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::future::Future;
 use std::pin::Pin;
 
-use super::{db, ClicksSettled, State};
+use super::{db, State};
 use crate::auth::token::hash_token;
 use crate::db::api_keys::ApiKey;
 use crate::db::DbConn;
@@ -175,11 +175,11 @@ impl From<crate::db::conversions::Conversion> for ConversionView {
 async fn record_conversion(
     key: PresentedKey,
     state: State,
-    // The conversion's click is found by its id: it has to be stored first.
-    _clicks: ClicksSettled,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = json_body(payload).await?;
+    // The conversion's click is found by its id: it has to be stored first.
+    state.tracking.settle().await;
     let recorded = state
         .conversions
         .submit(ConversionJob {

@@ -119,26 +119,6 @@ impl PageContext {
     }
 }
 
-/// Taken by a handler that reads clicks: waits until every click already answered with a 302 is stored (clicks
-/// reach the database a few milliseconds after their redirect), so a page never misses a click that was just made.
-pub struct ClicksSettled;
-
-impl FromRequest for ClicksSettled {
-    type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req
-            .app_data::<State>()
-            .expect("AppState is registered")
-            .clone();
-        Box::pin(async move {
-            state.tracking.settle().await;
-            Ok(ClicksSettled)
-        })
-    }
-}
-
 /// Extractor for `PageContext`. Takes the flash messages out of the session, so only handlers that render take it.
 pub struct Ctx(pub PageContext);
 

@@ -5,7 +5,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{db, page, ClicksSettled, Ctx, PageContext, State};
+use super::{db, page, Ctx, PageContext, State};
 use crate::auth::guard::require_partner;
 use crate::auth::CurrentUser;
 use crate::db::partners::PartnerOverview;
@@ -54,9 +54,9 @@ async fn dashboard(
     Ctx(ctx): Ctx,
     user: CurrentUser,
     state: State,
-    _clicks: ClicksSettled,
 ) -> Result<HttpResponse, AppError> {
     let org_id = user.partner_org_id()?;
+    state.tracking.settle().await;
     // One trip to the database for the org, its tier progress and its figures.
     let (partner, next_tier, performance) = db(&state.pool, move |conn| {
         let partner = crate::db::partners::overview(conn, org_id)?.ok_or(AppError::NotFound)?;

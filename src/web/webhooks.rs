@@ -5,7 +5,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::{db, ClicksSettled, State};
+use super::{db, State};
 use crate::db::stripe_events::Handled;
 use crate::error::AppError;
 
@@ -21,8 +21,6 @@ fn refuse(code: &str, message: impl std::fmt::Display) -> HttpResponse {
 async fn stripe(
     req: HttpRequest,
     state: State,
-    // A checkout's click is found by its id: it has to be stored first.
-    _clicks: ClicksSettled,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let Some(secret) = state
@@ -55,6 +53,8 @@ async fn stripe(
         Ok(event) => event,
         Err(e) => return Ok(refuse("bad_event", e)),
     };
+    // A checkout's click is found by its id: it has to be stored first.
+    state.tracking.settle().await;
     let handled = db(&state.pool, move |conn| {
         let program = crate::db::programs::current(conn)?;
         crate::db::stripe_events::handle(conn, &program, &event)
