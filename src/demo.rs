@@ -185,6 +185,9 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             hold_days: 30,
         };
         programs::update_affiliate_settings(conn, program.id, &settings, &system)?;
+        // The demo affiliate joined under these terms, as a signup at /join records them.
+        let terms_version = programs::current(conn)?.terms_version;
+        partners::record_application(conn, affiliate, "A deals blog with a newsletter", terms_version)?;
         links::ensure_default(conn, affiliate, &settings.default_landing_url)?;
         let campaign = NewLink {
             partner_org_id: affiliate,
@@ -260,7 +263,11 @@ fn demo_deals(conn: &mut DbConn, reseller: i64, rep_id: i64, system: &Actor) -> 
                 custom_values: Vec::new(),
                 justification: String::new(),
             };
-            Ok(deals::register(conn, &program, reseller, &registration, &rep, &quiet)?.0)
+            Ok(
+                deals::register(conn, &program, reseller, &registration, &rep, &quiet)?
+                    .0
+                    .id,
+            )
         };
     let _waiting = add("Initech", "initech.example", 18_000, 45)?;
     let _conflicting = add("Globex", "globex.example", 40_000, 60)?;
@@ -275,6 +282,7 @@ fn demo_deals(conn: &mut DbConn, reseller: i64, rep_id: i64, system: &Actor) -> 
             id,
             DealDecision::Approve,
             "",
+            false,
             system,
             &quiet,
         )?;

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::audit::{self, Actor, Change, Subject};
 use super::programs::Program;
 use super::schema::{conversions, refunds};
-use super::{clicks, coupons, customers, is_unique_violation, now, users, DbConn};
+use super::{clicks, coupons, customers, is_unique_violation, now, users, DbConn, Lock};
 use crate::domain::attribution::{attribute, AttributedBy, Evidence};
 pub use crate::domain::conversion::{ConversionKind, ReviewStatus};
 use crate::domain::fraud::{flags, FraudFacts};
@@ -122,6 +122,13 @@ pub fn record(
     let reasons = match &attribution {
         None => Vec::new(),
         Some(won) => {
+            let partner_status: crate::domain::partner::PartnerStatus =
+                super::schema::partner_orgs::table
+                    .find(won.partner_org_id)
+                    .select(super::schema::partner_orgs::status)
+                    .first::<String>(conn)?
+                    .parse()
+                    .map_err(|e: String| diesel::result::Error::DeserializationError(e.into()))?;
             let partner_emails: Vec<String> = users::list_for_org(conn, won.partner_org_id)?
                 .into_iter()
                 .map(|u| u.email)
@@ -147,6 +154,7 @@ pub fn record(
                 min_seconds_to_convert: program.min_seconds_to_convert,
                 conversions_from_ip_last_hour: from_ip,
                 max_conversions_per_ip_hour: program.max_conversions_per_ip_hour,
+                partner_status,
             })
         }
     };
@@ -345,7 +353,8 @@ pub fn review(
     reason: &str,
     actor: &Actor,
 ) -> QueryResult<bool> {
-    conn.transaction(|conn| {
+    super::exclusive_transaction(conn, |conn| {
+        super::lock(conn, Lock::Sale, &[id])?;
         let verdict = if approve {
             ReviewStatus::Approved
         } else {
@@ -366,23 +375,12 @@ pub fn review(
         }
         let conversion = find(conn, id)?.ok_or(diesel::result::Error::NotFound)?;
         if !approve {
-            // A rejected conversion earns nothing: its commission (not yet paid: it was held) is voided.
-            let entries: Vec<i64> = super::ledger::for_conversion(conn, id)?
-                .into_iter()
-                .map(|e| e.id)
-                .collect();
-            for from in [
-                crate::domain::ledger::EntryStatus::Pending,
-                crate::domain::ledger::EntryStatus::Approved,
-            ] {
-                super::ledger::advance(
-                    conn,
-                    &entries,
-                    from,
-                    crate::domain::ledger::EntryStatus::Void,
-                    Some(reason),
-                )?;
+            // A rejected conversion earns nothing: its commission is voided, or clawed back if a payout took it.
+            if let Some(org) = conversion.partner_org_id {
+                super::lock(conn, Lock::PartnerOrg, &[org])?;
             }
+            let entries = super::ledger::for_conversion(conn, id)?;
+            super::ledger::take_back(conn, &entries, reason, "conversion_rejection", id)?;
         }
         audit::record(
             conn,
@@ -407,18 +405,40 @@ pub fn review(
     })
 }
 
-/// Conversions of a partner since a moment: (occurred_at, kind, amount, currency).
+/// Conversions of a partner since a moment, oldest first, each with what has been refunded of it.
 pub fn for_partner_since(
     conn: &mut DbConn,
     partner_org_id: i64,
     since: NaiveDateTime,
-) -> QueryResult<Vec<Conversion>> {
-    conversions::table
+) -> QueryResult<Vec<(Conversion, i64)>> {
+    let rows: Vec<Conversion> = conversions::table
         .filter(conversions::partner_org_id.eq(partner_org_id))
         .filter(conversions::occurred_at.ge(since))
         .order(conversions::occurred_at)
         .select(Conversion::as_select())
-        .load(conn)
+        .load(conn)?;
+    let refunded: Vec<(i64, i64)> = refunds::table
+        .inner_join(conversions::table)
+        .filter(conversions::partner_org_id.eq(partner_org_id))
+        .filter(conversions::occurred_at.ge(since))
+        .group_by(refunds::conversion_id)
+        .select((
+            refunds::conversion_id,
+            diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "CAST(SUM(refunds.amount_minor) AS BIGINT)",
+            ),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|c| {
+            let back = refunded
+                .iter()
+                .find(|(id, _)| *id == c.id)
+                .map_or(0, |(_, sum)| *sum);
+            (c, back)
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -444,8 +464,18 @@ pub enum RefundError {
     Database(#[from] diesel::result::Error),
 }
 
-/// Records a refund once per refund id. Without an amount the whole remaining sale is refunded. The ledger (commission
-/// reversal) reads refunds from here.
+impl super::DatabaseFailure for RefundError {
+    fn database_error(&self) -> Option<&diesel::result::Error> {
+        match self {
+            RefundError::Database(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Records a refund once per refund id. Without an amount the whole remaining sale is refunded. The sale's row is
+/// locked while the refund is decided, so refunds of one sale are decided one after the other and never add up to
+/// more than the sale (ledger invariant 1); the org's row is locked before its commission is reversed (invariant 3).
 pub fn refund(
     conn: &mut DbConn,
     program_id: i64,
@@ -469,12 +499,19 @@ pub fn refund(
     if sale.kind != ConversionKind::Sale.as_str() {
         return Err(RefundError::NotASale(external_id.to_string()));
     }
-    let inserted = conn.transaction(|conn| {
-        let previous: Vec<i64> = refunds::table
-            .filter(refunds::conversion_id.eq(sale.id))
-            .select(refunds::amount_minor)
-            .load(conn)?;
-        let left = sale.amount_minor - previous.iter().sum::<i64>();
+    let recorded = super::exclusive_transaction(conn, |conn| {
+        super::lock(conn, Lock::Sale, &[sale.id])?;
+        // A concurrent request with the same refund id may have been recorded while this one waited for the lock.
+        if let Some(done) = existing(conn)? {
+            return Ok((done.id, false));
+        }
+        let refunded_before = crate::domain::money::sum_minor(
+            refunds::table
+                .filter(refunds::conversion_id.eq(sale.id))
+                .select(refunds::amount_minor)
+                .load::<i64>(conn)?,
+        );
+        let left = sale.amount_minor - refunded_before;
         let requested = amount.unwrap_or(left);
         if requested > left || requested <= 0 {
             return Err(RefundError::TooLarge { requested, left });
@@ -489,16 +526,19 @@ pub fn refund(
             ))
             .returning(refunds::id)
             .get_result(conn)?;
-        reverse_commission(conn, &sale, id, previous.iter().sum(), requested)?;
-        Ok(id)
+        if let Some(org) = sale.partner_org_id {
+            super::lock(conn, Lock::PartnerOrg, &[org])?;
+            reverse_commission(conn, &sale, id, refunded_before, requested)?;
+        }
+        Ok((id, true))
     });
-    match inserted {
-        Ok(id) => Ok((
+    match recorded {
+        Ok((id, created)) => Ok((
             refunds::table
                 .find(id)
                 .select(Refund::as_select())
                 .first(conn)?,
-            true,
+            created,
         )),
         Err(RefundError::Database(e)) if is_unique_violation(&e) => {
             Ok((existing(conn)?.ok_or(RefundError::Database(e))?, false))
@@ -527,12 +567,16 @@ fn reverse_commission(
         .iter()
         .filter(|e| e.source_type == "refund" && e.status != EntryStatus::Void.as_str())
         .collect();
+    let written: Vec<i64> = std::iter::once(commission.id)
+        .chain(reversals.iter().map(|e| e.id))
+        .collect();
     let state = CommissionState {
         commission_minor: commission.amount_minor,
         status: commission.status(),
         sale_minor: sale.amount_minor,
         refunded_minor: refunded_before,
-        reversed_minor: reversals.iter().map(|e| e.amount_minor).sum(),
+        reversed_minor: crate::domain::money::sum_minor(reversals.iter().map(|e| e.amount_minor)),
+        held_by_payout: !super::payouts::held_among(conn, &written)?.is_empty(),
     };
     let money = |minor: i64| {
         crate::domain::money::Money::new(
@@ -574,6 +618,8 @@ fn reverse_commission(
                 money(sale.amount_minor),
                 if commission.status() == EntryStatus::Paid {
                     " after payout"
+                } else if state.held_by_payout {
+                    " while a payout in progress held the commission"
                 } else {
                     ""
                 }

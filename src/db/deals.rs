@@ -12,7 +12,7 @@ use super::programs::Program;
 use super::schema::{
     deal_events, deal_extensions, deal_stages, deals, direct_accounts, partner_orgs, tiers, users,
 };
-use super::{is_unique_violation, now, DbConn};
+use super::{is_unique_violation, now, DbConn, Lock};
 use crate::domain::deal::{
     claims_customer, expiry_step, matched_fields, CustomerKeys, DealDecision, DealStatus,
     ExpiryStep, MatchedField, SlaClock,
@@ -132,6 +132,15 @@ pub enum DealError {
     Database(#[from] diesel::result::Error),
     #[error(transparent)]
     Notify(#[from] NotifyError),
+}
+
+impl super::DatabaseFailure for DealError {
+    fn database_error(&self) -> Option<&diesel::result::Error> {
+        match self {
+            DealError::Database(e) | DealError::Notify(NotifyError::Database(e)) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl From<DealError> for crate::error::AppError {
@@ -519,7 +528,7 @@ pub fn register(
     registration: &Registration,
     actor: &Actor,
     notify: DealNotifier<'_>,
-) -> Result<(i64, usize), DealError> {
+) -> Result<(Deal, usize), DealError> {
     conn.transaction(|conn| {
         let at = now();
         let keys = CustomerKeys::of(&registration.customer_name, &registration.customer_domain);
@@ -570,7 +579,8 @@ pub fn register(
                 notify,
             )?;
         }
-        Ok((id, found.len()))
+        let registered = find(conn, program.id, id)?.ok_or(DealError::NotFound)?;
+        Ok((registered, found.len()))
     })
 }
 
@@ -673,18 +683,100 @@ pub fn correct(
     })
 }
 
+/// Other partners' registrations that protect the deal's customer now (`protects_customer`).
+pub fn protecting(
+    conn: &mut DbConn,
+    program_id: i64,
+    deal: &Deal,
+    at: NaiveDateTime,
+) -> QueryResult<Vec<(Deal, String)>> {
+    Ok(
+        conflicts(conn, program_id, deal.partner_org_id, &deal.keys(), at)?
+            .into_iter()
+            .filter_map(|found| match found.found {
+                ConflictWith::Deal {
+                    deal, partner_name, ..
+                } if crate::domain::deal::protects_customer(
+                    deal.status(),
+                    deal.protection_until,
+                    at,
+                ) =>
+                {
+                    Some((*deal, partner_name))
+                }
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
 /// An approver's decision on a registration: approve (protection starts), reject or ask for more information
-/// (both with a reason). Audit log, deal event and the partner's email, in one transaction.
+/// (both with a reason). Audit log, deal event and the partner's email, in one transaction. Approving while another
+/// partner's registration protects the same customer is refused unless `over_protection` is set with a reason,
+/// which the timeline and the audit log keep. Decisions of one program are taken one at a time (`db::lock`), so two
+/// conflicting registrations approved at the same moment are never both approved without the override.
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
     conn: &mut DbConn,
     program: &Program,
     deal_id: i64,
     decision: DealDecision,
     reason: &str,
+    over_protection: bool,
     actor: &Actor,
     notify: DealNotifier<'_>,
 ) -> Result<DealStatus, DealError> {
-    conn.transaction(|conn| {
+    super::exclusive_transaction(conn, |conn| {
+        super::lock(conn, Lock::Program, &[program.id])?;
+        if decision == DealDecision::Approve {
+            let deal = find(conn, program.id, deal_id)?.ok_or(DealError::NotFound)?;
+            let protected_by = protecting(conn, program.id, &deal, now())?;
+            if !protected_by.is_empty() {
+                let named: Vec<String> = protected_by
+                    .iter()
+                    .map(|(other, partner)| {
+                        format!(
+                            "deal #{} of {partner}, protected until {}",
+                            other.id,
+                            other
+                                .protection_until
+                                .map(|t| t.format("%Y-%m-%d").to_string())
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                let named = named.join("; ");
+                if !over_protection {
+                    return Err(DealError::Refused(format!(
+                        "Another partner's registration protects this customer ({named}). To approve anyway, tick \
+                         \"Approve over that protection\" and give the reason."
+                    )));
+                }
+                if reason.trim().is_empty() {
+                    return Err(DealError::Refused(format!(
+                        "Give the reason for approving over the protection of {named}."
+                    )));
+                }
+                event(
+                    conn,
+                    deal_id,
+                    actor,
+                    "approved_over_protection",
+                    &format!("Approved over the protection of {named}: {}", reason.trim()),
+                )?;
+                record(
+                    conn,
+                    actor,
+                    "deal.approve_over_protection",
+                    &deal,
+                    &Change {
+                        reason: Some(reason.trim()),
+                        before: Some(&named),
+                        after: Some(DealStatus::Approved.as_str()),
+                    },
+                )?;
+            }
+        }
         apply_decision(
             conn, program, deal_id, decision, reason, actor, false, notify,
         )
@@ -978,13 +1070,14 @@ fn close_by_partner(
 
 /// The vendor confirms a reported win: the deal is won and the partner's margin (the org's tier benefit in basis
 /// points of the won amount, in the deal's currency) is written to the ledger, once, with the rule in words.
+/// Returns what the staff member is told: the margin written, or why there is none.
 pub fn confirm_win(
     conn: &mut DbConn,
     program: &Program,
     deal_id: i64,
     actor: &Actor,
     notify: DealNotifier<'_>,
-) -> Result<i64, DealError> {
+) -> Result<String, DealError> {
     conn.transaction(|conn| {
         let deal = find(conn, program.id, deal_id)?.ok_or(DealError::NotFound)?;
         if deal.status() != DealStatus::WonReported {
@@ -1017,9 +1110,9 @@ pub fn confirm_win(
             .select((tiers::name, tiers::margin_bps))
             .first(conn)
             .optional()?;
-        let (margin_minor, explanation) =
+        let (margin_minor, rule) =
             crate::domain::deal::margin(won, tier.as_ref().map(|(n, b)| (n.as_str(), *b)));
-        let explanation = format!("Deal {}: {explanation}", deal.title());
+        let explanation = format!("Deal {}: {rule}", deal.title());
         if margin_minor > 0 {
             super::ledger::append(
                 conn,
@@ -1071,10 +1164,13 @@ pub fn confirm_win(
             conn,
             &updated,
             &DealNotice::WinConfirmed {
-                margin: explanation,
+                margin: explanation.clone(),
             },
         )?;
-        Ok(margin_minor)
+        Ok(crate::domain::deal::win_confirmed_message(
+            Money::new(margin_minor, deal.currency()),
+            &rule,
+        ))
     })
 }
 
@@ -1483,15 +1579,21 @@ pub fn facts(
     conn: &mut DbConn,
     program_id: i64,
     currency: &str,
-    org_id: Option<i64>,
+    viewer: Option<&Viewer>,
 ) -> QueryResult<(Vec<DealFacts>, i64)> {
     let mut query = deals::table
         .inner_join(partner_orgs::table.left_join(tiers::table))
         .left_join(deal_stages::table)
         .filter(deals::program_id.eq(program_id))
         .into_boxed();
-    if let Some(org_id) = org_id {
-        query = query.filter(deals::partner_org_id.eq(org_id));
+    // A partner's own figures cover exactly the deals its viewer may see (a rep's own, when reps see only theirs).
+    if let Some(scope) = viewer.map(Viewer::filter) {
+        if let Some(org_id) = scope.org_id {
+            query = query.filter(deals::partner_org_id.eq(org_id));
+        }
+        if let Some(owner) = scope.owner_user_id {
+            query = query.filter(deals::registered_by_user_id.eq(owner));
+        }
     }
     let rows = query
         .select((
@@ -1552,7 +1654,7 @@ pub fn won_since(
         .load(conn)?;
     Ok((
         amounts.len() as i64,
-        amounts.iter().map(|a| a.unwrap_or(0)).sum(),
+        crate::domain::money::sum_minor(amounts.iter().map(|a| a.unwrap_or(0))),
     ))
 }
 

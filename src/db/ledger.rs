@@ -111,10 +111,21 @@ pub fn advance(
 
 /// The hold release: pending entries whose hold has ended become approved, except commissions of conversions held
 /// for fraud review. One guarded statement, so concurrent runs approve each entry once; the entries it approved
-/// are announced to webhook endpoints (`commission.approved`) in the same transaction.
+/// are announced to webhook endpoints (`commission.approved`) in the same transaction. The orgs whose entries it
+/// approves are locked first, so a refund deciding about the same entries waits (ledger invariant 3).
 pub fn release_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
-    conn.transaction(|conn| {
-        let approved: Vec<ApprovedEntry> = approve_due(conn, at)?;
+    super::exclusive_transaction(conn, |conn| {
+        let orgs: Vec<i64> = ledger_entries::table
+            .filter(ledger_entries::status.eq(EntryStatus::Pending.as_str()))
+            .filter(ledger_entries::available_at.le(at))
+            .select(ledger_entries::partner_org_id)
+            .distinct()
+            .load(conn)?;
+        if orgs.is_empty() {
+            return Ok(0);
+        }
+        super::lock(conn, super::Lock::PartnerOrg, &orgs)?;
+        let approved: Vec<ApprovedEntry> = approve_due(conn, &orgs, at)?;
         for (id, org, kind, amount, currency, explanation) in &approved {
             if kind != EntryKind::Commission.as_str() {
                 continue;
@@ -138,12 +149,18 @@ pub fn release_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
 /// (id, org, kind, amount, currency, explanation) of an entry the hold release approved.
 type ApprovedEntry = (i64, i64, String, i64, String, String);
 
-fn approve_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<Vec<ApprovedEntry>> {
+/// Approves the due entries of `orgs` (locked by the caller).
+fn approve_due(
+    conn: &mut DbConn,
+    orgs: &[i64],
+    at: NaiveDateTime,
+) -> QueryResult<Vec<ApprovedEntry>> {
     let under_review = conversions::table
         .filter(conversions::review_status.eq_any(["held", "rejected"]))
         .select(conversions::id.nullable());
     diesel::update(
         ledger_entries::table
+            .filter(ledger_entries::partner_org_id.eq_any(orgs))
             .filter(ledger_entries::status.eq(EntryStatus::Pending.as_str()))
             .filter(ledger_entries::available_at.le(at))
             .filter(
@@ -168,6 +185,61 @@ fn approve_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<Vec<Approved
     .get_results(conn)
 }
 
+/// Takes back what one source's entries (a conversion's commission and its reversals) give the partner. When no
+/// payout has taken any of them (paid, or held by a payout in progress) they are voided; otherwise none is voided
+/// and one approved clawback of their net amount nets against the next payout (ledger invariant 3). The caller
+/// holds the org's lock (`db::lock`). Returns whether anything changed.
+pub fn take_back(
+    conn: &mut DbConn,
+    entries: &[LedgerEntry],
+    reason: &str,
+    source_type: &str,
+    source_id: i64,
+) -> QueryResult<bool> {
+    let live: Vec<&LedgerEntry> = entries
+        .iter()
+        .filter(|e| e.status() != EntryStatus::Void)
+        .collect();
+    let Some(first) = live.first() else {
+        return Ok(false);
+    };
+    let ids: Vec<i64> = live.iter().map(|e| e.id).collect();
+    let taken = live.iter().any(|e| e.status() == EntryStatus::Paid)
+        || !super::payouts::held_among(conn, &ids)?.is_empty();
+    if !taken {
+        let mut changed = 0;
+        for from in [EntryStatus::Pending, EntryStatus::Approved] {
+            changed += advance(conn, &ids, from, EntryStatus::Void, Some(reason))?;
+        }
+        return Ok(changed > 0);
+    }
+    let net = crate::domain::money::sum_minor(live.iter().map(|e| e.amount_minor));
+    if net == 0 {
+        return Ok(false);
+    }
+    let explanation = format!(
+        "{} taken back after a payout took it: {reason}",
+        crate::domain::money::Money::new(net, first.money().currency)
+    );
+    let appended = append(
+        conn,
+        &NewEntry {
+            partner_org_id: first.partner_org_id,
+            amount_minor: -net,
+            currency: &first.currency,
+            kind: EntryKind::Clawback,
+            status: EntryStatus::Approved,
+            available_at: now(),
+            source_type,
+            source_id,
+            conversion_id: first.conversion_id,
+            rule_id: first.rule_id,
+            explanation: &explanation,
+        },
+    )?;
+    Ok(appended.is_some())
+}
+
 /// Entries written for a conversion (its commission and any reversals), oldest first.
 pub fn for_conversion(conn: &mut DbConn, conversion_id: i64) -> QueryResult<Vec<LedgerEntry>> {
     ledger_entries::table
@@ -181,8 +253,12 @@ pub fn for_conversion(conn: &mut DbConn, conversion_id: i64) -> QueryResult<Vec<
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Balance {
     pub currency: String,
+    /// Earned and still in the hold period.
     pub pending: i64,
+    /// Earned and payable, net of clawbacks and of payouts in progress (their negative entry is approved until
+    /// they are paid).
     pub approved: i64,
+    /// Earnings that payouts have paid and that stayed paid (a payout Stripe reversed gives its amount back).
     pub paid: i64,
 }
 
@@ -194,38 +270,60 @@ impl Balance {
 }
 
 pub fn balances(conn: &mut DbConn, partner_org_id: i64) -> QueryResult<Vec<Balance>> {
-    // SUM over BIGINT is NUMERIC on PostgreSQL; cast it back so both backends read an i64.
-    let rows: Vec<(String, String, i64)> = ledger_entries::table
+    // SUM over BIGINT is NUMERIC on PostgreSQL; cast it back so both backends read an i64. Every stored amount is
+    // bounded (money::MAX_AMOUNT_MINOR), so a group's sum fits; the groups are added in i128.
+    let rows: Vec<(String, String, String, String, i64)> = ledger_entries::table
         .filter(ledger_entries::partner_org_id.eq(partner_org_id))
         .filter(ledger_entries::status.ne(EntryStatus::Void.as_str()))
-        .group_by((ledger_entries::currency, ledger_entries::status))
+        .group_by((
+            ledger_entries::currency,
+            ledger_entries::status,
+            ledger_entries::kind,
+            ledger_entries::source_type,
+        ))
         .select((
             ledger_entries::currency,
             ledger_entries::status,
+            ledger_entries::kind,
+            ledger_entries::source_type,
             diesel::dsl::sql::<BigInt>("CAST(SUM(amount_minor) AS BIGINT)"),
         ))
         .order(ledger_entries::currency)
         .load(conn)?;
-    let mut balances: Vec<Balance> = Vec::new();
-    for (currency, status, sum) in rows {
-        let index = match balances.iter().position(|b| b.currency == currency) {
+    let mut sums: Vec<(String, i128, i128, i128)> = Vec::new();
+    for (currency, status, kind, source_type, sum) in rows {
+        let index = match sums.iter().position(|b| b.0 == currency) {
             Some(i) => i,
             None => {
-                balances.push(Balance {
-                    currency: currency.clone(),
-                    ..Default::default()
-                });
-                balances.len() - 1
+                sums.push((currency, 0, 0, 0));
+                sums.len() - 1
             }
         };
-        match status.as_str() {
-            "pending" => balances[index].pending = sum,
-            "approved" => balances[index].approved = sum,
-            "paid" => balances[index].paid = sum,
+        let sum = i128::from(sum);
+        let (_, pending, approved, paid) = &mut sums[index];
+        match status.parse::<EntryStatus>() {
+            Ok(EntryStatus::Pending) => *pending += sum,
+            Ok(EntryStatus::Approved) => *approved += sum,
+            // A paid payout's own (negative) entry is the money leaving, not an earning: "paid" counts what it paid.
+            Ok(EntryStatus::Paid) if kind == EntryKind::Payout.as_str() => {}
+            Ok(EntryStatus::Paid) => *paid += sum,
             _ => {}
         }
+        // A reversed payout's amount is back in the approved balance, so it no longer counts as paid.
+        if source_type == "payout_reversal" {
+            *paid -= sum;
+        }
     }
-    Ok(balances)
+    let fit = crate::domain::money::clamp_minor;
+    Ok(sums
+        .into_iter()
+        .map(|(currency, pending, approved, paid)| Balance {
+            currency,
+            pending: fit(pending),
+            approved: fit(approved),
+            paid: fit(paid),
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, Default)]
@@ -264,8 +362,10 @@ pub fn list(conn: &mut DbConn, filter: &EntryFilter, limit: i64) -> QueryResult<
         .load(conn)
 }
 
-/// An admin approves or voids entries by hand, with a reason kept in the audit log. Entries a payout in progress
-/// holds are left as they are (voiding one would not stop the transfer). Returns (changed, left because held).
+/// An admin approves or voids entries by hand, with a reason kept in the audit log. Voiding a commission voids the
+/// reversals earlier partial refunds wrote against it too, so no clawback is left behind for money never paid.
+/// Entries a payout in progress holds are left as they are (voiding one would not stop the transfer), and so is a
+/// commission one of whose reversals a payout holds. Returns (changed, left because held).
 pub fn decide(
     conn: &mut DbConn,
     ids: &[i64],
@@ -273,49 +373,65 @@ pub fn decide(
     reason: &str,
     actor: &Actor,
 ) -> QueryResult<(usize, usize)> {
-    conn.transaction(|conn| {
-        let held = super::payouts::held_among(conn, ids)?;
-        let ids: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| !held.contains(id))
-            .collect();
-        let ids = ids.as_slice();
-        let mut changed = 0;
-        for from in [EntryStatus::Pending, EntryStatus::Approved] {
-            if from.may_become(to) {
-                let targets: Vec<LedgerEntry> = ledger_entries::table
-                    .filter(ledger_entries::id.eq_any(ids))
-                    .filter(ledger_entries::status.eq(from.as_str()))
-                    .select(LedgerEntry::as_select())
-                    .load(conn)?;
-                let target_ids: Vec<i64> = targets.iter().map(|e| e.id).collect();
-                changed += advance(conn, &target_ids, from, to, Some(reason))?;
-                for entry in &targets {
-                    let label = format!(
-                        "{} {} for partner #{}",
-                        entry.kind,
-                        entry.money(),
-                        entry.partner_org_id
-                    );
-                    audit::record(
-                        conn,
-                        actor,
-                        &format!("ledger.{}", to.as_str()),
-                        &Subject {
-                            kind: "ledger_entry",
-                            id: Some(entry.id),
-                            label: &label,
-                        },
-                        &Change {
-                            reason: Some(reason),
-                            before: Some(from.as_str()),
-                            after: Some(to.as_str()),
-                        },
-                    )?;
+    super::exclusive_transaction(conn, |conn| {
+        let orgs: Vec<i64> = ledger_entries::table
+            .filter(ledger_entries::id.eq_any(ids))
+            .select(ledger_entries::partner_org_id)
+            .distinct()
+            .load(conn)?;
+        super::lock(conn, super::Lock::PartnerOrg, &orgs)?;
+        let chosen: Vec<LedgerEntry> = ledger_entries::table
+            .filter(ledger_entries::id.eq_any(ids))
+            .order(ledger_entries::id)
+            .select(LedgerEntry::as_select())
+            .load(conn)?;
+        let (mut changed, mut held) = (0, 0);
+        for entry in chosen {
+            let group = match entry.conversion_id {
+                Some(conversion)
+                    if to == EntryStatus::Void && entry.kind == EntryKind::Commission.as_str() =>
+                {
+                    for_conversion(conn, conversion)?
+                        .into_iter()
+                        .filter(|e| e.id == entry.id || e.source_type == "refund")
+                        .collect()
                 }
+                _ => vec![entry],
+            };
+            // A paid commission is not voided by hand (a refund claws it back), and neither are its reversals.
+            if to == EntryStatus::Void && group.iter().any(|e| e.status() == EntryStatus::Paid) {
+                continue;
+            }
+            let group_ids: Vec<i64> = group.iter().map(|e| e.id).collect();
+            if !super::payouts::held_among(conn, &group_ids)?.is_empty() {
+                held += 1;
+                continue;
+            }
+            for member in group.iter().filter(|e| e.status().may_become(to)) {
+                changed += advance(conn, &[member.id], member.status(), to, Some(reason))?;
+                let label = format!(
+                    "{} {} for partner #{}",
+                    member.kind,
+                    member.money(),
+                    member.partner_org_id
+                );
+                audit::record(
+                    conn,
+                    actor,
+                    &format!("ledger.{}", to.as_str()),
+                    &Subject {
+                        kind: "ledger_entry",
+                        id: Some(member.id),
+                        label: &label,
+                    },
+                    &Change {
+                        reason: Some(reason),
+                        before: Some(member.status.as_str()),
+                        after: Some(to.as_str()),
+                    },
+                )?;
             }
         }
-        Ok((changed, held.len()))
+        Ok((changed, held))
     })
 }

@@ -573,45 +573,49 @@ pub fn positions(
 
     let mut out = Vec::new();
     for (org_id, org_name, status, tier_id, tier_name) in orgs {
-        let won_minor = won
-            .iter()
-            .filter(|(o, _)| *o == org_id)
-            .map(|(_, w)| *w)
-            .sum();
+        let won_minor = crate::domain::money::sum_minor(
+            won.iter().filter(|(o, _)| *o == org_id).map(|(_, w)| *w),
+        );
         // A suspended or rejected org keeps what it committed, but receives no new allocation.
         let allocated = if status == "approved" {
             org_allocation(org_id, tier_id, &rules, fund.accrual_bps, won_minor)
         } else {
             0
         };
-        let mut position = FundPosition {
-            allocated,
-            ..Default::default()
-        };
+        let mut position = FundPosition::default();
         for (_, _, status, requested, approved) in requests.iter().filter(|r| r.1 == org_id) {
             match status.parse::<RequestStatus>() {
-                Ok(s) if RequestStatus::AWAITING.contains(&s) => position.awaiting += requested,
-                Ok(RequestStatus::Approved) => position.reserved += approved.unwrap_or(0),
+                Ok(s) if RequestStatus::AWAITING.contains(&s) => {
+                    position.awaiting = position.awaiting.saturating_add(*requested)
+                }
+                Ok(RequestStatus::Approved) => {
+                    position.reserved = position.reserved.saturating_add(approved.unwrap_or(0))
+                }
                 _ => {}
             }
         }
         for (claim_id, _, claimed) in claims.iter().filter(|c| c.1 == org_id) {
             match entries.iter().find(|(source, _)| source == claim_id) {
-                Some((_, s)) if s == EntryStatus::Paid.as_str() => position.paid += claimed,
+                Some((_, s)) if s == EntryStatus::Paid.as_str() => {
+                    position.paid = position.paid.saturating_add(*claimed)
+                }
                 Some((_, s)) if s == EntryStatus::Void.as_str() => {}
-                _ => position.claimed += claimed,
+                _ => position.claimed = position.claimed.saturating_add(*claimed),
             }
         }
-        position.linked_won = linked
-            .iter()
-            .filter(|(o, _, _)| *o == org_id)
-            .map(|(_, _, won)| won.unwrap_or(0))
-            .sum();
-        position.expired = expired
-            .iter()
-            .filter(|(o, _)| *o == org_id)
-            .map(|(_, amount)| *amount)
-            .sum();
+        position.linked_won = crate::domain::money::sum_minor(
+            linked
+                .iter()
+                .filter(|(o, _, _)| *o == org_id)
+                .map(|(_, _, won)| won.unwrap_or(0)),
+        );
+        position.expired = crate::domain::money::sum_minor(
+            expired
+                .iter()
+                .filter(|(o, _)| *o == org_id)
+                .map(|(_, amount)| *amount),
+        );
+        let position = position.allocate(allocated);
         if !position.is_empty() || only_org.is_some() {
             out.push(OrgPosition {
                 org_id,
@@ -1855,7 +1859,7 @@ pub fn expire_funds(conn: &mut DbConn, program_id: i64, today: NaiveDate) -> Que
                 return Ok::<_, diesel::result::Error>(());
             }
             let fund = find_fund(conn, program_id, fund_id)?.expect("claimed just now");
-            let mut total = 0;
+            let mut total: i64 = 0;
             for org in positions(conn, &fund, None)? {
                 let available = org.position.available();
                 if available > 0 {
@@ -1866,7 +1870,7 @@ pub fn expire_funds(conn: &mut DbConn, program_id: i64, today: NaiveDate) -> Que
                         available,
                         &format!("Unused at the end of the period ({})", fund.ends_on),
                     )?;
-                    total += available;
+                    total = total.saturating_add(available);
                 }
             }
             audit::record(

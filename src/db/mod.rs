@@ -114,6 +114,115 @@ pub fn take_write_lock(conn: &mut DbConn) -> QueryResult<()> {
     }
 }
 
+/// Rows whose dependants are changed one transaction at a time: a sale (its refunds and the reversal of its
+/// commission), a partner org (the status of its ledger entries, which payouts read and move), and the program
+/// (approvals of deal registrations, so two conflicting ones are never both approved unseen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    Sale,
+    PartnerOrg,
+    Program,
+}
+
+/// Locks rows for the rest of the transaction, so that concurrent changes of the same sale, org or program happen
+/// one after the other: on PostgreSQL `SELECT … FOR NO KEY UPDATE` (in id order, so two lockers never wait for
+/// each other in a circle; and not `FOR UPDATE`, which would also wait for, and deadlock with, every insert whose
+/// foreign key points at the row, such as a conversion writer's ledger entry); on SQLite the database's one write
+/// lock, which must be the transaction's first statement (see `take_write_lock`) and already serialises every
+/// writer.
+pub fn lock(conn: &mut DbConn, what: Lock, ids: &[i64]) -> QueryResult<()> {
+    use schema::{conversions, partner_orgs, programs};
+    match conn {
+        DbConn::Pg(c) => {
+            let mut ids = ids.to_vec();
+            ids.sort_unstable();
+            ids.dedup();
+            match what {
+                Lock::Sale => conversions::table
+                    .filter(conversions::id.eq_any(&ids))
+                    .order(conversions::id)
+                    .select(conversions::id)
+                    .for_no_key_update()
+                    .load::<i64>(c)?,
+                Lock::PartnerOrg => partner_orgs::table
+                    .filter(partner_orgs::id.eq_any(&ids))
+                    .order(partner_orgs::id)
+                    .select(partner_orgs::id)
+                    .for_no_key_update()
+                    .load::<i64>(c)?,
+                Lock::Program => programs::table
+                    .filter(programs::id.eq_any(&ids))
+                    .order(programs::id)
+                    .select(programs::id)
+                    .for_no_key_update()
+                    .load::<i64>(c)?,
+            };
+            Ok(())
+        }
+        DbConn::Sqlite(_) => take_write_lock(conn),
+    }
+}
+
+/// True for the failures that trying the same transaction again cures: SQLite's write lock still held by another
+/// connection after the busy timeout, or a transaction PostgreSQL aborted to break a deadlock or a serialization
+/// conflict.
+pub fn is_contention(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message();
+            message.contains("database is locked") || message.contains("deadlock detected")
+        }
+        _ => false,
+    }
+}
+
+/// An error that may carry a database failure, so `exclusive_transaction` can tell contention from a refusal.
+pub trait DatabaseFailure {
+    fn database_error(&self) -> Option<&diesel::result::Error>;
+}
+
+impl DatabaseFailure for diesel::result::Error {
+    fn database_error(&self) -> Option<&diesel::result::Error> {
+        Some(self)
+    }
+}
+
+/// How often a money transaction is tried when the database reports contention.
+const EXCLUSIVE_ATTEMPTS: u32 = 5;
+
+/// Runs `work` in its own transaction that starts with the SQLite write lock (so it waits for its turn instead of
+/// failing on a stale read), and tries it again, a few milliseconds later, when the database reports contention:
+/// a well-formed request is answered, not refused with a 503, because another one touched the same money. Not for
+/// use inside another transaction (the outer one would be the one to try again).
+pub fn exclusive_transaction<T, E>(
+    conn: &mut DbConn,
+    mut work: impl FnMut(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error> + DatabaseFailure,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = conn.transaction(|conn| {
+            take_write_lock(conn)?;
+            work(conn)
+        });
+        match outcome {
+            Err(e)
+                if attempt < EXCLUSIVE_ATTEMPTS
+                    && e.database_error().is_some_and(is_contention) =>
+            {
+                let pause = 5 * u64::from(attempt) + u64::from(rand::random::<u8>() % 10);
+                std::thread::sleep(std::time::Duration::from_millis(pause));
+            }
+            other => return other,
+        }
+    }
+}
+
 pub fn pool(url: &DatabaseUrl) -> Result<DbPool, String> {
     let max_size = match url.backend {
         // Five of them held for good by the click ingest and the four conversion writers.

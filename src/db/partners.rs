@@ -392,18 +392,71 @@ pub fn record_reseller_application(
         .map(|_| ())
 }
 
-/// Whether the org must accept the current partner agreement before its portal opens, and that version.
-pub fn agreement_due(conn: &mut DbConn, org_id: i64) -> QueryResult<Option<i64>> {
+/// What the org must accept before its portal opens, if anything: channel partners the current partner
+/// agreement, affiliates the current program terms.
+pub fn agreement_due(
+    conn: &mut DbConn,
+    org_id: i64,
+) -> QueryResult<Option<crate::domain::reseller::DueTerms>> {
+    use crate::domain::reseller::{affiliate_terms_required, agreement_required, DueTerms};
     let program = super::programs::current(conn)?;
     let Some(listing) = find(conn, program.id, org_id)? else {
         return Ok(None);
     };
+    if listing.org.kind() == PartnerKind::Affiliate {
+        let accepted: Option<i64> = partner_orgs::table
+            .find(org_id)
+            .select(partner_orgs::terms_version)
+            .first(conn)?;
+        let required = affiliate_terms_required(
+            listing.org.status(),
+            !program.terms_text.trim().is_empty(),
+            program.terms_version,
+            accepted,
+        );
+        return Ok(required.then_some(DueTerms::AffiliateTerms(program.terms_version)));
+    }
     let accepted = super::agreements::latest(conn, org_id)?.map(|a| a.version);
-    let required = crate::domain::reseller::agreement_required(
+    let required = agreement_required(
         listing.org.kind(),
         listing.org.status(),
         program.agreement_version,
         accepted,
     );
-    Ok(required.then_some(program.agreement_version))
+    Ok(required.then_some(DueTerms::PartnerAgreement(program.agreement_version)))
+}
+
+/// An affiliate's partner admin accepts a version of the program terms: kept on the org, and in the audit log.
+pub fn accept_terms(
+    conn: &mut DbConn,
+    org_id: i64,
+    version: i64,
+    actor: &Actor,
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        diesel::update(partner_orgs::table.find(org_id))
+            .set((
+                partner_orgs::terms_version.eq(Some(version)),
+                partner_orgs::terms_accepted_at.eq(Some(now())),
+            ))
+            .execute(conn)?;
+        let name: String = partner_orgs::table
+            .find(org_id)
+            .select(partner_orgs::name)
+            .first(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "terms.accept",
+            &Subject {
+                kind: "partner_org",
+                id: Some(org_id),
+                label: &name,
+            },
+            &Change {
+                after: Some(&format!("program terms version {version}")),
+                ..Default::default()
+            },
+        )
+    })
 }

@@ -21,7 +21,10 @@ use super::schema::{
 use super::{is_unique_violation, now, DbConn};
 use crate::domain::ledger::{EntryKind, EntryStatus};
 use crate::domain::money::{Currency, Money};
-use crate::domain::payout::{eligibility, AccountStatus, Eligibility, PayoutStatus, Rail};
+use crate::domain::partner::PartnerStatus;
+use crate::domain::payout::{
+    eligibility, minimum_in, AccountStatus, Eligibility, PayoutStatus, Rail, RunStatus,
+};
 use crate::email::NotifyError;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -108,6 +111,7 @@ pub fn update_account_state(
 pub struct Balance {
     pub org_id: i64,
     pub org_name: String,
+    pub org_status: PartnerStatus,
     pub amount: Money,
     pub entries: Vec<LedgerEntry>,
 }
@@ -116,11 +120,12 @@ impl Balance {
     /// Clawbacks and other negative entries netted in this balance.
     pub fn netted(&self) -> Money {
         Money::new(
-            self.entries
-                .iter()
-                .filter(|e| e.amount_minor < 0)
-                .map(|e| e.amount_minor)
-                .sum(),
+            crate::domain::money::sum_minor(
+                self.entries
+                    .iter()
+                    .filter(|e| e.amount_minor < 0)
+                    .map(|e| e.amount_minor),
+            ),
             self.amount.currency,
         )
     }
@@ -159,7 +164,7 @@ pub fn balances(
     program_id: i64,
     at: NaiveDateTime,
 ) -> QueryResult<Vec<Balance>> {
-    let rows: Vec<(LedgerEntry, String)> = ledger_entries::table
+    let rows: Vec<(LedgerEntry, String, String)> = ledger_entries::table
         .inner_join(partner_orgs::table.on(ledger_entries::partner_org_id.eq(partner_orgs::id)))
         .filter(partner_orgs::program_id.eq(program_id))
         .filter(ledger_entries::status.eq(EntryStatus::Approved.as_str()))
@@ -170,11 +175,15 @@ pub fn balances(
             ledger_entries::currency,
             ledger_entries::id,
         ))
-        .select((LedgerEntry::as_select(), partner_orgs::name))
+        .select((
+            LedgerEntry::as_select(),
+            partner_orgs::name,
+            partner_orgs::status,
+        ))
         .load(conn)?;
     let held = held_entry_ids(conn, None)?;
     let mut out: Vec<Balance> = Vec::new();
-    for (entry, org_name) in rows {
+    for (entry, org_name, org_status) in rows {
         if held.contains(&entry.id) {
             continue;
         }
@@ -184,12 +193,14 @@ pub fn balances(
             .find(|b| b.org_id == entry.partner_org_id && b.amount.currency == currency)
         {
             Some(balance) => {
-                balance.amount.minor += entry.amount_minor;
+                balance.amount.minor =
+                    crate::domain::money::add_minor(balance.amount.minor, entry.amount_minor);
                 balance.entries.push(entry);
             }
             None => out.push(Balance {
                 org_id: entry.partner_org_id,
                 org_name,
+                org_status: org_status.parse().expect("written from PartnerStatus"),
                 amount: Money::new(entry.amount_minor, currency),
                 entries: vec![entry],
             }),
@@ -202,6 +213,8 @@ pub fn balances(
 #[derive(Debug, Clone)]
 pub struct PreviewLine {
     pub balance: Balance,
+    /// The program's minimum in the balance's currency (the same number of major units).
+    pub minimum: Money,
     pub eligibility: Eligibility,
     pub stripe_account_id: Option<String>,
 }
@@ -215,13 +228,19 @@ pub fn preview(
     let mut lines = Vec::new();
     for balance in balances(conn, program.id, at)? {
         let account = account_of(conn, balance.org_id)?;
+        let minimum = minimum_in(
+            Money::new(program.payout_minimum_minor, program.currency()),
+            balance.amount.currency,
+        );
         let decision = eligibility(
             balance.amount,
-            program.payout_minimum_minor,
+            minimum,
+            balance.org_status,
             stripe_configured,
             account.as_ref().map(PayoutAccount::status).as_ref(),
         );
         lines.push(PreviewLine {
+            minimum,
             stripe_account_id: account.map(|a| a.stripe_account_id),
             eligibility: decision,
             balance,
@@ -251,8 +270,12 @@ impl PayoutRun {
         self.rail.parse().expect("written from Rail")
     }
 
+    pub fn status(&self) -> RunStatus {
+        self.status.parse().expect("written from RunStatus")
+    }
+
     pub fn running(&self) -> bool {
-        self.status == "running"
+        self.status() == RunStatus::Running
     }
 }
 
@@ -303,16 +326,23 @@ impl Payout {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PayoutError {
-    #[error(
-        "A payout batch is already running (batch #{0}); it must finish before another starts."
-    )]
-    AlreadyRunning(i64),
+    #[error("A payout batch is already running{}; it must finish before another starts.", .0.map(|id| format!(" (batch #{id})")).unwrap_or_default())]
+    AlreadyRunning(Option<i64>),
     #[error("{0}")]
     Refused(String),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
     #[error(transparent)]
     Notify(#[from] NotifyError),
+}
+
+impl super::DatabaseFailure for PayoutError {
+    fn database_error(&self) -> Option<&diesel::result::Error> {
+        match self {
+            PayoutError::Database(e) | PayoutError::Notify(NotifyError::Database(e)) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl From<PayoutError> for crate::error::AppError {
@@ -329,7 +359,9 @@ impl From<PayoutError> for crate::error::AppError {
 pub type PayoutNotifier<'a> = &'a dyn Fn(&mut DbConn, &Payout) -> Result<(), NotifyError>;
 
 /// Starts a batch on one rail: every org the preview pays by that rail gets a pending payout holding its entries,
-/// and a negative `payout` ledger entry, all in one transaction with the run itself.
+/// and a negative `payout` ledger entry, all in one transaction with the run itself. The program's orgs are locked
+/// first, so no refund or void changes an entry between the preview reading it and the batch taking it (ledger
+/// invariant 3).
 pub fn start_run(
     conn: &mut DbConn,
     program: &Program,
@@ -337,14 +369,14 @@ pub fn start_run(
     stripe_configured: bool,
     actor: &Actor,
 ) -> Result<(i64, usize), PayoutError> {
-    conn.transaction(|conn| {
+    super::exclusive_transaction(conn, |conn| {
         let at = now();
         let inserted = conn.transaction(|conn| {
             diesel::insert_into(payout_runs::table)
                 .values((
                     payout_runs::program_id.eq(program.id),
                     payout_runs::rail.eq(rail.as_str()),
-                    payout_runs::status.eq("running"),
+                    payout_runs::status.eq(RunStatus::Running.as_str()),
                     payout_runs::started_by.eq(&actor.label),
                     payout_runs::started_at.eq(at),
                 ))
@@ -354,15 +386,22 @@ pub fn start_run(
         let run_id = match inserted {
             Ok(id) => id,
             Err(e) if is_unique_violation(&e) => {
-                let running: i64 = payout_runs::table
+                // The running batch may have finished since the insert saw it.
+                let running: Option<i64> = payout_runs::table
                     .filter(payout_runs::program_id.eq(program.id))
-                    .filter(payout_runs::status.eq("running"))
+                    .filter(payout_runs::status.eq(RunStatus::Running.as_str()))
                     .select(payout_runs::id)
-                    .first(conn)?;
+                    .first(conn)
+                    .optional()?;
                 return Err(PayoutError::AlreadyRunning(running));
             }
             Err(e) => return Err(e.into()),
         };
+        let orgs: Vec<i64> = partner_orgs::table
+            .filter(partner_orgs::program_id.eq(program.id))
+            .select(partner_orgs::id)
+            .load(conn)?;
+        super::lock(conn, super::Lock::PartnerOrg, &orgs)?;
         let mut count = 0;
         let mut total: Vec<String> = Vec::new();
         for line in preview(conn, program, stripe_configured, at)? {
@@ -592,6 +631,17 @@ pub fn mark_paid(
 
 /// Marks a pending payout failed with Stripe's message: its ledger entry is voided, so the balance is back.
 pub fn mark_failed(conn: &mut DbConn, payout_id: i64, message: &str) -> QueryResult<bool> {
+    end_unpaid(conn, payout_id, PayoutStatus::Failed, message)
+}
+
+/// Ends a pending payout without paying it (`Failed` or `Cancelled`): its ledger entry is voided and the entries it
+/// held are free again, so the balance is back for the next batch.
+fn end_unpaid(
+    conn: &mut DbConn,
+    payout_id: i64,
+    status: PayoutStatus,
+    message: &str,
+) -> QueryResult<bool> {
     conn.transaction(|conn| {
         let at = now();
         let changed = diesel::update(
@@ -600,7 +650,7 @@ pub fn mark_failed(conn: &mut DbConn, payout_id: i64, message: &str) -> QueryRes
                 .filter(payouts::status.eq(PayoutStatus::Pending.as_str())),
         )
         .set((
-            payouts::status.eq(PayoutStatus::Failed.as_str()),
+            payouts::status.eq(status.as_str()),
             payouts::failure_message.eq(Some(message)),
             payouts::claimed_until.eq(None::<NaiveDateTime>),
             payouts::updated_at.eq(at),
@@ -611,12 +661,16 @@ pub fn mark_failed(conn: &mut DbConn, payout_id: i64, message: &str) -> QueryRes
         }
         let payout = find(conn, payout_id)?.expect("just updated");
         if let Some(entry) = payout.ledger_entry_id {
+            let reason = match status {
+                PayoutStatus::Cancelled => format!("payout #{payout_id} cancelled: {message}"),
+                _ => format!("payout #{payout_id} failed: {message}"),
+            };
             super::ledger::advance(
                 conn,
                 &[entry],
                 EntryStatus::Approved,
                 EntryStatus::Void,
-                Some(&format!("payout #{payout_id} failed: {message}")),
+                Some(&reason),
             )?;
         }
         Ok(true)
@@ -692,6 +746,10 @@ pub fn mark_reversed(conn: &mut DbConn, transfer_id: &str) -> QueryResult<Option
 
 /// Closes a run with no pending payout left. Returns whether the run is finished.
 pub fn finish_if_done(conn: &mut DbConn, run_id: i64) -> QueryResult<bool> {
+    close_if_done(conn, run_id, RunStatus::Finished)
+}
+
+fn close_if_done(conn: &mut DbConn, run_id: i64, closed: RunStatus) -> QueryResult<bool> {
     let pending: i64 = payouts::table
         .filter(payouts::run_id.eq(run_id))
         .filter(payouts::status.eq(PayoutStatus::Pending.as_str()))
@@ -703,10 +761,10 @@ pub fn finish_if_done(conn: &mut DbConn, run_id: i64) -> QueryResult<bool> {
     diesel::update(
         payout_runs::table
             .filter(payout_runs::id.eq(run_id))
-            .filter(payout_runs::status.eq("running")),
+            .filter(payout_runs::status.eq(RunStatus::Running.as_str())),
     )
     .set((
-        payout_runs::status.eq("finished"),
+        payout_runs::status.eq(closed.as_str()),
         payout_runs::finished_at.eq(Some(now())),
     ))
     .execute(conn)?;
@@ -716,13 +774,14 @@ pub fn finish_if_done(conn: &mut DbConn, run_id: i64) -> QueryResult<bool> {
 /// Stripe runs that have not finished: after a crash, these are resumed.
 pub fn unfinished_stripe_runs(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
     payout_runs::table
-        .filter(payout_runs::status.eq("running"))
+        .filter(payout_runs::status.eq(RunStatus::Running.as_str()))
         .filter(payout_runs::rail.eq(Rail::Stripe.as_str()))
         .select(payout_runs::id)
         .load(conn)
 }
 
-/// The manual batch was paid outside Concord: every pending payout becomes paid with the reference.
+/// The manual batch was paid outside Concord (every pending payout becomes paid with the reference), or it was not
+/// (every pending payout is cancelled and the batch with it; the balances are back for the next batch).
 pub fn settle_manual_run(
     conn: &mut DbConn,
     program_id: i64,
@@ -732,7 +791,7 @@ pub fn settle_manual_run(
     actor: &Actor,
     notify: PayoutNotifier<'_>,
 ) -> Result<usize, PayoutError> {
-    conn.transaction(|conn| {
+    super::exclusive_transaction(conn, |conn| {
         let run = find_run(conn, program_id, run_id)?
             .ok_or_else(|| PayoutError::Refused("No such payout batch.".into()))?;
         if run.rail() != Rail::Manual || !run.running() {
@@ -750,14 +809,27 @@ pub fn settle_manual_run(
             let done = if paid {
                 mark_paid(conn, *id, None, reference, notify)?
             } else {
-                mark_failed(conn, *id, "Cancelled: the manual batch was not paid.")?
+                end_unpaid(
+                    conn,
+                    *id,
+                    PayoutStatus::Cancelled,
+                    "the manual batch was not paid",
+                )?
             };
             changed += usize::from(done);
         }
         diesel::update(payout_runs::table.find(run_id))
             .set(payout_runs::reference.eq(reference))
             .execute(conn)?;
-        finish_if_done(conn, run_id)?;
+        close_if_done(
+            conn,
+            run_id,
+            if paid {
+                RunStatus::Finished
+            } else {
+                RunStatus::Cancelled
+            },
+        )?;
         let label = format!("Payout batch #{run_id}");
         audit::record(
             conn,

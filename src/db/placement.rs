@@ -32,7 +32,7 @@ pub fn metrics(
     let (won_deals, won_revenue_minor) =
         super::deals::won_since(conn, org_id, currency, now - Duration::days(365))?;
     Ok(Metrics {
-        sales_revenue_minor: sales.iter().sum(),
+        sales_revenue_minor: crate::domain::money::sum_minor(sales.iter().copied()),
         certified_reps,
         won_deals,
         won_revenue_minor,

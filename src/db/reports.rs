@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use super::schema::{clicks, conversions, ledger_entries, partner_orgs};
+use super::schema::{clicks, conversions, ledger_entries, partner_orgs, refunds};
 use super::DbConn;
 use crate::domain::report::PartnerFigures;
 
@@ -46,6 +46,21 @@ pub fn partner_figures(
             diesel::dsl::sql::<BigInt>("CAST(SUM(amount_minor) AS BIGINT)"),
         ))
         .load(conn)?;
+    // What was refunded of those sales: revenue is what the merchant kept.
+    let refund_sums: Vec<(Option<i64>, String, i64)> = refunds::table
+        .inner_join(conversions::table)
+        .filter(conversions::program_id.eq(program_id))
+        .filter(conversions::partner_org_id.is_not_null())
+        .filter(conversions::review_status.ne("rejected"))
+        .filter(conversions::occurred_at.ge(from))
+        .filter(conversions::occurred_at.lt(to))
+        .group_by((conversions::partner_org_id, conversions::currency))
+        .select((
+            conversions::partner_org_id,
+            conversions::currency,
+            diesel::dsl::sql::<BigInt>("CAST(SUM(refunds.amount_minor) AS BIGINT)"),
+        ))
+        .load(conn)?;
     let commission_sums: Vec<(i64, String, i64)> = ledger_entries::table
         .filter(ledger_entries::kind.eq_any(["commission", "clawback"]))
         .filter(ledger_entries::status.ne("void"))
@@ -78,15 +93,20 @@ pub fn partner_figures(
                 figures.conversions += count;
                 if kind == "sale" {
                     if row_currency == currency {
-                        figures.revenue_minor += sum;
+                        figures.revenue_minor = figures.revenue_minor.saturating_add(*sum);
                     } else {
                         figures.other_currencies = true;
                     }
                 }
             }
+            for (_, row_currency, sum) in refund_sums.iter().filter(|(p, ..)| *p == Some(id)) {
+                if row_currency == currency {
+                    figures.revenue_minor = figures.revenue_minor.saturating_sub(*sum);
+                }
+            }
             for (_, row_currency, sum) in commission_sums.iter().filter(|(p, ..)| *p == id) {
                 if row_currency == currency {
-                    figures.commission_minor += sum;
+                    figures.commission_minor = figures.commission_minor.saturating_add(*sum);
                 } else {
                     figures.other_currencies = true;
                 }

@@ -84,7 +84,7 @@ pub fn share(amount_minor: i64, part: i64, whole: i64) -> i64 {
     } else {
         (product - whole) / (2 * whole)
     };
-    rounded as i64
+    super::money::clamp_minor(rounded)
 }
 
 fn matches(rule: &Rule, ctx: &CommissionContext<'_>) -> bool {

@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde_json::{Map, Value};
 
 use super::conversion::ConversionKind;
-use super::money::Currency;
+use super::ledger::MAX_CLOCK_SKEW_SECS;
+use super::money::{Currency, MAX_AMOUNT_MINOR};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldProblem {
@@ -69,10 +70,18 @@ fn amount(map: &Map<String, Value>) -> Result<Option<i64>, FieldProblem> {
     match map.get("amount") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_i64() {
+            Some(v) if v > MAX_AMOUNT_MINOR => Err(invalid(
+                "amount",
+                format!("must be at most {MAX_AMOUNT_MINOR} minor units"),
+            )),
             Some(v) if v >= 0 => Ok(Some(v)),
             Some(_) => Err(invalid(
                 "amount",
                 "must be zero or more (minor units, e.g. cents)",
+            )),
+            None if n.is_u64() => Err(invalid(
+                "amount",
+                format!("must be at most {MAX_AMOUNT_MINOR} minor units"),
             )),
             None => Err(invalid(
                 "amount",
@@ -86,9 +95,11 @@ fn amount(map: &Map<String, Value>) -> Result<Option<i64>, FieldProblem> {
     }
 }
 
+/// Reads a conversion; `now` is the server's clock, against which `occurred_at` may not be in the future.
 pub fn parse_conversion(
     body: &Value,
     program_currency: Currency,
+    now: NaiveDateTime,
 ) -> Result<ConversionRequest, FieldProblem> {
     let map = object(body)?;
     let external_id = text(map, "external_id", 200)?.ok_or_else(|| {
@@ -145,6 +156,18 @@ pub fn parse_conversion(
         ),
         None => None,
     };
+    if let Some(at) = occurred_at {
+        if at > now + chrono::Duration::seconds(MAX_CLOCK_SKEW_SECS) {
+            return Err(invalid(
+                "occurred_at",
+                format!(
+                    "is in the future ({} UTC is after the server's clock, {} UTC); send the time the conversion happened",
+                    at.format("%Y-%m-%d %H:%M:%S"),
+                    now.format("%Y-%m-%d %H:%M:%S")
+                ),
+            ));
+        }
+    }
     Ok(ConversionRequest {
         external_id,
         kind,
@@ -199,11 +222,15 @@ mod tests {
         Currency::parse("USD").unwrap()
     }
 
+    fn now() -> NaiveDateTime {
+        "2026-12-01T00:00:00".parse().unwrap()
+    }
+
     #[test]
     fn a_full_sale_parses() {
         let body = json!({"external_id": "ord-1", "kind": "sale", "amount": 19900, "currency": "eur", "click_id": "abc",
                           "customer_email": "Ann@Example.com", "occurred_at": "2026-11-23T16:00:00.1234567Z"});
-        let request = parse_conversion(&body, usd()).unwrap();
+        let request = parse_conversion(&body, usd(), now()).unwrap();
         assert_eq!(request.amount_minor, 19900);
         assert_eq!(request.currency.code(), "EUR");
         assert_eq!(request.customer_email.as_deref(), Some("ann@example.com"));
@@ -216,7 +243,7 @@ mod tests {
     #[test]
     fn a_lead_defaults_amount_and_currency() {
         let request =
-            parse_conversion(&json!({"external_id": "l-1", "kind": "lead"}), usd()).unwrap();
+            parse_conversion(&json!({"external_id": "l-1", "kind": "lead"}), usd(), now()).unwrap();
         assert_eq!((request.amount_minor, request.currency.code()), (0, "USD"));
     }
 
@@ -267,6 +294,26 @@ mod tests {
                 "invalid_field",
             ),
             (
+                json!({"external_id": "x", "kind": "sale", "amount": MAX_AMOUNT_MINOR + 1, "currency": "USD"}),
+                "amount",
+                "invalid_field",
+            ),
+            (
+                json!({"external_id": "x", "kind": "sale", "amount": 9223372036854775807i64, "currency": "USD"}),
+                "amount",
+                "invalid_field",
+            ),
+            (
+                json!({"external_id": "x", "kind": "sale", "amount": 18446744073709551615u64, "currency": "USD"}),
+                "amount",
+                "invalid_field",
+            ),
+            (
+                json!({"external_id": "x", "kind": "lead", "occurred_at": "2030-01-01T00:00:00Z"}),
+                "occurred_at",
+                "invalid_field",
+            ),
+            (
                 json!({"external_id": 42, "kind": "lead"}),
                 "external_id",
                 "invalid_field",
@@ -278,9 +325,21 @@ mod tests {
             ),
         ];
         for (body, field, code) in cases {
-            let problem = parse_conversion(&body, usd()).unwrap_err();
+            let problem = parse_conversion(&body, usd(), now()).unwrap_err();
             assert_eq!((problem.field, problem.code), (field, code), "{body}");
         }
+    }
+
+    #[test]
+    fn a_conversion_a_few_minutes_ahead_of_the_clock_is_accepted_and_one_later_is_not() {
+        let at = |t: &str| json!({"external_id": "x", "kind": "lead", "occurred_at": t});
+        assert!(parse_conversion(&at("2026-12-01T00:05:00Z"), usd(), now()).is_ok());
+        let problem = parse_conversion(&at("2026-12-01T00:05:01Z"), usd(), now()).unwrap_err();
+        assert!(
+            problem.message.contains("in the future"),
+            "{}",
+            problem.message
+        );
     }
 
     #[test]
@@ -301,6 +360,14 @@ mod tests {
             parse_refund(&json!({"refund_id": "r", "external_id": "o", "amount": 0}))
                 .unwrap_err()
                 .field,
+            "amount"
+        );
+        assert_eq!(
+            parse_refund(
+                &json!({"refund_id": "r", "external_id": "o", "amount": MAX_AMOUNT_MINOR + 1})
+            )
+            .unwrap_err()
+            .field,
             "amount"
         );
     }
@@ -345,12 +412,12 @@ mod tests {
         /// what it accepts keeps the API's promises.
         #[test]
         fn any_json_gives_a_request_or_a_named_problem(body in json_value()) {
-            match parse_conversion(&body, usd()) {
+            match parse_conversion(&body, usd(), now()) {
                 Ok(request) => {
                     proptest::prop_assert!(!request.external_id.is_empty());
                     proptest::prop_assert!(request.external_id.chars().count() <= 200);
                     proptest::prop_assert_eq!(request.external_id.trim(), request.external_id.as_str());
-                    proptest::prop_assert!(request.amount_minor >= 0);
+                    proptest::prop_assert!((0..=MAX_AMOUNT_MINOR).contains(&request.amount_minor));
                 }
                 Err(problem) => {
                     proptest::prop_assert!(["missing_field", "invalid_field"].contains(&problem.code));
@@ -364,7 +431,7 @@ mod tests {
         #[test]
         fn any_bytes_that_parse_as_json_are_read_without_panicking(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
             if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
-                let _ = parse_conversion(&body, usd());
+                let _ = parse_conversion(&body, usd(), now());
                 let _ = parse_refund(&body);
             }
         }

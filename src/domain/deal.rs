@@ -267,6 +267,18 @@ pub fn claims_customer(
     }
 }
 
+/// Whether a registration protects its customer at `now`: approved (or won, awaiting the vendor's confirmation)
+/// with protection running. Approving another partner's registration of the same customer over it needs an
+/// explicit override with a reason.
+pub fn protects_customer(
+    status: DealStatus,
+    protection_until: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> bool {
+    matches!(status, DealStatus::Approved | DealStatus::WonReported)
+        && protection_until.is_some_and(|until| until > now)
+}
+
 /// Minutes of business time (Monday to Friday, UTC, around the clock) between two instants.
 pub fn business_minutes_between(start: NaiveDateTime, end: NaiveDateTime) -> i64 {
     if end <= start {
@@ -358,6 +370,29 @@ pub fn margin(won: Money, tier: Option<(&str, i64)>) -> (i64, String) {
         }
         Some((name, _)) => (0, format!("The {name} tier has no margin on deals.")),
         None => (0, "The partner has no tier, so no margin on deals.".into()),
+    }
+}
+
+/// What a partner is told right after registering: approved at once (the program approves small registrations
+/// without a conflict automatically) or waiting for the team.
+pub fn registered_message(status: DealStatus, protection_until: Option<NaiveDateTime>) -> String {
+    match (status, protection_until) {
+        (DealStatus::Approved, Some(until)) => format!(
+            "Deal registered and approved at once: it is protected until {} UTC.",
+            until.format("%Y-%m-%d")
+        ),
+        (DealStatus::Approved, None) => "Deal registered and approved at once.".into(),
+        _ => "Deal registered. The program's team reviews it; you will get an email with the decision."
+            .into(),
+    }
+}
+
+/// What the staff member who confirmed a win is told: the margin the ledger now holds, or why it holds none.
+pub fn win_confirmed_message(margin: Money, explanation: &str) -> String {
+    if margin.minor > 0 {
+        format!("Win confirmed; the partner's margin of {margin} is in the ledger.")
+    } else {
+        format!("Win confirmed. No margin was written to the ledger: {explanation}")
     }
 }
 

@@ -1,6 +1,10 @@
 //! Fraud flags, each with a reason a person can read. A flagged conversion is recorded as usual and held for review.
+//! So is a conversion attributed to an org that is not approved (ledger invariant 5): it may not earn until an
+//! admin decides.
 
 use chrono::NaiveDateTime;
+
+use super::partner::PartnerStatus;
 
 /// Free mailbox providers: sharing one of these domains says nothing about who someone is.
 const FREE_MAIL: &[&str] = &[
@@ -32,6 +36,8 @@ pub struct FraudFacts<'a> {
     /// Conversions already recorded in the past hour from the same visitor IP (not counting this one).
     pub conversions_from_ip_last_hour: i64,
     pub max_conversions_per_ip_hour: i64,
+    /// The attributed org's status: only an approved org earns.
+    pub partner_status: PartnerStatus,
 }
 
 fn domain_of(email: &str) -> &str {
@@ -41,6 +47,17 @@ fn domain_of(email: &str) -> &str {
 /// The reasons to hold a conversion, empty when there are none.
 pub fn flags(facts: &FraudFacts<'_>) -> Vec<String> {
     let mut reasons = Vec::new();
+    match facts.partner_status {
+        PartnerStatus::Approved => {}
+        PartnerStatus::Suspended => reasons
+            .push("partner not approved: the partner is suspended and earns nothing until an admin decides".into()),
+        PartnerStatus::Applied => reasons.push(
+            "partner not approved: the partner's application is still under review".into(),
+        ),
+        PartnerStatus::Rejected => {
+            reasons.push("partner not approved: the partner's application was rejected".into())
+        }
+    }
     if let Some(customer) = facts
         .customer_email
         .map(|e| e.trim().to_lowercase())
@@ -106,6 +123,24 @@ mod tests {
             min_seconds_to_convert: 10,
             conversions_from_ip_last_hour: ip_count,
             max_conversions_per_ip_hour: 5,
+            partner_status: PartnerStatus::Approved,
+        }
+    }
+
+    #[test]
+    fn a_partner_that_is_not_approved_is_held_whatever_else_is_true() {
+        let own = vec!["bo@blog.example".to_string()];
+        for status in [
+            PartnerStatus::Suspended,
+            PartnerStatus::Applied,
+            PartnerStatus::Rejected,
+        ] {
+            let reasons = flags(&FraudFacts {
+                partner_status: status,
+                ..facts(Some("ann@customer.example"), &own, 600, 0)
+            });
+            assert_eq!(reasons.len(), 1, "{status}");
+            assert!(reasons[0].starts_with("partner not approved"));
         }
     }
 

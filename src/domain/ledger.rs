@@ -1,9 +1,38 @@
 //! The ledger's rules. Entries are appended, never rewritten; only their status moves forward (pending -> approved
-//! -> paid, or to void). A refund reverses the commission of its sale in proportion:
-//! - while the commission is unpaid, a refund of the whole rest of the sale voids it (and its earlier partial
-//!   reversals); a partial refund appends a negative entry in the commission's own status, so it nets before payout;
-//! - once the commission is paid, a refund appends a negative `clawback`, approved at once, which nets against the
-//!   next payout and may leave the balance negative.
+//! -> paid, or to void).
+//!
+//! # Invariants
+//! Concord keeps these on SQLite and PostgreSQL under any interleaving of requests, jobs and processes (the
+//! randomised test `tests/it/ledger_model.rs` checks them against a model of its own):
+//! 1. **Refunds never exceed their sale.** The refunds of a sale add up to at most its amount, and each `refund_id`
+//!    counts once: a refund is recorded with the sale's row locked (`db::lock`), so two refunds of one sale are
+//!    decided one after the other.
+//! 2. **Paid at most once.** A commission, deal margin or MDF reimbursement is held by at most one live payout and
+//!    paid at most once (see `db::payouts`).
+//! 3. **Nothing voided is ever paid, and what is taken back is taken back once.** An entry a payout has taken (one
+//!    in progress, or paid) is never voided: a refund, rejection or void of it appends one approved `clawback` of
+//!    what it takes back, which nets against the org's next payout (and leaves the balance negative until then). An
+//!    entry no payout holds is voided, or reduced by a clawback in its own status. Changes to the status of an
+//!    org's entries take the org's row lock, as does a batch that takes them, so the two never cross.
+//! 4. **A balance is the sum of its entries**, never a stored counter; no figure overflows or wraps. Every amount
+//!    entering Concord is bounded by `money::MAX_AMOUNT_MINOR` (10^12 minor units; above it the request is refused
+//!    naming the field), and sums are taken in i128 (`money::sum_minor`).
+//! 5. **Only approved orgs earn.** A conversion attributed to an org that is not approved (applied, rejected,
+//!    suspended) by coupon, click or customer binding is recorded and held for review with the reason; its
+//!    commission stays pending until an admin approves the conversion. A payout batch skips orgs that are not
+//!    approved, with the reason.
+//! 6. **No sales from the future.** A conversion whose `occurred_at` is more than `MAX_CLOCK_SKEW_SECS` ahead of
+//!    the server's clock is refused.
+//!
+//! A refund reverses the commission of its sale in proportion:
+//! - while no payout has taken the commission, a refund of the whole rest of the sale voids it (and its earlier
+//!   partial reversals); a partial refund appends a negative entry in the commission's own status, so it nets
+//!   before payout;
+//! - once a payout has taken it (in progress or paid), a refund appends a negative `clawback`, approved at once,
+//!   which nets against the next payout and may leave the balance negative.
+
+/// How far ahead of the server's clock a reported `occurred_at` may be: clocks of merchants' servers drift.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
 text_enum!(EntryKind {
     Commission => "commission" / "Commission",
@@ -42,6 +71,15 @@ pub struct CommissionState {
     pub refunded_minor: i64,
     /// Sum (negative) of the entries earlier refunds wrote against this commission.
     pub reversed_minor: i64,
+    /// A payout in progress holds the commission or one of its reversals: money on its way, not to be voided.
+    pub held_by_payout: bool,
+}
+
+impl CommissionState {
+    /// Whether a payout has taken the commission: paid, or held by a payout in progress.
+    pub fn taken_by_payout(&self) -> bool {
+        self.status == EntryStatus::Paid || self.held_by_payout
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,31 +111,28 @@ pub fn on_refund(state: &CommissionState, refund_minor: i64) -> RefundAction {
         state.sale_minor,
     );
     let reverse = due + state.reversed_minor;
-    match state.status {
-        EntryStatus::Pending | EntryStatus::Approved if completes => RefundAction::VoidCommission,
-        EntryStatus::Pending | EntryStatus::Approved => {
-            if reverse == 0 {
-                RefundAction::Nothing
-            } else {
-                RefundAction::Append {
-                    amount_minor: -reverse,
-                    kind: EntryKind::Clawback,
-                    status: state.status,
-                }
+    if state.taken_by_payout() {
+        return if reverse == 0 {
+            RefundAction::Nothing
+        } else {
+            RefundAction::Append {
+                amount_minor: -reverse,
+                kind: EntryKind::Clawback,
+                status: EntryStatus::Approved,
             }
+        };
+    }
+    if completes {
+        return RefundAction::VoidCommission;
+    }
+    if reverse == 0 {
+        RefundAction::Nothing
+    } else {
+        RefundAction::Append {
+            amount_minor: -reverse,
+            kind: EntryKind::Clawback,
+            status: state.status,
         }
-        EntryStatus::Paid => {
-            if reverse == 0 {
-                RefundAction::Nothing
-            } else {
-                RefundAction::Append {
-                    amount_minor: -reverse,
-                    kind: EntryKind::Clawback,
-                    status: EntryStatus::Approved,
-                }
-            }
-        }
-        EntryStatus::Void => RefundAction::Nothing,
     }
 }
 
@@ -113,6 +148,7 @@ mod tests {
             sale_minor: 10_000,
             refunded_minor: refunded,
             reversed_minor: reversed,
+            held_by_payout: false,
         }
     }
 
@@ -149,6 +185,35 @@ mod tests {
         assert_eq!(
             on_refund(&state(EntryStatus::Void, 0, 0), 10_000),
             RefundAction::Nothing
+        );
+    }
+
+    #[test]
+    fn a_refund_of_a_commission_a_payout_holds_claws_back_instead_of_voiding() {
+        let held = CommissionState {
+            held_by_payout: true,
+            ..state(EntryStatus::Approved, 0, 0)
+        };
+        assert_eq!(
+            on_refund(&held, 10_000),
+            RefundAction::Append {
+                amount_minor: -2_000,
+                kind: EntryKind::Clawback,
+                status: EntryStatus::Approved
+            }
+        );
+        // An earlier partial reversal is counted once: a full refund takes back only the rest.
+        let partly = CommissionState {
+            held_by_payout: true,
+            ..state(EntryStatus::Approved, 2_500, -500)
+        };
+        assert_eq!(
+            on_refund(&partly, 7_500),
+            RefundAction::Append {
+                amount_minor: -1_500,
+                kind: EntryKind::Clawback,
+                status: EntryStatus::Approved
+            }
         );
     }
 
@@ -208,7 +273,7 @@ mod tests {
                         let refund = amount.min(left);
                         let commission_entry = entries.iter().position(|e| e.of_sale == sale && e.is_commission).unwrap();
                         let reversed: i64 = entries.iter().filter(|e| e.of_sale == sale && !e.is_commission && e.status != EntryStatus::Void).map(|e| e.amount).sum();
-                        let state = CommissionState { commission_minor: commission, status: entries[commission_entry].status, sale_minor: sale_amount, refunded_minor: refunded, reversed_minor: reversed };
+                        let state = CommissionState { commission_minor: commission, status: entries[commission_entry].status, sale_minor: sale_amount, refunded_minor: refunded, reversed_minor: reversed, held_by_payout: false };
                         match on_refund(&state, refund) {
                             RefundAction::VoidCommission => {
                                 for e in entries.iter_mut().filter(|e| e.of_sale == sale && e.status != EntryStatus::Paid) {

@@ -314,9 +314,28 @@ pub struct FundPosition {
 }
 
 impl FundPosition {
-    /// What can still be requested. Negative only when an admin lowered an allocation below what was committed.
+    /// The position with the allocation its rules give now. What was already committed (asked for, reserved,
+    /// claimed, paid or expired) stands when the allocation shrinks (a demotion, a suspension, an admin lowering
+    /// it), so the allocation shown is never below it and nothing is "available" below zero.
+    pub fn allocate(mut self, by_rules: i64) -> Self {
+        self.allocated = by_rules.max(self.committed());
+        self
+    }
+
+    /// Everything taken from the allocation so far.
+    pub fn committed(&self) -> i64 {
+        super::money::sum_minor([
+            self.awaiting,
+            self.reserved,
+            self.claimed,
+            self.paid,
+            self.expired,
+        ])
+    }
+
+    /// What can still be requested; never negative (see `allocate`).
     pub fn available(&self) -> i64 {
-        self.allocated - self.awaiting - self.reserved - self.claimed - self.paid - self.expired
+        (self.allocated - self.committed()).max(0)
     }
 
     /// Reimbursements approved (claimed or paid) as a share of the allocation, in basis points.
@@ -343,13 +362,13 @@ impl FundPosition {
     }
 
     pub fn add(&mut self, other: &FundPosition) {
-        self.allocated += other.allocated;
-        self.awaiting += other.awaiting;
-        self.reserved += other.reserved;
-        self.claimed += other.claimed;
-        self.paid += other.paid;
-        self.expired += other.expired;
-        self.linked_won += other.linked_won;
+        self.allocated = self.allocated.saturating_add(other.allocated);
+        self.awaiting = self.awaiting.saturating_add(other.awaiting);
+        self.reserved = self.reserved.saturating_add(other.reserved);
+        self.claimed = self.claimed.saturating_add(other.claimed);
+        self.paid = self.paid.saturating_add(other.paid);
+        self.expired = self.expired.saturating_add(other.expired);
+        self.linked_won = self.linked_won.saturating_add(other.linked_won);
     }
 
     pub fn is_empty(&self) -> bool {

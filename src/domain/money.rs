@@ -1,5 +1,28 @@
 //! Money is integer minor units plus an ISO 4217 currency; rates are basis points. No floats anywhere: amounts typed
 //! by people are parsed digit by digit, and anything finer than the currency's minor unit is refused, not rounded.
+//! Every amount that enters Concord (API, forms, settings) is at most `MAX_AMOUNT_MINOR` in size, and sums are
+//! taken in i128, so no total overflows or wraps.
+
+/// The largest amount Concord accepts in one conversion, refund, deal, claim, rule or setting: 10^12 minor units
+/// (10,000,000,000.00 USD). Far above any real sale, and low enough that about nine million of them still add up
+/// within an i64.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
+
+/// Adds amounts in i128, so no number of them wraps; a total beyond the i64 range (which bounded inputs cannot
+/// reach short of nine million ceiling-sized amounts) is held at the range's end rather than wrapped.
+pub fn sum_minor(amounts: impl IntoIterator<Item = i64>) -> i64 {
+    clamp_minor(amounts.into_iter().map(i128::from).sum())
+}
+
+/// An i128 total as an i64 amount, held at the range's end rather than wrapped (see `sum_minor`).
+pub fn clamp_minor(total: i128) -> i64 {
+    i64::try_from(total).unwrap_or(if total < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Adds two amounts without wrapping (see `sum_minor`).
+pub fn add_minor(a: i64, b: i64) -> i64 {
+    a.saturating_add(b)
+}
 
 use std::fmt;
 
@@ -107,11 +130,25 @@ impl Money {
         let minor = whole_value
             .checked_mul(scale)
             .and_then(|v| v.checked_add(fraction_value))
-            .ok_or_else(|| "That amount is too large.".to_string())?;
+            .filter(|v| *v <= MAX_AMOUNT_MINOR)
+            .ok_or_else(|| Self::too_large(currency))?;
         Ok(Self {
             minor: if negative { -minor } else { minor },
             currency,
         })
+    }
+
+    /// The refusal of an amount above `MAX_AMOUNT_MINOR`, in the currency's own units.
+    pub fn too_large(currency: Currency) -> String {
+        format!(
+            "That amount is too large: Concord accepts at most {}.",
+            Money::new(MAX_AMOUNT_MINOR, currency)
+        )
+    }
+
+    /// Whether the amount is within what Concord accepts (`MAX_AMOUNT_MINOR` either side of zero).
+    pub fn within_bounds(minor: i64) -> bool {
+        (-MAX_AMOUNT_MINOR..=MAX_AMOUNT_MINOR).contains(&minor)
     }
 
     /// The amount without the currency, with thousands separators: "1,250.50".
@@ -249,6 +286,31 @@ mod tests {
         assert!(Money::parse("abc", usd()).is_err());
         assert!(Money::parse("", usd()).is_err());
         assert!(Money::parse("99999999999999999999", usd()).is_err());
+    }
+
+    #[test]
+    fn amounts_above_the_ceiling_are_refused_in_the_currencys_own_units() {
+        assert_eq!(
+            Money::parse("10,000,000,000.00", usd()).unwrap().minor,
+            MAX_AMOUNT_MINOR
+        );
+        assert_eq!(
+            Money::parse("10000000000.01", usd()).unwrap_err(),
+            "That amount is too large: Concord accepts at most 10,000,000,000.00 USD."
+        );
+        assert!(Money::parse("-92233720368547758.07", usd()).is_err());
+        let jpy = Currency::parse("JPY").unwrap();
+        assert!(Money::parse("1000000000001", jpy)
+            .unwrap_err()
+            .contains("1,000,000,000,000 JPY"));
+    }
+
+    #[test]
+    fn sums_never_wrap() {
+        assert_eq!(sum_minor([i64::MAX, i64::MAX, -5]), i64::MAX);
+        assert_eq!(sum_minor([i64::MIN, -1]), i64::MIN);
+        assert_eq!(sum_minor([MAX_AMOUNT_MINOR; 6]), 6 * MAX_AMOUNT_MINOR);
+        assert_eq!(sum_minor(std::iter::empty()), 0);
     }
 
     #[test]

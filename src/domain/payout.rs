@@ -2,21 +2,39 @@
 //! people. A payout settles approved ledger entries (commissions, deal margins, MDF reimbursements, clawbacks
 //! netted) of one org in one currency.
 
-use super::money::Money;
+use super::money::{Currency, Money};
+use super::partner::PartnerStatus;
 
 text_enum!(PayoutStatus {
     Pending => "pending" / "In progress",
     Paid => "paid" / "Paid",
     Failed => "failed" / "Failed",
     Reversed => "reversed" / "Reversed",
+    Cancelled => "cancelled" / "Cancelled",
 });
+
+text_enum!(RunStatus {
+    Running => "running" / "Running",
+    Finished => "finished" / "Finished",
+    Cancelled => "cancelled" / "Cancelled",
+});
+
+impl RunStatus {
+    pub fn css_class(self) -> &'static str {
+        match self {
+            RunStatus::Running => "pending",
+            RunStatus::Finished => "approved",
+            RunStatus::Cancelled => "rejected",
+        }
+    }
+}
 
 impl PayoutStatus {
     pub fn css_class(self) -> &'static str {
         match self {
             PayoutStatus::Pending => "pending",
             PayoutStatus::Paid => "approved",
-            PayoutStatus::Failed | PayoutStatus::Reversed => "rejected",
+            PayoutStatus::Failed | PayoutStatus::Reversed | PayoutStatus::Cancelled => "rejected",
         }
     }
 }
@@ -80,24 +98,47 @@ pub enum Eligibility {
     Skip(String),
 }
 
-/// Decides one org's balance. Without a Stripe key, or without a connected account, the manual rail pays; an
-/// account that Stripe has not enabled yet is skipped (paying it by hand would bypass what the partner chose).
+/// The payout minimum in `currency`: the program's minimum as the same number of major units, so 50.00 USD is
+/// 50 JPY and 50.000 BHD, rounded up to the currency's minor unit (50.50 USD is 51 JPY).
+pub fn minimum_in(program_minimum: Money, currency: Currency) -> Money {
+    let from = 10i128.pow(program_minimum.currency.decimals());
+    let to = 10i128.pow(currency.decimals());
+    let scaled = i128::from(program_minimum.minor.max(0)) * to;
+    let minor = (scaled + from - 1) / from;
+    Money::new(i64::try_from(minor).unwrap_or(i64::MAX), currency)
+}
+
+/// Decides one org's balance. An org that is not approved is not paid (ledger invariant 5). Without a Stripe key,
+/// or without a connected account, the manual rail pays; an account that Stripe has not enabled yet is skipped
+/// (paying it by hand would bypass what the partner chose). `minimum` is the minimum in the balance's currency
+/// (`minimum_in`).
 pub fn eligibility(
     balance: Money,
-    minimum_minor: i64,
+    minimum: Money,
+    org_status: PartnerStatus,
     stripe_configured: bool,
     account: Option<&AccountStatus>,
 ) -> Eligibility {
+    let not_approved = match org_status {
+        PartnerStatus::Approved => None,
+        PartnerStatus::Suspended => Some("The partner is suspended"),
+        PartnerStatus::Applied => Some("The partner's application is not approved yet"),
+        PartnerStatus::Rejected => Some("The partner was rejected"),
+    };
+    if let Some(why) = not_approved {
+        return Eligibility::Skip(format!(
+            "{why}: its balance is not paid while it is not approved."
+        ));
+    }
     if balance.minor < 0 {
         return Eligibility::Skip(format!(
             "Clawbacks exceed earnings by {}; they net against future earnings.",
             Money::new(-balance.minor, balance.currency)
         ));
     }
-    if balance.minor == 0 || balance.minor < minimum_minor {
+    if balance.minor == 0 || balance.minor < minimum.minor {
         return Eligibility::Skip(format!(
-            "{balance} is below the minimum payout of {}.",
-            Money::new(minimum_minor, balance.currency)
+            "{balance} is below the minimum payout of {minimum}."
         ));
     }
     match (stripe_configured, account) {
@@ -124,7 +165,65 @@ mod tests {
     use super::*;
 
     fn usd(minor: i64) -> Money {
-        Money::new(minor, crate::domain::money::Currency::parse("USD").unwrap())
+        Money::new(minor, Currency::parse("USD").unwrap())
+    }
+
+    fn eligibility(
+        balance: Money,
+        minimum_minor: i64,
+        stripe_configured: bool,
+        account: Option<&AccountStatus>,
+    ) -> Eligibility {
+        super::eligibility(
+            balance,
+            minimum_in(usd(minimum_minor), balance.currency),
+            PartnerStatus::Approved,
+            stripe_configured,
+            account,
+        )
+    }
+
+    #[test]
+    fn the_minimum_is_the_same_number_of_major_units_in_every_currency() {
+        let in_ = |minimum: Money, code: &str| minimum_in(minimum, Currency::parse(code).unwrap());
+        assert_eq!(in_(usd(5_000), "JPY").to_string(), "50 JPY");
+        assert_eq!(in_(usd(5_000), "BHD").to_string(), "50.000 BHD");
+        assert_eq!(in_(usd(5_000), "EUR").to_string(), "50.00 EUR");
+        assert_eq!(in_(usd(5_050), "JPY").to_string(), "51 JPY");
+        let jpy = Money::new(5_000, Currency::parse("JPY").unwrap());
+        assert_eq!(in_(jpy, "USD").to_string(), "5,000.00 USD");
+        assert_eq!(
+            eligibility(
+                Money::new(200, Currency::parse("JPY").unwrap()),
+                5_000,
+                false,
+                None
+            ),
+            Eligibility::Pay(Rail::Manual)
+        );
+        assert_eq!(
+            eligibility(
+                Money::new(2_469, Currency::parse("BHD").unwrap()),
+                5_000,
+                false,
+                None
+            ),
+            Eligibility::Skip("2.469 BHD is below the minimum payout of 50.000 BHD.".into())
+        );
+    }
+
+    #[test]
+    fn orgs_that_are_not_approved_are_not_paid() {
+        for status in [
+            PartnerStatus::Suspended,
+            PartnerStatus::Applied,
+            PartnerStatus::Rejected,
+        ] {
+            assert!(matches!(
+                super::eligibility(usd(10_000), usd(0), status, false, None),
+                Eligibility::Skip(reason) if reason.contains("not approved")
+            ));
+        }
     }
 
     #[test]

@@ -128,8 +128,8 @@ fn add(rows: &mut Vec<PipelineRow>, label: &str, deal: &DealFacts) {
         }
     };
     row.count += 1;
-    row.amount_minor += deal.open_amount();
-    row.weighted_minor += deal.weighted_minor();
+    row.amount_minor = row.amount_minor.saturating_add(deal.open_amount());
+    row.weighted_minor = row.weighted_minor.saturating_add(deal.weighted_minor());
 }
 
 fn add_outcome(rows: &mut Vec<OutcomeRow>, label: &str, deal: &DealFacts) {
@@ -145,7 +145,9 @@ fn add_outcome(rows: &mut Vec<OutcomeRow>, label: &str, deal: &DealFacts) {
     };
     if deal.status == DealStatus::Won {
         row.won += 1;
-        row.won_amount_minor += deal.won_amount_minor.unwrap_or(deal.amount_minor);
+        row.won_amount_minor = row
+            .won_amount_minor
+            .saturating_add(deal.won_amount_minor.unwrap_or(deal.amount_minor));
     } else {
         row.lost += 1;
     }
@@ -199,8 +201,8 @@ pub fn report(
             deal,
         );
         total.count += 1;
-        total.amount_minor += deal.open_amount();
-        total.weighted_minor += deal.weighted_minor();
+        total.amount_minor = total.amount_minor.saturating_add(deal.open_amount());
+        total.weighted_minor = total.weighted_minor.saturating_add(deal.weighted_minor());
     }
     by_partner.sort_by(|a, b| {
         b.weighted_minor

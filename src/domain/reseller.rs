@@ -44,6 +44,36 @@ pub fn agreement_required(
         && accepted_version.unwrap_or(0) < current_version
 }
 
+/// The text an org must accept before its portal opens: channel partners the partner agreement, affiliates the
+/// program terms, each in the version given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DueTerms {
+    PartnerAgreement(i64),
+    AffiliateTerms(i64),
+}
+
+impl DueTerms {
+    pub fn version(self) -> i64 {
+        match self {
+            DueTerms::PartnerAgreement(v) | DueTerms::AffiliateTerms(v) => v,
+        }
+    }
+}
+
+/// Whether an approved affiliate must accept the program terms before its portal opens: the program has terms and
+/// the org's accepted version (given when it joined, or later) is older than the current one.
+pub fn affiliate_terms_required(
+    status: PartnerStatus,
+    has_terms: bool,
+    current_version: i64,
+    accepted_version: Option<i64>,
+) -> bool {
+    status == PartnerStatus::Approved
+        && has_terms
+        && current_version > 0
+        && accepted_version.unwrap_or(0) < current_version
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +112,40 @@ mod tests {
             !agreement_required(PartnerKind::Reseller, PartnerStatus::Approved, 0, None),
             "no agreement written yet"
         );
+    }
+
+    #[test]
+    fn a_new_version_of_the_program_terms_gates_approved_affiliates_again() {
+        assert!(affiliate_terms_required(
+            PartnerStatus::Approved,
+            true,
+            2,
+            Some(1)
+        ));
+        assert!(affiliate_terms_required(
+            PartnerStatus::Approved,
+            true,
+            1,
+            None
+        ));
+        assert!(!affiliate_terms_required(
+            PartnerStatus::Approved,
+            true,
+            2,
+            Some(2)
+        ));
+        assert!(!affiliate_terms_required(
+            PartnerStatus::Approved,
+            false,
+            2,
+            Some(1)
+        ));
+        assert!(!affiliate_terms_required(
+            PartnerStatus::Applied,
+            true,
+            2,
+            Some(1)
+        ));
     }
 
     #[test]

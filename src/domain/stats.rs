@@ -19,6 +19,8 @@ pub struct ConversionRow<'a> {
     pub occurred_at: NaiveDateTime,
     pub is_sale: bool,
     pub amount_minor: i64,
+    /// What has been refunded of it: revenue is what the merchant kept.
+    pub refunded_minor: i64,
     pub currency: &'a str,
 }
 
@@ -101,9 +103,10 @@ pub fn performance(
         let Ok(currency) = Currency::parse(sale.currency) else {
             continue;
         };
+        let kept = sale.amount_minor - sale.refunded_minor;
         match revenue.iter_mut().find(|m| m.currency == currency) {
-            Some(total) => total.minor += sale.amount_minor,
-            None => revenue.push(Money::new(sale.amount_minor, currency)),
+            Some(total) => total.minor = total.minor.saturating_add(kept),
+            None => revenue.push(Money::new(kept, currency)),
         }
     }
 
@@ -178,24 +181,29 @@ mod tests {
                 occurred_at: at(21, 11),
                 is_sale: true,
                 amount_minor: 19_900,
+                refunded_minor: 0,
                 currency: "USD",
             },
             ConversionRow {
                 occurred_at: at(21, 12),
                 is_sale: true,
                 amount_minor: 100,
+                // Refunded in full: counted as a sale, but none of it is revenue.
+                refunded_minor: 100,
                 currency: "USD",
             },
             ConversionRow {
                 occurred_at: at(20, 12),
                 is_sale: false,
                 amount_minor: 0,
+                refunded_minor: 0,
                 currency: "USD",
             },
             ConversionRow {
                 occurred_at: at(21, 13),
                 is_sale: true,
                 amount_minor: 5_000,
+                refunded_minor: 0,
                 currency: "EUR",
             },
         ];
@@ -213,7 +221,7 @@ mod tests {
         assert_eq!(p.conversion_rate_bps, 13_333);
         assert_eq!(
             p.revenue.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
-            vec!["200.00 USD", "50.00 EUR"]
+            vec!["199.00 USD", "50.00 EUR"]
         );
         assert_eq!(p.days.len(), 7);
         let last = p.days.last().unwrap();

@@ -432,11 +432,12 @@ pub fn payout_statement(
     let frame = frame(conn, base_url)?;
     let entries = crate::db::payouts::settled_entries(conn, payout.id)?;
     let amount = payout.amount();
-    let netted: i64 = entries
-        .iter()
-        .filter(|e| e.amount_minor < 0)
-        .map(|e| e.amount_minor)
-        .sum();
+    let netted = crate::domain::money::sum_minor(
+        entries
+            .iter()
+            .filter(|e| e.amount_minor < 0)
+            .map(|e| e.amount_minor),
+    );
     let lines: Vec<String> = entries
         .iter()
         .map(|e| {

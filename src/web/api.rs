@@ -221,9 +221,12 @@ pub fn record_conversion_job(
 ) -> Result<RecordedConversion, AppError> {
     active_key(conn, &job.key_hash)?;
     let program = crate::db::programs::current(conn)?;
-    let request =
-        crate::domain::conversion_request::parse_conversion(&job.body, program.currency())
-            .map_err(|p| problem(p).0)?;
+    let request = crate::domain::conversion_request::parse_conversion(
+        &job.body,
+        program.currency(),
+        crate::db::now(),
+    )
+    .map_err(|p| problem(p).0)?;
     let input = crate::db::conversions::ConversionInput {
         external_id: request.external_id,
         kind: request.kind,

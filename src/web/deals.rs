@@ -639,17 +639,18 @@ async fn submit(
         user.actor(),
         state.settings.base_url.clone(),
     );
-    let (id, _) = db(&state.pool, move |conn| {
+    let (deal, _) = db(&state.pool, move |conn| {
         let notify = |conn: &mut crate::db::DbConn, deal: &_, notice: &_| {
             crate::email::notify::deal_notice(conn, &base_url, deal, notice)
         };
         crate::db::deals::register(conn, &program, org_id, &registration, &actor, &notify)
     })
     .await?;
-    session.success(
-        "Deal registered. The program's team reviews it; you will get an email with the decision.",
-    );
-    Ok(redirect(&format!("/portal/deals/{id}")))
+    session.success(crate::domain::deal::registered_message(
+        deal.status(),
+        deal.protection_until,
+    ));
+    Ok(redirect(&format!("/portal/deals/{}", deal.id)))
 }
 
 #[derive(Deserialize)]

@@ -203,11 +203,12 @@ struct StatementPage {
 impl StatementPage {
     fn netted(&self) -> String {
         crate::domain::money::Money::new(
-            self.entries
-                .iter()
-                .filter(|e| e.amount_minor < 0)
-                .map(|e| e.amount_minor)
-                .sum(),
+            crate::domain::money::sum_minor(
+                self.entries
+                    .iter()
+                    .filter(|e| e.amount_minor < 0)
+                    .map(|e| e.amount_minor),
+            ),
             self.payout.amount().currency,
         )
         .to_string()

@@ -81,7 +81,13 @@ async fn dashboard(
     let pipeline = if partner.org.kind() != PartnerKind::Affiliate
         && partner.org.status() == PartnerStatus::Approved
     {
-        Some(super::admin::pipeline::run(&state, Some(org_id)).await?)
+        let viewer = crate::db::deals::Viewer {
+            org_id,
+            user_id: user.0.id,
+            manages_org: user.role() == crate::domain::role::Role::PartnerAdmin,
+            reps_see_org: partner.program.deal_reps_see_org,
+        };
+        Some(super::admin::pipeline::run(&state, Some(viewer)).await?)
     } else {
         None
     };
@@ -166,11 +172,12 @@ fn affiliate_performance(
     let conversions = crate::db::conversions::for_partner_since(conn, org_id, since)?;
     let rows: Vec<ConversionRow> = conversions
         .iter()
-        .filter(|c| c.review_status != "rejected")
-        .map(|c| ConversionRow {
+        .filter(|(c, _)| c.review_status != "rejected")
+        .map(|(c, refunded)| ConversionRow {
             occurred_at: c.occurred_at,
             is_sale: c.kind == "sale",
             amount_minor: c.amount_minor,
+            refunded_minor: *refunded,
             currency: &c.currency,
         })
         .collect();

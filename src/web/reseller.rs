@@ -203,11 +203,24 @@ async fn apply_submit(
 #[template(path = "portal/agreement.html")]
 struct AgreementPage {
     ctx: PageContext,
+    /// "Partner agreement" for channel partners, "Program terms" for affiliates.
+    title: &'static str,
     text: String,
     version: i64,
     /// Only the org's partner admin accepts; others wait for them.
     can_accept: bool,
     due: bool,
+}
+
+impl AgreementPage {
+    /// "the agreement" or "the program terms", as sentences name it.
+    fn noun(&self) -> &'static str {
+        if self.title == "Program terms" {
+            "the program terms"
+        } else {
+            "the agreement"
+        }
+    }
 }
 
 async fn agreement(
@@ -216,20 +229,38 @@ async fn agreement(
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     let org_id = user.partner_org_id()?;
-    let (program, due) = db(&state.pool, move |conn| {
-        Ok::<_, diesel::result::Error>((
+    let (program, due, kind) = db(&state.pool, move |conn| {
+        Ok::<_, AppError>((
             crate::db::programs::current(conn)?,
             crate::db::partners::agreement_due(conn, org_id)?,
+            crate::db::partners::overview(conn, org_id)?
+                .ok_or(AppError::NotFound)?
+                .org
+                .kind(),
         ))
     })
     .await?;
     let can_accept = user.role() == Role::PartnerAdmin;
+    let affiliate = kind == crate::domain::partner::PartnerKind::Affiliate;
     render(
         StatusCode::OK,
         &AgreementPage {
             ctx,
-            text: program.agreement_text,
-            version: program.agreement_version,
+            title: if affiliate {
+                "Program terms"
+            } else {
+                "Partner agreement"
+            },
+            text: if affiliate {
+                program.terms_text
+            } else {
+                program.agreement_text
+            },
+            version: if affiliate {
+                program.terms_version
+            } else {
+                program.agreement_version
+            },
             can_accept,
             due: due.is_some(),
         },
@@ -259,18 +290,25 @@ async fn accept(
         form.into_inner().version,
         client_ip(&req, state.settings.behind_proxy),
     );
+    let actor = user.actor();
     let accepted = db(&state.pool, move |conn| {
-        let current = crate::db::programs::current(conn)?.agreement_version;
+        use crate::domain::reseller::DueTerms;
         // Accepting a text the page showed earlier than the current one would accept words nobody read.
-        if version != current {
-            return Ok(false);
+        match crate::db::partners::agreement_due(conn, org_id)? {
+            Some(DueTerms::PartnerAgreement(current)) if current == version => {
+                crate::db::agreements::accept(conn, org_id, user_id, version, &ip)?;
+                Ok::<_, diesel::result::Error>(Some("The partner agreement is accepted"))
+            }
+            Some(DueTerms::AffiliateTerms(current)) if current == version => {
+                crate::db::partners::accept_terms(conn, org_id, version, &actor)?;
+                Ok(Some("The program terms are accepted"))
+            }
+            _ => Ok(None),
         }
-        crate::db::agreements::accept(conn, org_id, user_id, version, &ip)?;
-        Ok::<_, diesel::result::Error>(true)
     })
     .await?;
-    if accepted {
-        session.success("Thank you. The partner agreement is accepted and your portal is open.");
+    if let Some(accepted) = accepted {
+        session.success(format!("Thank you. {accepted} and your portal is open."));
         Ok(redirect("/portal"))
     } else {
         session.error("The agreement changed while you were reading it. Read the current version and accept again.");

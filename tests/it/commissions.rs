@@ -291,13 +291,13 @@ async fn recurring_for_three_months_stops_at_month_four_and_lifetime_never_stops
     )
     .await;
     // The first sale comes with the coupon; renewals carry only the customer id.
-    let first = sale(&app, &key, "r-1", 1_000, json!({"customer_id": "cus_9", "product": "starter", "occurred_at": "2026-01-15T00:00:00Z"})).await;
+    let first = sale(&app, &key, "r-1", 1_000, json!({"customer_id": "cus_9", "product": "starter", "occurred_at": "2025-01-15T00:00:00Z"})).await;
     assert_eq!(
         first["explanation"],
         "10% of 10.00 USD under rule 'Starter recurring', month 1 of 3"
     );
     for (n, month) in [(2, "02"), (3, "03")] {
-        let body = json!({"external_id": format!("r-{n}"), "kind": "sale", "amount": 1_000, "currency": "USD", "customer_id": "cus_9", "product": "starter", "occurred_at": format!("2026-{month}-15T00:00:00Z")});
+        let body = json!({"external_id": format!("r-{n}"), "kind": "sale", "amount": 1_000, "currency": "USD", "customer_id": "cus_9", "product": "starter", "occurred_at": format!("2025-{month}-15T00:00:00Z")});
         let (_, answer) = post(&app, &key, "/api/v1/conversions", body).await;
         assert_eq!(answer["conversion"]["attributed_by"], "customer");
         assert_eq!(
@@ -305,7 +305,7 @@ async fn recurring_for_three_months_stops_at_month_four_and_lifetime_never_stops
             format!("10% of 10.00 USD under rule 'Starter recurring', month {n} of 3")
         );
     }
-    let body = json!({"external_id": "r-4", "kind": "sale", "amount": 1_000, "currency": "USD", "customer_id": "cus_9", "product": "starter", "occurred_at": "2026-04-15T00:00:00Z"});
+    let body = json!({"external_id": "r-4", "kind": "sale", "amount": 1_000, "currency": "USD", "customer_id": "cus_9", "product": "starter", "occurred_at": "2025-04-15T00:00:00Z"});
     let (_, answer) = post(&app, &key, "/api/v1/conversions", body).await;
     assert_eq!(answer["conversion"]["partner_id"].is_i64(), true);
     assert_eq!(
@@ -314,7 +314,7 @@ async fn recurring_for_three_months_stops_at_month_four_and_lifetime_never_stops
         "month 4 of a 3-month rule earns nothing"
     );
 
-    let body = json!({"external_id": "l-13", "kind": "sale", "amount": 1_000, "currency": "USD", "customer_id": "cus_9", "occurred_at": "2027-02-15T00:00:00Z"});
+    let body = json!({"external_id": "l-13", "kind": "sale", "amount": 1_000, "currency": "USD", "customer_id": "cus_9", "occurred_at": "2026-02-15T00:00:00Z"});
     let (_, answer) = post(&app, &key, "/api/v1/conversions", body).await;
     assert_eq!(
         answer["conversion"]["commission"]["explanation"],

@@ -42,7 +42,7 @@ pub(crate) async fn reseller(app: &TestApp, name: &str, slug: &str) -> Reseller 
     }
 }
 
-fn in_days(days: i64) -> String {
+pub(crate) fn in_days(days: i64) -> String {
     (concord::db::now().date() + Duration::days(days)).to_string()
 }
 
@@ -136,7 +136,12 @@ async fn deal(app: &TestApp, id: i64) -> concord::db::deals::Deal {
     .await
 }
 
-async fn decide(admin: &Browser, id: i64, decision: &str, reason: &str) -> crate::harness::Page {
+pub(crate) async fn decide(
+    admin: &Browser,
+    id: i64,
+    decision: &str,
+    reason: &str,
+) -> crate::harness::Page {
     let page = format!("/admin/deals/{id}");
     admin
         .submit(
@@ -147,7 +152,7 @@ async fn decide(admin: &Browser, id: i64, decision: &str, reason: &str) -> crate
         .await
 }
 
-async fn approved(
+pub(crate) async fn approved(
     app: &TestApp,
     admin: &Browser,
     browser: &Browser,

@@ -249,7 +249,14 @@ impl TestApp {
     }
 
     /// Starts the app after `adjust` has changed the test settings (SMTP target, attempt limit, jobs...).
+    /// With `CONCORD_TEST_LOG=<filter>` (e.g. `warn`) the app's log goes to the test's standard error.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        if let Ok(filter) = std::env::var("CONCORD_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let database = TestDatabase::create();
         let mail_dir = tempfile::tempdir().expect("temp dir");
         // The port is chosen before start so that links in emails point at this very server.
@@ -390,7 +397,7 @@ impl TestApp {
         let name = name.to_string();
         self.db(move |conn| {
             let program = concord::db::programs::current(conn).unwrap();
-            concord::db::partners::insert(
+            let org = concord::db::partners::insert(
                 conn,
                 &NewPartnerOrg {
                     program_id: program.id,
@@ -402,7 +409,13 @@ impl TestApp {
                     website_domain: "",
                 },
             )
-            .unwrap()
+            .unwrap();
+            // An affiliate accepts the program terms when it joins (`/join` records the version).
+            if kind == PartnerKind::Affiliate {
+                concord::db::partners::record_application(conn, org, "", program.terms_version)
+                    .unwrap();
+            }
+            org
         })
         .await
     }
@@ -461,6 +474,15 @@ impl TestApp {
                 &concord::db::audit::Actor::system("test"),
             )
             .unwrap();
+            // Affiliates a test made before it set these terms joined under them (tests of a new version change
+            // the terms afterwards).
+            use concord::db::schema::partner_orgs;
+            use diesel::prelude::*;
+            let version = concord::db::programs::current(conn).unwrap().terms_version;
+            diesel::update(partner_orgs::table.filter(partner_orgs::kind.eq("affiliate")))
+                .set(partner_orgs::terms_version.eq(Some(version)))
+                .execute(conn)
+                .unwrap();
         })
         .await;
     }

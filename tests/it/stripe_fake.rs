@@ -34,6 +34,8 @@ struct State {
     fail_next: Vec<(u16, String)>,
     /// Transfers still to answer before one is held back.
     hold_after: Option<usize>,
+    /// While set, transfer requests wait (unanswered, not yet made) until `resume_transfers`.
+    transfers_paused: bool,
 }
 
 #[derive(Clone)]
@@ -91,6 +93,16 @@ impl FakeStripe {
         self.state.lock().unwrap().hold_after = Some(answered);
     }
 
+    /// Transfer requests wait at the door, neither made nor answered, until `resume_transfers`: a payout stays in
+    /// flight for as long as a test needs.
+    pub fn pause_transfers(&self) {
+        self.state.lock().unwrap().transfers_paused = true;
+    }
+
+    pub fn resume_transfers(&self) {
+        self.state.lock().unwrap().transfers_paused = false;
+    }
+
     pub fn transfers(&self) -> Vec<Transfer> {
         self.state.lock().unwrap().transfers.clone()
     }
@@ -141,6 +153,9 @@ impl FakeStripe {
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim_start_matches("Bearer ") == SECRET_KEY);
+        while req.path() == "/v1/transfers" && self.state.lock().unwrap().transfers_paused {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         let (status, value, hold) = if !authorised {
             let (s, v) = error(401, "invalid_request_error", "Invalid API Key provided.");
             (s, v, false)

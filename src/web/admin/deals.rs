@@ -164,9 +164,40 @@ struct DealPage {
     protection_days: i64,
     error: Option<String>,
     typed_reason: String,
+    /// Whether the approver ticked "approve over that protection" (kept when the page comes back with an error).
+    typed_over_protection: bool,
+    /// When the page was made: protection is judged at this moment.
+    at: chrono::NaiveDateTime,
 }
 
 impl DealPage {
+    /// Other partners' registrations that protect this customer now: approving needs an override with a reason.
+    fn protected_by(&self) -> Vec<String> {
+        let at = self.at;
+        self.conflicts
+            .iter()
+            .filter_map(|m| match &m.found {
+                ConflictWith::Deal {
+                    deal, partner_name, ..
+                } if crate::domain::deal::protects_customer(
+                    deal.status(),
+                    deal.protection_until,
+                    at,
+                ) =>
+                {
+                    Some(format!(
+                        "Deal #{} of {partner_name}, protected until {}",
+                        deal.id,
+                        deal.protection_until
+                            .map(crate::web::when)
+                            .unwrap_or_default()
+                    ))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     fn waiting(&self) -> bool {
         self.deal.status() == DealStatus::Submitted
     }
@@ -264,12 +295,19 @@ impl DealPage {
     }
 }
 
+/// What the approver typed, kept when the page comes back with an error.
+#[derive(Default)]
+struct Typed {
+    reason: String,
+    over_protection: bool,
+}
+
 async fn load(
     ctx: PageContext,
     state: &State,
     deal_id: i64,
     error: Option<String>,
-    typed_reason: String,
+    typed: Typed,
 ) -> Result<DealPage, AppError> {
     let data = db(&state.pool, move |conn| {
         let program = crate::db::programs::current(conn)?;
@@ -328,12 +366,14 @@ async fn load(
         extension,
         protection_days: program.deal_protection_days,
         error,
-        typed_reason,
+        typed_reason: typed.reason,
+        typed_over_protection: typed.over_protection,
+        at,
     })
 }
 
 async fn show(Ctx(ctx): Ctx, state: State, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
-    page(&load(ctx, &state, path.into_inner(), None, String::new()).await?)
+    page(&load(ctx, &state, path.into_inner(), None, Typed::default()).await?)
 }
 
 /// Runs a staff decision; refused, the deal page again with the reason and what was typed.
@@ -342,7 +382,7 @@ async fn staff_move(
     state: &State,
     session: &TypedSession,
     deal_id: i64,
-    typed_reason: String,
+    typed: Typed,
     work: impl FnOnce(&mut DbConn, &Program) -> Result<String, DealError> + Send + 'static,
 ) -> Result<HttpResponse, AppError> {
     let outcome = db(&state.pool, move |conn| {
@@ -356,7 +396,7 @@ async fn staff_move(
             Ok(redirect(&format!("/admin/deals/{deal_id}")))
         }
         Err(DealError::Refused(message)) => {
-            let page = load(ctx, state, deal_id, Some(message), typed_reason).await?;
+            let page = load(ctx, state, deal_id, Some(message), typed).await?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(other) => Err(other.into()),
@@ -371,6 +411,9 @@ struct DecisionForm {
     reason: String,
     #[serde(default)]
     days: String,
+    /// "on" when the approver approves over another partner's protection.
+    #[serde(default)]
+    over_protection: Option<String>,
 }
 
 async fn decide(
@@ -387,6 +430,7 @@ async fn decide(
         .decision
         .parse()
         .map_err(|_| AppError::BadRequest(format!("Unknown decision '{}'.", form.decision)))?;
+    let over_protection = form.over_protection.is_some();
     let (actor, reason, base_url) = (
         user.actor(),
         form.reason.clone(),
@@ -397,11 +441,21 @@ async fn decide(
         &state,
         &session,
         deal_id,
-        form.reason,
+        Typed {
+            reason: form.reason,
+            over_protection,
+        },
         move |conn, program| {
             let notify = notifier(base_url);
             let after = crate::db::deals::decide(
-                conn, program, deal_id, decision, &reason, &actor, &notify,
+                conn,
+                program,
+                deal_id,
+                decision,
+                &reason,
+                over_protection,
+                &actor,
+                &notify,
             )?;
             Ok(format!("Registration {}.", after.label().to_lowercase()))
         },
@@ -434,12 +488,16 @@ async fn win(
         &state,
         &session,
         deal_id,
-        form.reason,
+        Typed {
+            reason: form.reason,
+            ..Typed::default()
+        },
         move |conn, program| {
             let notify = notifier(base_url);
             if confirm {
-                crate::db::deals::confirm_win(conn, program, deal_id, &actor, &notify)?;
-                Ok("Win confirmed; the partner's margin is in the ledger.".into())
+                Ok(crate::db::deals::confirm_win(
+                    conn, program, deal_id, &actor, &notify,
+                )?)
             } else {
                 crate::db::deals::send_back_win(conn, program, deal_id, &reason, &actor, &notify)?;
                 Ok("The win went back to the partner.".into())
@@ -468,7 +526,10 @@ async fn extension(
                     &state,
                     deal_id,
                     Some(format!("'{}' is not a number of days.", form.days.trim())),
-                    form.reason,
+                    Typed {
+                        reason: form.reason,
+                        ..Typed::default()
+                    },
                 )
                 .await?;
                 return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
@@ -487,7 +548,10 @@ async fn extension(
         &state,
         &session,
         deal_id,
-        form.reason,
+        Typed {
+            reason: form.reason,
+            ..Typed::default()
+        },
         move |conn, program| {
             let notify = notifier(base_url);
             crate::db::deals::decide_extension(

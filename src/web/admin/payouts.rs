@@ -265,7 +265,7 @@ impl RunPage {
         for (p, _, _) in self.payouts.iter().filter(|(p, _, _)| p.status == "paid") {
             let amount = p.amount();
             match totals.iter_mut().find(|t| t.currency == amount.currency) {
-                Some(t) => t.minor += amount.minor,
+                Some(t) => t.minor = t.minor.saturating_add(amount.minor),
                 None => totals.push(amount),
             }
         }

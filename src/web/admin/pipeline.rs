@@ -78,11 +78,15 @@ impl Pipeline {
 }
 
 /// Runs the report for this quarter and the next; `org_id` limits it to one partner.
-pub async fn run(state: &State, org_id: Option<i64>) -> Result<Pipeline, AppError> {
+/// The pipeline of the whole program, or of what one partner user may see.
+pub async fn run(
+    state: &State,
+    viewer: Option<crate::db::deals::Viewer>,
+) -> Result<Pipeline, AppError> {
     db(&state.pool, move |conn| {
         let program = crate::db::programs::current(conn)?;
         let (facts, other_currencies) =
-            crate::db::deals::facts(conn, program.id, &program.currency, org_id)?;
+            crate::db::deals::facts(conn, program.id, &program.currency, viewer.as_ref())?;
         let now = crate::db::now();
         let this_quarter = Quarter::of(now.date());
         Ok::<_, diesel::result::Error>(Pipeline {
