@@ -735,13 +735,10 @@ pub fn decide(
                 let named: Vec<String> = protected_by
                     .iter()
                     .map(|(other, partner)| {
-                        format!(
-                            "deal #{} of {partner}, protected until {}",
+                        crate::domain::deal::protection_text(
                             other.id,
-                            other
-                                .protection_until
-                                .map(|t| t.format("%Y-%m-%d").to_string())
-                                .unwrap_or_default()
+                            partner,
+                            other.protection_until,
                         )
                     })
                     .collect();

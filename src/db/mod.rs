@@ -131,33 +131,20 @@ pub enum Lock {
 /// lock, which must be the transaction's first statement (see `take_write_lock`) and already serialises every
 /// writer.
 pub fn lock(conn: &mut DbConn, what: Lock, ids: &[i64]) -> QueryResult<()> {
-    use schema::{conversions, partner_orgs, programs};
+    use diesel::sql_types::{Array, BigInt};
     match conn {
         DbConn::Pg(c) => {
-            let mut ids = ids.to_vec();
-            ids.sort_unstable();
-            ids.dedup();
-            match what {
-                Lock::Sale => conversions::table
-                    .filter(conversions::id.eq_any(&ids))
-                    .order(conversions::id)
-                    .select(conversions::id)
-                    .for_no_key_update()
-                    .load::<i64>(c)?,
-                Lock::PartnerOrg => partner_orgs::table
-                    .filter(partner_orgs::id.eq_any(&ids))
-                    .order(partner_orgs::id)
-                    .select(partner_orgs::id)
-                    .for_no_key_update()
-                    .load::<i64>(c)?,
-                Lock::Program => programs::table
-                    .filter(programs::id.eq_any(&ids))
-                    .order(programs::id)
-                    .select(programs::id)
-                    .for_no_key_update()
-                    .load::<i64>(c)?,
+            let table = match what {
+                Lock::Sale => "conversions",
+                Lock::PartnerOrg => "partner_orgs",
+                Lock::Program => "programs",
             };
-            Ok(())
+            diesel::sql_query(format!(
+                "SELECT id FROM {table} WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE"
+            ))
+            .bind::<Array<BigInt>, _>(ids)
+            .execute(c)
+            .map(|_| ())
         }
         DbConn::Sqlite(_) => take_write_lock(conn),
     }

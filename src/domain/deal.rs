@@ -279,6 +279,17 @@ pub fn protects_customer(
         && protection_until.is_some_and(|until| until > now)
 }
 
+/// How an approver is shown a registration that protects the customer: "deal #12 of Northwind, protected until
+/// 2027-03-01".
+pub fn protection_text(deal_id: i64, partner_name: &str, until: Option<NaiveDateTime>) -> String {
+    format!(
+        "deal #{deal_id} of {partner_name}, protected until {}",
+        until
+            .map(|t| t.format("%Y-%m-%d").to_string())
+            .unwrap_or_default()
+    )
+}
+
 /// Minutes of business time (Monday to Friday, UTC, around the clock) between two instants.
 pub fn business_minutes_between(start: NaiveDateTime, end: NaiveDateTime) -> i64 {
     if end <= start {

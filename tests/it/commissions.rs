@@ -63,7 +63,7 @@ async fn program_with_partner(app: &TestApp, hold_days: i64) -> (i64, String) {
     (org, app.api_key().await)
 }
 
-async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
         .post(format!("{}{path}", app.address))
         .bearer_auth(key)
@@ -75,7 +75,7 @@ async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> (StatusCode,
     (status, response.json().await.unwrap())
 }
 
-async fn get(app: &TestApp, key: &str, path: &str) -> Value {
+pub(crate) async fn get(app: &TestApp, key: &str, path: &str) -> Value {
     let response = reqwest::Client::new()
         .get(format!("{}{path}", app.address))
         .bearer_auth(key)

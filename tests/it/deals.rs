@@ -112,6 +112,23 @@ pub(crate) async fn gold_tier(app: &TestApp, org: i64) {
     .await;
 }
 
+/// Saves the deal settings page: 48 h SLA, 60 days of protection, auto-approval below an amount ("" for none), and
+/// whether reps see their colleagues' deals.
+pub(crate) async fn deal_settings(admin: &Browser, auto_approve_below: &str, reps_see_org: bool) {
+    let mut fields = vec![
+        ("sla_hours", "48"),
+        ("protection_days", "60"),
+        ("auto_approve_below", auto_approve_below),
+    ];
+    if reps_see_org {
+        fields.push(("reps_see_org", "on"));
+    }
+    admin
+        .submit("/admin/deals/settings", "/admin/deals/settings", &fields)
+        .await
+        .assert_redirect("/admin/deals/settings");
+}
+
 pub(crate) fn deal_id(page: &crate::harness::Page) -> i64 {
     let location = page
         .location
@@ -551,19 +568,7 @@ async fn auto_approval_takes_small_deals_without_conflicts() {
         )
         .await
         .assert_contains("is not an amount");
-    admin
-        .submit(
-            "/admin/deals/settings",
-            "/admin/deals/settings",
-            &[
-                ("sla_hours", "48"),
-                ("protection_days", "60"),
-                ("auto_approve_below", "20,000"),
-                ("reps_see_org", "on"),
-            ],
-        )
-        .await
-        .assert_redirect("/admin/deals/settings");
+    deal_settings(&admin, "20,000", true).await;
     let northwind = reseller(&app, "Northwind", "northwind").await;
     let contoso = reseller(&app, "Contoso", "contoso").await;
     let small = register(

@@ -13,34 +13,6 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-pub(crate) async fn post_json(
-    app: &TestApp,
-    key: &str,
-    path: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", app.address))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn get_json(app: &TestApp, key: &str, path: &str) -> Value {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", app.address))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    response.json().await.unwrap()
-}
-
 /// An affiliate program (no hold, so the hold release approves at once) with a 20% sales rule, and an approved
 /// affiliate "Bright Deals" whose partner admin is signed in and who owns coupon `BO` and link `bright`.
 pub(crate) struct Program {
@@ -89,7 +61,7 @@ pub(crate) async fn sale(app: &TestApp, key: &str, id: &str, amount: i64, extra:
     for (k, v) in extra.as_object().unwrap() {
         body[k] = v.clone();
     }
-    let (status, answer) = post_json(app, key, "/api/v1/conversions", body).await;
+    let (status, answer) = crate::commissions::post(app, key, "/api/v1/conversions", body).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     answer["conversion"].clone()
 }
@@ -100,7 +72,7 @@ pub(crate) async fn refund(
     refund_id: &str,
     sale: &str,
 ) -> (StatusCode, Value) {
-    post_json(
+    crate::commissions::post(
         app,
         key,
         "/api/v1/refunds",
@@ -110,7 +82,9 @@ pub(crate) async fn refund(
 }
 
 async fn balance(app: &TestApp, key: &str, org: i64) -> Value {
-    get_json(app, key, &format!("/api/v1/partners/{org}/balance")).await["balances"][0].clone()
+    crate::commissions::get(app, key, &format!("/api/v1/partners/{org}/balance")).await["balances"]
+        [0]
+    .clone()
 }
 
 async fn settle(admin: &Browser, run_page: &str, action: &str) {
@@ -129,7 +103,7 @@ async fn ten_parallel_refunds_of_six_on_a_ten_dollar_sale_one_succeeds_and_none_
     let app = TestApp::spawn().await;
     let key = app.api_key().await;
     for id in ["ord-1", "ord-2"] {
-        let (status, _) = post_json(
+        let (status, _) = crate::commissions::post(
             &app,
             &key,
             "/api/v1/conversions",
@@ -572,7 +546,7 @@ async fn amounts_above_the_ceiling_are_refused_at_every_entry_point_and_pages_st
         json!(ceiling + 1),
         json!(u64::MAX),
     ] {
-        let (status, body) = post_json(
+        let (status, body) = crate::commissions::post(
             &app,
             &p.key,
             "/api/v1/conversions",
@@ -597,7 +571,7 @@ async fn amounts_above_the_ceiling_are_refused_at_every_entry_point_and_pages_st
         )
         .await;
     }
-    let (status, body) = post_json(
+    let (status, body) = crate::commissions::post(
         &app,
         &p.key,
         "/api/v1/refunds",
@@ -683,7 +657,7 @@ async fn amounts_above_the_ceiling_are_refused_at_every_entry_point_and_pages_st
 async fn a_conversion_dated_in_the_future_is_refused_and_one_a_minute_ahead_is_not() {
     let app = TestApp::spawn().await;
     let key = app.api_key().await;
-    let (status, body) = post_json(
+    let (status, body) = crate::commissions::post(
         &app,
         &key,
         "/api/v1/conversions",
@@ -697,7 +671,7 @@ async fn a_conversion_dated_in_the_future_is_refused_and_one_a_minute_ahead_is_n
         .unwrap()
         .contains("in the future"));
     let soon = (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc3339();
-    let (status, _) = post_json(
+    let (status, _) = crate::commissions::post(
         &app,
         &key,
         "/api/v1/conversions",
@@ -774,18 +748,7 @@ async fn a_rep_who_sees_only_their_deals_sees_only_their_pipeline() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
     // Reps see only their own deals.
-    admin
-        .submit(
-            "/admin/deals/settings",
-            "/admin/deals/settings",
-            &[
-                ("sla_hours", "48"),
-                ("protection_days", "60"),
-                ("auto_approve_below", ""),
-            ],
-        )
-        .await
-        .assert_redirect("/admin/deals/settings");
+    crate::deals::deal_settings(&admin, "", false).await;
     let northwind = crate::deals::reseller(&app, "Northwind", "northwind").await;
     app.create_user(
         "other@northwind.test",
@@ -829,18 +792,7 @@ async fn a_rep_who_sees_only_their_deals_sees_only_their_pipeline() {
 async fn staff_and_partners_are_told_what_really_happened_to_a_deal() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    admin
-        .submit(
-            "/admin/deals/settings",
-            "/admin/deals/settings",
-            &[
-                ("sla_hours", "48"),
-                ("protection_days", "60"),
-                ("auto_approve_below", "20,000"),
-            ],
-        )
-        .await
-        .assert_redirect("/admin/deals/settings");
+    crate::deals::deal_settings(&admin, "20,000", false).await;
     let northwind = crate::deals::reseller(&app, "Northwind", "northwind").await;
     let small = crate::deals::register(
         &northwind.rep,
@@ -905,7 +857,7 @@ async fn approving_over_another_partners_protection_needs_an_override_with_a_rea
     let path = format!("/admin/deals/{second}");
     let page = admin.get(&path).await;
     page.assert_contains("Another partner's registration protects this customer:")
-        .assert_contains(&format!("Deal #{first} of Northwind, protected until"));
+        .assert_contains(&format!("deal #{first} of Northwind, protected until"));
     let refused = crate::deals::decide(&admin, second, "approve", "").await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     refused.assert_contains(&format!("deal #{first} of Northwind"));

@@ -185,12 +185,10 @@ impl DealPage {
                     at,
                 ) =>
                 {
-                    Some(format!(
-                        "Deal #{} of {partner_name}, protected until {}",
+                    Some(crate::domain::deal::protection_text(
                         deal.id,
-                        deal.protection_until
-                            .map(crate::web::when)
-                            .unwrap_or_default()
+                        partner_name,
+                        deal.protection_until,
                     ))
                 }
                 _ => None,
