@@ -3,9 +3,9 @@
 
 use crate::auth::password;
 use crate::db::users::{self, NewUser};
-use crate::db::{is_unique_violation, DbConn};
 use crate::domain::email::EmailAddress;
 use crate::domain::role::Role;
+use crate::platform::db::{is_unique_violation, DbConn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {

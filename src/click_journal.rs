@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::db::clicks::NewClick;
-use crate::db::{self, DbPool};
+use crate::db::{self};
+use crate::platform::db::DbPool;
 
 /// The size of a segment file, reserved on disk when it is created, so writing into its mapping never needs space
 /// the disk no longer has.
@@ -282,7 +283,7 @@ fn move_to_spool(path: &Path, spool_dir: &Path) {
 /// one transaction, then deletes the segments sealed before the round.
 fn ingest(pool: DbPool, shared: Weak<Shared>) {
     // Kept between rounds so its page cache stays warm; dropped after an error and taken afresh.
-    let mut connection: Option<db::PooledConn> = None;
+    let mut connection: Option<crate::platform::db::PooledConn> = None;
     // Segments whose clicks have all been taken; deleted after the next successful round.
     let mut sealed: Vec<Segment> = Vec::new();
     let mut last_round = Instant::now();
@@ -318,7 +319,7 @@ fn ingest(pool: DbPool, shared: Weak<Shared>) {
         } else {
             match connection.take() {
                 Some(conn) => Ok(conn),
-                None => db::writer_connection(&pool),
+                None => crate::platform::db::writer_connection(&pool),
             }
             .and_then(|mut conn| {
                 db::clicks::insert_batch(&mut conn, clicks).map_err(|e| e.to_string())?;

@@ -9,7 +9,7 @@ use crate::auth::token::new_token;
 use crate::db::audit::Actor;
 use crate::db::links::{self, NewLink};
 use crate::db::partners::{self, NewPartnerOrg};
-use crate::db::{coupons, deal_config, programs, rules, tiers, DbConn};
+use crate::db::{coupons, deal_config, programs, rules, tiers};
 use crate::domain::affiliate::{AffiliateSettings, AttributionModel};
 use crate::domain::commission::{RateType, Recurrence, Rule};
 use crate::domain::conversion::ConversionKind;
@@ -17,6 +17,7 @@ use crate::domain::money::Currency;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::role::Role;
 use crate::domain::tier::{TierDefinition, TierInput};
+use crate::platform::db::{self, DbConn};
 
 pub struct DemoLogin {
     pub role: &'static str,
@@ -26,7 +27,7 @@ pub struct DemoLogin {
 
 /// Whether anything a person created is in the database already.
 fn is_empty(conn: &mut DbConn) -> diesel::QueryResult<bool> {
-    use crate::db::schema::{partner_orgs, tiers as tier_table, users};
+    use crate::platform::db::schema::{partner_orgs, tiers as tier_table, users};
     use diesel::prelude::*;
     let people: i64 = users::table.count().get_result(conn)?;
     let orgs: i64 = partner_orgs::table.count().get_result(conn)?;
@@ -246,7 +247,7 @@ fn demo_deals(conn: &mut DbConn, reseller: i64, rep_id: i64, system: &Actor) -> 
     // Demo data sends no email.
     let quiet = |_: &mut DbConn, _: &deals::Deal, _: &deals::DealNotice| Ok(());
     let usd = Currency::parse("USD").expect("valid code");
-    let today = crate::db::now().date();
+    let today = db::now().date();
     let mut add =
         |customer: &str, domain: &str, dollars: i64, close_in_days: i64| -> anyhow::Result<i64> {
             let registration = Registration {
@@ -313,7 +314,7 @@ fn demo_mdf(
     use crate::domain::mdf::{ActivityType, Decision};
     use crate::domain::money::Money;
     let usd = Currency::parse("USD").expect("valid code");
-    let today = crate::db::now().date();
+    let today = db::now().date();
     let quarter = crate::domain::deal::Quarter::of(today);
     // Early in a quarter the period reaches back far enough for an activity that has already ended.
     let starts_on = quarter.first_day().min(today - chrono::Duration::days(30));

@@ -13,6 +13,7 @@ pub mod error;
 pub mod group_commit;
 pub mod jobs;
 pub mod payouts;
+pub mod platform;
 pub mod signup;
 pub mod startup;
 pub mod stripe;

@@ -226,8 +226,8 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 async fn blocking<T: Send + 'static>(
-    pool: concord::db::DbPool,
-    work: impl FnOnce(&mut concord::db::DbConn) -> anyhow::Result<T> + Send + 'static,
+    pool: concord::platform::db::DbPool,
+    work: impl FnOnce(&mut concord::platform::db::DbConn) -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
     tokio::task::spawn_blocking(move || {
         let mut conn = pool.get()?;

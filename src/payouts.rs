@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use crate::config::Settings;
-use crate::db::{self, DbConn, DbPool};
+use crate::db::{self};
+use crate::platform::db::{DbConn, DbPool};
 use crate::stripe::Stripe;
 
 /// How long a payout stays pending after Stripe could not be reached before it is tried again.
@@ -147,7 +148,10 @@ impl Payer {
                     .db(move |conn| db::payouts::next_lease_end(conn, run))
                     .await
                 {
-                    let millis = (lease_end - db::now()).num_milliseconds().max(0) as u64 + 200;
+                    let millis = (lease_end - crate::platform::db::now())
+                        .num_milliseconds()
+                        .max(0) as u64
+                        + 200;
                     wait = Some(wait.map_or(millis, |w: u64| w.min(millis)));
                 }
             }

@@ -5,10 +5,11 @@ use diesel::Connection;
 
 use crate::db::partners::{self, NewPartnerOrg};
 use crate::db::users::{self, NewUser};
-use crate::db::{is_unique_violation, links, programs, DbConn};
+use crate::db::{links, programs};
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::role::Role;
 use crate::email::{notify, NotifyError};
+use crate::platform::db::{is_unique_violation, DbConn};
 
 pub struct AffiliateSignup<'a> {
     pub name: &'a str,

@@ -18,9 +18,10 @@ use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::auth::csrf;
 use crate::config::Settings;
-use crate::db::{self, DbPool};
+use crate::db::{self};
 use crate::error::AppError;
 use crate::jobs::JobContext;
+use crate::platform::db::DbPool;
 use crate::web::throttle::IpThrottle;
 use crate::web::{self as routes, AppState};
 
@@ -46,11 +47,12 @@ impl Application {
 pub async fn prepare_database(settings: &Settings) -> anyhow::Result<DbPool> {
     let database = settings.database.clone();
     tokio::task::spawn_blocking(move || {
-        let pool = db::pool(&database).map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
+        let pool = crate::platform::db::pool(&database)
+            .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
         let mut conn = pool
             .get()
             .map_err(|e| anyhow::anyhow!("DATABASE_URL: cannot connect: {e}"))?;
-        let applied = db::run_migrations(&mut conn)
+        let applied = crate::platform::db::run_migrations(&mut conn)
             .map_err(|e| anyhow::anyhow!("DATABASE_URL: migrations failed: {e}"))?;
         if !applied.is_empty() {
             tracing::info!(count = applied.len(), "applied database migrations");
@@ -199,8 +201,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
 }
 
 /// Drops sessions past their end and sign-in attempts too old to count, so neither table grows without bound.
-fn forget_expired(conn: &mut db::DbConn) -> diesel::QueryResult<()> {
-    let now = db::now();
+fn forget_expired(conn: &mut crate::platform::db::DbConn) -> diesel::QueryResult<()> {
+    let now = crate::platform::db::now();
     db::sessions::prune_expired(conn, now)?;
     db::login_attempts::prune(conn, crate::domain::login_throttle::window_start(now))?;
     Ok(())

@@ -20,8 +20,9 @@ use sha2::{Digest, Sha256};
 use crate::click_journal::{recover_abandoned_segments, ClickJournal};
 use crate::db::clicks::NewClick;
 use crate::db::links::LinkTarget;
-use crate::db::{self, DbPool};
+use crate::db::{self};
 use crate::domain::affiliate::{is_bot, ClickFilter, DestinationTemplate};
+use crate::platform::db::DbPool;
 
 const CACHE_TTL: Duration = Duration::from_secs(30);
 
@@ -305,7 +306,7 @@ mod tests {
             click_id: new_click_id(),
             link_id: 7,
             partner_org_id: 3,
-            clicked_at: crate::db::now(),
+            clicked_at: crate::platform::db::now(),
             ip_hash: "ab".into(),
             user_agent: "Mozilla/5.0".into(),
             referrer: String::new(),

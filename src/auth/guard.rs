@@ -13,6 +13,7 @@ use super::TypedSession;
 use crate::db::users::User;
 use crate::domain::role::Role;
 use crate::error::AppError;
+use crate::platform::db;
 use crate::web::{db, State};
 
 /// The result of looking up the session, cached in the request's extensions.
@@ -32,7 +33,7 @@ pub async fn load_user(req: &HttpRequest) -> Result<Option<User>, AppError> {
                 .clone();
             let token_hash = hash_token(&token);
             db(&state.pool, move |conn| {
-                crate::db::sessions::find_user(conn, &token_hash, crate::db::now())
+                crate::db::sessions::find_user(conn, &token_hash, db::now())
             })
             .await?
         }

@@ -4,9 +4,10 @@ use chrono::Duration;
 
 use super::password;
 use super::token::{hash_token, new_token};
-use crate::db::{self, login_attempts, sessions, users, DbConn};
+use crate::db::{login_attempts, sessions, users};
 use crate::domain::email::EmailAddress;
 use crate::domain::login_throttle;
+use crate::platform::db::{self, DbConn};
 
 pub fn session_lifetime() -> Duration {
     Duration::days(14)

@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::agreement_acceptances;
-use super::{is_unique_violation, now, DbConn};
+use crate::platform::db::schema::agreement_acceptances;
+use crate::platform::db::{is_unique_violation, now, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = agreement_acceptances)]

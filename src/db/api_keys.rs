@@ -3,8 +3,8 @@
 
 use diesel::prelude::*;
 
-use super::schema::api_keys;
-use super::{now, DbConn};
+use crate::platform::db::schema::api_keys;
+use crate::platform::db::{now, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_keys)]

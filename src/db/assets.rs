@@ -3,8 +3,8 @@
 use diesel::prelude::*;
 
 use super::audit::{self, Actor, Change, Subject};
-use super::schema::{assets, certifications};
-use super::{now, DbConn};
+use crate::platform::db::schema::{assets, certifications};
+use crate::platform::db::{now, DbConn};
 
 /// An asset without its bytes, for lists and checks.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 
-use super::schema::audit_log;
-use super::{contains_pattern, now, DbConn};
+use crate::platform::db::schema::audit_log;
+use crate::platform::db::{contains_pattern, now, DbConn};
 
 /// Who acted. `user_id` is `None` for the system itself (CLI, jobs).
 #[derive(Debug, Clone)]

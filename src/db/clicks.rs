@@ -4,11 +4,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::clicks;
-use super::DbConn;
 use crate::domain::affiliate::ClickFilter;
 use crate::domain::attribution::ClickFact;
 use crate::domain::stats::ClickDay;
+use crate::platform::db::schema::clicks;
+use crate::platform::db::DbConn;
 
 /// A click to store. Serialisable: the click journal holds clicks as JSON lines until the database has them.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

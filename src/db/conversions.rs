@@ -6,11 +6,12 @@ use diesel::prelude::*;
 
 use super::audit::{self, Actor, Change, Subject};
 use super::programs::Program;
-use super::schema::{conversions, refunds};
-use super::{clicks, coupons, customers, is_unique_violation, now, users, DbConn, Lock};
+use super::{clicks, coupons, customers, users};
 use crate::domain::attribution::{attribute, AttributedBy, Evidence};
 pub use crate::domain::conversion::{ConversionKind, ReviewStatus};
 use crate::domain::fraud::{flags, FraudFacts};
+use crate::platform::db::schema::{conversions, refunds};
+use crate::platform::db::{self, is_unique_violation, now, DbConn, Lock};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = conversions)]
@@ -123,9 +124,9 @@ pub fn record(
         None => Vec::new(),
         Some(won) => {
             let partner_status: crate::domain::partner::PartnerStatus =
-                super::schema::partner_orgs::table
+                db::schema::partner_orgs::table
                     .find(won.partner_org_id)
-                    .select(super::schema::partner_orgs::status)
+                    .select(db::schema::partner_orgs::status)
                     .first::<String>(conn)?
                     .parse()
                     .map_err(|e: String| diesel::result::Error::DeserializationError(e.into()))?;
@@ -353,8 +354,8 @@ pub fn review(
     reason: &str,
     actor: &Actor,
 ) -> QueryResult<bool> {
-    super::exclusive_transaction(conn, |conn| {
-        super::lock(conn, Lock::Sale, &[id])?;
+    db::exclusive_transaction(conn, |conn| {
+        db::lock(conn, Lock::Sale, &[id])?;
         let verdict = if approve {
             ReviewStatus::Approved
         } else {
@@ -377,7 +378,7 @@ pub fn review(
         if !approve {
             // A rejected conversion earns nothing: its commission is voided, or clawed back if a payout took it.
             if let Some(org) = conversion.partner_org_id {
-                super::lock(conn, Lock::PartnerOrg, &[org])?;
+                db::lock(conn, Lock::PartnerOrg, &[org])?;
             }
             let entries = super::ledger::for_conversion(conn, id)?;
             super::ledger::take_back(conn, &entries, reason, "conversion_rejection", id)?;
@@ -464,7 +465,7 @@ pub enum RefundError {
     Database(#[from] diesel::result::Error),
 }
 
-impl super::DatabaseFailure for RefundError {
+impl db::DatabaseFailure for RefundError {
     fn database_error(&self) -> Option<&diesel::result::Error> {
         match self {
             RefundError::Database(e) => Some(e),
@@ -499,8 +500,8 @@ pub fn refund(
     if sale.kind != ConversionKind::Sale.as_str() {
         return Err(RefundError::NotASale(external_id.to_string()));
     }
-    let recorded = super::exclusive_transaction(conn, |conn| {
-        super::lock(conn, Lock::Sale, &[sale.id])?;
+    let recorded = db::exclusive_transaction(conn, |conn| {
+        db::lock(conn, Lock::Sale, &[sale.id])?;
         // A concurrent request with the same refund id may have been recorded while this one waited for the lock.
         if let Some(done) = existing(conn)? {
             return Ok((done.id, false));
@@ -527,7 +528,7 @@ pub fn refund(
             .returning(refunds::id)
             .get_result(conn)?;
         if let Some(org) = sale.partner_org_id {
-            super::lock(conn, Lock::PartnerOrg, &[org])?;
+            db::lock(conn, Lock::PartnerOrg, &[org])?;
             reverse_commission(conn, &sale, id, refunded_before, requested)?;
         }
         Ok((id, true))

@@ -3,8 +3,8 @@
 use diesel::prelude::*;
 
 use super::audit::{self, Actor, Change, Subject};
-use super::schema::coupons;
-use super::{is_unique_violation, now, DbConn};
+use crate::platform::db::schema::coupons;
+use crate::platform::db::{is_unique_violation, now, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = coupons)]

@@ -3,8 +3,8 @@
 
 use diesel::prelude::*;
 
-use super::schema::customers;
-use super::{is_unique_violation, now, DbConn};
+use crate::platform::db::schema::customers;
+use crate::platform::db::{is_unique_violation, now, DbConn};
 
 pub fn bound_partner(
     conn: &mut DbConn,

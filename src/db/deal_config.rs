@@ -6,12 +6,14 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::audit::{self, Actor, Change, Subject};
-use super::schema::{deal_custom_fields, deal_stages, deals, direct_accounts, products, programs};
-use super::{contains_pattern, now, DbConn};
 use crate::domain::deal::{
     company_key, CustomFieldSpec, CustomFieldType, DealSettings, NewDirectAccount, StageDefinition,
     DEFAULT_STAGES,
 };
+use crate::platform::db::schema::{
+    deal_custom_fields, deal_stages, deals, direct_accounts, products, programs,
+};
+use crate::platform::db::{self, contains_pattern, now, DbConn};
 
 use super::deals::DealError;
 
@@ -52,7 +54,7 @@ pub fn stages(conn: &mut DbConn, program_id: i64) -> QueryResult<Vec<Stage>> {
             });
             match inserted {
                 // Another request created the defaults at the same moment.
-                Err(e) if super::is_unique_violation(&e) => {}
+                Err(e) if db::is_unique_violation(&e) => {}
                 other => {
                     other?;
                 }
@@ -429,7 +431,7 @@ pub fn add_direct_accounts(
             });
             match inserted {
                 Ok(_) => added += 1,
-                Err(e) if super::is_unique_violation(&e) => skipped += 1,
+                Err(e) if db::is_unique_violation(&e) => skipped += 1,
                 Err(e) => return Err(e),
             }
         }

@@ -9,10 +9,6 @@ use diesel::prelude::*;
 
 use super::audit::{self, Actor, Change, Subject};
 use super::programs::Program;
-use super::schema::{
-    deal_events, deal_extensions, deal_stages, deals, direct_accounts, partner_orgs, tiers, users,
-};
-use super::{is_unique_violation, now, DbConn, Lock};
 use crate::domain::deal::{
     claims_customer, expiry_step, matched_fields, CustomerKeys, DealDecision, DealStatus,
     ExpiryStep, MatchedField, SlaClock,
@@ -21,6 +17,10 @@ use crate::domain::ledger::{EntryKind, EntryStatus};
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::DealFacts;
 use crate::email::NotifyError;
+use crate::platform::db::schema::{
+    deal_events, deal_extensions, deal_stages, deals, direct_accounts, partner_orgs, tiers, users,
+};
+use crate::platform::db::{is_unique_violation, now, DbConn, Lock};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = deals)]
@@ -134,7 +134,7 @@ pub enum DealError {
     Notify(#[from] NotifyError),
 }
 
-impl super::DatabaseFailure for DealError {
+impl crate::platform::db::DatabaseFailure for DealError {
     fn database_error(&self) -> Option<&diesel::result::Error> {
         match self {
             DealError::Database(e) | DealError::Notify(NotifyError::Database(e)) => Some(e),
@@ -726,8 +726,8 @@ pub fn decide(
     actor: &Actor,
     notify: DealNotifier<'_>,
 ) -> Result<DealStatus, DealError> {
-    super::exclusive_transaction(conn, |conn| {
-        super::lock(conn, Lock::Program, &[program.id])?;
+    crate::platform::db::exclusive_transaction(conn, |conn| {
+        crate::platform::db::lock(conn, Lock::Program, &[program.id])?;
         if decision == DealDecision::Approve {
             let deal = find(conn, program.id, deal_id)?.ok_or(DealError::NotFound)?;
             let protected_by = protecting(conn, program.id, &deal, now())?;
@@ -1657,7 +1657,7 @@ pub fn won_since(
 
 /// Whether the user holds a certification valid at `at`, for programs that require one before registering.
 pub fn user_is_certified(conn: &mut DbConn, user_id: i64, at: NaiveDateTime) -> QueryResult<bool> {
-    use super::schema::certifications;
+    use crate::platform::db::schema::certifications;
     diesel::select(diesel::dsl::exists(
         certifications::table
             .filter(certifications::user_id.eq(user_id))

@@ -4,10 +4,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{invitations, partner_orgs};
 use super::users::{self, NewUser};
-use super::{is_unique_violation, DbConn};
 use crate::domain::role::Role;
+use crate::platform::db::schema::{invitations, partner_orgs};
+use crate::platform::db::{is_unique_violation, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = invitations)]

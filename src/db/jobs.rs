@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::job_status;
-use super::DbConn;
+use crate::platform::db::schema::job_status;
+use crate::platform::db::{self, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = job_status)]
@@ -55,7 +55,7 @@ pub fn record(
                 .execute(conn);
             // Another process recorded its first run at the same moment; its row stands for both.
             match inserted {
-                Err(e) if super::is_unique_violation(&e) => {}
+                Err(e) if db::is_unique_violation(&e) => {}
                 other => {
                     other?;
                 }

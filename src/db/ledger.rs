@@ -6,9 +6,9 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use super::audit::{self, Actor, Change, Subject};
-use super::schema::{conversions, ledger_entries};
-use super::{is_unique_violation, now, DbConn};
 use crate::domain::ledger::{EntryKind, EntryStatus};
+use crate::platform::db::schema::{conversions, ledger_entries};
+use crate::platform::db::{is_unique_violation, now, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = ledger_entries)]
@@ -114,7 +114,7 @@ pub fn advance(
 /// are announced to webhook endpoints (`commission.approved`) in the same transaction. The orgs whose entries it
 /// approves are locked first, so a refund deciding about the same entries waits (ledger invariant 3).
 pub fn release_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
-    super::exclusive_transaction(conn, |conn| {
+    crate::platform::db::exclusive_transaction(conn, |conn| {
         let orgs: Vec<i64> = ledger_entries::table
             .filter(ledger_entries::status.eq(EntryStatus::Pending.as_str()))
             .filter(ledger_entries::available_at.le(at))
@@ -124,15 +124,15 @@ pub fn release_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
         if orgs.is_empty() {
             return Ok(0);
         }
-        super::lock(conn, super::Lock::PartnerOrg, &orgs)?;
+        crate::platform::db::lock(conn, crate::platform::db::Lock::PartnerOrg, &orgs)?;
         let approved: Vec<ApprovedEntry> = approve_due(conn, &orgs, at)?;
         for (id, org, kind, amount, currency, explanation) in &approved {
             if kind != EntryKind::Commission.as_str() {
                 continue;
             }
-            let program_id: i64 = super::schema::partner_orgs::table
+            let program_id: i64 = crate::platform::db::schema::partner_orgs::table
                 .find(org)
-                .select(super::schema::partner_orgs::program_id)
+                .select(crate::platform::db::schema::partner_orgs::program_id)
                 .first(conn)?;
             super::webhooks::emit(
                 conn,
@@ -373,13 +373,13 @@ pub fn decide(
     reason: &str,
     actor: &Actor,
 ) -> QueryResult<(usize, usize)> {
-    super::exclusive_transaction(conn, |conn| {
+    crate::platform::db::exclusive_transaction(conn, |conn| {
         let orgs: Vec<i64> = ledger_entries::table
             .filter(ledger_entries::id.eq_any(ids))
             .select(ledger_entries::partner_org_id)
             .distinct()
             .load(conn)?;
-        super::lock(conn, super::Lock::PartnerOrg, &orgs)?;
+        crate::platform::db::lock(conn, crate::platform::db::Lock::PartnerOrg, &orgs)?;
         let chosen: Vec<LedgerEntry> = ledger_entries::table
             .filter(ledger_entries::id.eq_any(ids))
             .order(ledger_entries::id)

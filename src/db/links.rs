@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{clicks, conversions, links, partner_orgs};
-use super::{is_unique_violation, now, DbConn};
+use crate::platform::db::schema::{clicks, conversions, links, partner_orgs};
+use crate::platform::db::{is_unique_violation, now, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = links)]

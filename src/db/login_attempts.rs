@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::login_attempts;
-use super::DbConn;
+use crate::platform::db::schema::login_attempts;
+use crate::platform::db::DbConn;
 
 pub fn record(
     conn: &mut DbConn,

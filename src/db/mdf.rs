@@ -13,11 +13,6 @@ use diesel::sql_types::BigInt;
 
 use super::audit::{self, Actor, Change, Subject};
 use super::programs::Program;
-use super::schema::{
-    deals, ledger_entries, mdf_allocations, mdf_claim_deals, mdf_claims, mdf_events, mdf_expiries,
-    mdf_funds, mdf_proof_files, mdf_requests, partner_orgs, programs, tiers,
-};
-use super::{is_unique_violation, now, DbConn};
 use crate::domain::deal::DealStatus;
 use crate::domain::ledger::{EntryKind, EntryStatus};
 use crate::domain::mdf::{
@@ -28,6 +23,11 @@ use crate::domain::mdf::{
 use crate::domain::money::{Currency, Money};
 use crate::domain::partner::PartnerKind;
 use crate::email::NotifyError;
+use crate::platform::db::schema::{
+    deals, ledger_entries, mdf_allocations, mdf_claim_deals, mdf_claims, mdf_events, mdf_expiries,
+    mdf_funds, mdf_proof_files, mdf_requests, partner_orgs, programs, tiers,
+};
+use crate::platform::db::{is_unique_violation, now, DbConn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MdfError {

@@ -4,9 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::outbox;
-use super::{now, DbConn};
 use crate::email::Email;
+use crate::platform::db::schema::outbox;
+use crate::platform::db::{now, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = outbox)]

@@ -3,9 +3,9 @@
 use diesel::prelude::*;
 
 use super::audit::{self, Actor, Change, Subject};
-use super::schema::{partner_orgs, partner_tier_history, tiers};
-use super::{contains_pattern, now, DbConn};
 use crate::domain::partner::{decide, PartnerDecision, PartnerKind, PartnerStatus};
+use crate::platform::db::schema::{partner_orgs, partner_tier_history, tiers};
+use crate::platform::db::{contains_pattern, now, DbConn};
 
 diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
 

@@ -3,9 +3,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{password_resets, users};
+use super::sessions;
 use super::users::User;
-use super::{sessions, DbConn};
+use crate::platform::db::schema::{password_resets, users};
+use crate::platform::db::DbConn;
 
 pub fn create(
     conn: &mut DbConn,

@@ -15,10 +15,6 @@ use diesel::prelude::*;
 use super::audit::{self, Actor, Change, Subject};
 use super::ledger::{LedgerEntry, NewEntry};
 use super::programs::Program;
-use super::schema::{
-    ledger_entries, partner_orgs, payout_accounts, payout_entries, payout_runs, payouts,
-};
-use super::{is_unique_violation, now, DbConn};
 use crate::domain::ledger::{EntryKind, EntryStatus};
 use crate::domain::money::{Currency, Money};
 use crate::domain::partner::PartnerStatus;
@@ -26,6 +22,10 @@ use crate::domain::payout::{
     eligibility, minimum_in, AccountStatus, Eligibility, PayoutStatus, Rail, RunStatus,
 };
 use crate::email::NotifyError;
+use crate::platform::db::schema::{
+    ledger_entries, partner_orgs, payout_accounts, payout_entries, payout_runs, payouts,
+};
+use crate::platform::db::{self, is_unique_violation, now, DbConn};
 
 // ---------------------------------------------------------------------------------------------------------------
 // Connected accounts
@@ -336,7 +336,7 @@ pub enum PayoutError {
     Notify(#[from] NotifyError),
 }
 
-impl super::DatabaseFailure for PayoutError {
+impl db::DatabaseFailure for PayoutError {
     fn database_error(&self) -> Option<&diesel::result::Error> {
         match self {
             PayoutError::Database(e) | PayoutError::Notify(NotifyError::Database(e)) => Some(e),
@@ -369,7 +369,7 @@ pub fn start_run(
     stripe_configured: bool,
     actor: &Actor,
 ) -> Result<(i64, usize), PayoutError> {
-    super::exclusive_transaction(conn, |conn| {
+    db::exclusive_transaction(conn, |conn| {
         let at = now();
         let inserted = conn.transaction(|conn| {
             diesel::insert_into(payout_runs::table)
@@ -401,7 +401,7 @@ pub fn start_run(
             .filter(partner_orgs::program_id.eq(program.id))
             .select(partner_orgs::id)
             .load(conn)?;
-        super::lock(conn, super::Lock::PartnerOrg, &orgs)?;
+        db::lock(conn, db::Lock::PartnerOrg, &orgs)?;
         let mut count = 0;
         let mut total: Vec<String> = Vec::new();
         for line in preview(conn, program, stripe_configured, at)? {
@@ -791,7 +791,7 @@ pub fn settle_manual_run(
     actor: &Actor,
     notify: PayoutNotifier<'_>,
 ) -> Result<usize, PayoutError> {
-    super::exclusive_transaction(conn, |conn| {
+    db::exclusive_transaction(conn, |conn| {
         let run = find_run(conn, program_id, run_id)?
             .ok_or_else(|| PayoutError::Refused("No such payout batch.".into()))?;
         if run.rail() != Rail::Manual || !run.running() {
@@ -936,10 +936,10 @@ pub fn save_settings(
     actor: &Actor,
 ) -> QueryResult<()> {
     conn.transaction(|conn| {
-        diesel::update(super::schema::programs::table.find(program.id))
+        diesel::update(db::schema::programs::table.find(program.id))
             .set((
-                super::schema::programs::payout_minimum_minor.eq(minimum_minor),
-                super::schema::programs::payout_day.eq(day),
+                db::schema::programs::payout_minimum_minor.eq(minimum_minor),
+                db::schema::programs::payout_day.eq(day),
             ))
             .execute(conn)?;
         let describe = |minimum: i64, day: Option<i64>| {

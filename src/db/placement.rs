@@ -7,10 +7,11 @@ use diesel::prelude::*;
 
 use super::audit::{self, Actor, Change, Subject};
 use super::partners::PartnerOrg;
-use super::schema::{conversions, partner_orgs, partner_tier_history};
-use super::{programs, tiers, DbConn};
+use super::{programs, tiers};
 use crate::domain::partner::PartnerStatus;
 use crate::domain::tier_placement::{place, Metrics, Placement, Situation};
+use crate::platform::db::schema::{conversions, partner_orgs, partner_tier_history};
+use crate::platform::db::{self, DbConn};
 
 /// An org's numbers over the 12 months before `now`: affiliate sales, deals the vendor confirmed won (in the
 /// program currency), and certified reps (holders of a certification valid now).
@@ -225,7 +226,7 @@ pub fn set_override(
             partner_orgs::tier_override.eq(hold),
             partner_orgs::tier_override_until.eq(if hold { until } else { None }),
             partner_orgs::demotion_warned_at.eq(None::<NaiveDateTime>),
-            partner_orgs::updated_at.eq(super::now()),
+            partner_orgs::updated_at.eq(db::now()),
         ))
         .execute(conn)
         .map(|_| ())

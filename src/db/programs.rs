@@ -2,10 +2,10 @@
 
 use diesel::prelude::*;
 
-use super::schema::programs;
-use super::{now, DbConn};
 use crate::domain::affiliate::{AffiliateSettings, AttributionModel};
 use crate::domain::money::Currency;
+use crate::platform::db::schema::programs;
+use crate::platform::db::{now, DbConn};
 
 use super::audit::{self, Actor, Change, Subject};
 

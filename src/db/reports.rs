@@ -4,9 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use super::schema::{clicks, conversions, ledger_entries, partner_orgs, refunds};
-use super::DbConn;
 use crate::domain::report::PartnerFigures;
+use crate::platform::db::schema::{clicks, conversions, ledger_entries, partner_orgs, refunds};
+use crate::platform::db::DbConn;
 
 /// Every partner of the program with its figures for [from, to), in the program currency.
 pub fn partner_figures(

@@ -3,9 +3,9 @@
 use diesel::prelude::*;
 
 use super::audit::{self, Actor, Change, Subject};
-use super::schema::commission_rules;
-use super::{now, DbConn};
 use crate::domain::commission::Rule;
+use crate::platform::db::schema::commission_rules;
+use crate::platform::db::{now, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = commission_rules)]

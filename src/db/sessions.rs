@@ -4,9 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{sessions, users};
 use super::users::User;
-use super::DbConn;
+use crate::platform::db::schema::{sessions, users};
+use crate::platform::db::DbConn;
 
 pub fn create(
     conn: &mut DbConn,

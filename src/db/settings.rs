@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 
-use super::schema::settings;
-use super::{is_unique_violation, now, DbConn};
+use crate::platform::db::schema::settings;
+use crate::platform::db::{is_unique_violation, now, DbConn};
 
 pub const SESSION_KEY: &str = "session_key";
 pub const SETUP_TOKEN_HASH: &str = "setup_token_hash";

@@ -2,11 +2,12 @@
 
 use diesel::prelude::*;
 
-use super::schema::settings;
+use super::programs;
 use super::settings::SETUP_TOKEN_HASH;
 use super::users::{self, NewUser};
-use super::{programs, DbConn};
 use crate::domain::money::Currency;
+use crate::platform::db::schema::settings;
+use crate::platform::db::DbConn;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {

@@ -5,10 +5,10 @@ use diesel::prelude::*;
 
 use super::conversions::{ConversionInput, RefundError};
 use super::programs::Program;
-use super::schema::stripe_events;
-use super::{is_unique_violation, now, DbConn};
 use crate::domain::conversion::ConversionKind;
 use crate::domain::stripe_event::{EventAction, StripeEvent};
+use crate::platform::db::schema::stripe_events;
+use crate::platform::db::{is_unique_violation, now, DbConn};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handled {

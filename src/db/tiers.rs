@@ -3,10 +3,10 @@
 use diesel::prelude::*;
 
 use super::audit::{self, Actor, Change, Subject};
-use super::schema::{partner_orgs, tiers};
-use super::{now, DbConn};
 use crate::domain::money::{Currency, Money};
 use crate::domain::tier::{benefits_summary, TierDefinition};
+use crate::platform::db::schema::{partner_orgs, tiers};
+use crate::platform::db::{now, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tiers)]
@@ -215,7 +215,7 @@ pub fn delete(
             return Err(TierWriteError::InUse(members));
         }
         // Past tier history keeps pointing at the tier's id; detach it so the record survives the deletion.
-        use super::schema::partner_tier_history as history;
+        use crate::platform::db::schema::partner_tier_history as history;
         diesel::update(history::table.filter(history::from_tier_id.eq(id)))
             .set(history::from_tier_id.eq(None::<i64>))
             .execute(conn)?;

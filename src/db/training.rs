@@ -4,11 +4,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::audit::{self, Actor, Change, Subject};
-use super::schema::{
+use crate::domain::training::{expires_at, retake_allowed_at, score, Question};
+use crate::platform::db::schema::{
     certifications, course_modules, courses, module_progress, quiz_attempts, quiz_questions, users,
 };
-use super::{now, DbConn};
-use crate::domain::training::{expires_at, retake_allowed_at, score, Question};
+use crate::platform::db::{now, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = courses)]

@@ -2,9 +2,9 @@
 
 use diesel::prelude::*;
 
-use super::schema::users;
-use super::{now, DbConn};
 use crate::domain::role::Role;
+use crate::platform::db::schema::users;
+use crate::platform::db::{now, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]

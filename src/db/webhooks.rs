@@ -5,8 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::audit::{self, Actor, Change, Subject};
-use super::schema::{webhook_deliveries, webhook_endpoints};
-use super::{now, DbConn};
+use crate::platform::db::schema::{webhook_deliveries, webhook_endpoints};
+use crate::platform::db::{now, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = webhook_endpoints)]

@@ -5,8 +5,9 @@ use super::messages::*;
 use super::NotifyError;
 use crate::db::partners::PartnerOrg;
 use crate::db::users::User;
-use crate::db::{outbox, programs, users, DbConn};
+use crate::db::{outbox, programs, users};
 use crate::domain::partner::PartnerStatus;
+use crate::platform::db::DbConn;
 
 pub const RESET_VALID_MINUTES: i64 = 60;
 /// How long before expiry a certification holder is reminded.

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Settings;
-use crate::db::{self, DbConn, DbPool};
+use crate::db::{self};
 use crate::email::Mailer;
+use crate::platform::db::{DbConn, DbPool};
 
 pub struct JobSpec {
     pub name: &'static str,
@@ -130,7 +131,7 @@ where
 
 /// Runs one job by name and records the run. Returns the job's one-line summary.
 pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
-    let started = db::now();
+    let started = crate::platform::db::now();
     let result = match name {
         "outbox" => outbox::deliver_due(ctx).await,
         "tier_recalculation" => {
@@ -142,7 +143,7 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
                             conn, &base_url, org, tier, until, numbers,
                         )
                     };
-                    db::placement::recalculate_all(conn, db::now(), &warn)
+                    db::placement::recalculate_all(conn, crate::platform::db::now(), &warn)
                 })
                 .await?;
             Ok(match (done.moved, done.warned) {
@@ -154,7 +155,11 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
             let base_url = ctx.settings.base_url.clone();
             let sent = ctx
                 .db(move |conn| {
-                    crate::email::notify::certification_reminders(conn, &base_url, db::now())
+                    crate::email::notify::certification_reminders(
+                        conn,
+                        &base_url,
+                        crate::platform::db::now(),
+                    )
                 })
                 .await?;
             Ok(if sent == 0 {
@@ -165,7 +170,7 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
         }
         "hold_release" => {
             let released = ctx
-                .db(|conn| db::ledger::release_due(conn, db::now()))
+                .db(|conn| db::ledger::release_due(conn, crate::platform::db::now()))
                 .await?;
             Ok(if released == 0 {
                 String::new()
@@ -181,7 +186,7 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
                     let notify = |conn: &mut DbConn, deal: &_, partner: &str, clock: &_| {
                         crate::email::notify::deal_overdue(conn, &base_url, deal, partner, clock)
                     };
-                    db::deals::escalate_overdue(conn, &program, db::now(), &notify)
+                    db::deals::escalate_overdue(conn, &program, crate::platform::db::now(), &notify)
                 })
                 .await?;
             Ok(if escalated == 0 {
@@ -197,7 +202,7 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
                     let notify = |conn: &mut DbConn, deal: &_, notice: &_| {
                         crate::email::notify::deal_notice(conn, &base_url, deal, notice)
                     };
-                    db::deals::run_expiry(conn, db::now(), &notify)
+                    db::deals::run_expiry(conn, crate::platform::db::now(), &notify)
                 })
                 .await?;
             Ok(match (run.warned, run.expired) {
@@ -210,7 +215,7 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
             let (expired, run) = ctx
                 .db(move |conn| {
                     let program = db::programs::current(conn)?;
-                    let today = db::now().date();
+                    let today = crate::platform::db::now().date();
                     let expired = db::mdf::expire_funds(conn, program.id, today)?;
                     let notify = |conn: &mut DbConn, request: &_, notice: &_| {
                         crate::email::notify::mdf_notice(conn, &base_url, request, notice)
@@ -235,7 +240,7 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
             let started = ctx
                 .db(|conn| {
                     let program = db::programs::current(conn)?;
-                    let today = db::now().date();
+                    let today = crate::platform::db::now().date();
                     let midnight = today.and_hms_opt(0, 0, 0).expect("midnight");
                     let started_today = db::payouts::started_since(conn, program.id, midnight)?;
                     if !crate::domain::payout::scheduled_batch_due(
@@ -277,7 +282,7 @@ pub async fn run(ctx: &JobContext, name: &str) -> anyhow::Result<String> {
             JOBS.iter().map(|j| j.name).collect::<Vec<_>>().join(", ")
         ),
     };
-    let finished = db::now();
+    let finished = crate::platform::db::now();
     let (ok, detail) = match &result {
         Ok(summary) => (true, summary.clone()),
         Err(e) => (false, format!("{e:#}")),

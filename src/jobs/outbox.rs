@@ -5,8 +5,9 @@
 use chrono::Duration;
 
 use super::JobContext;
-use crate::db::{self, outbox};
+use crate::db::outbox;
 use crate::domain::outbox::{is_dead, retry_delay};
+use crate::platform::db;
 
 const BATCH: i64 = 50;
 

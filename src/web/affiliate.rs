@@ -251,7 +251,7 @@ async fn links_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     state.tracking.settle().await;
-    let since = crate::db::now() - chrono::Duration::days(30);
+    let since = crate::platform::db::now() - chrono::Duration::days(30);
     let (links, program) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
             crate::db::links::list_with_stats(conn, org_id, since)?,

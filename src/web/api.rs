@@ -11,8 +11,8 @@ use std::pin::Pin;
 use super::{db, State};
 use crate::auth::token::hash_token;
 use crate::db::api_keys::ApiKey;
-use crate::db::DbConn;
 use crate::error::{ApiError, AppError};
+use crate::platform::db::{self, DbConn};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -224,7 +224,7 @@ pub fn record_conversion_job(
     let request = crate::domain::conversion_request::parse_conversion(
         &job.body,
         program.currency(),
-        crate::db::now(),
+        db::now(),
     )
     .map_err(|p| problem(p).0)?;
     let input = crate::db::conversions::ConversionInput {
@@ -238,7 +238,7 @@ pub fn record_conversion_job(
         coupon_code: request.coupon,
         product: request.product,
         customer_email: request.customer_email,
-        occurred_at: request.occurred_at.unwrap_or_else(crate::db::now),
+        occurred_at: request.occurred_at.unwrap_or_else(db::now),
     };
     let (conversion, created) = crate::db::conversions::record(conn, &program, &input)?;
     let entries = crate::db::ledger::for_conversion(conn, conversion.id)?;

@@ -28,7 +28,7 @@ async fn open_assets(state: &State, user: &CurrentUser) -> Result<Vec<Asset>, Ap
     let (assets, certified) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
             crate::db::assets::list(conn, program_id)?,
-            crate::db::assets::certified_courses(conn, org_id, crate::db::now())?,
+            crate::db::assets::certified_courses(conn, org_id, crate::platform::db::now())?,
         ))
     })
     .await?;

@@ -72,7 +72,7 @@ async fn require_certification(state: &State, access: &Access) -> Result<(), App
     }
     let user_id = access.viewer.user_id;
     let certified = db(&state.pool, move |conn| {
-        crate::db::deals::user_is_certified(conn, user_id, crate::db::now())
+        crate::db::deals::user_is_certified(conn, user_id, crate::platform::db::now())
     })
     .await?;
     if certified {
@@ -142,7 +142,9 @@ impl DealListQuery {
 
 /// The quarters a close-date filter offers: two back, four ahead.
 pub fn quarter_choices() -> Vec<String> {
-    let mut quarter = Quarter::of(crate::db::now().date()).previous().previous();
+    let mut quarter = Quarter::of(crate::platform::db::now().date())
+        .previous()
+        .previous();
     (0..7)
         .map(|_| {
             let text = quarter.to_string();
@@ -582,7 +584,7 @@ async fn possible_conflict(
     let keys = CustomerKeys::of(&registration.customer_name, &registration.customer_domain);
     let (program_id, org_id) = (access.program.id, access.viewer.org_id);
     let found = db(&state.pool, move |conn| {
-        crate::db::deals::conflicts(conn, program_id, org_id, &keys, crate::db::now())
+        crate::db::deals::conflicts(conn, program_id, org_id, &keys, crate::platform::db::now())
     })
     .await?;
     Ok(!found.is_empty())
@@ -599,7 +601,11 @@ async fn submit(
     require_certification(&state, &access).await?;
     let form = DealForm::from_pairs(pairs.into_inner());
     let data = form_data(&state, access.program.id).await?;
-    let registration = match form.check(&data.products, &data.fields, crate::db::now().date()) {
+    let registration = match form.check(
+        &data.products,
+        &data.fields,
+        crate::platform::db::now().date(),
+    ) {
         Ok(registration) => registration,
         Err(errors) => {
             return render(
@@ -640,7 +646,7 @@ async fn submit(
         state.settings.base_url.clone(),
     );
     let (deal, _) = db(&state.pool, move |conn| {
-        let notify = |conn: &mut crate::db::DbConn, deal: &_, notice: &_| {
+        let notify = |conn: &mut crate::platform::db::DbConn, deal: &_, notice: &_| {
             crate::email::notify::deal_notice(conn, &base_url, deal, notice)
         };
         crate::db::deals::register(conn, &program, org_id, &registration, &actor, &notify)
@@ -681,7 +687,7 @@ async fn check_live(
         false
     } else {
         !db(&state.pool, move |conn| {
-            crate::db::deals::conflicts(conn, program_id, org_id, &keys, crate::db::now())
+            crate::db::deals::conflicts(conn, program_id, org_id, &keys, crate::platform::db::now())
         })
         .await?
         .is_empty()
@@ -742,7 +748,9 @@ async fn edit_submit(
     let deal = find_deal(&state, &access, path.into_inner()).await?;
     let form = DealForm::from_pairs(pairs.into_inner());
     let data = form_data(&state, access.program.id).await?;
-    let today = crate::db::now().date().min(deal.expected_close_date);
+    let today = crate::platform::db::now()
+        .date()
+        .min(deal.expected_close_date);
     let registration = match form.check(&data.products, &data.fields, today) {
         Ok(registration) => registration,
         Err(errors) => {
@@ -922,7 +930,9 @@ async fn partner_move(
     deal_id: i64,
     typed: PartnerMoves,
     done: &str,
-    work: impl FnOnce(&mut crate::db::DbConn, &Viewer) -> Result<(), DealError> + Send + 'static,
+    work: impl FnOnce(&mut crate::platform::db::DbConn, &Viewer) -> Result<(), DealError>
+        + Send
+        + 'static,
 ) -> Result<HttpResponse, AppError> {
     let viewer = access.viewer;
     match db(&state.pool, move |conn| {

@@ -18,13 +18,13 @@ use crate::db::mdf::{
     RequestInput, RequestRow,
 };
 use crate::db::programs::Program;
-use crate::db::DbConn;
 use crate::domain::mdf::{
     check_claim_window, claim_limit, clean_file_name, sniff, ActivityType, ClaimStatus,
     FundPosition, RequestStatus, MAX_PROOF_BYTES,
 };
 use crate::domain::money::{percent_text, Money};
 use crate::error::AppError;
+use crate::platform::db::{self, DbConn};
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/mdf", web::get().to(home))
@@ -262,7 +262,7 @@ async fn open_funds(
 ) -> Result<Vec<(Fund, FundPosition)>, AppError> {
     let (program_id, org_id) = (access.program.id, access.org_id);
     db(&state.pool, move |conn| {
-        let today = crate::db::now().date();
+        let today = db::now().date();
         let mut out = Vec::new();
         for fund in crate::db::mdf::funds(conn, program_id)? {
             if !fund.open_on(today) {
@@ -524,7 +524,7 @@ impl RequestDetails {
     /// Why a claim cannot be filed today, when the window is shut.
     pub fn window_problem(&self) -> Option<String> {
         let due = self.request.claim_due_on?;
-        check_claim_window(self.request.ends_on, due, crate::db::now().date()).err()
+        check_claim_window(self.request.ends_on, due, db::now().date()).err()
     }
 }
 

@@ -33,8 +33,8 @@ use crate::auth::guard::{load_user, NavUser};
 use crate::auth::session::Flash;
 use crate::auth::TypedSession;
 use crate::config::Settings;
-use crate::db::{DbConn, DbPool};
 use crate::error::AppError;
+use crate::platform::db::{DbConn, DbPool};
 
 pub struct AppState {
     pub pool: DbPool,

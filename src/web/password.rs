@@ -76,7 +76,7 @@ async fn request_submit(
                 return Ok(());
             };
             let token = new_token();
-            let now = crate::db::now();
+            let now = crate::platform::db::now();
             password_resets::create(
                 conn,
                 user.id,
@@ -115,7 +115,7 @@ async fn choose_form(
     let token = path.into_inner();
     let token_hash = hash_token(&token);
     let user = db(&state.pool, move |conn| {
-        password_resets::find_user(conn, &token_hash, crate::db::now())
+        password_resets::find_user(conn, &token_hash, crate::platform::db::now())
     })
     .await?;
     let valid = user.is_some();
@@ -168,7 +168,12 @@ async fn choose_submit(
     let new_password = form.password;
     let signed_in = db(&state.pool, move |conn| {
         let password_hash = password::hash(&new_password);
-        match password_resets::consume(conn, &token_hash, crate::db::now(), &password_hash)? {
+        match password_resets::consume(
+            conn,
+            &token_hash,
+            crate::platform::db::now(),
+            &password_hash,
+        )? {
             Some(user_id) => login::start_session(conn, user_id).map(Some),
             None => Ok(None),
         }

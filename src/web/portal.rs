@@ -136,7 +136,7 @@ const DASHBOARD_DAYS: i64 = 30;
 
 /// What the org needs for the tier above its own, and how far it is.
 fn next_tier(
-    conn: &mut crate::db::DbConn,
+    conn: &mut crate::platform::db::DbConn,
     partner: &PartnerOverview,
 ) -> diesel::QueryResult<Option<(String, Vec<(String, bool)>)>> {
     let criteria: Vec<_> = crate::db::tiers::list(conn, partner.program.id)?
@@ -147,7 +147,7 @@ fn next_tier(
         conn,
         partner.org.id,
         &partner.program.currency,
-        crate::db::now(),
+        crate::platform::db::now(),
     )?;
     let rank = partner.tier.as_ref().map(|t| t.rank);
     Ok(
@@ -161,10 +161,10 @@ fn next_tier(
 }
 
 fn affiliate_performance(
-    conn: &mut crate::db::DbConn,
+    conn: &mut crate::platform::db::DbConn,
     org_id: i64,
 ) -> diesel::QueryResult<Performance> {
-    let today = crate::db::now().date();
+    let today = crate::platform::db::now().date();
     let since = (today - chrono::Duration::days(DASHBOARD_DAYS - 1))
         .and_hms_opt(0, 0, 0)
         .expect("midnight");

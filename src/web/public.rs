@@ -23,7 +23,7 @@ async fn landing(Ctx(ctx): Ctx) -> Result<HttpResponse, AppError> {
 
 /// 200 when the database answers, 503 when it does not.
 async fn healthz(state: State) -> HttpResponse {
-    match db(&state.pool, crate::db::ping).await {
+    match db(&state.pool, crate::platform::db::ping).await {
         Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ok"),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");

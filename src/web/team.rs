@@ -58,9 +58,9 @@ struct TeamData {
     invitations: Vec<Invitation>,
 }
 
-fn load_team(conn: &mut crate::db::DbConn, org_id: i64) -> Result<TeamData, AppError> {
+fn load_team(conn: &mut crate::platform::db::DbConn, org_id: i64) -> Result<TeamData, AppError> {
     let partner = crate::db::partners::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
-    let invitations = invitations::list_open(conn, org_id, crate::db::now())?;
+    let invitations = invitations::list_open(conn, org_id, crate::platform::db::now())?;
     Ok(TeamData {
         org_name: partner.org.name.clone(),
         org_status: partner.org.status(),
@@ -172,7 +172,7 @@ async fn invite(
                 return Ok(Some("That person already has an account."));
             }
             let token = new_token();
-            let now = crate::db::now();
+            let now = crate::platform::db::now();
             invitations::create(
                 conn,
                 &NewInvitation {
@@ -231,7 +231,7 @@ async fn open_invitation(
 ) -> Result<Option<(Invitation, String)>, AppError> {
     let token_hash = hash_token(token);
     db(&state.pool, move |conn| {
-        invitations::find_open(conn, &token_hash, crate::db::now())
+        invitations::find_open(conn, &token_hash, crate::platform::db::now())
     })
     .await
 }
@@ -301,7 +301,13 @@ async fn accept_submit(
     let (name, secret) = (form.name.trim().to_string(), form.password);
     let accepted = db(&state.pool, move |conn| {
         let password_hash = password::hash(&secret);
-        match invitations::accept(conn, &token_hash, crate::db::now(), &name, &password_hash) {
+        match invitations::accept(
+            conn,
+            &token_hash,
+            crate::platform::db::now(),
+            &name,
+            &password_hash,
+        ) {
             Ok(user_id) => Ok(Ok(login::start_session(conn, user_id)?)),
             Err(AcceptError::Database(e)) => Err(AppError::from(e)),
             Err(refusal) => Ok(Err(refusal.to_string())),

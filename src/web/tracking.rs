@@ -52,7 +52,7 @@ async fn follow(req: HttpRequest, state: State) -> Result<HttpResponse, AppError
     }
 
     let settings = state.tracking.settings(&state.pool).await?;
-    let now = crate::db::now();
+    let now = crate::platform::db::now();
     let ip = client_ip(&req, state.settings.behind_proxy);
     let ip_hash = state.tracking.hash_ip(&ip);
     let user_agent = header_text(&req, header::USER_AGENT, 512);

@@ -68,7 +68,7 @@ async fn list(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResp
         &TrainingList {
             ctx,
             courses: with_status,
-            now: crate::db::now(),
+            now: crate::platform::db::now(),
         },
     )
 }
@@ -137,7 +137,7 @@ async fn course(
             content,
             done,
             standing,
-            now: crate::db::now(),
+            now: crate::platform::db::now(),
         },
     )
 }
@@ -185,7 +185,14 @@ async fn take_quiz(
     let (user_id, org_id) = (user.0.id, user.partner_org_id()?);
     let pass_mark = content.course.pass_mark_percent;
     let outcome = db(&state.pool, move |conn| {
-        crate::db::training::attempt(conn, user_id, org_id, &content, &answers, crate::db::now())
+        crate::db::training::attempt(
+            conn,
+            user_id,
+            org_id,
+            &content,
+            &answers,
+            crate::platform::db::now(),
+        )
     })
     .await?;
     match outcome {
@@ -226,7 +233,7 @@ async fn certificate(
     .await?;
     let (certification, name, email, course) = found.ok_or(AppError::NotFound)?;
     let holder = if name.trim().is_empty() { email } else { name };
-    let valid = certification.expires_at > crate::db::now();
+    let valid = certification.expires_at > crate::platform::db::now();
     render(
         StatusCode::OK,
         &CertificatePage {

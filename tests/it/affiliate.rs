@@ -42,7 +42,7 @@ async fn signup_with_auto_approve_opens_the_portal_with_a_default_link() {
 
     let (org_status, domain, terms_version) = app
         .db(|conn| {
-            use concord::db::schema::partner_orgs::dsl::*;
+            use concord::platform::db::schema::partner_orgs::dsl::*;
             use diesel::prelude::*;
             partner_orgs
                 .select((status, website_domain, terms_version))
@@ -267,7 +267,7 @@ async fn follow(browser: &Browser, code: &str) -> String {
 async fn click_rows(app: &TestApp) -> Vec<(String, Option<String>)> {
     app.settle_clicks().await;
     app.db(|conn| {
-        use concord::db::schema::clicks::dsl::*;
+        use concord::platform::db::schema::clicks::dsl::*;
         use diesel::prelude::*;
         clicks
             .order(id)
@@ -449,10 +449,10 @@ async fn clicks_outside_the_cookie_window_do_not_attribute() {
     let old = click.clone();
     app.settle_clicks().await;
     app.db(move |conn| {
-        use concord::db::schema::clicks::dsl::*;
+        use concord::platform::db::schema::clicks::dsl::*;
         use diesel::prelude::*;
         diesel::update(clicks.filter(click_id.eq(old)))
-            .set(clicked_at.eq(concord::db::now() - chrono::Duration::days(8)))
+            .set(clicked_at.eq(concord::platform::db::now() - chrono::Duration::days(8)))
             .execute(conn)
             .unwrap();
     })

@@ -117,7 +117,7 @@ async fn clicks_and_conversions_acknowledged_before_a_kill_9_are_stored_exactly_
     );
     let (clicks, conversions) = app
         .db(|conn| {
-            use concord::db::schema::{clicks, conversions};
+            use concord::platform::db::schema::{clicks, conversions};
             use diesel::prelude::*;
             (
                 clicks::table
@@ -188,10 +188,10 @@ async fn an_outbox_sender_killed_mid_batch_loses_no_email() {
 
     // Its leases lapse (as two minutes would make them), and the next runs deliver the rest.
     app.db(|conn| {
-        use concord::db::schema::outbox;
+        use concord::platform::db::schema::outbox;
         use diesel::prelude::*;
         diesel::update(outbox::table.filter(outbox::status.eq("pending")))
-            .set(outbox::claimed_until.eq(concord::db::now()))
+            .set(outbox::claimed_until.eq(concord::platform::db::now()))
             .execute(conn)
             .unwrap()
     })

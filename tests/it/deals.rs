@@ -43,7 +43,7 @@ pub(crate) async fn reseller(app: &TestApp, name: &str, slug: &str) -> Reseller 
 }
 
 pub(crate) fn in_days(days: i64) -> String {
-    (concord::db::now().date() + Duration::days(days)).to_string()
+    (concord::platform::db::now().date() + Duration::days(days)).to_string()
 }
 
 /// A complete registration; `extra` replaces or adds fields.
@@ -187,7 +187,7 @@ pub(crate) async fn approved(
 /// Moves a deal's timestamps as if `hours` had passed.
 async fn age(app: &TestApp, id: i64, column: &'static str, at: NaiveDateTime) {
     app.db(move |conn| {
-        use concord::db::schema::deals;
+        use concord::platform::db::schema::deals;
         use diesel::prelude::*;
         let target = deals::table.filter(deals::id.eq(id));
         match column {
@@ -310,7 +310,7 @@ async fn a_rep_registers_a_deal_with_custom_fields_and_every_error_keeps_the_for
     let nothing: i64 = app
         .db(|conn| {
             use diesel::prelude::*;
-            concord::db::schema::deals::table
+            concord::platform::db::schema::deals::table
                 .count()
                 .get_result(conn)
                 .unwrap()
@@ -484,7 +484,7 @@ async fn approval_protects_the_customer_and_refusals_need_reasons() {
     .await
     .assert_redirect(&format!("/admin/deals/{id}"));
     assert_eq!(deal(&app, id).await.status, "info_requested");
-    let long_ago = concord::db::now() - Duration::days(9);
+    let long_ago = concord::platform::db::now() - Duration::days(9);
     age(&app, id, "submitted_at", long_ago).await;
     let edit = format!("/portal/deals/{id}/edit");
     northwind
@@ -617,7 +617,7 @@ async fn the_queue_runs_by_sla_clock_and_an_overdue_registration_escalates_once(
     let fresh = registered(&northwind.rep, "Fresh Co", "fresh.example").await;
     let old = registered(&northwind.rep, "Old Co", "old.example").await;
     let older = registered(&northwind.rep, "Older Co", "older.example").await;
-    let now = concord::db::now();
+    let now = concord::platform::db::now();
     age(&app, old, "submitted_at", now - Duration::days(6)).await;
     age(&app, older, "submitted_at", now - Duration::days(12)).await;
 
@@ -668,7 +668,7 @@ async fn protection_warns_a_week_ahead_once_then_expires() {
     let northwind = reseller(&app, "Northwind", "northwind").await;
     let id = approved(&app, &admin, &northwind.rep, "Acme", "acme.com").await;
     assert_eq!(app.run_job("deal_expiry").await, "");
-    let now = concord::db::now();
+    let now = concord::platform::db::now();
     age(&app, id, "protection_until", now + Duration::days(3)).await;
     assert_eq!(app.run_job("deal_expiry").await, "1 warned, 0 expired");
     assert_eq!(app.run_job("deal_expiry").await, "");
@@ -863,7 +863,7 @@ async fn stages_build_a_timeline_and_a_confirmed_win_writes_the_margin_once() {
     assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
     let entries = app
         .db(move |conn| {
-            use concord::db::schema::ledger_entries;
+            use concord::platform::db::schema::ledger_entries;
             use diesel::prelude::*;
             ledger_entries::table
                 .filter(ledger_entries::partner_org_id.eq(org))
@@ -1011,7 +1011,7 @@ async fn the_pipeline_report_matches_a_hand_computed_fixture() {
     let admin = app.admin_browser().await;
     let northwind = reseller(&app, "Northwind", "northwind").await;
     let contoso = reseller(&app, "Contoso", "contoso").await;
-    let today = concord::db::now().date();
+    let today = concord::platform::db::now().date();
     let this_quarter = concord::domain::deal::Quarter::of(today);
     let next_quarter_day = this_quarter.next().first_day().to_string();
     let this_quarter_day = today.to_string();
@@ -1078,7 +1078,8 @@ async fn the_pipeline_report_matches_a_hand_computed_fixture() {
     let contoso_org = contoso.org;
     let metrics = app
         .db(move |conn| {
-            concord::db::placement::metrics(conn, contoso_org, "EUR", concord::db::now()).unwrap()
+            concord::db::placement::metrics(conn, contoso_org, "EUR", concord::platform::db::now())
+                .unwrap()
         })
         .await;
     assert_eq!((metrics.won_deals, metrics.won_revenue_minor), (1, 35_000));

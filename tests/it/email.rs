@@ -158,7 +158,7 @@ async fn smtp_down_keeps_the_message_pending_then_dead_and_resend_delivers_it() 
         message.last_error
     );
     assert!(
-        message.next_attempt_at > concord::db::now(),
+        message.next_attempt_at > concord::platform::db::now(),
         "the retry waits for its backoff"
     );
     assert_eq!(
@@ -342,7 +342,7 @@ async fn password_reset_answers_alike_works_once_expires_and_replaces_the_passwo
         .await;
     let (lifetime, token_count) = app
         .db(|conn| {
-            use concord::db::schema::password_resets::dsl::*;
+            use concord::platform::db::schema::password_resets::dsl::*;
             use diesel::prelude::*;
             let rows: Vec<(chrono::NaiveDateTime, chrono::NaiveDateTime)> = password_resets
                 .select((created_at, expires_at))
@@ -351,7 +351,7 @@ async fn password_reset_answers_alike_works_once_expires_and_replaces_the_passwo
             let last = rows.last().unwrap();
             // Let the newest link age past its hour.
             diesel::update(password_resets)
-                .set(expires_at.eq(concord::db::now() - chrono::Duration::seconds(1)))
+                .set(expires_at.eq(concord::platform::db::now() - chrono::Duration::seconds(1)))
                 .execute(conn)
                 .unwrap();
             (last.1 - last.0, rows.len())

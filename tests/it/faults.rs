@@ -129,7 +129,7 @@ async fn stored_clicks(app: &TestApp, code: &str) -> i64 {
     app.settle_clicks().await;
     let code = code.to_string();
     app.db(move |conn| {
-        use concord::db::schema::{clicks, links};
+        use concord::platform::db::schema::{clicks, links};
         use diesel::prelude::*;
         clicks::table
             .inner_join(links::table.on(links::id.eq(clicks::link_id)))
@@ -333,7 +333,7 @@ async fn a_journal_segment_a_dead_writer_left_is_replayed_and_a_held_one_is_left
 
     let stored = |ids: Vec<String>| {
         app.db(move |conn| {
-            use concord::db::schema::clicks;
+            use concord::platform::db::schema::clicks;
             use diesel::prelude::*;
             clicks::table
                 .filter(clicks::click_id.eq_any(ids))
@@ -392,7 +392,7 @@ async fn app_with_one_click(
     assert_eq!(stored_clicks(&app, code).await, 1);
     let (link_id, partner_org_id) = app
         .db(|conn| {
-            use concord::db::schema::clicks;
+            use concord::platform::db::schema::clicks;
             use diesel::prelude::*;
             clicks::table
                 .select((clicks::link_id, clicks::partner_org_id))
@@ -404,7 +404,7 @@ async fn app_with_one_click(
         click_id: concord::tracking::new_click_id(),
         link_id,
         partner_org_id,
-        clicked_at: concord::db::now(),
+        clicked_at: concord::platform::db::now(),
         ip_hash: "00".into(),
         user_agent: "Mozilla/5.0".into(),
         referrer: String::new(),

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use concord::accounts::{self, NewAccount};
 use concord::config::{DatabaseUrl, Settings};
 use concord::db::partners::NewPartnerOrg;
-use concord::db::{DbConn, DbPool};
 use concord::domain::partner::{PartnerKind, PartnerStatus};
 use concord::domain::role::Role;
+use concord::platform::db::{DbConn, DbPool};
 use diesel::Connection;
 use reqwest::cookie::Jar;
 use reqwest::StatusCode;
@@ -345,10 +345,10 @@ impl TestApp {
     /// Makes every pending message due now, as if its backoff had passed.
     pub async fn make_outbox_due(&self) {
         self.db(|conn| {
-            use concord::db::schema::outbox;
+            use concord::platform::db::schema::outbox;
             use diesel::prelude::*;
             diesel::update(outbox::table)
-                .set(outbox::next_attempt_at.eq(concord::db::now()))
+                .set(outbox::next_attempt_at.eq(concord::platform::db::now()))
                 .execute(conn)
                 .unwrap()
         })
@@ -476,7 +476,7 @@ impl TestApp {
             .unwrap();
             // Affiliates a test made before it set these terms joined under them (tests of a new version change
             // the terms afterwards).
-            use concord::db::schema::partner_orgs;
+            use concord::platform::db::schema::partner_orgs;
             use diesel::prelude::*;
             let version = concord::db::programs::current(conn).unwrap().terms_version;
             diesel::update(partner_orgs::table.filter(partner_orgs::kind.eq("affiliate")))

@@ -172,7 +172,7 @@ async fn affiliate_joins_is_approved_shares_a_link_and_sees_the_click_sale_and_c
     // The admin approves.
     let org = app
         .db(|conn| {
-            use concord::db::schema::partner_orgs;
+            use concord::platform::db::schema::partner_orgs;
             use diesel::prelude::*;
             partner_orgs::table
                 .filter(partner_orgs::name.eq("Bo Blogger"))
@@ -343,7 +343,7 @@ async fn reseller_applies_is_approved_invites_a_rep_who_certifies_and_registers_
     // Staff approve.
     let org = app
         .db(|conn| {
-            use concord::db::schema::partner_orgs;
+            use concord::platform::db::schema::partner_orgs;
             use diesel::prelude::*;
             partner_orgs::table
                 .filter(partner_orgs::name.eq("Northwind Systems"))
@@ -440,7 +440,7 @@ async fn reseller_applies_is_approved_invites_a_rep_who_certifies_and_registers_
     ] {
         chrome.fill(field, value).await;
     }
-    let close = (concord::db::now().date() + chrono::Duration::days(60)).to_string();
+    let close = (concord::platform::db::now().date() + chrono::Duration::days(60)).to_string();
     chrome.set_value("#expected_close", &close).await;
     // The page's script warns while the rep types (the server would warn on submit without it).
     chrome.wait_until_shown("#conflict-warning").await;
@@ -507,7 +507,7 @@ async fn reseller_applies_is_approved_invites_a_rep_who_certifies_and_registers_
     crawl.links_answer(&chrome, &base).await;
     let margins = app
         .db(move |conn| {
-            use concord::db::schema::ledger_entries;
+            use concord::platform::db::schema::ledger_entries;
             use diesel::prelude::*;
             ledger_entries::table
                 .filter(ledger_entries::partner_org_id.eq(org))
@@ -577,8 +577,9 @@ async fn mdf_request_is_partly_approved_claimed_with_a_pdf_paid_by_stripe_and_th
     chrome
         .fill("#description", "A booth at the regional partner summit.")
         .await;
-    let day =
-        |offset: i64| (concord::db::now().date() + chrono::Duration::days(offset)).to_string();
+    let day = |offset: i64| {
+        (concord::platform::db::now().date() + chrono::Duration::days(offset)).to_string()
+    };
     chrome.set_value("#starts_on", &day(-10)).await;
     chrome.set_value("#ends_on", &day(-1)).await;
     chrome.fill("#requested", "1,800").await;

@@ -173,7 +173,7 @@ impl World {
         let entry: i64 = self
             .app
             .db(move |conn| {
-                use concord::db::schema::{conversions, ledger_entries};
+                use concord::platform::db::schema::{conversions, ledger_entries};
                 ledger_entries::table
                     .inner_join(
                         conversions::table
@@ -290,7 +290,7 @@ async fn world() -> World {
     }
     // Every positive balance is paid, so batches take whatever the tasks left.
     app.db(|conn| {
-        use concord::db::schema::programs;
+        use concord::platform::db::schema::programs;
         diesel::update(programs::table)
             .set(programs::payout_minimum_minor.eq(1))
             .execute(conn)
@@ -341,7 +341,7 @@ async fn finish_batches(world: &World) {
         let running: Vec<(i64, String)> = world
             .app
             .db(|conn| {
-                use concord::db::schema::payout_runs;
+                use concord::platform::db::schema::payout_runs;
                 payout_runs::table
                     .filter(payout_runs::status.eq("running"))
                     .select((payout_runs::id, payout_runs::rail))
@@ -425,7 +425,7 @@ async fn check(world: &World, seed: u64) {
     let (refunds, entries, payouts, held): Db = world
         .app
         .db(|conn| {
-            use concord::db::schema::{
+            use concord::platform::db::schema::{
                 conversions, ledger_entries as l, payout_entries, payouts, refunds,
             };
             (

@@ -11,21 +11,21 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 
 pub(crate) fn in_days(days: i64) -> String {
-    (concord::db::now().date() + Duration::days(days)).to_string()
+    (concord::platform::db::now().date() + Duration::days(days)).to_string()
 }
 
 pub(crate) async fn tier(app: &TestApp, name: &str, rank: i64) -> i64 {
     let name = name.to_string();
     app.db(move |conn| {
-        use concord::db::schema::tiers;
+        use concord::platform::db::schema::tiers;
         let program = concord::db::programs::current(conn).unwrap();
         diesel::insert_into(tiers::table)
             .values((
                 tiers::program_id.eq(program.id),
                 tiers::name.eq(name),
                 tiers::rank.eq(rank),
-                tiers::created_at.eq(concord::db::now()),
-                tiers::updated_at.eq(concord::db::now()),
+                tiers::created_at.eq(concord::platform::db::now()),
+                tiers::updated_at.eq(concord::platform::db::now()),
             ))
             .returning(tiers::id)
             .get_result::<i64>(conn)
@@ -46,7 +46,7 @@ pub(crate) async fn reseller(app: &TestApp, name: &str, tier_id: Option<i64>) ->
         .create_partner(name, PartnerKind::Reseller, PartnerStatus::Approved)
         .await;
     app.db(move |conn| {
-        use concord::db::schema::partner_orgs;
+        use concord::platform::db::schema::partner_orgs;
         diesel::update(partner_orgs::table.find(org))
             .set(partner_orgs::tier_id.eq(tier_id))
             .execute(conn)
@@ -589,7 +589,7 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
     let org = northwind.org;
     let entries: Vec<(i64, String, String)> = app
         .db(move |conn| {
-            use concord::db::schema::ledger_entries as l;
+            use concord::platform::db::schema::ledger_entries as l;
             l::table
                 .filter(l::partner_org_id.eq(org))
                 .select((l::amount_minor, l::kind, l::status))
@@ -651,9 +651,9 @@ async fn funds_expire_at_period_end_and_claims_keep_their_deadline() {
 
     // The period ends: what is still available expires, recorded and audited, once.
     app.db(move |conn| {
-        use concord::db::schema::mdf_funds;
+        use concord::platform::db::schema::mdf_funds;
         diesel::update(mdf_funds::table.find(fund))
-            .set(mdf_funds::ends_on.eq(concord::db::now().date() - Duration::days(1)))
+            .set(mdf_funds::ends_on.eq(concord::platform::db::now().date() - Duration::days(1)))
             .execute(conn)
             .unwrap()
     })
@@ -681,12 +681,11 @@ async fn funds_expire_at_period_end_and_claims_keep_their_deadline() {
     // fund having ended, expires too).
     let set_due = |days: i64| {
         app.db(move |conn| {
-            use concord::db::schema::mdf_requests;
+            use concord::platform::db::schema::mdf_requests;
             diesel::update(mdf_requests::table.find(id))
-                .set(
-                    mdf_requests::claim_due_on
-                        .eq(Some(concord::db::now().date() + Duration::days(days))),
-                )
+                .set(mdf_requests::claim_due_on.eq(Some(
+                    concord::platform::db::now().date() + Duration::days(days),
+                )))
                 .execute(conn)
                 .unwrap()
         })
@@ -752,9 +751,9 @@ async fn won_deal(
 ) -> i64 {
     let customer = customer.to_string();
     app.db(move |conn| {
-        use concord::db::schema::deals;
+        use concord::platform::db::schema::deals;
         let program = concord::db::programs::current(conn).unwrap();
-        let now = concord::db::now();
+        let now = concord::platform::db::now();
         let closed = now - Duration::days(closed_days_ago);
         diesel::insert_into(deals::table)
             .values((
@@ -832,7 +831,7 @@ async fn accrual_utilization_and_roi_match_a_hand_computed_fixture() {
     // The payout run (issue 10) marks the entry paid; here the ledger is moved the way it will.
     let org = northwind.org;
     app.db(move |conn| {
-        use concord::db::schema::ledger_entries as l;
+        use concord::platform::db::schema::ledger_entries as l;
         let ids: Vec<i64> = l::table
             .filter(l::partner_org_id.eq(org))
             .select(l::id)

@@ -36,21 +36,33 @@ fn the_two_migration_trees_have_the_same_versions() {
 #[test]
 fn every_migration_runs_up_down_and_up_again() {
     let database = TestDatabase::create();
-    let pool = concord::db::pool(&DatabaseUrl::parse(database.url()).unwrap()).unwrap();
+    let pool = concord::platform::db::pool(&DatabaseUrl::parse(database.url()).unwrap()).unwrap();
     let mut conn = pool.get().unwrap();
     let total = versions("sqlite").len();
 
-    assert_eq!(concord::db::run_migrations(&mut conn).unwrap().len(), total);
+    assert_eq!(
+        concord::platform::db::run_migrations(&mut conn)
+            .unwrap()
+            .len(),
+        total
+    );
     concord::db::programs::current(&mut conn).expect("the schema works after the first run");
     assert_eq!(
-        concord::db::revert_all_migrations(&mut conn).unwrap().len(),
+        concord::platform::db::revert_all_migrations(&mut conn)
+            .unwrap()
+            .len(),
         total
     );
     assert!(
         concord::db::programs::current(&mut conn).is_err(),
         "reverting removes the tables"
     );
-    assert_eq!(concord::db::run_migrations(&mut conn).unwrap().len(), total);
+    assert_eq!(
+        concord::platform::db::run_migrations(&mut conn)
+            .unwrap()
+            .len(),
+        total
+    );
     let program = concord::db::programs::current(&mut conn).unwrap();
     assert_eq!(program.currency, "USD");
 }

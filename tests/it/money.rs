@@ -154,7 +154,7 @@ async fn ten_parallel_refunds_of_six_on_a_ten_dollar_sale_one_succeeds_and_none_
     );
     let refunded: Vec<(String, i64)> = app
         .db(|conn| {
-            use concord::db::schema::{conversions, refunds};
+            use concord::platform::db::schema::{conversions, refunds};
             refunds::table
                 .inner_join(conversions::table)
                 .group_by(conversions::external_id)
@@ -264,7 +264,7 @@ async fn a_refund_while_a_manual_batch_holds_the_commission_is_clawed_back_once_
     settle(&admin, next.location.as_deref().unwrap(), "paid").await;
     let paid: Vec<i64> = app
         .db(|conn| {
-            use concord::db::schema::payouts;
+            use concord::platform::db::schema::payouts;
             payouts::table
                 .filter(payouts::status.eq("paid"))
                 .order(payouts::id)
@@ -492,7 +492,7 @@ async fn earn_in(app: &TestApp, org: i64, amounts: &'static [(i64, &'static str)
                     currency,
                     kind: EntryKind::Commission,
                     status: EntryStatus::Approved,
-                    available_at: concord::db::now(),
+                    available_at: concord::platform::db::now(),
                     source_type: "test",
                     source_id: org * 100 + n as i64,
                     conversion_id: None,
@@ -525,7 +525,7 @@ async fn the_payout_minimum_is_the_same_number_of_major_units_in_every_currency(
     assert_eq!(run.status, StatusCode::SEE_OTHER, "{}", run.body);
     let amounts: Vec<(i64, String)> = app
         .db(|conn| {
-            use concord::db::schema::payouts;
+            use concord::platform::db::schema::payouts;
             payouts::table
                 .select((payouts::amount_minor, payouts::currency))
                 .load(conn)
@@ -1015,7 +1015,7 @@ async fn the_demo_affiliate_has_accepted_the_current_terms() {
     assert!(logins.is_some(), "the demo loads into the empty database");
     let (accepted, current, due) = app
         .db(|conn| {
-            use concord::db::schema::partner_orgs;
+            use concord::platform::db::schema::partner_orgs;
             let (affiliate, accepted): (i64, Option<i64>) = partner_orgs::table
                 .filter(partner_orgs::kind.eq("affiliate"))
                 .select((partner_orgs::id, partner_orgs::terms_version))

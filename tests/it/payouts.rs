@@ -42,7 +42,11 @@ pub(crate) async fn partner(app: &TestApp, name: &str) -> (i64, Browser) {
 }
 
 /// Approved ledger entries for the org: (kind, minor units).
-pub(crate) fn earn(conn: &mut concord::db::DbConn, org: i64, entries: &[(EntryKind, i64)]) {
+pub(crate) fn earn(
+    conn: &mut concord::platform::db::DbConn,
+    org: i64,
+    entries: &[(EntryKind, i64)],
+) {
     for (i, (kind, amount)) in entries.iter().enumerate() {
         concord::db::ledger::append(
             conn,
@@ -52,7 +56,7 @@ pub(crate) fn earn(conn: &mut concord::db::DbConn, org: i64, entries: &[(EntryKi
                 currency: "USD",
                 kind: *kind,
                 status: EntryStatus::Approved,
-                available_at: concord::db::now(),
+                available_at: concord::platform::db::now(),
                 source_type: "test",
                 source_id: org * 100 + i as i64,
                 conversion_id: None,
@@ -64,7 +68,7 @@ pub(crate) fn earn(conn: &mut concord::db::DbConn, org: i64, entries: &[(EntryKi
     }
 }
 
-pub(crate) fn connect_ready(conn: &mut concord::db::DbConn, org: i64, account: &str) {
+pub(crate) fn connect_ready(conn: &mut concord::platform::db::DbConn, org: i64, account: &str) {
     concord::db::payouts::save_account(conn, org, account).unwrap();
     concord::db::payouts::update_account_state(
         conn,
@@ -81,7 +85,7 @@ pub(crate) fn connect_ready(conn: &mut concord::db::DbConn, org: i64, account: &
 /// (kind, amount, status) of the org's ledger entries, oldest first.
 pub(crate) async fn ledger(app: &TestApp, org: i64) -> Vec<(String, i64, String)> {
     app.db(move |conn| {
-        use concord::db::schema::ledger_entries as l;
+        use concord::platform::db::schema::ledger_entries as l;
         l::table
             .filter(l::partner_org_id.eq(org))
             .order(l::id)
@@ -213,7 +217,7 @@ async fn a_batch_pays_each_eligible_org_once_and_skips_the_others_with_the_reaso
     assert_eq!(transfers.len(), 1);
     let payout_id: i64 = app
         .db(|conn| {
-            use concord::db::schema::payouts::dsl::*;
+            use concord::platform::db::schema::payouts::dsl::*;
             payouts.select(id).first(conn).unwrap()
         })
         .await;
@@ -319,7 +323,7 @@ async fn a_batch_pays_each_eligible_org_once_and_skips_the_others_with_the_reaso
     // An entry a payout in progress holds is not voided by hand: the money is on its way.
     let held: i64 = app
         .db(move |conn| {
-            use concord::db::schema::ledger_entries as l;
+            use concord::platform::db::schema::ledger_entries as l;
             l::table
                 .filter(l::partner_org_id.eq(manual))
                 .filter(l::kind.eq("commission"))
@@ -476,9 +480,10 @@ async fn killed_mid_batch(amounts: &[i64], answered: usize) {
     let seeded = accounts.clone();
     let to_pay = amounts.to_vec();
     let orgs: Vec<i64> = tokio::task::spawn_blocking(move || {
-        let pool = concord::db::pool(&concord::config::DatabaseUrl::parse(&url).unwrap()).unwrap();
+        let pool = concord::platform::db::pool(&concord::config::DatabaseUrl::parse(&url).unwrap())
+            .unwrap();
         let conn = &mut pool.get().unwrap();
-        concord::db::run_migrations(conn).unwrap();
+        concord::platform::db::run_migrations(conn).unwrap();
         let program = concord::db::programs::current(conn).unwrap();
         concord::accounts::create(
             conn,
@@ -533,9 +538,11 @@ async fn killed_mid_batch(amounts: &[i64], answered: usize) {
         let url = url.clone();
         async move {
             tokio::task::spawn_blocking(move || {
-                use concord::db::schema::payouts::dsl::*;
-                let pool =
-                    concord::db::pool(&concord::config::DatabaseUrl::parse(&url).unwrap()).unwrap();
+                use concord::platform::db::schema::payouts::dsl::*;
+                let pool = concord::platform::db::pool(
+                    &concord::config::DatabaseUrl::parse(&url).unwrap(),
+                )
+                .unwrap();
                 payouts
                     .order(partner_org_id)
                     .select((status, stripe_transfer_id))
@@ -614,8 +621,9 @@ async fn killed_mid_batch(amounts: &[i64], answered: usize) {
     assert!(fake.replays() >= 1, "the resumed call repeated the key");
     let url = database.url().to_string();
     let statuses: Vec<String> = tokio::task::spawn_blocking(move || {
-        use concord::db::schema::ledger_entries as l;
-        let pool = concord::db::pool(&concord::config::DatabaseUrl::parse(&url).unwrap()).unwrap();
+        use concord::platform::db::schema::ledger_entries as l;
+        let pool = concord::platform::db::pool(&concord::config::DatabaseUrl::parse(&url).unwrap())
+            .unwrap();
         l::table
             .filter(l::partner_org_id.eq_any(orgs))
             .select(l::status)

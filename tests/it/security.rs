@@ -269,7 +269,7 @@ async fn estate(names: &[&str]) -> Estate {
         let org_id = org.partner.org;
         let payouts = app
             .db(move |conn| {
-                use concord::db::schema::payouts;
+                use concord::platform::db::schema::payouts;
                 use diesel::prelude::*;
                 payouts::table
                     .filter(payouts::partner_org_id.eq(org_id))
@@ -565,7 +565,7 @@ async fn every_page_has_the_security_headers_and_no_form_answers_a_probe_with_a_
     let users = estate
         .app
         .db(|conn| {
-            use concord::db::schema::users;
+            use concord::platform::db::schema::users;
             use diesel::prelude::*;
             users::table.count().get_result::<i64>(conn).unwrap()
         })
@@ -655,9 +655,10 @@ async fn passwords_are_argon2_and_never_logged() {
         assert!(!log.contains(leaked), "the log holds a password:\n{log}");
     }
     let pool =
-        concord::db::pool(&concord::config::DatabaseUrl::parse(database.url()).unwrap()).unwrap();
+        concord::platform::db::pool(&concord::config::DatabaseUrl::parse(database.url()).unwrap())
+            .unwrap();
     let hash = tokio::task::spawn_blocking(move || {
-        use concord::db::schema::users;
+        use concord::platform::db::schema::users;
         use diesel::prelude::*;
         users::table
             .select(users::password_hash)

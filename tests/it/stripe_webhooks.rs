@@ -95,7 +95,7 @@ async fn only_signed_fresh_events_count_and_each_counts_once() {
     let admin = app.admin_browser().await;
     app.db(move |conn| {
         use diesel::prelude::*;
-        diesel::delete(concord::db::schema::payout_accounts::table)
+        diesel::delete(concord::platform::db::schema::payout_accounts::table)
             .execute(conn)
             .unwrap();
         earn(conn, org, &[(EntryKind::Commission, 6_000)]);

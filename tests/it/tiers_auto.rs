@@ -100,10 +100,10 @@ async fn tiers_follow_the_numbers_with_a_warned_grace_period_and_manual_holds() 
 
     // The sales age out of the 12-month window: a warning first, the tier stays for the grace period.
     app.db(|conn| {
-        use concord::db::schema::conversions::dsl::*;
+        use concord::platform::db::schema::conversions::dsl::*;
         use diesel::prelude::*;
         diesel::update(conversions)
-            .set(occurred_at.eq(concord::db::now() - chrono::Duration::days(400)))
+            .set(occurred_at.eq(concord::platform::db::now() - chrono::Duration::days(400)))
             .execute(conn)
             .unwrap();
     })
@@ -127,10 +127,12 @@ async fn tiers_follow_the_numbers_with_a_warned_grace_period_and_manual_holds() 
 
     // After the grace period (60 days by default) it moves down to what it qualifies for.
     app.db(move |conn| {
-        use concord::db::schema::partner_orgs::dsl::*;
+        use concord::platform::db::schema::partner_orgs::dsl::*;
         use diesel::prelude::*;
         diesel::update(partner_orgs.find(org))
-            .set(demotion_warned_at.eq(Some(concord::db::now() - chrono::Duration::days(61))))
+            .set(demotion_warned_at.eq(Some(
+                concord::platform::db::now() - chrono::Duration::days(61),
+            )))
             .execute(conn)
             .unwrap();
     })
@@ -163,10 +165,12 @@ async fn tiers_follow_the_numbers_with_a_warned_grace_period_and_manual_holds() 
     assert_eq!(tier_of(&app, org).await.as_deref(), Some("Gold"));
     // Thirty days later the hold has ended: the numbers decide again (a warning first, as for anyone).
     app.db(move |conn| {
-        use concord::db::schema::partner_orgs::dsl::*;
+        use concord::platform::db::schema::partner_orgs::dsl::*;
         use diesel::prelude::*;
         diesel::update(partner_orgs.find(org))
-            .set(tier_override_until.eq(Some(concord::db::now() - chrono::Duration::days(1))))
+            .set(tier_override_until.eq(Some(
+                concord::platform::db::now() - chrono::Duration::days(1),
+            )))
             .execute(conn)
             .unwrap();
     })

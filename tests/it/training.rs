@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 /// Reps of the org holding a valid certification now.
 async fn certified(app: &TestApp, org: i64) -> i64 {
     app.db(move |conn| {
-        concord::db::training::certified_reps(conn, org, concord::db::now()).unwrap()
+        concord::db::training::certified_reps(conn, org, concord::platform::db::now()).unwrap()
     })
     .await
 }
@@ -167,10 +167,10 @@ async fn a_rep_fails_waits_out_the_cooldown_passes_and_the_certificate_expires()
 
     // A day later (time moved in the database), a full pass.
     app.db(|conn| {
-        use concord::db::schema::quiz_attempts::dsl::*;
+        use concord::platform::db::schema::quiz_attempts::dsl::*;
         use diesel::prelude::*;
         diesel::update(quiz_attempts)
-            .set(attempted_at.eq(concord::db::now() - chrono::Duration::hours(25)))
+            .set(attempted_at.eq(concord::platform::db::now() - chrono::Duration::hours(25)))
             .execute(conn)
             .unwrap();
     })
@@ -212,10 +212,10 @@ async fn a_rep_fails_waits_out_the_cooldown_passes_and_the_certificate_expires()
 
     // Thirty days before expiry: one reminder. After the validity period: expired, and no longer counted.
     app.db(|conn| {
-        use concord::db::schema::certifications::dsl::*;
+        use concord::platform::db::schema::certifications::dsl::*;
         use diesel::prelude::*;
         diesel::update(certifications)
-            .set(expires_at.eq(concord::db::now() + chrono::Duration::days(10)))
+            .set(expires_at.eq(concord::platform::db::now() + chrono::Duration::days(10)))
             .execute(conn)
             .unwrap();
     })
@@ -230,10 +230,10 @@ async fn a_rep_fails_waits_out_the_cooldown_passes_and_the_certificate_expires()
         .unwrap();
     assert_eq!(reminder.recipient, "raj@northwind.example");
     app.db(|conn| {
-        use concord::db::schema::certifications::dsl::*;
+        use concord::platform::db::schema::certifications::dsl::*;
         use diesel::prelude::*;
         diesel::update(certifications)
-            .set(expires_at.eq(concord::db::now() - chrono::Duration::days(1)))
+            .set(expires_at.eq(concord::platform::db::now() - chrono::Duration::days(1)))
             .execute(conn)
             .unwrap();
     })
@@ -343,8 +343,15 @@ async fn certified_reps_count_toward_the_tier() {
         let content = concord::db::training::content(conn, 1, id)
             .unwrap()
             .unwrap();
-        concord::db::training::attempt(conn, rep, org, &content, &[vec![0]], concord::db::now())
-            .unwrap();
+        concord::db::training::attempt(
+            conn,
+            rep,
+            org,
+            &content,
+            &[vec![0]],
+            concord::platform::db::now(),
+        )
+        .unwrap();
     })
     .await;
     assert_eq!(app.run_job("tier_recalculation").await, "1 moved, 0 warned");
@@ -575,8 +582,15 @@ async fn assets_open_by_kind_tier_and_certification_and_downloads_check_the_same
         let content = concord::db::training::content(conn, 1, course)
             .unwrap()
             .unwrap();
-        concord::db::training::attempt(conn, rep, org, &content, &[vec![0]], concord::db::now())
-            .unwrap();
+        concord::db::training::attempt(
+            conn,
+            rep,
+            org,
+            &content,
+            &[vec![0]],
+            concord::platform::db::now(),
+        )
+        .unwrap();
     })
     .await;
     raj.get("/portal/assets")

@@ -155,10 +155,10 @@ async fn signed_events_are_retried_until_delivered_and_verify_with_the_readme_sn
     );
     for expected in ["0 delivered, 1 failed", "1 delivered, 0 failed"] {
         app.db(|conn| {
-            use concord::db::schema::webhook_deliveries::dsl::*;
+            use concord::platform::db::schema::webhook_deliveries::dsl::*;
             use diesel::prelude::*;
             diesel::update(webhook_deliveries)
-                .set(next_attempt_at.eq(concord::db::now()))
+                .set(next_attempt_at.eq(concord::platform::db::now()))
                 .execute(conn)
                 .unwrap()
         })
@@ -196,7 +196,7 @@ async fn signed_events_are_retried_until_delivered_and_verify_with_the_readme_sn
     // Replay: the same event id once more.
     let delivery_id: i64 = app
         .db(|conn| {
-            use concord::db::schema::webhook_deliveries::dsl::*;
+            use concord::platform::db::schema::webhook_deliveries::dsl::*;
             use diesel::prelude::*;
             webhook_deliveries.select(id).first(conn).unwrap()
         })
@@ -269,7 +269,7 @@ async fn a_commission_is_announced_when_its_hold_ends() {
     let entries = crate::payouts::ledger(&app, org).await;
     let events: Vec<(String, String)> = app
         .db(|conn| {
-            use concord::db::schema::webhook_deliveries::dsl::*;
+            use concord::platform::db::schema::webhook_deliveries::dsl::*;
             use diesel::prelude::*;
             webhook_deliveries
                 .select((event_type, payload))

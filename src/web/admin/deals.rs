@@ -13,9 +13,9 @@ use crate::db::deals::{
     ConflictMatch, ConflictWith, Deal, DealError, DealEvent, DealFilter, DealRow, Extension,
 };
 use crate::db::programs::Program;
-use crate::db::DbConn;
 use crate::domain::deal::{DealDecision, DealStatus, SlaClock};
 use crate::error::AppError;
+use crate::platform::db::{self, DbConn};
 use crate::web::deals::{deals_csv, quarter_choices, DealListQuery};
 use crate::web::{db, page, redirect, render, Ctx, PageContext, State};
 
@@ -51,7 +51,7 @@ struct QueuePage {
 async fn queue(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
     let (waiting, wins, extensions, sla_hours) = db(&state.pool, |conn| {
         let program = crate::db::programs::current(conn)?;
-        let at = crate::db::now();
+        let at = db::now();
         let mut waiting = Vec::new();
         for row in crate::db::deals::queue(conn, program.id)? {
             let clock = SlaClock::at(row.deal.submitted_at, at, program.deal_sla_hours);
@@ -312,7 +312,7 @@ async fn load(
         let Some(deal) = crate::db::deals::find(conn, program.id, deal_id)? else {
             return Ok(None);
         };
-        let at = crate::db::now();
+        let at = db::now();
         let partner = crate::db::partners::overview(conn, deal.partner_org_id)?;
         let owner = crate::db::users::find(conn, deal.registered_by_user_id)?
             .map(|u| format!("{} <{}>", u.name(), u.email))

@@ -15,10 +15,10 @@ use crate::db::mdf::{
 };
 use crate::db::programs::Program;
 use crate::db::tiers::Tier;
-use crate::db::DbConn;
 use crate::domain::mdf::{parse_period, Decision, FundPosition, RequestStatus};
 use crate::domain::money::{percent_text, BasisPoints, Currency, Money};
 use crate::error::AppError;
+use crate::platform::db::{self, DbConn};
 use crate::web::mdf::RequestDetails;
 use crate::web::{csv_field, db, page, redirect, render, Ctx, FieldErrors, PageContext, State};
 
@@ -318,7 +318,7 @@ async fn budgets_page(
         Ok::<_, diesel::result::Error>((funds, program))
     })
     .await?;
-    let this_quarter = crate::domain::deal::Quarter::of(crate::db::now().date());
+    let this_quarter = crate::domain::deal::Quarter::of(db::now().date());
     render(
         status,
         &BudgetsPage {

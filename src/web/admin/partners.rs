@@ -12,9 +12,9 @@ use crate::db::partners::{
     PartnerFilter, PartnerListing, PartnerOverview, PartnerWriteError, TierChange,
 };
 use crate::db::tiers::Tier;
-use crate::db::DbConn;
 use crate::domain::partner::{PartnerDecision, PartnerKind, PartnerStatus};
 use crate::error::AppError;
+use crate::platform::db::{self, DbConn};
 use crate::web::{db, page, redirect, render, Ctx, PageContext, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -210,7 +210,7 @@ async fn decide(
     let base_url = state.settings.base_url.clone();
     let outcome = db(&state.pool, move |conn| {
         let program_id = crate::db::programs::current(conn)?.id;
-        let notify = |conn: &mut crate::db::DbConn, org: &_, from, to, reason: Option<&str>| {
+        let notify = |conn: &mut db::DbConn, org: &_, from, to, reason: Option<&str>| {
             crate::email::notify::partner_decided(conn, &base_url, org, from, to, reason)
         };
         Ok::<_, AppError>(crate::db::partners::apply_decision(

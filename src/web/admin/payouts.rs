@@ -83,8 +83,12 @@ async fn overview_page(
     let stripe_configured = state.payer.is_some();
     let (lines, runs, program) = db(&state.pool, move |conn| {
         let program = crate::db::programs::current(conn)?;
-        let lines =
-            crate::db::payouts::preview(conn, &program, stripe_configured, crate::db::now())?;
+        let lines = crate::db::payouts::preview(
+            conn,
+            &program,
+            stripe_configured,
+            crate::platform::db::now(),
+        )?;
         let runs = crate::db::payouts::runs(conn, program.id)?;
         Ok::<_, diesel::result::Error>((lines, runs, program))
     })
@@ -369,7 +373,7 @@ async fn settle(
     let (actor, base_url) = (user.actor(), state.settings.base_url.clone());
     let result = db(&state.pool, move |conn| {
         let program = crate::db::programs::current(conn)?;
-        let notify = |conn: &mut crate::db::DbConn, payout: &_| {
+        let notify = |conn: &mut crate::platform::db::DbConn, payout: &_| {
             crate::email::notify::payout_statement(conn, &base_url, payout)
         };
         Ok::<_, AppError>(crate::db::payouts::settle_manual_run(

@@ -87,7 +87,7 @@ pub async fn run(
         let program = crate::db::programs::current(conn)?;
         let (facts, other_currencies) =
             crate::db::deals::facts(conn, program.id, &program.currency, viewer.as_ref())?;
-        let now = crate::db::now();
+        let now = crate::platform::db::now();
         let this_quarter = Quarter::of(now.date());
         Ok::<_, diesel::result::Error>(Pipeline {
             report: report(

@@ -39,7 +39,7 @@ struct Report {
 /// Reads the range (default: the last 30 days, `to` inclusive) and runs the report.
 async fn run(state: &State, query: &ReportQuery) -> Result<Report, AppError> {
     state.tracking.settle().await;
-    let today = crate::db::now().date();
+    let today = crate::platform::db::now().date();
     let mut notices = Vec::new();
     let mut date = |raw: &str, fallback: NaiveDate, what: &str| match raw.trim() {
         "" => fallback,
