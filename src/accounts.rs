@@ -1,10 +1,10 @@
 //! Creating accounts outside the web forms: the CLI's `create-admin`, demo data and tests share this path, so a
 //! password policy or email rule holds everywhere.
 
-use crate::auth::password;
 use crate::db::users::{self, NewUser};
 use crate::domain::email::EmailAddress;
 use crate::domain::role::Role;
+use crate::platform::auth::password;
 use crate::platform::db::{is_unique_violation, DbConn};
 
 #[derive(Debug, thiserror::Error)]

@@ -206,7 +206,7 @@ impl Segment {
         let path = dir.join(format!(
             "{}-{}.live",
             chrono::Utc::now().format("%Y%m%d%H%M%S%f"),
-            &crate::auth::token::new_token()[..16]
+            &crate::platform::auth::token::new_token()[..16]
         ));
         let file = File::options()
             .read(true)

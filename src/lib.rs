@@ -9,8 +9,6 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod email;
-pub mod error;
-pub mod group_commit;
 pub mod jobs;
 pub mod payouts;
 pub mod platform;

@@ -135,17 +135,19 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             command: JobsCommand::RunOnce { name },
         } => {
             let pool = startup::prepare_database(&settings).await?;
-            let ctx =
-                concord::jobs::JobContext::new(pool, settings).map_err(|e| anyhow::anyhow!(e))?;
+            let payer = concord::payouts::Payer::from_settings(pool.clone(), &settings)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let jobs = concord::platform::jobs::Jobs::new(
+                concord::platform::jobs::JobContext::new(pool, settings)
+                    .map_err(|e| anyhow::anyhow!(e))?,
+                concord::jobs::registry(payer),
+            );
             let names: Vec<String> = match name {
                 Some(name) => vec![name],
-                None => concord::jobs::JOBS
-                    .iter()
-                    .map(|j| j.name.to_string())
-                    .collect(),
+                None => jobs.all().iter().map(|j| j.name.to_string()).collect(),
             };
             for name in names {
-                let summary = concord::jobs::run(&ctx, &name).await?;
+                let summary = jobs.run(&name).await?;
                 println!(
                     "{name}: {}",
                     if summary.is_empty() {
@@ -166,10 +168,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 "--name: give the key a name that says who uses it"
             );
             let pool = startup::prepare_database(&settings).await?;
-            let key = format!("ck_{}", concord::auth::token::new_token());
+            let key = format!("ck_{}", concord::platform::auth::token::new_token());
             let (prefix, hash) = (
                 key[..11].to_string(),
-                concord::auth::token::hash_token(&key),
+                concord::platform::auth::token::hash_token(&key),
             );
             blocking(pool, move |conn| {
                 Ok(concord::db::api_keys::insert(conn, &name, &prefix, &hash)?)

@@ -53,7 +53,7 @@ impl Payer {
         &self,
         work: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
     ) -> anyhow::Result<T> {
-        crate::jobs::on_pool(&self.pool, work).await
+        crate::platform::db::run(&self.pool, work).await
     }
 
     /// Pays every payout of the run this worker can claim, then closes the run if nothing is pending.

@@ -8,8 +8,9 @@ use crate::db::users::{self, NewUser};
 use crate::db::{links, programs};
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::role::Role;
-use crate::email::{notify, NotifyError};
+use crate::email::notify;
 use crate::platform::db::{is_unique_violation, DbConn};
+use crate::platform::mail::NotifyError;
 
 pub struct AffiliateSignup<'a> {
     pub name: &'a str,
@@ -166,4 +167,15 @@ pub fn create_reseller(
         notify::application_submitted(conn, base_url, &org, &applicant)?;
         Ok(user_id)
     })
+}
+
+/// A signup failure of ours. (A taken email is the applicant's to fix; handlers show it next to the field first.)
+impl From<SignupError> for crate::platform::http::AppError {
+    fn from(e: SignupError) -> Self {
+        match e {
+            SignupError::Database(e) => Self::from(e),
+            SignupError::Notify(e) => Self::from(e),
+            taken @ SignupError::EmailTaken => Self::BadRequest(taken.to_string()),
+        }
+    }
 }

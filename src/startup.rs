@@ -10,19 +10,18 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{from_fn, Compress, DefaultHeaders, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
 
-use crate::group_commit::GroupCommit;
+use crate::platform::group_commit::GroupCommit;
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::auth::csrf;
 use crate::config::Settings;
 use crate::db::{self};
-use crate::error::AppError;
-use crate::jobs::JobContext;
 use crate::platform::db::DbPool;
-use crate::web::throttle::IpThrottle;
+use crate::platform::http::throttle::IpThrottle;
+use crate::platform::http::{csrf, AppError};
+use crate::platform::jobs::{JobContext, Jobs};
 use crate::web::{self as routes, AppState};
 
 pub struct Application {
@@ -30,8 +29,8 @@ pub struct Application {
     pub pool: DbPool,
     /// The first-run link, present while no admin exists.
     pub setup_url: Option<String>,
-    /// What the periodic jobs run with; tests run jobs through it by hand.
-    pub jobs: Arc<JobContext>,
+    /// The periodic jobs and what they run with; tests run jobs through it by hand.
+    pub jobs: Arc<Jobs>,
     /// The click journal the redirects write to; tests wait on it until clicks are stored.
     pub clicks: crate::click_journal::ClickJournal,
     server: Server,
@@ -69,12 +68,12 @@ async fn session_key(settings: &Settings, pool: &DbPool) -> anyhow::Result<Key> 
     if let Some(bytes) = &settings.session_key {
         return Ok(Key::from(bytes));
     }
-    let generated = hex::encode(crate::auth::token::random_bytes(64));
-    let stored = routes::db(pool, move |conn| {
+    let generated = hex::encode(crate::platform::auth::token::random_bytes(64));
+    let stored = crate::platform::db::run(pool, move |conn| {
         db::settings::get_or_insert(conn, db::settings::SESSION_KEY, &generated)
     })
     .await
-    .map_err(|e| anyhow::anyhow!("cannot keep the session key in the database: {e}"))?;
+    .context("cannot keep the session key in the database")?;
     let bytes = hex::decode(stored).context("the stored session key is not hex")?;
     Ok(Key::from(&bytes))
 }
@@ -82,34 +81,24 @@ async fn session_key(settings: &Settings, pool: &DbPool) -> anyhow::Result<Key> 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let pool = prepare_database(&settings).await?;
     let key = session_key(&settings, &pool).await?;
-    routes::db(&pool, forget_expired)
+    crate::platform::db::run(&pool, forget_expired)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot tidy sessions: {e}"))?;
-    let setup_url = routes::db(&pool, db::setup::open_if_no_admin)
+        .context("cannot tidy sessions")?;
+    let setup_url = crate::platform::db::run(&pool, db::setup::open_if_no_admin)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot prepare first-run setup: {e}"))?
+        .context("cannot prepare first-run setup")?
         .map(|token| format!("{}/setup?token={token}", settings.base_url));
-
-    let jobs =
-        Arc::new(JobContext::new(pool.clone(), settings.clone()).map_err(|e| anyhow::anyhow!(e))?);
-    if settings.run_jobs {
-        tracing::info!(
-            "jobs run every few seconds; email goes to {}",
-            jobs.mailer.describe()
-        );
-        crate::jobs::spawn_scheduler(jobs.clone());
-    }
 
     let listener = TcpListener::bind(settings.bind)
         .map_err(|e| anyhow::anyhow!("CONCORD_BIND: cannot listen on {}: {e}", settings.bind))?;
     let port = listener.local_addr()?.port();
     let cookie_secure = settings.cookie_secure;
-    let ip_salt = crate::auth::token::new_token();
-    let ip_salt = routes::db(&pool, move |conn| {
+    let ip_salt = crate::platform::auth::token::new_token();
+    let ip_salt = crate::platform::db::run(&pool, move |conn| {
         db::settings::get_or_insert(conn, "ip_salt", &ip_salt)
     })
     .await
-    .map_err(|e| anyhow::anyhow!("cannot keep the IP salt in the database: {e}"))?;
+    .context("cannot keep the IP salt in the database")?;
     let tracking = crate::tracking::Tracking::start(pool.clone(), ip_salt, &settings.data_dir)
         .map_err(|e| {
             anyhow::anyhow!(
@@ -124,6 +113,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         // A batch a killed process left unfinished is resumed with the same idempotency keys.
         tokio::spawn(payer.resume_after_start());
     }
+    let jobs = Arc::new(Jobs::new(
+        JobContext::new(pool.clone(), settings.clone()).map_err(|e| anyhow::anyhow!(e))?,
+        crate::jobs::registry(payer.clone()),
+    ));
+    if settings.run_jobs {
+        tracing::info!(
+            "jobs run every few seconds; email goes to {}",
+            jobs.ctx.mailer.describe()
+        );
+        jobs.spawn_scheduler();
+    }
     let conversion_writers = match settings.database.backend {
         crate::config::Backend::Sqlite => 1,
         crate::config::Backend::Postgres => 4,
@@ -132,6 +132,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         pool: pool.clone(),
         settings,
         payer,
+        jobs: jobs.clone(),
         tracking,
         conversions: GroupCommit::start(
             "conversion-writer",

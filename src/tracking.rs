@@ -105,18 +105,21 @@ impl Tracking {
         &self,
         pool: &DbPool,
         code: &str,
-    ) -> Result<Option<Arc<CachedLink>>, crate::error::AppError> {
+    ) -> Result<Option<Arc<CachedLink>>, crate::platform::http::AppError> {
         if let Some((at, target)) = self.links.read().expect("link cache").get(code) {
             if at.elapsed() < CACHE_TTL {
                 return Ok(target.clone());
             }
         }
         let lookup = code.to_string();
-        let target =
-            match crate::web::db(pool, move |conn| db::links::find_target(conn, &lookup)).await {
-                Ok(target) => target.map(|target| Arc::new(CachedLink::new(target))),
-                Err(e) => return self.stale_link(code).ok_or(e),
-            };
+        let target = match crate::platform::http::db(pool, move |conn| {
+            db::links::find_target(conn, &lookup)
+        })
+        .await
+        {
+            Ok(target) => target.map(|target| Arc::new(CachedLink::new(target))),
+            Err(e) => return self.stale_link(code).ok_or(e),
+        };
         self.links
             .write()
             .expect("link cache")
@@ -142,13 +145,13 @@ impl Tracking {
     pub async fn settings(
         &self,
         pool: &DbPool,
-    ) -> Result<Arc<TrackingSettings>, crate::error::AppError> {
+    ) -> Result<Arc<TrackingSettings>, crate::platform::http::AppError> {
         if let Some((at, settings)) = self.settings.read().expect("settings cache").as_ref() {
             if at.elapsed() < CACHE_TTL {
                 return Ok(settings.clone());
             }
         }
-        let program = match crate::web::db(pool, db::programs::current).await {
+        let program = match crate::platform::http::db(pool, db::programs::current).await {
             Ok(program) => program,
             Err(e) => {
                 let cached = self.settings.read().expect("settings cache").clone();
@@ -238,7 +241,7 @@ impl Tracking {
 /// unique index on `click_id` instead of one random page per click.
 pub fn new_click_id() -> String {
     let millis = chrono::Utc::now().timestamp_millis().max(0) as u64 & 0xffff_ffff_ffff;
-    let random = crate::auth::token::random_bytes(10);
+    let random = crate::platform::auth::token::random_bytes(10);
     format!("{millis:012x}{}", hex::encode(random))
 }
 

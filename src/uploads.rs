@@ -21,7 +21,7 @@ impl Uploads {
     /// written beside its final name, synced, then renamed.
     pub fn store(&self, bytes: &[u8]) -> std::io::Result<String> {
         std::fs::create_dir_all(&self.dir)?;
-        let name = crate::auth::token::new_token();
+        let name = crate::platform::auth::token::new_token();
         let partial = self.dir.join(format!("{name}.partial"));
         let mut file = std::fs::File::create(&partial)?;
         file.write_all(bytes)?;

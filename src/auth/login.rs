@@ -2,11 +2,11 @@
 
 use chrono::Duration;
 
-use super::password;
-use super::token::{hash_token, new_token};
 use crate::db::{login_attempts, sessions, users};
 use crate::domain::email::EmailAddress;
 use crate::domain::login_throttle;
+use crate::platform::auth::password;
+use crate::platform::auth::token::{hash_token, new_token};
 use crate::platform::db::{self, DbConn};
 
 pub fn session_lifetime() -> Duration {

@@ -16,11 +16,11 @@ use crate::domain::deal::{
 use crate::domain::ledger::{EntryKind, EntryStatus};
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::DealFacts;
-use crate::email::NotifyError;
 use crate::platform::db::schema::{
     deal_events, deal_extensions, deal_stages, deals, direct_accounts, partner_orgs, tiers, users,
 };
 use crate::platform::db::{is_unique_violation, now, DbConn, Lock};
+use crate::platform::mail::NotifyError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = deals)]
@@ -143,7 +143,7 @@ impl crate::platform::db::DatabaseFailure for DealError {
     }
 }
 
-impl From<DealError> for crate::error::AppError {
+impl From<DealError> for crate::platform::http::AppError {
     fn from(error: DealError) -> Self {
         match error {
             DealError::NotFound => Self::NotFound,

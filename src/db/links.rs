@@ -95,7 +95,7 @@ pub fn create_with_random_code(
 /// Eight characters of lowercase letters and digits (~2.8e12 codes).
 fn random_code() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    crate::auth::token::random_bytes(8)
+    crate::platform::auth::token::random_bytes(8)
         .iter()
         .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
         .collect()

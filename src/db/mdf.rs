@@ -22,12 +22,12 @@ use crate::domain::mdf::{
 };
 use crate::domain::money::{Currency, Money};
 use crate::domain::partner::PartnerKind;
-use crate::email::NotifyError;
 use crate::platform::db::schema::{
     deals, ledger_entries, mdf_allocations, mdf_claim_deals, mdf_claims, mdf_events, mdf_expiries,
     mdf_funds, mdf_proof_files, mdf_requests, partner_orgs, programs, tiers,
 };
 use crate::platform::db::{is_unique_violation, now, DbConn};
+use crate::platform::mail::NotifyError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MdfError {
@@ -45,7 +45,7 @@ pub enum MdfError {
     Notify(#[from] NotifyError),
 }
 
-impl From<MdfError> for crate::error::AppError {
+impl From<MdfError> for crate::platform::http::AppError {
     fn from(error: MdfError) -> Self {
         match error {
             MdfError::NotFound => Self::NotFound,

@@ -79,7 +79,7 @@ pub enum PartnerWriteError {
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
     #[error(transparent)]
-    Notify(#[from] crate::email::NotifyError),
+    Notify(#[from] crate::platform::mail::NotifyError),
 }
 
 /// Writes the notifications of a partner decision inside its transaction: (org, status before, status after, reason).
@@ -89,7 +89,7 @@ pub type DecisionNotifier<'a> = &'a dyn Fn(
     PartnerStatus,
     PartnerStatus,
     Option<&str>,
-) -> Result<(), crate::email::NotifyError>;
+) -> Result<(), crate::platform::mail::NotifyError>;
 
 pub fn insert(conn: &mut DbConn, org: &NewPartnerOrg<'_>) -> QueryResult<i64> {
     let at = now();

@@ -21,11 +21,11 @@ use crate::domain::partner::PartnerStatus;
 use crate::domain::payout::{
     eligibility, minimum_in, AccountStatus, Eligibility, PayoutStatus, Rail, RunStatus,
 };
-use crate::email::NotifyError;
 use crate::platform::db::schema::{
     ledger_entries, partner_orgs, payout_accounts, payout_entries, payout_runs, payouts,
 };
 use crate::platform::db::{self, is_unique_violation, now, DbConn};
+use crate::platform::mail::NotifyError;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Connected accounts
@@ -345,7 +345,7 @@ impl db::DatabaseFailure for PayoutError {
     }
 }
 
-impl From<PayoutError> for crate::error::AppError {
+impl From<PayoutError> for crate::platform::http::AppError {
     fn from(error: PayoutError) -> Self {
         match error {
             PayoutError::Database(e) => e.into(),

@@ -56,8 +56,8 @@ pub fn recalculate_all(
         &str,
         NaiveDateTime,
         &str,
-    ) -> Result<(), crate::email::NotifyError>,
-) -> Result<Recalculated, crate::email::NotifyError> {
+    ) -> Result<(), crate::platform::mail::NotifyError>,
+) -> Result<Recalculated, crate::platform::mail::NotifyError> {
     let program = programs::current(conn)?;
     let levels = tiers::list(conn, program.id)?;
     let criteria: Vec<_> = levels.iter().map(|t| t.criteria()).collect();
@@ -92,7 +92,7 @@ pub fn recalculate_all(
         let still = partner_orgs::table
             .filter(partner_orgs::id.eq(org.id))
             .filter(partner_orgs::updated_at.eq(org.updated_at));
-        conn.transaction::<_, crate::email::NotifyError, _>(|conn| {
+        conn.transaction::<_, crate::platform::mail::NotifyError, _>(|conn| {
             match place(&situation) {
                 Placement::Stay => {}
                 Placement::ClearWarning => {

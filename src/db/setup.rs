@@ -24,7 +24,7 @@ pub fn is_open(conn: &mut DbConn, token_hash: &str) -> QueryResult<bool> {
         return Ok(false);
     }
     Ok(super::settings::get(conn, SETUP_TOKEN_HASH)?
-        .is_some_and(|stored| crate::auth::token::same_secret(&stored, token_hash)))
+        .is_some_and(|stored| crate::platform::auth::token::same_secret(&stored, token_hash)))
 }
 
 pub struct FirstAdmin<'a> {
@@ -65,11 +65,11 @@ pub fn open_if_no_admin(conn: &mut DbConn) -> QueryResult<Option<String>> {
         super::settings::delete(conn, SETUP_TOKEN_HASH)?;
         return Ok(None);
     }
-    let token = crate::auth::token::new_token();
+    let token = crate::platform::auth::token::new_token();
     super::settings::put(
         conn,
         SETUP_TOKEN_HASH,
-        &crate::auth::token::hash_token(&token),
+        &crate::platform::auth::token::hash_token(&token),
     )?;
     Ok(Some(token))
 }

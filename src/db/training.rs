@@ -337,7 +337,7 @@ pub fn attempt(
                 retake_at: retake_allowed_at(at, course.retake_cooldown_hours),
             });
         }
-        let code = crate::auth::token::new_token()[..12].to_uppercase();
+        let code = crate::platform::auth::token::new_token()[..12].to_uppercase();
         diesel::insert_into(certifications::table)
             .values((
                 certifications::code.eq(&code),

@@ -57,7 +57,7 @@ pub fn create_endpoint(
     actor: &Actor,
 ) -> QueryResult<(i64, String)> {
     conn.transaction(|conn| {
-        let secret = format!("whsec_{}", crate::auth::token::new_token());
+        let secret = format!("whsec_{}", crate::platform::auth::token::new_token());
         let id: i64 = diesel::insert_into(webhook_endpoints::table)
             .values((
                 webhook_endpoints::program_id.eq(program_id),
@@ -152,7 +152,7 @@ pub fn emit(
         return Ok(0);
     }
     let at = now();
-    let event_id = format!("evt_{}", &crate::auth::token::new_token()[..24]);
+    let event_id = format!("evt_{}", &crate::platform::auth::token::new_token()[..24]);
     let payload = serde_json::json!({
         "id": event_id,
         "type": event_type,
@@ -235,7 +235,7 @@ pub fn record_attempt(
     let delivered = status_code.is_some_and(|c| (200..300).contains(&c));
     let status = if delivered {
         "delivered"
-    } else if crate::domain::outbox::is_dead(attempts, max_attempts) {
+    } else if crate::platform::outbox::rules::is_dead(attempts, max_attempts) {
         "dead"
     } else {
         "pending"
@@ -248,7 +248,7 @@ pub fn record_attempt(
             webhook_deliveries::last_error.eq(error),
             webhook_deliveries::claimed_until.eq(None::<NaiveDateTime>),
             webhook_deliveries::next_attempt_at
-                .eq(at + crate::domain::outbox::retry_delay(attempts)),
+                .eq(at + crate::platform::outbox::rules::retry_delay(attempts)),
             webhook_deliveries::delivered_at.eq(delivered.then_some(at)),
         ))
         .execute(conn)

@@ -61,7 +61,6 @@ pub mod ledger;
 pub mod login_throttle;
 pub mod mdf;
 pub mod money;
-pub mod outbox;
 pub mod partner;
 pub mod payout;
 pub mod pipeline;

@@ -1,54 +1,8 @@
 //! The transactional messages Concord sends, each rendered from `templates/email/<name>/{subject.txt, body.txt,
 //! body.html}`. Every message names the program, links back to the right page, and ends with the same footer.
 
-use askama::Template;
-
-use super::Email;
-
-/// What every message needs: the program's name and where the install lives.
-#[derive(Debug, Clone)]
-pub struct Frame {
-    pub program_name: String,
-    pub base_url: String,
-}
-
-impl Frame {
-    pub fn link(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
-}
-
-/// Declares a message type: its three templates and a `render` into an `Email`.
-macro_rules! email_message {
-    ($message:ident, $name:tt, $subject:tt, $text:tt, $html:tt) => {
-        impl $message {
-            pub fn render(&self, recipient: &str) -> askama::Result<Email> {
-                #[derive(Template)]
-                #[template(path = $subject)]
-                struct Subject<'a> {
-                    m: &'a $message,
-                }
-                #[derive(Template)]
-                #[template(path = $text)]
-                struct Text<'a> {
-                    m: &'a $message,
-                }
-                #[derive(Template)]
-                #[template(path = $html)]
-                struct Html<'a> {
-                    m: &'a $message,
-                }
-                Ok(Email {
-                    template: $name,
-                    recipient: recipient.to_string(),
-                    subject: Subject { m: self }.render()?.trim().to_string(),
-                    text: Text { m: self }.render()?,
-                    html: Html { m: self }.render()?,
-                })
-            }
-        }
-    };
-}
+use crate::platform::mail::email_message;
+pub use crate::platform::mail::Frame;
 
 pub struct ApplicationReceived {
     pub frame: Frame,

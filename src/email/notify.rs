@@ -2,12 +2,13 @@
 //! message; if the process dies after commit, the outbox job still delivers it.
 
 use super::messages::*;
-use super::NotifyError;
 use crate::db::partners::PartnerOrg;
 use crate::db::users::User;
-use crate::db::{outbox, programs, users};
+use crate::db::{programs, users};
 use crate::domain::partner::PartnerStatus;
 use crate::platform::db::DbConn;
+use crate::platform::mail::NotifyError;
+use crate::platform::outbox;
 
 pub const RESET_VALID_MINUTES: i64 = 60;
 /// How long before expiry a certification holder is reminded.

@@ -9,8 +9,8 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use super::JobContext;
 use crate::db;
+use crate::platform::jobs::JobContext;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -1,4 +1,10 @@
 //! The platform below every feature: database, HTTP helpers, mail, outbox, jobs, authentication primitives and the
 //! audit log. It knows no feature; every context may use it.
 
+pub mod auth;
 pub mod db;
+pub mod group_commit;
+pub mod http;
+pub mod jobs;
+pub mod mail;
+pub mod outbox;

@@ -6,14 +6,18 @@ use askama::Template;
 use serde::Deserialize;
 use validator::Validate;
 
-use super::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
-use crate::auth::{login, password, CurrentUser, TypedSession};
+use super::{Ctx, State};
+use crate::auth::login;
 use crate::db::links::{LinkStats, LinkWriteError, NewLink};
 use crate::domain::affiliate::{check_destination, check_slug};
 use crate::domain::email::EmailAddress;
 use crate::domain::partner::{normalise_domain, PartnerKind, PartnerStatus};
-use crate::error::AppError;
+use crate::platform::auth::password;
+use crate::platform::http::{
+    db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
 use crate::signup::{AffiliateSignup, SignupError};
+use crate::web::guard::CurrentUser;
 
 pub fn public_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/join", web::get().to(join_form))

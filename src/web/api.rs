@@ -8,11 +8,11 @@ use serde::Serialize;
 use std::future::Future;
 use std::pin::Pin;
 
-use super::{db, State};
-use crate::auth::token::hash_token;
+use super::State;
 use crate::db::api_keys::ApiKey;
-use crate::error::{ApiError, AppError};
+use crate::platform::auth::token::hash_token;
 use crate::platform::db::{self, DbConn};
+use crate::platform::http::{db, ApiError, AppError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

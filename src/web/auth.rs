@@ -5,12 +5,12 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{db, redirect, render, safe_next, Ctx, PageContext, State};
+use super::{Ctx, State};
 use crate::auth::login::{self, LoginOutcome};
-use crate::auth::token::hash_token;
-use crate::auth::{MaybeUser, TypedSession};
 use crate::domain::email::EmailAddress;
-use crate::error::AppError;
+use crate::platform::auth::token::hash_token;
+use crate::platform::http::{db, redirect, render, safe_next, AppError, PageContext, TypedSession};
+use crate::web::guard::MaybeUser;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::get().to(login_form))
@@ -51,7 +51,7 @@ async fn login_form(
     }
     let Ctx(ctx) = Ctx::extract(&req).await?;
     let next = safe_next(query.next.as_deref()).unwrap_or_default();
-    super::page(&LoginPage {
+    crate::platform::http::page(&LoginPage {
         ctx,
         email: String::new(),
         next,

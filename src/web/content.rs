@@ -5,11 +5,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{db, page, Ctx, PageContext, State};
-use crate::auth::CurrentUser;
+use super::{Ctx, State};
 use crate::db::assets::Asset;
 use crate::domain::training::asset_open_to;
-use crate::error::AppError;
+use crate::platform::http::{db, page, AppError, PageContext};
+use crate::web::guard::CurrentUser;
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/assets", web::get().to(list))

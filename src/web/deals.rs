@@ -9,8 +9,7 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{csv_field, db, redirect, render, Ctx, FieldErrors, PageContext, State};
-use crate::auth::{CurrentUser, TypedSession};
+use super::{Ctx, State};
 use crate::db::deal_config::{CustomField, Stage};
 use crate::db::deals::{
     CustomValue, Deal, DealError, DealEvent, DealFilter, DealRow, Extension, Progress,
@@ -24,7 +23,10 @@ use crate::domain::deal::{
 use crate::domain::email::EmailAddress;
 use crate::domain::money::Money;
 use crate::domain::role::Role;
-use crate::error::AppError;
+use crate::platform::http::{
+    csv_field, db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
+use crate::web::guard::CurrentUser;
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/deals", web::get().to(list))
@@ -106,9 +108,12 @@ pub struct DealListQuery {
 impl DealListQuery {
     /// Narrows `base` by the query; a value that names nothing is reported, not silently dropped.
     pub fn filter(&self, mut base: DealFilter, problems: &mut Vec<String>) -> DealFilter {
-        base.status = crate::web::pick_filter::<DealStatus>(&self.status, "status", problems);
-        base.stage_id = crate::web::pick_filter::<i64>(&self.stage, "stage", problems);
-        if let Some(owner) = crate::web::pick_filter::<i64>(&self.owner, "owner", problems) {
+        base.status =
+            crate::platform::http::pick_filter::<DealStatus>(&self.status, "status", problems);
+        base.stage_id = crate::platform::http::pick_filter::<i64>(&self.stage, "stage", problems);
+        if let Some(owner) =
+            crate::platform::http::pick_filter::<i64>(&self.owner, "owner", problems)
+        {
             // The base may already limit a rep to their own deals; a filter never widens it.
             base.owner_user_id = match base.owner_user_id {
                 // A rep limited to their own deals sees nothing of a colleague's.
@@ -117,7 +122,8 @@ impl DealListQuery {
             };
         }
         if base.org_id.is_none() {
-            base.org_id = crate::web::pick_filter::<i64>(&self.partner, "partner", problems);
+            base.org_id =
+                crate::platform::http::pick_filter::<i64>(&self.partner, "partner", problems);
         }
         if !self.quarter.trim().is_empty() {
             match Quarter::parse(&self.quarter) {
@@ -131,11 +137,11 @@ impl DealListQuery {
     pub fn query_string(&self) -> String {
         format!(
             "status={}&stage={}&owner={}&quarter={}&partner={}",
-            super::url_encode(&self.status),
-            super::url_encode(&self.stage),
-            super::url_encode(&self.owner),
-            super::url_encode(&self.quarter),
-            super::url_encode(&self.partner)
+            crate::platform::http::url_encode(&self.status),
+            crate::platform::http::url_encode(&self.stage),
+            crate::platform::http::url_encode(&self.owner),
+            crate::platform::http::url_encode(&self.quarter),
+            crate::platform::http::url_encode(&self.partner)
         )
     }
 }

@@ -7,12 +7,12 @@ use askama::Template;
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
-use super::{db, page, Ctx, PageContext, State};
-use crate::auth::CurrentUser;
+use super::{Ctx, State};
 use crate::db::ledger::{Balance, EntryFilter, LedgerEntry};
 use crate::domain::ledger::EntryStatus;
 use crate::domain::money::{Currency, Money};
-use crate::error::AppError;
+use crate::platform::http::{db, page, AppError, PageContext};
+use crate::web::guard::CurrentUser;
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/earnings", web::get().to(show))
@@ -168,7 +168,7 @@ async fn csv(
         out.push_str(
             &fields
                 .iter()
-                .map(|f| super::csv_field(f))
+                .map(|f| crate::platform::http::csv_field(f))
                 .collect::<Vec<_>>()
                 .join(","),
         );

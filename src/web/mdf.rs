@@ -11,8 +11,7 @@ use chrono::NaiveDate;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
-use crate::auth::{CurrentUser, TypedSession};
+use super::{Ctx, State};
 use crate::db::mdf::{
     Claim, ClaimInput, Fund, LinkedDeal, MdfError, MdfEvent, MdfRequest, NewProof, ProofFile,
     RequestInput, RequestRow,
@@ -23,8 +22,11 @@ use crate::domain::mdf::{
     FundPosition, RequestStatus, MAX_PROOF_BYTES,
 };
 use crate::domain::money::{percent_text, Money};
-use crate::error::AppError;
 use crate::platform::db::{self, DbConn};
+use crate::platform::http::{
+    db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
+use crate::web::guard::CurrentUser;
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/mdf", web::get().to(home))
@@ -39,7 +41,7 @@ pub fn portal_routes(cfg: &mut web::ServiceConfig) {
 
 fn review_notifier(
     base_url: String,
-) -> impl Fn(&mut DbConn, &MdfRequest, &str) -> Result<(), crate::email::NotifyError> {
+) -> impl Fn(&mut DbConn, &MdfRequest, &str) -> Result<(), crate::platform::mail::NotifyError> {
     move |conn, request, what| crate::email::notify::mdf_review(conn, &base_url, request, what)
 }
 
@@ -81,7 +83,7 @@ async fn home(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResp
         ))
     })
     .await?;
-    super::page(&HomePage {
+    crate::platform::http::page(&HomePage {
         ctx,
         funds,
         requests,

@@ -7,13 +7,16 @@ use askama::Template;
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
-use crate::auth::token::{hash_token, new_token};
-use crate::auth::{login, password, TypedSession};
+use super::{Ctx, State};
+use crate::auth::login;
 use crate::db::{password_resets, users};
 use crate::domain::email::EmailAddress;
 use crate::email::notify::{self, RESET_VALID_MINUTES};
-use crate::error::AppError;
+use crate::platform::auth::password;
+use crate::platform::auth::token::{hash_token, new_token};
+use crate::platform::http::{
+    db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/password-reset", web::get().to(request_form))
@@ -32,7 +35,7 @@ struct RequestPage {
 }
 
 async fn request_form(Ctx(ctx): Ctx) -> Result<HttpResponse, AppError> {
-    super::page(&RequestPage {
+    crate::platform::http::page(&RequestPage {
         ctx,
         email: String::new(),
         error: None,
@@ -89,7 +92,7 @@ async fn request_submit(
         })
     })
     .await?;
-    super::page(&RequestPage {
+    crate::platform::http::page(&RequestPage {
         ctx,
         email: typed.trim().to_string(),
         error: None,

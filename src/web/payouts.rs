@@ -5,12 +5,12 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{db, page, redirect, Ctx, PageContext, State};
-use crate::auth::{CurrentUser, TypedSession};
+use super::{Ctx, State};
 use crate::db::ledger::{Balance, LedgerEntry};
 use crate::db::payouts::{Payout, PayoutAccount};
 use crate::domain::role::Role;
-use crate::error::AppError;
+use crate::platform::http::{db, page, redirect, AppError, PageContext, TypedSession};
+use crate::web::guard::CurrentUser;
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/payouts", web::get().to(home))
@@ -259,7 +259,7 @@ async fn statement_csv(
             e.money().amount_text().replace(',', ""),
             e.currency,
             e.status,
-            super::csv_field(&e.explanation)
+            crate::platform::http::csv_field(&e.explanation)
         ));
     }
     Ok(HttpResponse::Ok()

@@ -5,13 +5,12 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{db, page, Ctx, PageContext, State};
-use crate::auth::guard::require_partner;
-use crate::auth::CurrentUser;
+use super::{Ctx, State};
 use crate::db::partners::PartnerOverview;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::stats::{performance, ConversionRow, Performance};
-use crate::error::AppError;
+use crate::platform::http::{db, page, AppError, PageContext};
+use crate::web::guard::{require_partner, CurrentUser};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

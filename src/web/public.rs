@@ -3,8 +3,8 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{db, page, Ctx, PageContext, State};
-use crate::error::AppError;
+use super::{Ctx, State};
+use crate::platform::http::{db, page, AppError, PageContext};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(landing))

@@ -7,14 +7,18 @@ use askama::Template;
 use serde::Deserialize;
 use validator::Validate;
 
-use super::{client_ip, db, redirect, render, Ctx, FieldErrors, PageContext, State};
-use crate::auth::{login, password, CurrentUser, TypedSession};
+use super::{Ctx, State};
+use crate::auth::login;
 use crate::domain::email::EmailAddress;
 use crate::domain::partner::normalise_domain;
 use crate::domain::reseller::{CompanySize, PartnerType};
 use crate::domain::role::Role;
-use crate::error::AppError;
+use crate::platform::auth::password;
+use crate::platform::http::{
+    client_ip, db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
 use crate::signup::{ResellerApplication, SignupError};
+use crate::web::guard::CurrentUser;
 
 pub fn public_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/apply", web::get().to(apply_form))

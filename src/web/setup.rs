@@ -6,15 +6,18 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
-use crate::auth::token::hash_token;
-use crate::auth::{login, password, TypedSession};
+use super::{Ctx, State};
+use crate::auth::login;
 use crate::db::setup::{self, FirstAdmin, SetupError};
 use crate::db::users::NewUser;
 use crate::domain::email::EmailAddress;
 use crate::domain::money::Currency;
 use crate::domain::role::Role;
-use crate::error::AppError;
+use crate::platform::auth::password;
+use crate::platform::auth::token::hash_token;
+use crate::platform::http::{
+    db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/setup", web::get().to(setup_form))
@@ -74,7 +77,7 @@ async fn setup_form(
         currency: "USD".into(),
         ..Default::default()
     };
-    super::page(&SetupPage {
+    crate::platform::http::page(&SetupPage {
         ctx,
         form,
         errors: FieldErrors::default(),

@@ -7,16 +7,20 @@ use askama::Template;
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
-use crate::auth::token::{hash_token, new_token};
-use crate::auth::{login, password, CurrentUser, TypedSession};
+use super::{Ctx, State};
+use crate::auth::login;
 use crate::db::invitations::{self, AcceptError, Invitation, NewInvitation};
 use crate::db::users::{self, User};
 use crate::domain::email::EmailAddress;
 use crate::domain::partner::PartnerStatus;
 use crate::domain::role::Role;
 use crate::email::notify::{self, INVITATION_VALID_DAYS};
-use crate::error::AppError;
+use crate::platform::auth::password;
+use crate::platform::auth::token::{hash_token, new_token};
+use crate::platform::http::{
+    db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
+use crate::web::guard::CurrentUser;
 
 /// Pages inside `/portal` (guarded there).
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {

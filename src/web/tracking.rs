@@ -5,10 +5,10 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{client_ip, State};
+use super::State;
 use crate::db::clicks::NewClick;
 use crate::domain::affiliate::ClickFilter;
-use crate::error::AppError;
+use crate::platform::http::{client_ip, AppError};
 
 pub const CLICK_COOKIE: &str = "concord_click";
 

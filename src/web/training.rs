@@ -5,11 +5,11 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{db, redirect, render, Ctx, PageContext, State};
-use crate::auth::{CurrentUser, TypedSession};
+use super::{Ctx, State};
 use crate::db::training::{AttemptOutcome, Certification, Course, CourseContent, Standing};
 use crate::domain::training::course_open_to;
-use crate::error::AppError;
+use crate::platform::http::{db, redirect, render, AppError, PageContext, TypedSession};
+use crate::web::guard::CurrentUser;
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/training", web::get().to(list))
@@ -201,11 +201,11 @@ async fn take_quiz(
         )),
         AttemptOutcome::Failed { score, retake_at } => session.error(format!(
             "You scored {score}%; the pass mark is {pass_mark}%. You can try again from {}.",
-            super::when(retake_at)
+            crate::platform::http::when(retake_at)
         )),
         AttemptOutcome::CoolingDown { until } => session.error(format!(
             "You can take the quiz again from {}.",
-            super::when(until)
+            crate::platform::http::when(until)
         )),
     }
     Ok(redirect(&format!("/portal/training/{id}")))

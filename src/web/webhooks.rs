@@ -5,9 +5,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::{db, State};
+use super::State;
 use crate::db::stripe_events::Handled;
-use crate::error::AppError;
+use crate::platform::http::{db, AppError};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhooks/stripe", web::post().to(stripe));

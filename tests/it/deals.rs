@@ -205,7 +205,7 @@ async fn age(app: &TestApp, id: i64, column: &'static str, at: NaiveDateTime) {
 }
 
 fn mail_to(
-    outbox: &[concord::db::outbox::OutboxMessage],
+    outbox: &[concord::platform::outbox::store::OutboxMessage],
     recipient: &str,
     subject_part: &str,
 ) -> usize {

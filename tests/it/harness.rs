@@ -38,7 +38,10 @@ impl TestDatabase {
                     server_url.starts_with("postgres"),
                     "TEST_DATABASE_URL must be a postgres:// URL"
                 );
-                let name = format!("concord_test_{}", &concord::auth::token::new_token()[..16]);
+                let name = format!(
+                    "concord_test_{}",
+                    &concord::platform::auth::token::new_token()[..16]
+                );
                 let mut admin = diesel::PgConnection::establish(&server_url)
                     .expect("connect to TEST_DATABASE_URL");
                 diesel::connection::SimpleConnection::batch_execute(
@@ -230,7 +233,7 @@ pub struct TestApp {
     pub pool: DbPool,
     pub setup_url: Option<String>,
     pub database: TestDatabase,
-    pub jobs: Arc<concord::jobs::JobContext>,
+    pub jobs: Arc<concord::platform::jobs::Jobs>,
     pub mail_dir: tempfile::TempDir,
     clicks: concord::click_journal::ClickJournal,
 }
@@ -265,7 +268,7 @@ impl TestApp {
             database: DatabaseUrl::parse(database.url()).unwrap(),
             bind: format!("127.0.0.1:{port}").parse().unwrap(),
             base_url: format!("http://127.0.0.1:{port}"),
-            session_key: Some(concord::auth::token::random_bytes(64)),
+            session_key: Some(concord::platform::auth::token::random_bytes(64)),
             cookie_secure: false,
             smtp: None,
             mail_from: "Concord Tests <partners@concord.test>".into(),
@@ -307,17 +310,15 @@ impl TestApp {
     }
 
     pub async fn run_job(&self, name: &str) -> String {
-        concord::jobs::run(&self.jobs, name)
-            .await
-            .expect("the job runs")
+        self.jobs.run(name).await.expect("the job runs")
     }
 
     /// Outbox rows as (status, attempts, last_error), oldest first.
-    pub async fn outbox(&self) -> Vec<concord::db::outbox::OutboxMessage> {
+    pub async fn outbox(&self) -> Vec<concord::platform::outbox::store::OutboxMessage> {
         self.db(|conn| {
             let mut all = Vec::new();
             for status in ["pending", "sent", "dead"] {
-                all.extend(concord::db::outbox::list(conn, status, 1000).unwrap());
+                all.extend(concord::platform::outbox::store::list(conn, status, 1000).unwrap());
             }
             all.sort_by_key(|m| m.id);
             all
@@ -329,14 +330,14 @@ impl TestApp {
     pub async fn enqueue_emails(&self, count: usize) {
         self.db(move |conn| {
             for n in 0..count {
-                let email = concord::email::Email {
+                let email = concord::platform::mail::Email {
                     template: "test",
                     recipient: format!("partner{n}@example.test"),
                     subject: format!("Message {n}"),
                     text: "Hello".into(),
                     html: "<p>Hello</p>".into(),
                 };
-                concord::db::outbox::enqueue(conn, &email).unwrap();
+                concord::platform::outbox::store::enqueue(conn, &email).unwrap();
             }
         })
         .await;
@@ -489,10 +490,10 @@ impl TestApp {
 
     /// A program API key, as `concord api-key create` makes one.
     pub async fn api_key(&self) -> String {
-        let key = format!("ck_{}", concord::auth::token::new_token());
+        let key = format!("ck_{}", concord::platform::auth::token::new_token());
         let (prefix, hash) = (
             key[..11].to_string(),
-            concord::auth::token::hash_token(&key),
+            concord::platform::auth::token::hash_token(&key),
         );
         self.db(move |conn| concord::db::api_keys::insert(conn, "tests", &prefix, &hash).unwrap())
             .await;

@@ -715,7 +715,10 @@ async fn redirects_go_only_to_the_stored_destination_or_a_local_path() {
     ] {
         let browser = app.browser();
         let token = browser
-            .get(&format!("/login?next={}", concord::web::url_encode(next)))
+            .get(&format!(
+                "/login?next={}",
+                concord::platform::http::url_encode(next)
+            ))
             .await
             .csrf_token();
         browser

@@ -178,6 +178,44 @@ where
     }
 }
 
+/// The database could not take a piece of work: no connection came free in time, or the work itself panicked.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreachable {
+    #[error("no database connection came free: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    #[error("the database work did not finish: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Runs blocking database work on the blocking thread pool with a pooled connection: the one way pages, jobs and
+/// workers do database work off the async executor.
+pub async fn with_connection<T: Send + 'static>(
+    pool: &DbPool,
+    work: impl FnOnce(&mut DbConn) -> T + Send + 'static,
+) -> Result<T, Unreachable> {
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || Ok(work(&mut *pool.get()?))).await?
+}
+
+/// Database work for jobs and workers, which report failures as `anyhow` errors.
+pub async fn run<T, E>(
+    pool: &DbPool,
+    work: impl FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    Ok(with_connection(pool, work).await??)
+}
+
+/// CPU work (password hashing) off the async executor, holding no database connection while it runs.
+pub async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Unreachable> {
+    Ok(tokio::task::spawn_blocking(work).await?)
+}
+
 pub fn pool(url: &DatabaseUrl) -> Result<DbPool, String> {
     let max_size = match url.backend {
         // Five of them held for good by the click ingest and the four conversion writers.

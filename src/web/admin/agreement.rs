@@ -6,9 +6,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::require_admin;
-use crate::auth::{CurrentUser, TypedSession};
-use crate::error::AppError;
-use crate::web::{db, redirect, render, Ctx, PageContext, State};
+use crate::platform::http::{db, redirect, render, AppError, PageContext, TypedSession};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/agreement", web::get().to(show))

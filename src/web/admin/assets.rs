@@ -7,12 +7,14 @@ use askama::Template;
 use futures_util::StreamExt;
 
 use super::require_admin;
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::assets::{Asset, NewAsset};
 use crate::db::training::Course;
 use crate::domain::partner::PartnerKind;
-use crate::error::AppError;
-use crate::web::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
+use crate::platform::http::{
+    db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 /// The largest file an admin may upload.
 const MAX_FILE: usize = 10 * 1024 * 1024;

@@ -5,8 +5,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::audit::{AuditEntry, AuditFilter, PAGE_SIZE};
-use crate::error::AppError;
-use crate::web::{db, page, url_encode, Ctx, PageContext, State};
+use crate::platform::http::{db, page, url_encode, AppError, PageContext};
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/audit", web::get().to(list));

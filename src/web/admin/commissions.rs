@@ -5,11 +5,11 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::ledger::{EntryFilter, LedgerEntry};
 use crate::domain::ledger::EntryStatus;
-use crate::error::AppError;
-use crate::web::{db, page, redirect, Ctx, PageContext, State};
+use crate::platform::http::{db, page, redirect, AppError, PageContext, TypedSession};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/commissions", web::get().to(list))

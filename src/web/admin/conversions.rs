@@ -4,10 +4,10 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::conversions::Conversion;
-use crate::error::AppError;
-use crate::web::{db, page, redirect, Ctx, PageContext, State};
+use crate::platform::http::{db, page, redirect, AppError, PageContext, TypedSession};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/conversions", web::get().to(list))

@@ -5,8 +5,8 @@ use askama::Template;
 
 use crate::db::audit::{AuditEntry, AuditFilter};
 use crate::domain::partner::PartnerStatus;
-use crate::error::AppError;
-use crate::web::{db, page, Ctx, PageContext, State};
+use crate::platform::http::{db, page, AppError, PageContext};
+use crate::web::{Ctx, State};
 
 #[derive(Template)]
 #[template(path = "admin/dashboard.html")]

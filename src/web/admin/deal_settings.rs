@@ -11,7 +11,6 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::require_admin;
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::deal_config::{CustomField, DirectAccount};
 use crate::db::deals::DealError;
 use crate::domain::deal::{
@@ -19,8 +18,11 @@ use crate::domain::deal::{
     NewDirectAccount,
 };
 use crate::domain::money::Money;
-use crate::error::AppError;
-use crate::web::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
+use crate::platform::http::{
+    db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/deals/settings", web::get().to(show))

@@ -7,17 +7,17 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::deal_config::Stage;
 use crate::db::deals::{
     ConflictMatch, ConflictWith, Deal, DealError, DealEvent, DealFilter, DealRow, Extension,
 };
 use crate::db::programs::Program;
 use crate::domain::deal::{DealDecision, DealStatus, SlaClock};
-use crate::error::AppError;
 use crate::platform::db::{self, DbConn};
+use crate::platform::http::{db, page, redirect, render, AppError, PageContext, TypedSession};
 use crate::web::deals::{deals_csv, quarter_choices, DealListQuery};
-use crate::web::{db, page, redirect, render, Ctx, PageContext, State};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/deals", web::get().to(queue))
@@ -32,8 +32,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 fn notifier(
     base_url: String,
-) -> impl Fn(&mut DbConn, &Deal, &crate::db::deals::DealNotice) -> Result<(), crate::email::NotifyError>
-{
+) -> impl Fn(
+    &mut DbConn,
+    &Deal,
+    &crate::db::deals::DealNotice,
+) -> Result<(), crate::platform::mail::NotifyError> {
     move |conn, deal, notice| crate::email::notify::deal_notice(conn, &base_url, deal, notice)
 }
 
@@ -250,7 +253,7 @@ impl DealPage {
                 } => ConflictColumn {
                     heading: format!("Deal #{}", deal.id),
                     who: partner_name.clone(),
-                    when: crate::web::when(deal.created_at),
+                    when: crate::platform::http::when(deal.created_at),
                     stage: format!(
                         "{}{}",
                         deal.status().label(),
@@ -261,7 +264,7 @@ impl DealPage {
                     ),
                     protection: deal
                         .protection_until
-                        .map(crate::web::when)
+                        .map(crate::platform::http::when)
                         .unwrap_or_else(|| "not protected yet".into()),
                     company: deal.customer_name.clone(),
                     domain: deal.customer_domain.clone(),
@@ -280,7 +283,7 @@ impl DealPage {
                     } else {
                         format!("Direct sales ({owner})")
                     },
-                    when: crate::web::when(since),
+                    when: crate::platform::http::when(since),
                     stage: "Existing direct customer".into(),
                     protection: "always".into(),
                     company: company_name.clone(),

@@ -3,23 +3,32 @@
 use actix_web::HttpResponse;
 use askama::Template;
 
-use crate::db::jobs::JobStatus;
-use crate::error::AppError;
-use crate::jobs::{JobSpec, JOBS};
-use crate::web::{db, page, Ctx, PageContext, State};
+use crate::platform::http::{db, page, AppError, PageContext};
+use crate::platform::jobs::store::JobStatus;
+use crate::web::{Ctx, State};
 
 #[derive(Template)]
 #[template(path = "admin/jobs.html")]
 struct JobsPage {
     ctx: PageContext,
-    jobs: Vec<(&'static JobSpec, Option<JobStatus>)>,
+    /// (name, description, every so many seconds, last run)
+    jobs: Vec<(&'static str, &'static str, u64, Option<JobStatus>)>,
 }
 
 pub async fn list(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
-    let statuses = db(&state.pool, crate::db::jobs::list).await?;
-    let jobs = JOBS
+    let statuses = db(&state.pool, crate::platform::jobs::store::list).await?;
+    let jobs = state
+        .jobs
+        .all()
         .iter()
-        .map(|spec| (spec, statuses.iter().find(|s| s.name == spec.name).cloned()))
+        .map(|job| {
+            (
+                job.name,
+                job.description,
+                job.every.as_secs(),
+                statuses.iter().find(|s| s.name == job.name).cloned(),
+            )
+        })
         .collect();
     page(&JobsPage { ctx, jobs })
 }

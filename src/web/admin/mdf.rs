@@ -8,7 +8,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::require_admin;
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::mdf::{
     AllocationTarget, AllocationView, Expiry, Fund, MdfError, MdfRequest, NewFund, OrgPosition,
     RequestRow,
@@ -17,10 +16,13 @@ use crate::db::programs::Program;
 use crate::db::tiers::Tier;
 use crate::domain::mdf::{parse_period, Decision, FundPosition, RequestStatus};
 use crate::domain::money::{percent_text, BasisPoints, Currency, Money};
-use crate::error::AppError;
 use crate::platform::db::{self, DbConn};
+use crate::platform::http::{
+    csv_field, db, page, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
+use crate::web::guard::CurrentUser;
 use crate::web::mdf::RequestDetails;
-use crate::web::{csv_field, db, page, redirect, render, Ctx, FieldErrors, PageContext, State};
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/mdf", web::get().to(queue))
@@ -46,8 +48,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 fn notifier(
     base_url: String,
-) -> impl Fn(&mut DbConn, &MdfRequest, &crate::db::mdf::MdfNotice) -> Result<(), crate::email::NotifyError>
-{
+) -> impl Fn(
+    &mut DbConn,
+    &MdfRequest,
+    &crate::db::mdf::MdfNotice,
+) -> Result<(), crate::platform::mail::NotifyError> {
     move |conn, request, notice| crate::email::notify::mdf_notice(conn, &base_url, request, notice)
 }
 

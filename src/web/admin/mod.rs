@@ -25,10 +25,9 @@ pub mod webhooks;
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
-use crate::auth::guard::require_staff;
-use crate::auth::CurrentUser;
 use crate::domain::role::Role;
-use crate::error::AppError;
+use crate::platform::http::AppError;
+use crate::web::guard::{require_staff, CurrentUser};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

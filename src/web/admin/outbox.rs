@@ -4,11 +4,11 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::audit::{self, Change, Subject};
-use crate::db::outbox::{self, OutboxMessage, DEAD, PENDING, SENT};
-use crate::error::AppError;
-use crate::web::{db, page, redirect, Ctx, PageContext, State};
+use crate::platform::http::{db, page, redirect, AppError, PageContext, TypedSession};
+use crate::platform::outbox::store::{self as outbox, OutboxMessage, DEAD, PENDING, SENT};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/outbox", web::get().to(list))

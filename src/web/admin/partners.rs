@@ -6,16 +6,16 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::audit::{AuditEntry, AuditFilter};
 use crate::db::partners::{
     PartnerFilter, PartnerListing, PartnerOverview, PartnerWriteError, TierChange,
 };
 use crate::db::tiers::Tier;
 use crate::domain::partner::{PartnerDecision, PartnerKind, PartnerStatus};
-use crate::error::AppError;
 use crate::platform::db::{self, DbConn};
-use crate::web::{db, page, redirect, render, Ctx, PageContext, State};
+use crate::platform::http::{db, page, redirect, render, AppError, PageContext, TypedSession};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/partners", web::get().to(list))
@@ -50,9 +50,17 @@ struct ListPage {
 /// Reads the filter from the query string; a value that names nothing is reported, not silently dropped.
 fn parse_filter(query: &ListQuery, problems: &mut Vec<String>) -> PartnerFilter {
     PartnerFilter {
-        kind: crate::web::pick_filter::<PartnerKind>(&query.kind, "partner kind", problems),
-        status: crate::web::pick_filter::<PartnerStatus>(&query.status, "status", problems),
-        tier_id: crate::web::pick_filter::<i64>(&query.tier, "tier", problems),
+        kind: crate::platform::http::pick_filter::<PartnerKind>(
+            &query.kind,
+            "partner kind",
+            problems,
+        ),
+        status: crate::platform::http::pick_filter::<PartnerStatus>(
+            &query.status,
+            "status",
+            problems,
+        ),
+        tier_id: crate::platform::http::pick_filter::<i64>(&query.tier, "tier", problems),
         search: Some(query.q.trim().to_string()).filter(|q| !q.is_empty()),
     }
 }

@@ -8,12 +8,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::require_admin;
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::payouts::{Payout, PayoutError, PayoutRun, PreviewLine};
 use crate::domain::money::Money;
 use crate::domain::payout::{Eligibility, Rail};
-use crate::error::AppError;
-use crate::web::{csv_field, db, redirect, render, Ctx, FieldErrors, PageContext, State};
+use crate::platform::http::{
+    csv_field, db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/payouts", web::get().to(overview))

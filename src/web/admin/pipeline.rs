@@ -10,8 +10,8 @@ use askama::Template;
 use crate::domain::deal::Quarter;
 use crate::domain::money::{percent_text, Currency, Money};
 use crate::domain::pipeline::{bars, report, OutcomeRow, PipelineReport};
-use crate::error::AppError;
-use crate::web::{csv_field, db, page, Ctx, PageContext, State};
+use crate::platform::http::{csv_field, db, page, AppError, PageContext};
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/reports/pipeline", web::get().to(show))

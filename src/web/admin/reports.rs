@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use crate::domain::money::Currency;
 use crate::domain::report::{revenue_bars, sort, PartnerFigures, ReportSort};
-use crate::error::AppError;
-use crate::web::{db, page, url_encode, Ctx, PageContext, State};
+use crate::platform::http::{db, page, url_encode, AppError, PageContext};
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/reports", web::get().to(show))
@@ -145,7 +145,7 @@ async fn csv(state: State, query: web::Query<ReportQuery>) -> Result<HttpRespons
     };
     let mut out = format!("partner_id,partner,clicks,conversions,conversion_rate_percent,epc_per_100_clicks_{c},revenue_{c},commission_{c},other_currencies\r\n", c = currency.code().to_lowercase());
     for r in &report.rows {
-        let name = crate::web::csv_field(&r.name);
+        let name = crate::platform::http::csv_field(&r.name);
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{},{}\r\n",
             r.partner_org_id,

@@ -6,13 +6,15 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::require_admin;
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::rules::RuleRow;
 use crate::db::tiers::Tier;
 use crate::domain::commission::{RateType, Recurrence, Rule, RuleInput};
 use crate::domain::conversion::ConversionKind;
-use crate::error::AppError;
-use crate::web::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
+use crate::platform::http::{
+    db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/rules", web::get().to(list))

@@ -6,10 +6,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::require_admin;
-use crate::auth::{CurrentUser, TypedSession};
 use crate::domain::affiliate::{AffiliateSettings, AffiliateSettingsInput, AttributionModel};
-use crate::error::AppError;
-use crate::web::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
+use crate::platform::http::{
+    db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings", web::get().to(show))

@@ -6,12 +6,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::require_admin;
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::tiers::{Tier, TierWriteError};
 use crate::domain::money::{percent_text, Currency, Money};
 use crate::domain::tier::{TierDefinition, TierInput};
-use crate::error::AppError;
-use crate::web::{db, page, redirect, render, Ctx, FieldErrors, PageContext, State};
+use crate::platform::http::{
+    db, page, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tiers", web::get().to(list))

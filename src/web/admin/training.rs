@@ -6,12 +6,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::require_admin;
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::training::{Course, CourseContent, NewCourse};
 use crate::domain::partner::PartnerKind;
 use crate::domain::training::Question;
-use crate::error::AppError;
-use crate::web::{db, redirect, render, Ctx, FieldErrors, PageContext, State};
+use crate::platform::http::{
+    db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/training", web::get().to(list))

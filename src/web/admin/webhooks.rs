@@ -6,11 +6,13 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::require_admin;
-use crate::auth::{CurrentUser, TypedSession};
 use crate::db::webhooks::{Delivery, Endpoint};
 use crate::domain::webhook::EVENT_TYPES;
-use crate::error::AppError;
-use crate::web::{db, page, redirect, render, Ctx, FieldErrors, PageContext, State};
+use crate::platform::http::{
+    db, page, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
+};
+use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhooks", web::get().to(list))

@@ -4,9 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::email::Email;
 use crate::platform::db::schema::outbox;
 use crate::platform::db::{now, DbConn};
+use crate::platform::mail::Email;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = outbox)]
@@ -35,7 +35,7 @@ pub const DEAD: &str = "dead";
 /// Writes a message for delivery. Call it inside the transaction of the decision it reports.
 pub fn enqueue(conn: &mut DbConn, email: &Email) -> QueryResult<i64> {
     let at = now();
-    let message_id = format!("<{}@concord>", crate::auth::token::new_token());
+    let message_id = format!("<{}@concord>", crate::platform::auth::token::new_token());
     diesel::insert_into(outbox::table)
         .values((
             outbox::template.eq(email.template),

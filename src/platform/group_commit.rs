@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use diesel::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::{database_unavailable, AppError};
 use crate::platform::db::{self, DbConn, DbPool, PooledConn};
+use crate::platform::http::error::database_unavailable;
+use crate::platform::http::AppError;
 
 /// At most this many requests share one transaction.
 const MAX_BATCH: usize = 256;

@@ -1,19 +1,44 @@
-//! Outbox delivery: claim each due message with a lease, hand it to the mailer, then mark it sent or schedule the
-//! retry. Delivery is at least once: a crash between sending and marking sent lets the lease lapse and the message
-//! go again, with the same Message-ID.
+//! The transactional outbox: emails are written (`store::enqueue`) in the same transaction as the decision they
+//! tell of, and the `outbox` job delivers them: claim each due message with a lease, hand it to the mailer, then
+//! mark it sent or schedule the retry (`rules`). Delivery is at least once: a crash between sending and marking
+//! sent lets the lease lapse and the message go again, with the same Message-ID.
+
+pub mod rules;
+pub mod store;
+
+use std::sync::Arc;
 
 use chrono::Duration;
 
-use super::JobContext;
-use crate::db::outbox;
-use crate::domain::outbox::{is_dead, retry_delay};
 use crate::platform::db;
+use crate::platform::jobs::{Job, JobContext};
+use rules::{is_dead, retry_delay};
+use store as outbox;
 
 const BATCH: i64 = 50;
 
 /// Longer than one SMTP exchange may take (the transport times out after 10 s).
 fn lease() -> Duration {
     Duration::seconds(120)
+}
+
+/// Writes a rendered email to the outbox inside the caller's transaction: if the decision rolls back, so does the
+/// message; once it commits, the outbox job delivers it.
+pub fn enqueue(
+    conn: &mut db::DbConn,
+    email: &crate::platform::mail::Email,
+) -> diesel::QueryResult<i64> {
+    store::enqueue(conn, email)
+}
+
+/// The delivery job, every five seconds.
+pub fn job() -> Job {
+    Job::new(
+        "outbox",
+        std::time::Duration::from_secs(5),
+        "Delivers pending email from the outbox",
+        |ctx: Arc<JobContext>| async move { deliver_due(&ctx).await },
+    )
 }
 
 /// Delivers what is due. Returns a summary such as "3 sent, 1 failed", or "" when nothing was due.
@@ -32,13 +57,22 @@ pub async fn deliver_due(ctx: &JobContext) -> anyhow::Result<String> {
             .await?;
         let Some(message) = claimed else { continue };
         let worker = ctx.worker_id.clone();
-        match ctx.mailer.deliver(&message).await {
+        let delivery = crate::platform::mail::Delivery {
+            recipient: &message.recipient,
+            subject: &message.subject,
+            text: &message.body_text,
+            html: &message.body_html,
+            message_id: &message.message_id,
+            file_stem: format!("{:06}-{}", message.id, message.template),
+        };
+        match ctx.mailer.deliver(&delivery).await {
             Ok(()) => {
                 ctx.db(move |conn| outbox::mark_sent(conn, id, &worker))
                     .await?;
                 sent += 1;
             }
             Err(error) => {
+                let error = error.to_string();
                 let attempts = message.attempts + 1;
                 let gives_up = is_dead(attempts, ctx.settings.outbox_max_attempts);
                 tracing::warn!(outbox_id = id, attempts, dead = gives_up, error = %error, "email delivery failed");

@@ -6,8 +6,8 @@ use actix_web::{web, HttpResponse};
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
-const STYLESHEET: &str = include_str!("../../static/concord.css");
-const SCRIPT: &str = include_str!("../../static/concord.js");
+const STYLESHEET: &str = include_str!("../../../static/concord.css");
+const SCRIPT: &str = include_str!("../../../static/concord.js");
 
 /// One version for both files: either changing gives every page new links.
 static STYLESHEET_VERSION: LazyLock<String> =

@@ -8,13 +8,12 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use std::future::Future;
 use std::pin::Pin;
 
-use super::token::hash_token;
-use super::TypedSession;
 use crate::db::users::User;
 use crate::domain::role::Role;
-use crate::error::AppError;
+use crate::platform::auth::token::hash_token;
 use crate::platform::db;
-use crate::web::{db, State};
+use crate::platform::http::{db, AppError, TypedSession};
+use crate::web::State;
 
 /// The result of looking up the session, cached in the request's extensions.
 #[derive(Clone)]
@@ -97,15 +96,7 @@ impl FromRequest for MaybeUser {
     }
 }
 
-/// What the navigation needs to know about the user.
-pub struct NavUser {
-    pub name: String,
-    pub role_label: &'static str,
-    pub is_staff: bool,
-    pub is_admin: bool,
-}
-
-impl From<&User> for NavUser {
+impl From<&User> for crate::platform::http::NavUser {
     fn from(user: &User) -> Self {
         let role = user.role();
         Self {

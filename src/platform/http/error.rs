@@ -7,7 +7,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
-use crate::web::PageContext;
+use crate::platform::http::PageContext;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -54,6 +54,15 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
+impl From<crate::platform::db::Unreachable> for AppError {
+    fn from(e: crate::platform::db::Unreachable) -> Self {
+        match e {
+            crate::platform::db::Unreachable::Pool(e) => AppError::Unavailable(e.to_string()),
+            crate::platform::db::Unreachable::Join(e) => AppError::internal(e),
+        }
+    }
+}
+
 /// True for the errors that say the database cannot be reached or written just now, on either backend, including a
 /// transaction PostgreSQL aborted to break a deadlock or a serialization conflict: trying again succeeds.
 pub fn database_unavailable(e: &diesel::result::Error) -> bool {
@@ -80,28 +89,6 @@ pub fn database_unavailable(e: &diesel::result::Error) -> bool {
             .any(|sign| message.contains(sign))
         }
         _ => false,
-    }
-}
-
-impl From<crate::email::NotifyError> for AppError {
-    fn from(e: crate::email::NotifyError) -> Self {
-        match e {
-            crate::email::NotifyError::Database(e) => AppError::from(e),
-            crate::email::NotifyError::Render(e) => AppError::internal(e),
-        }
-    }
-}
-
-/// A signup failure of ours. (A taken email is the applicant's to fix; handlers show it next to the field first.)
-impl From<crate::signup::SignupError> for AppError {
-    fn from(e: crate::signup::SignupError) -> Self {
-        match e {
-            crate::signup::SignupError::Database(e) => AppError::from(e),
-            crate::signup::SignupError::Notify(e) => AppError::from(e),
-            taken @ crate::signup::SignupError::EmailTaken => {
-                AppError::BadRequest(taken.to_string())
-            }
-        }
     }
 }
 
@@ -178,7 +165,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         self.log();
         if let AppError::LoginRequired { next } = self {
-            let target = format!("/login?next={}", crate::web::url_encode(next));
+            let target = format!("/login?next={}", crate::platform::http::url_encode(next));
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, target))
                 .finish();

@@ -7,7 +7,7 @@ use actix_web::{FromRequest, HttpRequest};
 use serde::{Deserialize, Serialize};
 use std::future::{ready, Ready};
 
-use super::token::new_token;
+use crate::platform::auth::token::new_token;
 
 const SESSION_TOKEN: &str = "sid";
 const CSRF_TOKEN: &str = "csrf";

@@ -9,9 +9,9 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 
-use super::token::same_secret;
 use super::TypedSession;
-use crate::error::AppError;
+use crate::platform::auth::token::same_secret;
+use crate::platform::http::AppError;
 
 pub const FIELD: &str = "csrf_token";
 const HEADER: &str = "x-csrf-token";
