@@ -5,7 +5,6 @@
 use diesel::Connection;
 
 use crate::accounts::{self, NewAccount};
-use crate::db::audit::Actor;
 use crate::db::links::{self, NewLink};
 use crate::db::partners::{self, NewPartnerOrg};
 use crate::db::{coupons, deal_config, programs, rules, tiers};
@@ -16,6 +15,7 @@ use crate::domain::money::Currency;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::role::Role;
 use crate::domain::tier::{TierDefinition, TierInput};
+use crate::platform::audit::Actor;
 use crate::platform::auth::token::new_token;
 use crate::platform::db::{self, DbConn};
 

@@ -70,7 +70,11 @@ async fn session_key(settings: &Settings, pool: &DbPool) -> anyhow::Result<Key> 
     }
     let generated = hex::encode(crate::platform::auth::token::random_bytes(64));
     let stored = crate::platform::db::run(pool, move |conn| {
-        db::settings::get_or_insert(conn, db::settings::SESSION_KEY, &generated)
+        crate::platform::db::settings::get_or_insert(
+            conn,
+            crate::platform::db::settings::SESSION_KEY,
+            &generated,
+        )
     })
     .await
     .context("cannot keep the session key in the database")?;
@@ -95,7 +99,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let cookie_secure = settings.cookie_secure;
     let ip_salt = crate::platform::auth::token::new_token();
     let ip_salt = crate::platform::db::run(&pool, move |conn| {
-        db::settings::get_or_insert(conn, "ip_salt", &ip_salt)
+        crate::platform::db::settings::get_or_insert(conn, "ip_salt", &ip_salt)
     })
     .await
     .context("cannot keep the IP salt in the database")?;

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::audit::{self, Actor, Change, Subject};
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{assets, certifications};
 use crate::platform::db::{now, DbConn};
 

@@ -4,12 +4,12 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::audit::{self, Actor, Change, Subject};
 use super::programs::Program;
 use super::{clicks, coupons, customers, users};
 use crate::domain::attribution::{attribute, AttributedBy, Evidence};
 pub use crate::domain::conversion::{ConversionKind, ReviewStatus};
 use crate::domain::fraud::{flags, FraudFacts};
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{conversions, refunds};
 use crate::platform::db::{self, is_unique_violation, now, DbConn, Lock};
 

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::audit::{self, Actor, Change, Subject};
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::coupons;
 use crate::platform::db::{is_unique_violation, now, DbConn};
 

@@ -5,11 +5,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::audit::{self, Actor, Change, Subject};
 use crate::domain::deal::{
     company_key, CustomFieldSpec, CustomFieldType, DealSettings, NewDirectAccount, StageDefinition,
     DEFAULT_STAGES,
 };
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{
     deal_custom_fields, deal_stages, deals, direct_accounts, products, programs,
 };

@@ -7,7 +7,6 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::audit::{self, Actor, Change, Subject};
 use super::programs::Program;
 use crate::domain::deal::{
     claims_customer, expiry_step, matched_fields, CustomerKeys, DealDecision, DealStatus,
@@ -16,6 +15,7 @@ use crate::domain::deal::{
 use crate::domain::ledger::{EntryKind, EntryStatus};
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::DealFacts;
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{
     deal_events, deal_extensions, deal_stages, deals, direct_accounts, partner_orgs, tiers, users,
 };

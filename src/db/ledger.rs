@@ -5,8 +5,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use super::audit::{self, Actor, Change, Subject};
 use crate::domain::ledger::{EntryKind, EntryStatus};
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{conversions, ledger_entries};
 use crate::platform::db::{is_unique_violation, now, DbConn};
 

@@ -11,7 +11,6 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use super::audit::{self, Actor, Change, Subject};
 use super::programs::Program;
 use crate::domain::deal::DealStatus;
 use crate::domain::ledger::{EntryKind, EntryStatus};
@@ -22,6 +21,7 @@ use crate::domain::mdf::{
 };
 use crate::domain::money::{Currency, Money};
 use crate::domain::partner::PartnerKind;
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{
     deals, ledger_entries, mdf_allocations, mdf_claim_deals, mdf_claims, mdf_events, mdf_expiries,
     mdf_funds, mdf_proof_files, mdf_requests, partner_orgs, programs, tiers,

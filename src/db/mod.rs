@@ -4,7 +4,6 @@
 pub mod agreements;
 pub mod api_keys;
 pub mod assets;
-pub mod audit;
 pub mod clicks;
 pub mod conversions;
 pub mod coupons;
@@ -24,7 +23,6 @@ pub mod programs;
 pub mod reports;
 pub mod rules;
 pub mod sessions;
-pub mod settings;
 pub mod setup;
 pub mod stripe_events;
 pub mod tiers;

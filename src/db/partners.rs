@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 
-use super::audit::{self, Actor, Change, Subject};
 use crate::domain::partner::{decide, PartnerDecision, PartnerKind, PartnerStatus};
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{partner_orgs, partner_tier_history, tiers};
 use crate::platform::db::{contains_pattern, now, DbConn};
 

@@ -12,7 +12,6 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::audit::{self, Actor, Change, Subject};
 use super::ledger::{LedgerEntry, NewEntry};
 use super::programs::Program;
 use crate::domain::ledger::{EntryKind, EntryStatus};
@@ -21,6 +20,7 @@ use crate::domain::partner::PartnerStatus;
 use crate::domain::payout::{
     eligibility, minimum_in, AccountStatus, Eligibility, PayoutStatus, Rail, RunStatus,
 };
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{
     ledger_entries, partner_orgs, payout_accounts, payout_entries, payout_runs, payouts,
 };

@@ -5,11 +5,11 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::audit::{self, Actor, Change, Subject};
 use super::partners::PartnerOrg;
 use super::{programs, tiers};
 use crate::domain::partner::PartnerStatus;
 use crate::domain::tier_placement::{place, Metrics, Placement, Situation};
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{conversions, partner_orgs, partner_tier_history};
 use crate::platform::db::{self, DbConn};
 

@@ -7,7 +7,7 @@ use crate::domain::money::Currency;
 use crate::platform::db::schema::programs;
 use crate::platform::db::{now, DbConn};
 
-use super::audit::{self, Actor, Change, Subject};
+use crate::platform::audit::{self, Actor, Change, Subject};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = programs)]

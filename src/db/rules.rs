@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 
-use super::audit::{self, Actor, Change, Subject};
 use crate::domain::commission::Rule;
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::commission_rules;
 use crate::platform::db::{now, DbConn};
 

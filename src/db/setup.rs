@@ -3,10 +3,10 @@
 use diesel::prelude::*;
 
 use super::programs;
-use super::settings::SETUP_TOKEN_HASH;
 use super::users::{self, NewUser};
 use crate::domain::money::Currency;
 use crate::platform::db::schema::settings;
+use crate::platform::db::settings::SETUP_TOKEN_HASH;
 use crate::platform::db::DbConn;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +23,7 @@ pub fn is_open(conn: &mut DbConn, token_hash: &str) -> QueryResult<bool> {
     if users::admin_exists(conn)? {
         return Ok(false);
     }
-    Ok(super::settings::get(conn, SETUP_TOKEN_HASH)?
+    Ok(crate::platform::db::settings::get(conn, SETUP_TOKEN_HASH)?
         .is_some_and(|stored| crate::platform::auth::token::same_secret(&stored, token_hash)))
 }
 
@@ -62,11 +62,11 @@ pub fn complete(
 /// Opens setup with a new token if there is no admin yet; returns the token to show once.
 pub fn open_if_no_admin(conn: &mut DbConn) -> QueryResult<Option<String>> {
     if users::admin_exists(conn)? {
-        super::settings::delete(conn, SETUP_TOKEN_HASH)?;
+        crate::platform::db::settings::delete(conn, SETUP_TOKEN_HASH)?;
         return Ok(None);
     }
     let token = crate::platform::auth::token::new_token();
-    super::settings::put(
+    crate::platform::db::settings::put(
         conn,
         SETUP_TOKEN_HASH,
         &crate::platform::auth::token::hash_token(&token),

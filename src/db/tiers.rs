@@ -2,9 +2,9 @@
 
 use diesel::prelude::*;
 
-use super::audit::{self, Actor, Change, Subject};
 use crate::domain::money::{Currency, Money};
 use crate::domain::tier::{benefits_summary, TierDefinition};
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{partner_orgs, tiers};
 use crate::platform::db::{now, DbConn};
 

@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::audit::{self, Actor, Change, Subject};
 use crate::domain::training::{expires_at, retake_allowed_at, score, Question};
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{
     certifications, course_modules, courses, module_progress, quiz_attempts, quiz_questions, users,
 };

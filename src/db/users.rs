@@ -140,7 +140,7 @@ pub fn set_member_active(
     org_id: i64,
     member_id: i64,
     active: bool,
-    actor: &super::audit::Actor,
+    actor: &crate::platform::audit::Actor,
 ) -> Result<(), MemberError> {
     conn.transaction(|conn| {
         let member = find(conn, member_id)?
@@ -155,7 +155,7 @@ pub fn set_member_active(
         if !active {
             super::sessions::delete_for_user(conn, member_id)?;
         }
-        super::audit::record(
+        crate::platform::audit::record(
             conn,
             actor,
             if active {
@@ -163,12 +163,12 @@ pub fn set_member_active(
             } else {
                 "user.disable"
             },
-            &super::audit::Subject {
+            &crate::platform::audit::Subject {
                 kind: "user",
                 id: Some(member_id),
                 label: &member.email,
             },
-            &super::audit::Change {
+            &crate::platform::audit::Change {
                 before: Some(if member.active { "active" } else { "disabled" }),
                 after: Some(if active { "active" } else { "disabled" }),
                 ..Default::default()

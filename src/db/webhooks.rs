@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::audit::{self, Actor, Change, Subject};
+use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{webhook_deliveries, webhook_endpoints};
 use crate::platform::db::{now, DbConn};
 

@@ -179,7 +179,7 @@ async fn payouts(
             {
                 return Ok(None);
             }
-            let schedule = crate::db::audit::Actor::system("payout schedule");
+            let schedule = crate::platform::audit::Actor::system("payout schedule");
             match db::payouts::start_run(
                 conn,
                 &program,

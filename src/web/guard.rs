@@ -58,8 +58,8 @@ impl CurrentUser {
             .ok_or_else(|| AppError::internal("partner user without an org"))
     }
 
-    pub fn actor(&self) -> crate::db::audit::Actor {
-        crate::db::audit::Actor {
+    pub fn actor(&self) -> crate::platform::audit::Actor {
+        crate::platform::audit::Actor {
             user_id: Some(self.0.id),
             label: self.0.email.clone(),
         }

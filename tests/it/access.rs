@@ -90,7 +90,7 @@ async fn a_post_without_the_csrf_token_changes_nothing_and_gets_403() {
     assert_eq!(app.partner_status(org).await, "applied");
     let entries = app
         .db(|conn| {
-            concord::db::audit::list(conn, &Default::default(), 0)
+            concord::platform::audit::list(conn, &Default::default(), 0)
                 .unwrap()
                 .len()
         })

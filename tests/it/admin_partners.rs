@@ -64,7 +64,7 @@ async fn rejecting_without_a_reason_shows_an_error_and_changes_nothing() {
     assert_eq!(app.partner_status(org).await, "applied");
     let entries = app
         .db(|conn| {
-            concord::db::audit::list(conn, &Default::default(), 0)
+            concord::platform::audit::list(conn, &Default::default(), 0)
                 .unwrap()
                 .len()
         })

@@ -33,7 +33,7 @@ pub(crate) async fn sales_rule(app: &TestApp, bps: i64) {
 
 pub(crate) async fn add_rules(app: &TestApp, rules: Vec<Rule>) {
     app.db(move |conn| {
-        let actor = concord::db::audit::Actor::system("test");
+        let actor = concord::platform::audit::Actor::system("test");
         for rule in &rules {
             concord::db::rules::create(conn, 1, rule, &actor).unwrap();
         }
@@ -55,7 +55,7 @@ async fn program_with_partner(app: &TestApp, hold_days: i64) -> (i64, String) {
             "Bright Deals",
             "BO",
             "bo",
-            &concord::db::audit::Actor::system("test"),
+            &concord::platform::audit::Actor::system("test"),
         )
         .unwrap();
     })

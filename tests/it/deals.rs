@@ -104,7 +104,7 @@ pub(crate) async fn gold_tier(app: &TestApp, org: i64) {
             min_won_deals: 0,
             min_sales_revenue: zero,
         };
-        let system = concord::db::audit::Actor::system("test");
+        let system = concord::platform::audit::Actor::system("test");
         let tier = concord::db::tiers::create(conn, program.id, &gold, &system).unwrap();
         concord::db::partners::change_tier(conn, program.id, org, Some(tier), "test", &system)
             .unwrap();

@@ -472,7 +472,7 @@ impl TestApp {
                 conn,
                 program.id,
                 &settings,
-                &concord::db::audit::Actor::system("test"),
+                &concord::platform::audit::Actor::system("test"),
             )
             .unwrap();
             // Affiliates a test made before it set these terms joined under them (tests of a new version change

@@ -277,7 +277,7 @@ async fn world() -> World {
         // Half of the orgs are paid through Stripe, the other half by hand.
         let account = (n % 2 == 0).then(|| fake.add_ready_account());
         app.db(move |conn| {
-            let actor = concord::db::audit::Actor::system("test");
+            let actor = concord::platform::audit::Actor::system("test");
             let code = format!("C{n}");
             concord::db::coupons::assign(conn, org, "owner", &code, &code.to_lowercase(), &actor)
                 .unwrap();

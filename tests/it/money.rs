@@ -48,7 +48,7 @@ async fn assign_coupon(app: &TestApp, org: i64, code: &'static str) {
             "coupon owner",
             code,
             &code.to_lowercase(),
-            &concord::db::audit::Actor::system("test"),
+            &concord::platform::audit::Actor::system("test"),
         )
         .unwrap();
     })
@@ -726,7 +726,7 @@ async fn after_a_demotion_the_mdf_page_shows_nothing_available_rather_than_a_neg
             org,
             Some(silver),
             "numbers fell",
-            &concord::db::audit::Actor::system("test"),
+            &concord::platform::audit::Actor::system("test"),
         )
         .unwrap();
     })

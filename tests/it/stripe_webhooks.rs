@@ -156,8 +156,13 @@ async fn stripe_invoices_earn_recurring_commissions_for_three_months_not_four() 
             recurrence: Recurrence::Recurring,
             recurring_months: Some(3),
         };
-        concord::db::rules::create(conn, 1, &rule, &concord::db::audit::Actor::system("test"))
-            .unwrap();
+        concord::db::rules::create(
+            conn,
+            1,
+            &rule,
+            &concord::platform::audit::Actor::system("test"),
+        )
+        .unwrap();
     })
     .await;
     // A visitor follows the partner's link; Stripe Checkout carries the click id as client_reference_id.

@@ -67,7 +67,7 @@ async fn tiers_follow_the_numbers_with_a_warned_grace_period_and_manual_holds() 
             "Bright Deals",
             "BO",
             "bo",
-            &concord::db::audit::Actor::system("t"),
+            &concord::platform::audit::Actor::system("t"),
         )
         .unwrap()
     })

@@ -263,7 +263,7 @@ async fn courses_are_only_for_the_kinds_and_tiers_they_name() {
                 conn,
                 1,
                 &course,
-                &concord::db::audit::Actor::system("t"),
+                &concord::platform::audit::Actor::system("t"),
             )
             .unwrap()
         })
@@ -335,7 +335,7 @@ async fn certified_reps_count_toward_the_tier() {
             conn,
             1,
             &course,
-            &concord::db::audit::Actor::system("t"),
+            &concord::platform::audit::Actor::system("t"),
         )
         .unwrap();
         let question = concord::domain::training::Question::parse("Yes?", "Yes\nNo", "1").unwrap();
@@ -443,7 +443,7 @@ async fn assets_open_by_kind_tier_and_certification_and_downloads_check_the_same
                 conn,
                 1,
                 &course,
-                &concord::db::audit::Actor::system("t"),
+                &concord::platform::audit::Actor::system("t"),
             )
             .unwrap();
             concord::db::training::add_question(

@@ -239,7 +239,7 @@ async fn a_commission_is_announced_when_its_hold_ends() {
         .affiliate_with_link("Bright Deals", "bo@brightdeals.example", "bright")
         .await;
     app.db(move |conn| {
-        let actor = concord::db::audit::Actor::system("test");
+        let actor = concord::platform::audit::Actor::system("test");
         concord::db::coupons::assign(conn, org, "Bright Deals", "BO", "bo", &actor).unwrap();
         let rule = concord::domain::commission::Rule {
             id: 0,

@@ -3,6 +3,7 @@
 //! exclusive transactions with retry). Where the backends differ the code says so in side-by-side `match` arms.
 
 pub mod schema;
+pub mod settings;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::SimpleConnection;

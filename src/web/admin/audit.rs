@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::audit::{AuditEntry, AuditFilter, PAGE_SIZE};
+use crate::platform::audit::{AuditEntry, AuditFilter, PAGE_SIZE};
 use crate::platform::http::{db, page, url_encode, AppError, PageContext};
 use crate::web::{Ctx, State};
 
@@ -82,8 +82,8 @@ async fn list(
     let page_number = query.page.max(0);
     let (actions, mut entries) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
-            crate::db::audit::distinct_actions(conn)?,
-            crate::db::audit::list(conn, &filter, page_number)?,
+            crate::platform::audit::distinct_actions(conn)?,
+            crate::platform::audit::list(conn, &filter, page_number)?,
         ))
     })
     .await?;

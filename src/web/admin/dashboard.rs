@@ -3,8 +3,8 @@
 use actix_web::HttpResponse;
 use askama::Template;
 
-use crate::db::audit::{AuditEntry, AuditFilter};
 use crate::domain::partner::PartnerStatus;
+use crate::platform::audit::{AuditEntry, AuditFilter};
 use crate::platform::http::{db, page, AppError, PageContext};
 use crate::web::{Ctx, State};
 
@@ -32,7 +32,7 @@ pub async fn show(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError>
     let (counts, mut recent, mdf_waiting) = db(&state.pool, |conn| {
         let program = crate::db::programs::current(conn)?;
         let counts = crate::db::partners::count_by_status(conn, program.id)?;
-        let recent = crate::db::audit::list(conn, &AuditFilter::default(), 0)?;
+        let recent = crate::platform::audit::list(conn, &AuditFilter::default(), 0)?;
         let mdf_waiting = crate::db::mdf::waiting_counts(conn, program.id)?;
         Ok::<_, diesel::result::Error>((counts, recent, mdf_waiting))
     })

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::audit::{self, Change, Subject};
+use crate::platform::audit::{self, Change, Subject};
 use crate::platform::http::{db, page, redirect, AppError, PageContext, TypedSession};
 use crate::platform::outbox::store::{self as outbox, OutboxMessage, DEAD, PENDING, SENT};
 use crate::web::guard::CurrentUser;

@@ -6,12 +6,12 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::audit::{AuditEntry, AuditFilter};
 use crate::db::partners::{
     PartnerFilter, PartnerListing, PartnerOverview, PartnerWriteError, TierChange,
 };
 use crate::db::tiers::Tier;
 use crate::domain::partner::{PartnerDecision, PartnerKind, PartnerStatus};
+use crate::platform::audit::{AuditEntry, AuditFilter};
 use crate::platform::db::{self, DbConn};
 use crate::platform::http::{db, page, redirect, render, AppError, PageContext, TypedSession};
 use crate::web::guard::CurrentUser;
@@ -147,7 +147,7 @@ fn load(conn: &mut DbConn, org_id: i64) -> Result<PartnerData, AppError> {
         subject_id: Some(org_id),
         ..Default::default()
     };
-    let audit = crate::db::audit::list(conn, &filter, 0)?;
+    let audit = crate::platform::audit::list(conn, &filter, 0)?;
     let coupons = crate::db::coupons::list_for_org(conn, org_id)?;
     Ok(PartnerData {
         partner,
