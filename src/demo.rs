@@ -7,7 +7,7 @@ use diesel::Connection;
 use crate::accounts::{self, NewAccount};
 use crate::db::links::{self, NewLink};
 use crate::db::partners::{self, NewPartnerOrg};
-use crate::db::{coupons, deal_config, programs, rules, tiers};
+use crate::db::{coupons, deal_config, rules, tiers};
 use crate::domain::affiliate::{AffiliateSettings, AttributionModel};
 use crate::domain::commission::{RateType, Recurrence, Rule};
 use crate::domain::conversion::ConversionKind;
@@ -18,6 +18,7 @@ use crate::domain::tier::{TierDefinition, TierInput};
 use crate::platform::audit::Actor;
 use crate::platform::auth::token::new_token;
 use crate::platform::db::{self, DbConn};
+use crate::programs;
 
 pub struct DemoLogin {
     pub role: &'static str,

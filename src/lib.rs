@@ -12,6 +12,7 @@ pub mod email;
 pub mod jobs;
 pub mod payouts;
 pub mod platform;
+pub mod programs;
 pub mod signup;
 pub mod startup;
 pub mod stripe;

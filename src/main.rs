@@ -174,7 +174,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 concord::platform::auth::token::hash_token(&key),
             );
             blocking(pool, move |conn| {
-                Ok(concord::db::api_keys::insert(conn, &name, &prefix, &hash)?)
+                Ok(concord::programs::api_keys::insert(
+                    conn, &name, &prefix, &hash,
+                )?)
             })
             .await?;
             println!("{key}");

@@ -3,14 +3,15 @@
 
 use diesel::Connection;
 
+use crate::db::links;
 use crate::db::partners::{self, NewPartnerOrg};
 use crate::db::users::{self, NewUser};
-use crate::db::{links, programs};
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::domain::role::Role;
 use crate::email::notify;
 use crate::platform::db::{is_unique_violation, DbConn};
 use crate::platform::mail::NotifyError;
+use crate::programs;
 
 pub struct AffiliateSignup<'a> {
     pub name: &'a str,

@@ -56,7 +56,7 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<DbPool> {
         if !applied.is_empty() {
             tracing::info!(count = applied.len(), "applied database migrations");
         }
-        db::programs::current(&mut conn)?;
+        crate::programs::current(&mut conn)?;
         Ok(pool)
     })
     .await?

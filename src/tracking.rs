@@ -151,7 +151,7 @@ impl Tracking {
                 return Ok(settings.clone());
             }
         }
-        let program = match crate::platform::http::db(pool, db::programs::current).await {
+        let program = match crate::platform::http::db(pool, crate::programs::current).await {
             Ok(program) => program,
             Err(e) => {
                 let cached = self.settings.read().expect("settings cache").clone();

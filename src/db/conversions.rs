@@ -4,7 +4,6 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::programs::Program;
 use super::{clicks, coupons, customers, users};
 use crate::domain::attribution::{attribute, AttributedBy, Evidence};
 pub use crate::domain::conversion::{ConversionKind, ReviewStatus};
@@ -12,6 +11,7 @@ use crate::domain::fraud::{flags, FraudFacts};
 use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{conversions, refunds};
 use crate::platform::db::{self, is_unique_violation, now, DbConn, Lock};
+use crate::programs::Program;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = conversions)]

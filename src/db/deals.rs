@@ -7,7 +7,6 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::programs::Program;
 use crate::domain::deal::{
     claims_customer, expiry_step, matched_fields, CustomerKeys, DealDecision, DealStatus,
     ExpiryStep, MatchedField, SlaClock,
@@ -21,6 +20,7 @@ use crate::platform::db::schema::{
 };
 use crate::platform::db::{is_unique_violation, now, DbConn, Lock};
 use crate::platform::mail::NotifyError;
+use crate::programs::Program;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = deals)]

@@ -11,7 +11,6 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use super::programs::Program;
 use crate::domain::deal::DealStatus;
 use crate::domain::ledger::{EntryKind, EntryStatus};
 use crate::domain::mdf::{
@@ -28,6 +27,7 @@ use crate::platform::db::schema::{
 };
 use crate::platform::db::{is_unique_violation, now, DbConn};
 use crate::platform::mail::NotifyError;
+use crate::programs::Program;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MdfError {

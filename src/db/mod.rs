@@ -2,7 +2,6 @@
 //! connection, pool, migrations and schema).
 
 pub mod agreements;
-pub mod api_keys;
 pub mod assets;
 pub mod clicks;
 pub mod conversions;
@@ -19,7 +18,6 @@ pub mod partners;
 pub mod password_resets;
 pub mod payouts;
 pub mod placement;
-pub mod programs;
 pub mod reports;
 pub mod rules;
 pub mod sessions;

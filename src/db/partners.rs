@@ -212,7 +212,7 @@ pub fn apply_decision(
         }
         // An approved affiliate can start promoting at once: it gets a link to the program's landing page.
         if after == PartnerStatus::Approved && org.kind() == PartnerKind::Affiliate {
-            let landing = super::programs::current(conn)?.default_landing_url;
+            let landing = crate::programs::current(conn)?.default_landing_url;
             super::links::ensure_default(conn, org_id, &landing)?;
         }
         notify(conn, &org, before, after, reason)?;
@@ -335,12 +335,12 @@ pub fn tier_history(conn: &mut DbConn, org_id: i64) -> QueryResult<Vec<TierChang
 pub struct PartnerOverview {
     pub org: PartnerOrg,
     pub tier: Option<super::tiers::Tier>,
-    pub program: super::programs::Program,
+    pub program: crate::programs::Program,
     pub users: Vec<super::users::User>,
 }
 
 pub fn overview(conn: &mut DbConn, org_id: i64) -> QueryResult<Option<PartnerOverview>> {
-    let program = super::programs::current(conn)?;
+    let program = crate::programs::current(conn)?;
     let Some(listing) = find(conn, program.id, org_id)? else {
         return Ok(None);
     };
@@ -399,7 +399,7 @@ pub fn agreement_due(
     org_id: i64,
 ) -> QueryResult<Option<crate::domain::reseller::DueTerms>> {
     use crate::domain::reseller::{affiliate_terms_required, agreement_required, DueTerms};
-    let program = super::programs::current(conn)?;
+    let program = crate::programs::current(conn)?;
     let Some(listing) = find(conn, program.id, org_id)? else {
         return Ok(None);
     };

@@ -13,7 +13,6 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::ledger::{LedgerEntry, NewEntry};
-use super::programs::Program;
 use crate::domain::ledger::{EntryKind, EntryStatus};
 use crate::domain::money::{Currency, Money};
 use crate::domain::partner::PartnerStatus;
@@ -26,6 +25,7 @@ use crate::platform::db::schema::{
 };
 use crate::platform::db::{self, is_unique_violation, now, DbConn};
 use crate::platform::mail::NotifyError;
+use crate::programs::Program;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Connected accounts

@@ -2,12 +2,12 @@
 
 use diesel::prelude::*;
 
-use super::programs;
 use super::users::{self, NewUser};
 use crate::domain::money::Currency;
 use crate::platform::db::schema::settings;
 use crate::platform::db::settings::SETUP_TOKEN_HASH;
 use crate::platform::db::DbConn;
+use crate::programs;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {

@@ -4,11 +4,11 @@
 use diesel::prelude::*;
 
 use super::conversions::{ConversionInput, RefundError};
-use super::programs::Program;
 use crate::domain::conversion::ConversionKind;
 use crate::domain::stripe_event::{EventAction, StripeEvent};
 use crate::platform::db::schema::stripe_events;
 use crate::platform::db::{is_unique_violation, now, DbConn};
+use crate::programs::Program;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handled {

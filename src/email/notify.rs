@@ -3,12 +3,13 @@
 
 use super::messages::*;
 use crate::db::partners::PartnerOrg;
+use crate::db::users;
 use crate::db::users::User;
-use crate::db::{programs, users};
 use crate::domain::partner::PartnerStatus;
 use crate::platform::db::DbConn;
 use crate::platform::mail::NotifyError;
 use crate::platform::outbox;
+use crate::programs;
 
 pub const RESET_VALID_MINUTES: i64 = 60;
 /// How long before expiry a certification holder is reminded.

@@ -109,7 +109,7 @@ async fn deal_sla(ctx: Arc<JobContext>) -> anyhow::Result<String> {
     let base_url = ctx.settings.base_url.clone();
     let escalated = ctx
         .db(move |conn| {
-            let program = db::programs::current(conn)?;
+            let program = crate::programs::current(conn)?;
             let notify = |conn: &mut DbConn, deal: &_, partner: &str, clock: &_| {
                 crate::email::notify::deal_overdue(conn, &base_url, deal, partner, clock)
             };
@@ -143,7 +143,7 @@ async fn mdf_deadlines(ctx: Arc<JobContext>) -> anyhow::Result<String> {
     let base_url = ctx.settings.base_url.clone();
     let (expired, run) = ctx
         .db(move |conn| {
-            let program = db::programs::current(conn)?;
+            let program = crate::programs::current(conn)?;
             let today = now().date();
             let expired = db::mdf::expire_funds(conn, program.id, today)?;
             let notify = |conn: &mut DbConn, request: &_, notice: &_| {
@@ -171,7 +171,7 @@ async fn payouts(
     // The monthly batch, on the program's day, once that day.
     let started = ctx
         .db(|conn| {
-            let program = db::programs::current(conn)?;
+            let program = crate::programs::current(conn)?;
             let today = now().date();
             let midnight = today.and_hms_opt(0, 0, 0).expect("midnight");
             let started_today = db::payouts::started_since(conn, program.id, midnight)?;

@@ -82,7 +82,7 @@ async fn join_page(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let program = db(&state.pool, crate::db::programs::current).await?;
+    let program = db(&state.pool, crate::programs::current).await?;
     render(
         status,
         &JoinPage {
@@ -259,7 +259,7 @@ async fn links_page(
     let (links, program) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
             crate::db::links::list_with_stats(conn, org_id, since)?,
-            crate::db::programs::current(conn)?,
+            crate::programs::current(conn)?,
         ))
     })
     .await?;

@@ -9,10 +9,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::State;
-use crate::db::api_keys::ApiKey;
 use crate::platform::auth::token::hash_token;
 use crate::platform::db::{self, DbConn};
 use crate::platform::http::{db, ApiError, AppError};
+use crate::programs::api_keys::ApiKey;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -85,7 +85,7 @@ impl FromRequest for PresentedKey {
 }
 
 fn active_key(conn: &mut DbConn, key_hash: &str) -> Result<ApiKey, AppError> {
-    crate::db::api_keys::find_active_by_hash(conn, key_hash)?
+    crate::programs::api_keys::find_active_by_hash(conn, key_hash)?
         .ok_or_else(|| AppError::Unauthorized("That API key is unknown or revoked.".into()))
 }
 
@@ -97,7 +97,7 @@ struct ProgramView {
 
 /// The program this key belongs to: lets an integration check its key and settings.
 async fn program(_client: ApiClient, state: State) -> Result<HttpResponse, ApiError> {
-    let program = db(&state.pool, crate::db::programs::current).await?;
+    let program = db(&state.pool, crate::programs::current).await?;
     Ok(HttpResponse::Ok().json(ProgramView {
         name: program.name,
         currency: program.currency,
@@ -220,7 +220,7 @@ pub fn record_conversion_job(
     job: ConversionJob,
 ) -> Result<RecordedConversion, AppError> {
     active_key(conn, &job.key_hash)?;
-    let program = crate::db::programs::current(conn)?;
+    let program = crate::programs::current(conn)?;
     let request = crate::domain::conversion_request::parse_conversion(
         &job.body,
         program.currency(),
@@ -260,7 +260,7 @@ async fn record_refund(
     let request = crate::domain::conversion_request::parse_refund(&body).map_err(problem)?;
     let external_id = request.external_id.clone();
     let outcome = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         Ok::<_, AppError>(crate::db::conversions::refund(
             conn,
             program.id,
@@ -339,7 +339,7 @@ async fn partner_balance(
 ) -> Result<HttpResponse, ApiError> {
     let partner_id = path.into_inner();
     let balances = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::partners::find(conn, program.id, partner_id)?.ok_or(AppError::NotFound)?;
         Ok::<_, AppError>(crate::db::ledger::balances(conn, partner_id)?)
     })

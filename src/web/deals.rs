@@ -15,7 +15,6 @@ use crate::db::deals::{
     CustomValue, Deal, DealError, DealEvent, DealFilter, DealRow, Extension, Progress,
     Registration, Viewer,
 };
-use crate::db::programs::Program;
 use crate::domain::deal::{
     check_custom_value, domain_of_email, parse_amount, registrable_domain, CustomerKeys,
     DealStatus, Quarter,
@@ -26,6 +25,7 @@ use crate::domain::role::Role;
 use crate::platform::http::{
     csv_field, db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::programs::Program;
 use crate::web::guard::CurrentUser;
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {

@@ -16,7 +16,6 @@ use crate::db::mdf::{
     Claim, ClaimInput, Fund, LinkedDeal, MdfError, MdfEvent, MdfRequest, NewProof, ProofFile,
     RequestInput, RequestRow,
 };
-use crate::db::programs::Program;
 use crate::domain::mdf::{
     check_claim_window, claim_limit, clean_file_name, sniff, ActivityType, ClaimStatus,
     FundPosition, RequestStatus, MAX_PROOF_BYTES,
@@ -26,6 +25,7 @@ use crate::platform::db::{self, DbConn};
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::programs::Program;
 use crate::web::guard::CurrentUser;
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {

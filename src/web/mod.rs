@@ -65,8 +65,7 @@ impl FromRequest for Ctx {
                 .app_data::<State>()
                 .expect("AppState is registered")
                 .clone();
-            let program =
-                crate::platform::http::db(&state.pool, crate::db::programs::current).await?;
+            let program = crate::platform::http::db(&state.pool, crate::programs::current).await?;
             let session = TypedSession::of(&req);
             Ok(Ctx(PageContext {
                 program_name: program.name,

@@ -55,7 +55,7 @@ async fn home(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResp
             crate::db::payouts::account_of(conn, org_id)?,
             crate::db::ledger::balances(conn, org_id)?,
             crate::db::payouts::org_payouts(conn, org_id)?,
-            crate::db::programs::current(conn)?,
+            crate::programs::current(conn)?,
         ))
     })
     .await?;
@@ -95,7 +95,7 @@ async fn connect(state: State, user: CurrentUser) -> Result<HttpResponse, AppErr
     let payer = payer(&state)?;
     let org_id = user.partner_org_id()?;
     let (account, country) = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let org = crate::db::partners::find(conn, program.id, org_id)?.ok_or(AppError::NotFound)?;
         Ok::<_, AppError>((
             crate::db::payouts::account_of(conn, org_id)?,

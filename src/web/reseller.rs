@@ -235,7 +235,7 @@ async fn agreement(
     let org_id = user.partner_org_id()?;
     let (program, due, kind) = db(&state.pool, move |conn| {
         Ok::<_, AppError>((
-            crate::db::programs::current(conn)?,
+            crate::programs::current(conn)?,
             crate::db::partners::agreement_due(conn, org_id)?,
             crate::db::partners::overview(conn, org_id)?
                 .ok_or(AppError::NotFound)?

@@ -107,7 +107,7 @@ async fn course_for(state: &State, user: &CurrentUser, id: i64) -> Result<Course
         return Err(AppError::NotFound);
     }
     db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::training::content(conn, program.id, id)
     })
     .await?

@@ -56,7 +56,7 @@ async fn stripe(
     // A checkout's click is found by its id: it has to be stored first.
     state.tracking.settle().await;
     let handled = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::stripe_events::handle(conn, &program, &event)
     })
     .await?;

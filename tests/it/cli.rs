@@ -300,7 +300,7 @@ async fn api_keys_are_printed_once_and_authenticate_the_api() {
     assert!(key.starts_with("ck_") && key.len() > 40, "{key}");
 
     let stored = app
-        .db(|conn| concord::db::api_keys::list(conn).unwrap())
+        .db(|conn| concord::programs::api_keys::list(conn).unwrap())
         .await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].name, "Web shop");

@@ -90,7 +90,7 @@ pub(crate) async fn register(
 /// Puts `org` in a new Gold tier with a 15% deal margin.
 pub(crate) async fn gold_tier(app: &TestApp, org: i64) {
     app.db(move |conn| {
-        let program = concord::db::programs::current(conn).unwrap();
+        let program = concord::programs::current(conn).unwrap();
         let zero = concord::domain::money::Money::new(0, program.currency());
         let gold = concord::domain::tier::TierDefinition {
             name: "Gold".into(),
@@ -145,7 +145,7 @@ pub(crate) async fn registered(browser: &Browser, customer: &str, website: &str)
 
 async fn deal(app: &TestApp, id: i64) -> concord::db::deals::Deal {
     app.db(move |conn| {
-        let program = concord::db::programs::current(conn).unwrap();
+        let program = concord::programs::current(conn).unwrap();
         concord::db::deals::find(conn, program.id, id)
             .unwrap()
             .unwrap()
@@ -262,7 +262,7 @@ async fn a_rep_registers_a_deal_with_custom_fields_and_every_error_keeps_the_for
     }
     let field_ids: Vec<i64> = app
         .db(|conn| {
-            let program = concord::db::programs::current(conn).unwrap();
+            let program = concord::programs::current(conn).unwrap();
             concord::db::deal_config::custom_fields(conn, program.id)
                 .unwrap()
                 .iter()
@@ -785,7 +785,7 @@ async fn stages_build_a_timeline_and_a_confirmed_win_writes_the_margin_once() {
     let id = approved(&app, &admin, &northwind.rep, "Acme", "acme.com").await;
     let proposal = app
         .db(|conn| {
-            let program = concord::db::programs::current(conn).unwrap();
+            let program = concord::programs::current(conn).unwrap();
             concord::db::deal_config::stages(conn, program.id).unwrap()[1].id
         })
         .await;
@@ -1024,7 +1024,7 @@ async fn the_pipeline_report_matches_a_hand_computed_fixture() {
     let lost = approved(&app, &admin, &contoso.rep, "Epsilon", "epsilon.example").await;
     let proposal = app
         .db(|conn| {
-            let program = concord::db::programs::current(conn).unwrap();
+            let program = concord::programs::current(conn).unwrap();
             concord::db::deal_config::stages(conn, program.id).unwrap()[1]
                 .id
                 .to_string()
@@ -1063,8 +1063,8 @@ async fn the_pipeline_report_matches_a_hand_computed_fixture() {
     decide(&admin, deal_id(&usd), "approve", "").await;
     // The program currency is EUR for this report.
     app.db(|conn| {
-        let program = concord::db::programs::current(conn).unwrap();
-        concord::db::programs::rename(
+        let program = concord::programs::current(conn).unwrap();
+        concord::programs::rename(
             conn,
             program.id,
             &program.name,

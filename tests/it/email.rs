@@ -566,7 +566,7 @@ async fn an_application_is_confirmed_to_the_applicant_and_announced_to_staff() {
     let org = applicant(&app).await;
     let base_url = app.address.clone();
     app.db(move |conn| {
-        let program = concord::db::programs::current(conn).unwrap();
+        let program = concord::programs::current(conn).unwrap();
         let listing = concord::db::partners::find(conn, program.id, org)
             .unwrap()
             .unwrap();

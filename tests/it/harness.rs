@@ -397,7 +397,7 @@ impl TestApp {
     ) -> i64 {
         let name = name.to_string();
         self.db(move |conn| {
-            let program = concord::db::programs::current(conn).unwrap();
+            let program = concord::programs::current(conn).unwrap();
             let org = concord::db::partners::insert(
                 conn,
                 &NewPartnerOrg {
@@ -435,7 +435,7 @@ impl TestApp {
 
     pub async fn partner_status(&self, org_id: i64) -> String {
         self.db(move |conn| {
-            let program = concord::db::programs::current(conn).unwrap();
+            let program = concord::programs::current(conn).unwrap();
             concord::db::partners::find(conn, program.id, org_id)
                 .unwrap()
                 .unwrap()
@@ -454,7 +454,7 @@ impl TestApp {
         adjust: impl FnOnce(&mut concord::domain::affiliate::AffiliateSettings) + Send + 'static,
     ) {
         self.db(move |conn| {
-            let program = concord::db::programs::current(conn).unwrap();
+            let program = concord::programs::current(conn).unwrap();
             let mut settings = concord::domain::affiliate::AffiliateSettings {
                 cookie_window_days: 30,
                 attribution_model: concord::domain::affiliate::AttributionModel::LastClick,
@@ -468,7 +468,7 @@ impl TestApp {
                 hold_days: 30,
             };
             adjust(&mut settings);
-            concord::db::programs::update_affiliate_settings(
+            concord::programs::update_affiliate_settings(
                 conn,
                 program.id,
                 &settings,
@@ -479,7 +479,7 @@ impl TestApp {
             // the terms afterwards).
             use concord::platform::db::schema::partner_orgs;
             use diesel::prelude::*;
-            let version = concord::db::programs::current(conn).unwrap().terms_version;
+            let version = concord::programs::current(conn).unwrap().terms_version;
             diesel::update(partner_orgs::table.filter(partner_orgs::kind.eq("affiliate")))
                 .set(partner_orgs::terms_version.eq(Some(version)))
                 .execute(conn)
@@ -495,8 +495,10 @@ impl TestApp {
             key[..11].to_string(),
             concord::platform::auth::token::hash_token(&key),
         );
-        self.db(move |conn| concord::db::api_keys::insert(conn, "tests", &prefix, &hash).unwrap())
-            .await;
+        self.db(move |conn| {
+            concord::programs::api_keys::insert(conn, "tests", &prefix, &hash).unwrap()
+        })
+        .await;
         key
     }
 

@@ -18,7 +18,7 @@ pub(crate) async fn tier(app: &TestApp, name: &str, rank: i64) -> i64 {
     let name = name.to_string();
     app.db(move |conn| {
         use concord::platform::db::schema::tiers;
-        let program = concord::db::programs::current(conn).unwrap();
+        let program = concord::programs::current(conn).unwrap();
         diesel::insert_into(tiers::table)
             .values((
                 tiers::program_id.eq(program.id),
@@ -308,7 +308,7 @@ async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
     portal.assert_contains("3,000.00 USD");
     let position = app
         .db(move |conn| {
-            let program = concord::db::programs::current(conn).unwrap();
+            let program = concord::programs::current(conn).unwrap();
             let fund = concord::db::mdf::find_fund(conn, program.id, fund)
                 .unwrap()
                 .unwrap();
@@ -612,7 +612,7 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
         .assert_contains("Claim approved: 750.00 USD will be paid with the next payout.");
     let position = app
         .db(move |conn| {
-            let program = concord::db::programs::current(conn).unwrap();
+            let program = concord::programs::current(conn).unwrap();
             let fund = concord::db::mdf::find_fund(conn, program.id, fund)
                 .unwrap()
                 .unwrap();
@@ -727,7 +727,7 @@ async fn funds_expire_at_period_end_and_claims_keep_their_deadline() {
     let org = northwind.org;
     let expired = app
         .db(move |conn| {
-            let program = concord::db::programs::current(conn).unwrap();
+            let program = concord::programs::current(conn).unwrap();
             let fund = concord::db::mdf::find_fund(conn, program.id, fund)
                 .unwrap()
                 .unwrap();
@@ -752,7 +752,7 @@ async fn won_deal(
     let customer = customer.to_string();
     app.db(move |conn| {
         use concord::platform::db::schema::deals;
-        let program = concord::db::programs::current(conn).unwrap();
+        let program = concord::programs::current(conn).unwrap();
         let now = concord::platform::db::now();
         let closed = now - Duration::days(closed_days_ago);
         diesel::insert_into(deals::table)

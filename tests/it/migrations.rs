@@ -46,7 +46,7 @@ fn every_migration_runs_up_down_and_up_again() {
             .len(),
         total
     );
-    concord::db::programs::current(&mut conn).expect("the schema works after the first run");
+    concord::programs::current(&mut conn).expect("the schema works after the first run");
     assert_eq!(
         concord::platform::db::revert_all_migrations(&mut conn)
             .unwrap()
@@ -54,7 +54,7 @@ fn every_migration_runs_up_down_and_up_again() {
         total
     );
     assert!(
-        concord::db::programs::current(&mut conn).is_err(),
+        concord::programs::current(&mut conn).is_err(),
         "reverting removes the tables"
     );
     assert_eq!(
@@ -63,6 +63,6 @@ fn every_migration_runs_up_down_and_up_again() {
             .len(),
         total
     );
-    let program = concord::db::programs::current(&mut conn).unwrap();
+    let program = concord::programs::current(&mut conn).unwrap();
     assert_eq!(program.currency, "USD");
 }

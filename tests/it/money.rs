@@ -175,7 +175,7 @@ async fn ten_parallel_refunds_of_six_on_a_ten_dollar_sale_one_succeeds_and_none_
 /// (kind, amount, status) of the ledger entries of one conversion, oldest first.
 async fn entries_of(app: &TestApp, external_id: &'static str) -> Vec<(String, i64, String)> {
     app.db(move |conn| {
-        let program = concord::db::programs::current(conn).unwrap();
+        let program = concord::programs::current(conn).unwrap();
         let sale = concord::db::conversions::find_by_external_id(conn, program.id, external_id)
             .unwrap()
             .unwrap();
@@ -719,7 +719,7 @@ async fn after_a_demotion_the_mdf_page_shows_nothing_available_rather_than_a_neg
         .assert_redirect(&format!("/admin/mdf/{id}"));
     let org = northwind.org;
     app.db(move |conn| {
-        let program = concord::db::programs::current(conn).unwrap();
+        let program = concord::programs::current(conn).unwrap();
         concord::db::partners::change_tier(
             conn,
             program.id,
@@ -976,7 +976,7 @@ async fn a_new_version_of_the_program_terms_asks_every_affiliate_to_accept_it() 
         .await
         .assert_redirect("/admin/settings");
     let version = app
-        .db(|conn| concord::db::programs::current(conn).unwrap().terms_version)
+        .db(|conn| concord::programs::current(conn).unwrap().terms_version)
         .await;
     p.partner
         .get("/portal/links")
@@ -1021,7 +1021,7 @@ async fn the_demo_affiliate_has_accepted_the_current_terms() {
                 .select((partner_orgs::id, partner_orgs::terms_version))
                 .first(conn)
                 .unwrap();
-            let current = concord::db::programs::current(conn).unwrap().terms_version;
+            let current = concord::programs::current(conn).unwrap().terms_version;
             let due = concord::db::partners::agreement_due(conn, affiliate).unwrap();
             (accepted, current, due)
         })

@@ -484,7 +484,7 @@ async fn killed_mid_batch(amounts: &[i64], answered: usize) {
             .unwrap();
         let conn = &mut pool.get().unwrap();
         concord::platform::db::run_migrations(conn).unwrap();
-        let program = concord::db::programs::current(conn).unwrap();
+        let program = concord::programs::current(conn).unwrap();
         concord::accounts::create(
             conn,
             &concord::accounts::NewAccount {

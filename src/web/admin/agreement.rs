@@ -26,7 +26,7 @@ struct AgreementPage {
 
 async fn show(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
-    let program = db(&state.pool, crate::db::programs::current).await?;
+    let program = db(&state.pool, crate::programs::current).await?;
     render(
         StatusCode::OK,
         &AgreementPage {
@@ -54,7 +54,7 @@ async fn save(
     require_admin(&user)?;
     let text = form.into_inner().text.trim().to_string();
     if text.chars().count() < 20 {
-        let program = db(&state.pool, crate::db::programs::current).await?;
+        let program = db(&state.pool, crate::programs::current).await?;
         let error = Some(
             "Write the agreement out (at least 20 characters); partners accept exactly this text."
                 .to_string(),
@@ -71,8 +71,8 @@ async fn save(
     }
     let actor = user.actor();
     let version = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
-        crate::db::programs::update_agreement(conn, program.id, &text, &actor)
+        let program = crate::programs::current(conn)?;
+        crate::programs::update_agreement(conn, program.id, &text, &actor)
     })
     .await?;
     session.success(format!("Agreement saved as version {version}. Reseller portals stay closed until each org accepts it."));

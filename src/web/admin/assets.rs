@@ -54,7 +54,7 @@ async fn assets_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (assets, courses) = db(&state.pool, |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         Ok::<_, diesel::result::Error>((
             crate::db::assets::list(conn, program.id)?,
             crate::db::training::list_courses(conn, program.id)?,
@@ -197,7 +197,7 @@ async fn create(
     let kinds = kinds.join(",");
     let actor = user.actor();
     db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let asset = NewAsset {
             title: &form.title,
             description: &form.description,

@@ -37,7 +37,7 @@ async fn list(
         .as_deref()
         .is_some_and(|f| f == "1" || f == "true");
     let conversions = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::conversions::list_for_review(conn, program.id, flagged_only)
     })
     .await?;

@@ -106,7 +106,7 @@ async fn settings_page(
     overrides: impl FnOnce(&mut SettingsPage),
 ) -> Result<SettingsPage, AppError> {
     let (program, stages, products, fields) = db(&state.pool, |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let stages = crate::db::deal_config::stages(conn, program.id)?;
         let products = crate::db::deal_config::products(conn, program.id)?;
         let fields = crate::db::deal_config::custom_fields(conn, program.id)?;
@@ -156,7 +156,7 @@ async fn save_settings(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let form = form.into_inner();
-    let program = db(&state.pool, crate::db::programs::current).await?;
+    let program = db(&state.pool, crate::programs::current).await?;
     let parsed = DealSettings::parse(
         &DealSettingsInput {
             sla_hours: &form.sla_hours,
@@ -210,7 +210,7 @@ async fn save_stages(
     };
     let actor = user.actor();
     let saved = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         Ok::<_, AppError>(crate::db::deal_config::save_stages(
             conn, program.id, &stages, &actor,
         ))
@@ -242,7 +242,7 @@ async fn save_products(
     }
     let actor = user.actor();
     db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::deal_config::save_products(conn, program.id, &names, &actor)
     })
     .await?;
@@ -292,7 +292,7 @@ async fn add_field(
     };
     let (actor, required) = (user.actor(), form.required.is_some());
     db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let options = if field_type == CustomFieldType::Select {
             options
         } else {
@@ -316,7 +316,7 @@ async fn remove_field(
     require_admin(&user)?;
     let (id, actor) = (path.into_inner(), user.actor());
     let removed = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::deal_config::remove_custom_field(conn, program.id, id, &actor)
     })
     .await?;
@@ -364,7 +364,7 @@ async fn accounts_page(
 ) -> Result<AccountsPage, AppError> {
     let search = q.clone();
     let (accounts, total) = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         Ok::<_, diesel::result::Error>((
             crate::db::deal_config::direct_accounts(conn, program.id, &search)?,
             crate::db::deal_config::count_direct_accounts(conn, program.id)?,
@@ -402,7 +402,7 @@ async fn store_accounts(
 ) -> Result<HttpResponse, AppError> {
     let actor = user.actor();
     let (added, skipped) = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::deal_config::add_direct_accounts(conn, program.id, &accounts, &actor)
     })
     .await?;
@@ -503,7 +503,7 @@ async fn remove_account(
 ) -> Result<HttpResponse, AppError> {
     let (id, actor) = (path.into_inner(), user.actor());
     let removed = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::deal_config::remove_direct_account(conn, program.id, id, &actor)
     })
     .await?;

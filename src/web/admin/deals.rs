@@ -11,10 +11,10 @@ use crate::db::deal_config::Stage;
 use crate::db::deals::{
     ConflictMatch, ConflictWith, Deal, DealError, DealEvent, DealFilter, DealRow, Extension,
 };
-use crate::db::programs::Program;
 use crate::domain::deal::{DealDecision, DealStatus, SlaClock};
 use crate::platform::db::{self, DbConn};
 use crate::platform::http::{db, page, redirect, render, AppError, PageContext, TypedSession};
+use crate::programs::Program;
 use crate::web::deals::{deals_csv, quarter_choices, DealListQuery};
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
@@ -53,7 +53,7 @@ struct QueuePage {
 
 async fn queue(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
     let (waiting, wins, extensions, sla_hours) = db(&state.pool, |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let at = db::now();
         let mut waiting = Vec::new();
         for row in crate::db::deals::queue(conn, program.id)? {
@@ -114,7 +114,7 @@ async fn load_all(
 ) -> Result<(Vec<DealRow>, Vec<Stage>, Vec<(i64, String)>), AppError> {
     let filter = query.filter(DealFilter::default(), problems);
     db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let rows = crate::db::deals::list(conn, program.id, &filter)?;
         let stages = crate::db::deal_config::stages(conn, program.id)?;
         let partners = crate::db::partners::list(conn, program.id, &Default::default())?
@@ -311,7 +311,7 @@ async fn load(
     typed: Typed,
 ) -> Result<DealPage, AppError> {
     let data = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let Some(deal) = crate::db::deals::find(conn, program.id, deal_id)? else {
             return Ok(None);
         };
@@ -387,7 +387,7 @@ async fn staff_move(
     work: impl FnOnce(&mut DbConn, &Program) -> Result<String, DealError> + Send + 'static,
 ) -> Result<HttpResponse, AppError> {
     let outcome = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         Ok::<_, AppError>(work(conn, &program))
     })
     .await?;

@@ -12,7 +12,6 @@ use crate::db::mdf::{
     AllocationTarget, AllocationView, Expiry, Fund, MdfError, MdfRequest, NewFund, OrgPosition,
     RequestRow,
 };
-use crate::db::programs::Program;
 use crate::db::tiers::Tier;
 use crate::domain::mdf::{parse_period, Decision, FundPosition, RequestStatus};
 use crate::domain::money::{percent_text, BasisPoints, Currency, Money};
@@ -20,6 +19,7 @@ use crate::platform::db::{self, DbConn};
 use crate::platform::http::{
     csv_field, db, page, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::programs::Program;
 use crate::web::guard::CurrentUser;
 use crate::web::mdf::RequestDetails;
 use crate::web::{Ctx, State};
@@ -70,7 +70,7 @@ struct QueuePage {
 
 async fn queue(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
     let (requests, claims, all) = db(&state.pool, |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let (requests, claims) = crate::db::mdf::queue(conn, program.id)?;
         let all = crate::db::mdf::all_requests(conn, program.id)?;
         Ok::<_, diesel::result::Error>((requests, claims, all))
@@ -132,7 +132,7 @@ async fn request_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (d, program) = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let request =
             crate::db::mdf::find_request(conn, program.id, id)?.ok_or(AppError::NotFound)?;
         Ok::<_, AppError>((RequestDetails::load(conn, request)?, program))
@@ -173,7 +173,7 @@ async fn staff_move(
     work: impl FnOnce(&mut DbConn, &Program) -> Result<String, MdfError> + Send + 'static,
 ) -> Result<HttpResponse, AppError> {
     let result = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         Ok::<_, AppError>(work(conn, &program))
     })
     .await?;
@@ -257,7 +257,7 @@ async fn decide_claim(
 }
 
 async fn proof(state: State, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
-    let program = db(&state.pool, crate::db::programs::current).await?;
+    let program = db(&state.pool, crate::programs::current).await?;
     crate::web::mdf::serve_proof(&state, program.id, None, path.into_inner()).await
 }
 
@@ -311,7 +311,7 @@ async fn budgets_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (funds, program) = db(&state.pool, |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let mut funds = Vec::new();
         for fund in crate::db::mdf::funds(conn, program.id)? {
             let mut total = FundPosition::default();
@@ -421,7 +421,7 @@ async fn create_fund(
     let from_tiers = form.from_tiers.is_some();
     let actor = user.actor();
     let created = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let fund = NewFund {
             name: &name,
             currency,
@@ -499,7 +499,7 @@ async fn save_settings(
     };
     let actor = user.actor();
     db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::mdf::save_settings(conn, &program, bps, days, &actor)
     })
     .await?;
@@ -539,7 +539,7 @@ async fn fund_page_with(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let page = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let fund = crate::db::mdf::find_fund(conn, program.id, id)?.ok_or(AppError::NotFound)?;
         let positions = crate::db::mdf::positions(conn, &fund, None)?;
         let mut total = FundPosition::default();
@@ -605,7 +605,7 @@ async fn set_allocation(
     }
     let (amount_raw, actor) = (form.amount.clone(), user.actor());
     let result = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let fund = crate::db::mdf::find_fund(conn, program.id, id)?.ok_or(AppError::NotFound)?;
         let amount = match Money::parse(&amount_raw, fund.currency()) {
             Ok(m) if m.minor >= 0 => m,
@@ -665,7 +665,7 @@ async fn remove_allocation(
     let (id, allocation) = path.into_inner();
     let actor = user.actor();
     let removed = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let fund = crate::db::mdf::find_fund(conn, program.id, id)?.ok_or(AppError::NotFound)?;
         Ok::<_, AppError>(crate::db::mdf::remove_allocation(
             conn, &fund, allocation, &actor,
@@ -737,7 +737,7 @@ impl MdfReport {
 async fn load_report(state: &State, query: &ReportQuery) -> Result<MdfReport, AppError> {
     let wanted = query.fund.trim().parse::<i64>().ok();
     db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let mut funds = Vec::new();
         let mut chosen = None;
         let mut by_partner = Vec::new();

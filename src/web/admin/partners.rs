@@ -74,7 +74,7 @@ async fn list(
     let mut problems = Vec::new();
     let filter = parse_filter(&query, &mut problems);
     let (tiers, partners) = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         Ok::<_, diesel::result::Error>((
             crate::db::tiers::list(conn, program.id)?,
             crate::db::partners::list(conn, program.id, &filter)?,
@@ -217,7 +217,7 @@ async fn decide(
     let reason = form.reason.clone();
     let base_url = state.settings.base_url.clone();
     let outcome = db(&state.pool, move |conn| {
-        let program_id = crate::db::programs::current(conn)?.id;
+        let program_id = crate::programs::current(conn)?.id;
         let notify = |conn: &mut db::DbConn, org: &_, from, to, reason: Option<&str>| {
             crate::email::notify::partner_decided(conn, &base_url, org, from, to, reason)
         };
@@ -277,7 +277,7 @@ async fn change_tier(
     if form.tier_id.trim() == "auto" {
         let actor = user.actor();
         let found = db(&state.pool, move |conn| {
-            let program_id = crate::db::programs::current(conn)?.id;
+            let program_id = crate::programs::current(conn)?.id;
             crate::db::placement::return_to_automatic(conn, program_id, org_id, &actor)
         })
         .await?;
@@ -312,7 +312,7 @@ async fn change_tier(
     let reason = form.reason.clone();
     let outcome = db(&state.pool, move |conn| {
         use diesel::Connection;
-        let program_id = crate::db::programs::current(conn)?.id;
+        let program_id = crate::programs::current(conn)?.id;
         Ok::<_, AppError>(conn.transaction(|conn| {
             crate::db::partners::change_tier(conn, program_id, org_id, to_tier, &reason, &actor)?;
             crate::db::placement::set_override(conn, org_id, true, hold_until)?;
@@ -361,7 +361,7 @@ async fn assign_coupon(
         Ok((code, key)) => {
             let actor = user.actor();
             let assigned = db(&state.pool, move |conn| {
-                let program_id = crate::db::programs::current(conn)?.id;
+                let program_id = crate::programs::current(conn)?.id;
                 let partner = crate::db::partners::find(conn, program_id, org_id)?
                     .ok_or(AppError::NotFound)?;
                 Ok::<_, AppError>(crate::db::coupons::assign(

@@ -84,7 +84,7 @@ async fn overview_page(
 ) -> Result<HttpResponse, AppError> {
     let stripe_configured = state.payer.is_some();
     let (lines, runs, program) = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let lines = crate::db::payouts::preview(
             conn,
             &program,
@@ -153,7 +153,7 @@ async fn start(
     let stripe_configured = state.payer.is_some();
     let actor = user.actor();
     let started = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         Ok::<_, AppError>(crate::db::payouts::start_run(
             conn,
             &program,
@@ -197,7 +197,7 @@ async fn save_settings(
     web::Form(form): web::Form<SettingsForm>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
-    let program = db(&state.pool, crate::db::programs::current).await?;
+    let program = db(&state.pool, crate::programs::current).await?;
     let mut errors = FieldErrors::default();
     let minimum = match Money::parse(&form.minimum, program.currency()) {
         Ok(m) if m.minor >= 0 => Some(m.minor),
@@ -284,7 +284,7 @@ async fn load_run(
     id: i64,
 ) -> Result<(PayoutRun, Vec<(Payout, String, String)>), AppError> {
     db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let run = crate::db::payouts::find_run(conn, program.id, id)?.ok_or(AppError::NotFound)?;
         let payouts = crate::db::payouts::run_payouts(conn, id)?;
         Ok::<_, AppError>((run, payouts))
@@ -374,7 +374,7 @@ async fn settle(
     }
     let (actor, base_url) = (user.actor(), state.settings.base_url.clone());
     let result = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let notify = |conn: &mut crate::platform::db::DbConn, payout: &_| {
             crate::email::notify::payout_statement(conn, &base_url, payout)
         };

@@ -84,7 +84,7 @@ pub async fn run(
     viewer: Option<crate::db::deals::Viewer>,
 ) -> Result<Pipeline, AppError> {
     db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let (facts, other_currencies) =
             crate::db::deals::facts(conn, program.id, &program.currency, viewer.as_ref())?;
         let now = crate::platform::db::now();

@@ -64,7 +64,7 @@ async fn run(state: &State, query: &ReportQuery) -> Result<Report, AppError> {
             .expect("midnight"),
     );
     let (currency, mut rows) = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let rows =
             crate::db::reports::partner_figures(conn, program.id, &program.currency, start, end)?;
         Ok::<_, diesel::result::Error>((program.currency(), rows))

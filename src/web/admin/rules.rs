@@ -86,7 +86,7 @@ async fn rules_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (program, rows, tiers) = db(&state.pool, |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let rows = crate::db::rules::list(conn, program.id)?;
         let tiers = crate::db::tiers::list(conn, program.id)?;
         Ok::<_, diesel::result::Error>((program, rows, tiers))
@@ -149,7 +149,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let form = form.into_inner();
-    let program = db(&state.pool, crate::db::programs::current).await?;
+    let program = db(&state.pool, crate::programs::current).await?;
     let tier_id = form.tier_id.trim().parse::<i64>().ok();
     let parsed = Rule::parse(
         &RuleInput {
@@ -200,7 +200,7 @@ async fn move_up(
     let rule_id = path.into_inner();
     let actor = user.actor();
     let moved = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::rules::move_up(conn, program.id, rule_id, &actor)
     })
     .await?;

@@ -59,7 +59,7 @@ impl SettingsPage {
 
 async fn show(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
-    let program = db(&state.pool, crate::db::programs::current).await?;
+    let program = db(&state.pool, crate::programs::current).await?;
     let form = SettingsForm {
         cookie_window_days: program.cookie_window_days.to_string(),
         attribution_model: program.attribution_model.clone(),
@@ -107,7 +107,7 @@ async fn save(
     let settings = match parsed {
         Ok(settings) => settings,
         Err(errors) => {
-            let program = db(&state.pool, crate::db::programs::current).await?;
+            let program = db(&state.pool, crate::programs::current).await?;
             let page = SettingsPage {
                 ctx,
                 form,
@@ -119,8 +119,8 @@ async fn save(
     };
     let actor = user.actor();
     db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
-        crate::db::programs::update_affiliate_settings(conn, program.id, &settings, &actor)
+        let program = crate::programs::current(conn)?;
+        crate::programs::update_affiliate_settings(conn, program.id, &settings, &actor)
     })
     .await?;
     state.tracking.invalidate_settings();

@@ -126,7 +126,7 @@ async fn tiers_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (program, tiers) = db(&state.pool, |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let tiers = crate::db::tiers::list(conn, program.id)?;
         Ok::<_, diesel::result::Error>((program, tiers))
     })
@@ -170,9 +170,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let form = form.into_inner();
-    let currency = db(&state.pool, crate::db::programs::current)
-        .await?
-        .currency();
+    let currency = db(&state.pool, crate::programs::current).await?.currency();
     let definition = match form.parse(currency) {
         Ok(definition) => definition,
         Err(errors) => {
@@ -189,7 +187,7 @@ async fn create(
     };
     let actor = user.actor();
     let created = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         Ok::<_, AppError>(crate::db::tiers::create(
             conn,
             program.id,
@@ -236,7 +234,7 @@ async fn edit(
     require_admin(&user)?;
     let tier_id = path.into_inner();
     let (program, tier) = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let tier = crate::db::tiers::find(conn, program.id, tier_id)?;
         Ok::<_, diesel::result::Error>((program, tier))
     })
@@ -263,7 +261,7 @@ async fn update(
     require_admin(&user)?;
     let tier_id = path.into_inner();
     let form = form.into_inner();
-    let program = db(&state.pool, crate::db::programs::current).await?;
+    let program = db(&state.pool, crate::programs::current).await?;
     let refuse = |ctx, form, errors| {
         render(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -315,7 +313,7 @@ async fn delete(
     let tier_id = path.into_inner();
     let actor = user.actor();
     let deleted = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         Ok::<_, AppError>(crate::db::tiers::delete(
             conn,
             program.id,

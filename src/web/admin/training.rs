@@ -64,7 +64,7 @@ async fn training_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let courses = db(&state.pool, |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::training::list_courses(conn, program.id)
     })
     .await?;
@@ -169,7 +169,7 @@ async fn create(
         user.actor(),
     );
     let id = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let course = NewCourse {
             title: &title,
             summary: &summary,
@@ -196,7 +196,7 @@ struct CoursePage {
 
 async fn load(state: &State, id: i64) -> Result<CourseContent, AppError> {
     db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::training::content(conn, program.id, id)
     })
     .await?

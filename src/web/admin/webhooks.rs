@@ -51,7 +51,7 @@ async fn list_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let endpoints = db(&state.pool, |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::webhooks::endpoints(conn, program.id)
     })
     .await?;
@@ -122,7 +122,7 @@ async fn create(
     }
     let actor = user.actor();
     let (id, _) = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let events: Vec<&str> = chosen.iter().map(String::as_str).collect();
         crate::db::webhooks::create_endpoint(conn, program.id, &url, &events, &actor)
     })
@@ -148,7 +148,7 @@ async fn show(
     require_admin(&user)?;
     let id = path.into_inner();
     let (endpoint, deliveries) = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         let endpoint =
             crate::db::webhooks::find_endpoint(conn, program.id, id)?.ok_or(AppError::NotFound)?;
         Ok::<_, AppError>((endpoint, crate::db::webhooks::deliveries(conn, id)?))
@@ -176,7 +176,7 @@ async fn set_active(
     require_admin(&user)?;
     let (id, active, actor) = (path.into_inner(), form.active == "on", user.actor());
     let found = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::webhooks::set_active(conn, program.id, id, active, &actor)
     })
     .await?;
@@ -200,7 +200,7 @@ async fn replay(
     require_admin(&user)?;
     let (id, actor) = (path.into_inner(), user.actor());
     let endpoint = db(&state.pool, move |conn| {
-        let program = crate::db::programs::current(conn)?;
+        let program = crate::programs::current(conn)?;
         crate::db::webhooks::replay(conn, program.id, id, &actor)
     })
     .await?
