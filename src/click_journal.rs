@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::db;
 use crate::db::clicks::NewClick;
-use crate::db::{self};
 use crate::platform::db::DbPool;
 
 /// The size of a segment file, reserved on disk when it is created, so writing into its mapping never needs space

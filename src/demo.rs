@@ -4,6 +4,7 @@
 
 use diesel::Connection;
 
+use crate::accounts::role::Role;
 use crate::accounts::{self, NewAccount};
 use crate::db::links::{self, NewLink};
 use crate::db::partners::{self, NewPartnerOrg};
@@ -13,7 +14,6 @@ use crate::domain::commission::{RateType, Recurrence, Rule};
 use crate::domain::conversion::ConversionKind;
 use crate::domain::money::Currency;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
-use crate::domain::role::Role;
 use crate::domain::tier::{TierDefinition, TierInput};
 use crate::platform::audit::Actor;
 use crate::platform::auth::token::new_token;

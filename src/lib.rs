@@ -2,7 +2,6 @@
 //! PostgreSQL.
 
 pub mod accounts;
-pub mod auth;
 pub mod click_journal;
 pub mod config;
 pub mod db;

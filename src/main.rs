@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use concord::accounts::role::Role;
 use concord::accounts::{self, NewAccount};
 use concord::config::Settings;
-use concord::domain::role::Role;
 use concord::startup;
 
 #[derive(Parser)]

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::config::Settings;
-use crate::db::{self};
+use crate::db;
 use crate::platform::db::{DbConn, DbPool};
 use crate::stripe::Stripe;
 

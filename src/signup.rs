@@ -3,11 +3,11 @@
 
 use diesel::Connection;
 
+use crate::accounts::role::Role;
+use crate::accounts::store::users::{self, NewUser};
 use crate::db::links;
 use crate::db::partners::{self, NewPartnerOrg};
-use crate::db::users::{self, NewUser};
 use crate::domain::partner::{PartnerKind, PartnerStatus};
-use crate::domain::role::Role;
 use crate::email::notify;
 use crate::platform::db::{is_unique_violation, DbConn};
 use crate::platform::mail::NotifyError;

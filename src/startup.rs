@@ -17,7 +17,6 @@ use std::sync::Arc;
 use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::config::Settings;
-use crate::db::{self};
 use crate::platform::db::DbPool;
 use crate::platform::http::throttle::IpThrottle;
 use crate::platform::http::{csrf, AppError};
@@ -88,7 +87,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     crate::platform::db::run(&pool, forget_expired)
         .await
         .context("cannot tidy sessions")?;
-    let setup_url = crate::platform::db::run(&pool, db::setup::open_if_no_admin)
+    let setup_url = crate::platform::db::run(&pool, crate::accounts::setup::open_if_no_admin)
         .await
         .context("cannot prepare first-run setup")?
         .map(|token| format!("{}/setup?token={token}", settings.base_url));
@@ -208,8 +207,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
 /// Drops sessions past their end and sign-in attempts too old to count, so neither table grows without bound.
 fn forget_expired(conn: &mut crate::platform::db::DbConn) -> diesel::QueryResult<()> {
     let now = crate::platform::db::now();
-    db::sessions::prune_expired(conn, now)?;
-    db::login_attempts::prune(conn, crate::domain::login_throttle::window_start(now))?;
+    crate::accounts::store::sessions::prune_expired(conn, now)?;
+    crate::accounts::store::login_attempts::prune(
+        conn,
+        crate::accounts::login_throttle::window_start(now),
+    )?;
     Ok(())
 }
 

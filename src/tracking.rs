@@ -18,9 +18,9 @@ use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
 
 use crate::click_journal::{recover_abandoned_segments, ClickJournal};
+use crate::db;
 use crate::db::clicks::NewClick;
 use crate::db::links::LinkTarget;
-use crate::db::{self};
 use crate::domain::affiliate::{is_bot, ClickFilter, DestinationTemplate};
 use crate::platform::db::DbPool;
 

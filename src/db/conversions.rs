@@ -4,7 +4,8 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::{clicks, coupons, customers, users};
+use super::{clicks, coupons, customers};
+use crate::accounts::store::users;
 use crate::domain::attribution::{attribute, AttributedBy, Evidence};
 pub use crate::domain::conversion::{ConversionKind, ReviewStatus};
 use crate::domain::fraud::{flags, FraudFacts};

@@ -336,7 +336,7 @@ pub struct PartnerOverview {
     pub org: PartnerOrg,
     pub tier: Option<super::tiers::Tier>,
     pub program: crate::programs::Program,
-    pub users: Vec<super::users::User>,
+    pub users: Vec<crate::accounts::store::users::User>,
 }
 
 pub fn overview(conn: &mut DbConn, org_id: i64) -> QueryResult<Option<PartnerOverview>> {
@@ -348,7 +348,7 @@ pub fn overview(conn: &mut DbConn, org_id: i64) -> QueryResult<Option<PartnerOve
         Some(tier_id) => super::tiers::find(conn, program.id, tier_id)?,
         None => None,
     };
-    let users = super::users::list_for_org(conn, org_id)?;
+    let users = crate::accounts::store::users::list_for_org(conn, org_id)?;
     Ok(Some(PartnerOverview {
         org: listing.org,
         tier,

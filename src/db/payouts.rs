@@ -899,7 +899,7 @@ pub fn run_payouts(conn: &mut DbConn, run_id: i64) -> QueryResult<Vec<(Payout, S
         .load(conn)?;
     let mut out = Vec::new();
     for (payout, name) in rows {
-        let email = super::users::org_contacts(conn, payout.partner_org_id)?
+        let email = crate::accounts::store::users::org_contacts(conn, payout.partner_org_id)?
             .into_iter()
             .next()
             .map(|u| u.email)

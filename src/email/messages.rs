@@ -73,35 +73,6 @@ email_message!(
     "email/partner_suspended/body.html"
 );
 
-pub struct PasswordReset {
-    pub frame: Frame,
-    pub name: String,
-    pub reset_url: String,
-    pub valid_minutes: i64,
-}
-email_message!(
-    PasswordReset,
-    "password_reset",
-    "email/password_reset/subject.txt",
-    "email/password_reset/body.txt",
-    "email/password_reset/body.html"
-);
-
-pub struct TeamInvitation {
-    pub frame: Frame,
-    pub org_name: String,
-    pub inviter_name: String,
-    pub accept_url: String,
-    pub valid_days: i64,
-}
-email_message!(
-    TeamInvitation,
-    "team_invitation",
-    "email/team_invitation/subject.txt",
-    "email/team_invitation/body.txt",
-    "email/team_invitation/body.html"
-);
-
 pub struct TierWarning {
     pub frame: Frame,
     pub org_name: String,
@@ -232,6 +203,7 @@ email_message!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounts::notices::{PasswordReset, TeamInvitation};
 
     fn frame() -> Frame {
         Frame {

@@ -2,19 +2,16 @@
 //! message; if the process dies after commit, the outbox job still delivers it.
 
 use super::messages::*;
+use crate::accounts::store::users::{self, User};
 use crate::db::partners::PartnerOrg;
-use crate::db::users;
-use crate::db::users::User;
 use crate::domain::partner::PartnerStatus;
 use crate::platform::db::DbConn;
 use crate::platform::mail::NotifyError;
 use crate::platform::outbox;
 use crate::programs;
 
-pub const RESET_VALID_MINUTES: i64 = 60;
 /// How long before expiry a certification holder is reminded.
 pub const CERTIFICATION_REMINDER_DAYS: i64 = 30;
-pub const INVITATION_VALID_DAYS: i64 = 7;
 
 fn frame(conn: &mut DbConn, base_url: &str) -> Result<Frame, NotifyError> {
     Ok(Frame {
@@ -101,43 +98,6 @@ pub fn application_submitted(
         };
         outbox::enqueue(conn, &new.render(&staff.email)?)?;
     }
-    Ok(())
-}
-
-pub fn password_reset(
-    conn: &mut DbConn,
-    base_url: &str,
-    user: &User,
-    token: &str,
-) -> Result<(), NotifyError> {
-    let frame = frame(conn, base_url)?;
-    let email = PasswordReset {
-        reset_url: frame.link(&format!("/password-reset/{token}")),
-        frame,
-        name: user.name().to_string(),
-        valid_minutes: RESET_VALID_MINUTES,
-    };
-    outbox::enqueue(conn, &email.render(&user.email)?)?;
-    Ok(())
-}
-
-pub fn team_invitation(
-    conn: &mut DbConn,
-    base_url: &str,
-    org_name: &str,
-    inviter: &User,
-    invitee_email: &str,
-    token: &str,
-) -> Result<(), NotifyError> {
-    let frame = frame(conn, base_url)?;
-    let email = TeamInvitation {
-        accept_url: frame.link(&format!("/invitations/{token}")),
-        frame,
-        org_name: org_name.to_string(),
-        inviter_name: inviter.name().to_string(),
-        valid_days: INVITATION_VALID_DAYS,
-    };
-    outbox::enqueue(conn, &email.render(invitee_email)?)?;
     Ok(())
 }
 
@@ -278,7 +238,7 @@ pub fn deal_notice(
         .map(|u| vec![u.email])
         .unwrap_or_default();
     for admin in users::org_contacts(conn, deal.partner_org_id)? {
-        if admin.role() == crate::domain::role::Role::PartnerAdmin
+        if admin.role() == crate::accounts::role::Role::PartnerAdmin
             && !recipients.contains(&admin.email)
         {
             recipients.push(admin.email);

@@ -93,3 +93,11 @@ pub fn update_agreement(
         Ok(version)
     })
 }
+
+/// What every email needs: the program's name and where the install lives.
+pub fn mail_frame(conn: &mut DbConn, base_url: &str) -> QueryResult<crate::platform::mail::Frame> {
+    Ok(crate::platform::mail::Frame {
+        program_name: current(conn)?.name,
+        base_url: base_url.to_string(),
+    })
+}

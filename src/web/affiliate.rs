@@ -7,7 +7,7 @@ use serde::Deserialize;
 use validator::Validate;
 
 use super::{Ctx, State};
-use crate::auth::login;
+use crate::accounts::login;
 use crate::db::links::{LinkStats, LinkWriteError, NewLink};
 use crate::domain::affiliate::{check_destination, check_slug};
 use crate::domain::email::EmailAddress;

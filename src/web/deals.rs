@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::{Ctx, State};
+use crate::accounts::role::Role;
 use crate::db::deal_config::{CustomField, Stage};
 use crate::db::deals::{
     CustomValue, Deal, DealError, DealEvent, DealFilter, DealRow, Extension, Progress,
@@ -21,7 +22,6 @@ use crate::domain::deal::{
 };
 use crate::domain::email::EmailAddress;
 use crate::domain::money::Money;
-use crate::domain::role::Role;
 use crate::platform::http::{
     csv_field, db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
@@ -238,7 +238,7 @@ async fn load_list(
         let rows = crate::db::deals::list(conn, program_id, &filter)?;
         let stages = crate::db::deal_config::stages(conn, program_id)?;
         let owners = if show_owners {
-            crate::db::users::list_for_org(conn, org_id)?
+            crate::accounts::store::users::list_for_org(conn, org_id)?
                 .into_iter()
                 .map(|u| (u.id, u.name().to_string()))
                 .collect()

@@ -8,8 +8,8 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::db::users::User;
-use crate::domain::role::Role;
+use crate::accounts::role::Role;
+use crate::accounts::store::users::User;
 use crate::platform::auth::token::hash_token;
 use crate::platform::db;
 use crate::platform::http::{db, AppError, TypedSession};
@@ -32,7 +32,7 @@ pub async fn load_user(req: &HttpRequest) -> Result<Option<User>, AppError> {
                 .clone();
             let token_hash = hash_token(&token);
             db(&state.pool, move |conn| {
-                crate::db::sessions::find_user(conn, &token_hash, db::now())
+                crate::accounts::store::sessions::find_user(conn, &token_hash, db::now())
             })
             .await?
         }

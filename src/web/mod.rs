@@ -1,22 +1,19 @@
 //! The web layer: one module per area, routes registered here. Handlers stay thin: extract, authorize, call one
 //! domain or repository function (through `db`), render.
 
+pub mod accounts;
 pub mod admin;
 pub mod affiliate;
 pub mod api;
-pub mod auth;
 pub mod content;
 pub mod deals;
 pub mod earnings;
 pub mod guard;
 pub mod mdf;
-pub mod password;
 pub mod payouts;
 pub mod portal;
 pub mod public;
 pub mod reseller;
-pub mod setup;
-pub mod team;
 pub mod tracking;
 pub mod training;
 pub mod webhooks;
@@ -107,13 +104,13 @@ pub fn screen_signup(
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(public::routes)
         .configure(assets::routes)
-        .configure(auth::routes)
-        .configure(password::routes)
-        .configure(team::public_routes)
+        .configure(accounts::login::routes)
+        .configure(accounts::password::routes)
+        .configure(accounts::team::public_routes)
         .configure(affiliate::public_routes)
         .configure(reseller::public_routes)
         .configure(training::public_routes)
-        .configure(setup::routes)
+        .configure(accounts::setup::routes)
         .configure(api::routes)
         .configure(webhooks::routes)
         .configure(portal::routes)

@@ -6,9 +6,9 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::{Ctx, State};
+use crate::accounts::role::Role;
 use crate::db::ledger::{Balance, LedgerEntry};
 use crate::db::payouts::{Payout, PayoutAccount};
-use crate::domain::role::Role;
 use crate::platform::http::{db, page, redirect, AppError, PageContext, TypedSession};
 use crate::web::guard::CurrentUser;
 

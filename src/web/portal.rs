@@ -17,7 +17,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/portal")
             .wrap(from_fn(require_partner))
             .route("", web::get().to(dashboard))
-            .configure(super::team::portal_routes)
+            .configure(crate::web::accounts::team::portal_routes)
             .configure(super::affiliate::portal_routes)
             .configure(super::earnings::portal_routes)
             .configure(super::reseller::portal_routes)
@@ -83,7 +83,7 @@ async fn dashboard(
         let viewer = crate::db::deals::Viewer {
             org_id,
             user_id: user.0.id,
-            manages_org: user.role() == crate::domain::role::Role::PartnerAdmin,
+            manages_org: user.role() == crate::accounts::role::Role::PartnerAdmin,
             reps_see_org: partner.program.deal_reps_see_org,
         };
         Some(super::admin::pipeline::run(&state, Some(viewer)).await?)

@@ -8,11 +8,11 @@ use serde::Deserialize;
 use validator::Validate;
 
 use super::{Ctx, State};
-use crate::auth::login;
+use crate::accounts::login;
+use crate::accounts::role::Role;
 use crate::domain::email::EmailAddress;
 use crate::domain::partner::normalise_domain;
 use crate::domain::reseller::{CompanySize, PartnerType};
-use crate::domain::role::Role;
 use crate::platform::auth::password;
 use crate::platform::http::{
     client_ip, db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,

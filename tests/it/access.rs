@@ -1,8 +1,8 @@
 //! Who may see what, CSRF, the shell's error pages and the health check.
 
 use crate::harness::{TestApp, TestDatabase, PASSWORD};
+use concord::accounts::role::Role;
 use concord::domain::partner::{PartnerKind, PartnerStatus};
-use concord::domain::role::Role;
 use reqwest::StatusCode;
 
 #[tokio::test]

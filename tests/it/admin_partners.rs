@@ -193,7 +193,7 @@ async fn a_tier_change_needs_a_reason_and_is_kept_in_history_and_audit() {
     // The partner sees the tier and its benefits.
     app.create_user(
         "pa@northwind.test",
-        concord::domain::role::Role::PartnerAdmin,
+        concord::accounts::role::Role::PartnerAdmin,
         Some(org),
     )
     .await;

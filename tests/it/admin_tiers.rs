@@ -1,8 +1,8 @@
 //! Tiers CRUD: admins change them, managers only look.
 
 use crate::harness::{TestApp, PASSWORD};
+use concord::accounts::role::Role;
 use concord::domain::partner::{PartnerKind, PartnerStatus};
-use concord::domain::role::Role;
 use reqwest::StatusCode;
 
 #[tokio::test]

@@ -97,7 +97,7 @@ async fn a_duplicate_email_gets_a_clear_message() {
     app.affiliate_program(false, |_| {}).await;
     app.create_user(
         "bo@brightdeals.example",
-        concord::domain::role::Role::Admin,
+        concord::accounts::role::Role::Admin,
         None,
     )
     .await;
@@ -177,7 +177,7 @@ async fn honeypot_signups_create_nothing_and_floods_are_throttled() {
         .assert_redirect("/");
     assert!(
         app.db(
-            |conn| concord::db::users::find_by_email(conn, "bot@spam.example")
+            |conn| concord::accounts::store::users::find_by_email(conn, "bot@spam.example")
                 .unwrap()
                 .is_none()
         )

@@ -5,8 +5,8 @@
 
 use crate::harness::{Browser, TestApp, PASSWORD};
 use chrono::{Duration, NaiveDateTime};
+use concord::accounts::role::Role;
 use concord::domain::partner::{PartnerKind, PartnerStatus};
-use concord::domain::role::Role;
 use reqwest::StatusCode;
 
 pub(crate) struct Reseller {

@@ -4,8 +4,8 @@ use std::process::Command;
 
 use crate::harness::{TestApp, PASSWORD};
 use crate::smtp_sink::SmtpSink;
+use concord::accounts::role::Role;
 use concord::domain::partner::{PartnerKind, PartnerStatus};
-use concord::domain::role::Role;
 use reqwest::StatusCode;
 
 async fn app_sending_to(sink: &SmtpSink) -> TestApp {
@@ -570,7 +570,7 @@ async fn an_application_is_confirmed_to_the_applicant_and_announced_to_staff() {
         let listing = concord::db::partners::find(conn, program.id, org)
             .unwrap()
             .unwrap();
-        let owner = concord::db::users::find_by_email(conn, "owner@contoso.test")
+        let owner = concord::accounts::store::users::find_by_email(conn, "owner@contoso.test")
             .unwrap()
             .unwrap();
         concord::email::notify::application_submitted(conn, &base_url, &listing.org, &owner)

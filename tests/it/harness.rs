@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
+use concord::accounts::role::Role;
 use concord::accounts::{self, NewAccount};
 use concord::config::{DatabaseUrl, Settings};
 use concord::db::partners::NewPartnerOrg;
 use concord::domain::partner::{PartnerKind, PartnerStatus};
-use concord::domain::role::Role;
 use concord::platform::db::{DbConn, DbPool};
 use diesel::Connection;
 use reqwest::cookie::Jar;
@@ -511,8 +511,12 @@ impl TestApp {
                 concord::domain::partner::PartnerStatus::Approved,
             )
             .await;
-        self.create_user(email, concord::domain::role::Role::PartnerAdmin, Some(org))
-            .await;
+        self.create_user(
+            email,
+            concord::accounts::role::Role::PartnerAdmin,
+            Some(org),
+        )
+        .await;
         let code = code.to_string();
         let link_code = code.clone();
         self.db(move |conn| {

@@ -142,7 +142,7 @@ async fn affiliate_joins_is_approved_shares_a_link_and_sees_the_click_sale_and_c
     crate::commissions::sales_rule(&app, 1_000).await;
     app.create_user(
         "admin@example.test",
-        concord::domain::role::Role::Admin,
+        concord::accounts::role::Role::Admin,
         None,
     )
     .await;

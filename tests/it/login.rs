@@ -1,7 +1,7 @@
 //! Signing in and out, throttling, and first-run setup through the browser.
 
 use crate::harness::{TestApp, PASSWORD};
-use concord::domain::role::Role;
+use concord::accounts::role::Role;
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -200,7 +200,7 @@ async fn setup_link_creates_the_first_admin_once() {
     );
     let second_exists = app
         .db(|conn| {
-            concord::db::users::find_by_email(conn, "second@example.test")
+            concord::accounts::store::users::find_by_email(conn, "second@example.test")
                 .unwrap()
                 .is_some()
         })

@@ -5,8 +5,8 @@
 
 use crate::harness::{Browser, Page, TestApp, PASSWORD};
 use chrono::Duration;
+use concord::accounts::role::Role;
 use concord::domain::partner::{PartnerKind, PartnerStatus};
-use concord::domain::role::Role;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 

@@ -6,9 +6,9 @@
 use crate::harness::{Browser, Page, TestApp, PASSWORD};
 use crate::payouts::{app_with, connect_ready, ledger, start};
 use crate::stripe_fake::FakeStripe;
+use concord::accounts::role::Role;
 use concord::domain::ledger::{EntryKind, EntryStatus};
 use concord::domain::partner::{PartnerKind, PartnerStatus};
-use concord::domain::role::Role;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

@@ -5,9 +5,9 @@
 
 use crate::harness::{Browser, Page, TestApp, TestDatabase, PASSWORD};
 use crate::stripe_fake::{FakeStripe, SECRET_KEY};
+use concord::accounts::role::Role;
 use concord::domain::ledger::{EntryKind, EntryStatus};
 use concord::domain::partner::{PartnerKind, PartnerStatus};
-use concord::domain::role::Role;
 use diesel::prelude::*;
 use reqwest::StatusCode;
 

@@ -1,8 +1,8 @@
 //! Reseller onboarding: the application, the partner agreement gate, and team management across org boundaries.
 
 use crate::harness::{TestApp, PASSWORD};
+use concord::accounts::role::Role;
 use concord::domain::partner::{PartnerKind, PartnerStatus};
-use concord::domain::role::Role;
 use reqwest::StatusCode;
 
 fn application<'a>(email: &'a str) -> Vec<(&'a str, &'a str)> {

@@ -242,7 +242,7 @@ async fn estate(names: &[&str]) -> Estate {
         let colleague = app
             .create_user(
                 &format!("rep@{}.test", name.to_lowercase()),
-                concord::domain::role::Role::PartnerUser,
+                concord::accounts::role::Role::PartnerUser,
                 Some(partner.org),
             )
             .await;
@@ -701,7 +701,7 @@ async fn redirects_go_only_to_the_stored_destination_or_a_local_path() {
 
     app.create_user(
         "next@example.test",
-        concord::domain::role::Role::Admin,
+        concord::accounts::role::Role::Admin,
         None,
     )
     .await;

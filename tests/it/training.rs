@@ -2,8 +2,8 @@
 //! expiry and its reminder, and certified reps counting toward tiers.
 
 use crate::harness::{TestApp, PASSWORD};
+use concord::accounts::role::Role;
 use concord::domain::partner::{PartnerKind, PartnerStatus};
-use concord::domain::role::Role;
 use reqwest::StatusCode;
 
 /// Reps of the org holding a valid certification now.

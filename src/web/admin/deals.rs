@@ -317,7 +317,7 @@ async fn load(
         };
         let at = db::now();
         let partner = crate::db::partners::overview(conn, deal.partner_org_id)?;
-        let owner = crate::db::users::find(conn, deal.registered_by_user_id)?
+        let owner = crate::accounts::store::users::find(conn, deal.registered_by_user_id)?
             .map(|u| format!("{} <{}>", u.name(), u.email))
             .unwrap_or_default();
         let stage_name = crate::db::deal_config::stages(conn, program.id)?

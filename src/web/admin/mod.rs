@@ -25,7 +25,7 @@ pub mod webhooks;
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
-use crate::domain::role::Role;
+use crate::accounts::role::Role;
 use crate::platform::http::AppError;
 use crate::web::guard::{require_staff, CurrentUser};
 

@@ -5,12 +5,12 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Ctx, State};
-use crate::auth::login::{self, LoginOutcome};
+use crate::accounts::login::{self, LoginOutcome};
 use crate::domain::email::EmailAddress;
 use crate::platform::auth::token::hash_token;
 use crate::platform::http::{db, redirect, render, safe_next, AppError, PageContext, TypedSession};
 use crate::web::guard::MaybeUser;
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::get().to(login_form))
@@ -32,7 +32,7 @@ struct NextQuery {
     next: Option<String>,
 }
 
-fn home_of(user: &crate::db::users::User) -> &'static str {
+fn home_of(user: &crate::accounts::store::users::User) -> &'static str {
     if user.role().is_staff() {
         "/admin"
     } else {
@@ -140,7 +140,7 @@ async fn logout(state: State, session: TypedSession) -> Result<HttpResponse, App
     if let Some(token) = session.session_token() {
         let token_hash = hash_token(&token);
         db(&state.pool, move |conn| {
-            crate::db::sessions::delete(conn, &token_hash)
+            crate::accounts::store::sessions::delete(conn, &token_hash)
         })
         .await?;
     }

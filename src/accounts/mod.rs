@@ -1,9 +1,18 @@
-//! Creating accounts outside the web forms: the CLI's `create-admin`, demo data and tests share this path, so a
-//! password policy or email rule holds everywhere.
+//! People: users and their roles, signing in (`login`, throttled by `login_throttle`), sessions, password resets,
+//! invitations to a partner's team, and the first-run setup. `create` is how accounts are made outside the web
+//! forms: the CLI's `create-admin`, demo data and tests share it, so a password policy or email rule holds
+//! everywhere.
 
-use crate::db::users::{self, NewUser};
+pub mod login;
+pub mod login_throttle;
+pub mod notices;
+pub mod role;
+pub mod setup;
+pub mod store;
+
+use crate::accounts::role::Role;
+use crate::accounts::store::users::{self, NewUser};
 use crate::domain::email::EmailAddress;
-use crate::domain::role::Role;
 use crate::platform::auth::password;
 use crate::platform::db::{is_unique_violation, DbConn};
 

@@ -7,16 +7,16 @@ use askama::Template;
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::{Ctx, State};
-use crate::auth::login;
-use crate::db::{password_resets, users};
+use crate::accounts::login;
+use crate::accounts::notices::RESET_VALID_MINUTES;
+use crate::accounts::store::{password_resets, users};
 use crate::domain::email::EmailAddress;
-use crate::email::notify::{self, RESET_VALID_MINUTES};
 use crate::platform::auth::password;
 use crate::platform::auth::token::{hash_token, new_token};
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/password-reset", web::get().to(request_form))
@@ -87,7 +87,7 @@ async fn request_submit(
                 now,
                 now + Duration::minutes(RESET_VALID_MINUTES),
             )?;
-            notify::password_reset(conn, &base_url, &user, &token)?;
+            crate::accounts::notices::password_reset(conn, &base_url, &user, &token)?;
             Ok(())
         })
     })

@@ -2,9 +2,9 @@
 
 use chrono::Duration;
 
-use crate::db::{login_attempts, sessions, users};
+use crate::accounts::login_throttle;
+use crate::accounts::store::{login_attempts, sessions, users};
 use crate::domain::email::EmailAddress;
-use crate::domain::login_throttle;
 use crate::platform::auth::password;
 use crate::platform::auth::token::{hash_token, new_token};
 use crate::platform::db::{self, DbConn};

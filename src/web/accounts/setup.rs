@@ -6,18 +6,18 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Ctx, State};
-use crate::auth::login;
-use crate::db::setup::{self, FirstAdmin, SetupError};
-use crate::db::users::NewUser;
+use crate::accounts::login;
+use crate::accounts::role::Role;
+use crate::accounts::setup::{self, FirstAdmin, SetupError};
+use crate::accounts::store::users::NewUser;
 use crate::domain::email::EmailAddress;
 use crate::domain::money::Currency;
-use crate::domain::role::Role;
 use crate::platform::auth::password;
 use crate::platform::auth::token::hash_token;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/setup", web::get().to(setup_form))

@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::domain::role::Role;
+use crate::accounts::role::Role;
 use crate::platform::db::schema::users;
 use crate::platform::db::{now, DbConn};
 

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::users::{self, NewUser};
-use crate::domain::role::Role;
+use crate::accounts::role::Role;
 use crate::platform::db::schema::{invitations, partner_orgs};
 use crate::platform::db::{is_unique_violation, DbConn};
 

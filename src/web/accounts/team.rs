@@ -7,20 +7,20 @@ use askama::Template;
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::{Ctx, State};
-use crate::auth::login;
-use crate::db::invitations::{self, AcceptError, Invitation, NewInvitation};
-use crate::db::users::{self, User};
+use crate::accounts::login;
+use crate::accounts::notices::INVITATION_VALID_DAYS;
+use crate::accounts::role::Role;
+use crate::accounts::store::invitations::{self, AcceptError, Invitation, NewInvitation};
+use crate::accounts::store::users::{self, User};
 use crate::domain::email::EmailAddress;
 use crate::domain::partner::PartnerStatus;
-use crate::domain::role::Role;
-use crate::email::notify::{self, INVITATION_VALID_DAYS};
 use crate::platform::auth::password;
 use crate::platform::auth::token::{hash_token, new_token};
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
 use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 /// Pages inside `/portal` (guarded there).
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
@@ -189,7 +189,7 @@ async fn invite(
                     expires_at: now + Duration::days(INVITATION_VALID_DAYS),
                 },
             )?;
-            notify::team_invitation(
+            crate::accounts::notices::team_invitation(
                 conn,
                 &base_url,
                 &partner.org.name,
@@ -355,7 +355,7 @@ async fn set_active(
     path: web::Path<i64>,
     form: web::Form<ActiveForm>,
 ) -> Result<HttpResponse, AppError> {
-    use crate::db::users::MemberError;
+    use crate::accounts::store::users::MemberError;
     if user.role() != Role::PartnerAdmin {
         return Err(AppError::Forbidden(
             "Only your partner admin manages the team.".into(),
