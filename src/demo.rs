@@ -8,17 +8,18 @@ use crate::accounts::role::Role;
 use crate::accounts::{self, NewAccount};
 use crate::db::links::{self, NewLink};
 use crate::db::partners::{self, NewPartnerOrg};
-use crate::db::{coupons, deal_config, rules, tiers};
+use crate::db::{coupons, deal_config, rules};
 use crate::domain::affiliate::{AffiliateSettings, AttributionModel};
 use crate::domain::commission::{RateType, Recurrence, Rule};
 use crate::domain::conversion::ConversionKind;
 use crate::domain::money::Currency;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
-use crate::domain::tier::{TierDefinition, TierInput};
 use crate::platform::audit::Actor;
 use crate::platform::auth::token::new_token;
 use crate::platform::db::{self, DbConn};
 use crate::programs;
+use crate::tiers;
+use crate::tiers::rules::{TierDefinition, TierInput};
 
 pub struct DemoLogin {
     pub role: &'static str,

@@ -15,6 +15,7 @@ pub mod programs;
 pub mod signup;
 pub mod startup;
 pub mod stripe;
+pub mod tiers;
 pub mod tracking;
 pub mod uploads;
 pub mod web;

@@ -255,7 +255,7 @@ fn write_commission(
     let partner = super::partners::find(conn, program.id, partner_org_id)?
         .ok_or(diesel::result::Error::NotFound)?;
     let tier = match partner.org.tier_id {
-        Some(tier_id) => super::tiers::find(conn, program.id, tier_id)?,
+        Some(tier_id) => crate::tiers::store::find(conn, program.id, tier_id)?,
         None => None,
     };
     let month_start = input

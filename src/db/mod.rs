@@ -18,6 +18,5 @@ pub mod placement;
 pub mod reports;
 pub mod rules;
 pub mod stripe_events;
-pub mod tiers;
 pub mod training;
 pub mod webhooks;

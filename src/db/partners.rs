@@ -259,7 +259,7 @@ pub fn change_tier(
         }
         let to_tier_name = match to_tier_id {
             Some(id) => Some(
-                super::tiers::find(conn, program_id, id)?
+                crate::tiers::store::find(conn, program_id, id)?
                     .ok_or_else(|| {
                         PartnerWriteError::Refused("That tier no longer exists.".into())
                     })?
@@ -334,7 +334,7 @@ pub fn tier_history(conn: &mut DbConn, org_id: i64) -> QueryResult<Vec<TierChang
 /// A partner with everything its overview pages show.
 pub struct PartnerOverview {
     pub org: PartnerOrg,
-    pub tier: Option<super::tiers::Tier>,
+    pub tier: Option<crate::tiers::store::Tier>,
     pub program: crate::programs::Program,
     pub users: Vec<crate::accounts::store::users::User>,
 }
@@ -345,7 +345,7 @@ pub fn overview(conn: &mut DbConn, org_id: i64) -> QueryResult<Option<PartnerOve
         return Ok(None);
     };
     let tier = match listing.org.tier_id {
-        Some(tier_id) => super::tiers::find(conn, program.id, tier_id)?,
+        Some(tier_id) => crate::tiers::store::find(conn, program.id, tier_id)?,
         None => None,
     };
     let users = crate::accounts::store::users::list_for_org(conn, org_id)?;

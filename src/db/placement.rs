@@ -6,13 +6,13 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::partners::PartnerOrg;
-use super::tiers;
 use crate::domain::partner::PartnerStatus;
-use crate::domain::tier_placement::{place, Metrics, Placement, Situation};
 use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{conversions, partner_orgs, partner_tier_history};
 use crate::platform::db::{self, DbConn};
 use crate::programs;
+use crate::tiers;
+use crate::tiers::placement::{place, Metrics, Placement, Situation};
 
 /// An org's numbers over the 12 months before `now`: affiliate sales, deals the vendor confirmed won (in the
 /// program currency), and certified reps (holders of a certification valid now).

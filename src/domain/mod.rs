@@ -67,7 +67,5 @@ pub mod report;
 pub mod reseller;
 pub mod stats;
 pub mod stripe_event;
-pub mod tier;
-pub mod tier_placement;
 pub mod training;
 pub mod webhook;

@@ -14,6 +14,7 @@ pub mod payouts;
 pub mod portal;
 pub mod public;
 pub mod reseller;
+pub mod tiers;
 pub mod tracking;
 pub mod training;
 pub mod webhooks;

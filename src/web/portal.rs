@@ -138,7 +138,7 @@ fn next_tier(
     conn: &mut crate::platform::db::DbConn,
     partner: &PartnerOverview,
 ) -> diesel::QueryResult<Option<(String, Vec<(String, bool)>)>> {
-    let criteria: Vec<_> = crate::db::tiers::list(conn, partner.program.id)?
+    let criteria: Vec<_> = crate::tiers::store::list(conn, partner.program.id)?
         .iter()
         .map(|t| t.criteria())
         .collect();
@@ -150,7 +150,7 @@ fn next_tier(
     )?;
     let rank = partner.tier.as_ref().map(|t| t.rank);
     Ok(
-        crate::domain::tier_placement::next_above(&criteria, rank).map(|next| {
+        crate::tiers::placement::next_above(&criteria, rank).map(|next| {
             (
                 next.name.clone(),
                 next.progress(&metrics, partner.program.currency()),

@@ -152,7 +152,7 @@ async fn a_tier_change_needs_a_reason_and_is_kept_in_history_and_audit() {
     let gold = app
         .db(|conn| {
             let program = concord::programs::current(conn).unwrap();
-            concord::db::tiers::list(conn, program.id).unwrap()[0].id
+            concord::tiers::store::list(conn, program.id).unwrap()[0].id
         })
         .await
         .to_string();

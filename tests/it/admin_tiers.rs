@@ -47,7 +47,7 @@ async fn admins_create_edit_and_delete_tiers_with_clear_errors() {
     let id = app
         .db(|conn| {
             let program = concord::programs::current(conn).unwrap();
-            concord::db::tiers::list(conn, program.id).unwrap()[0].id
+            concord::tiers::store::list(conn, program.id).unwrap()[0].id
         })
         .await;
     let edit = format!("/admin/tiers/{id}/edit");

@@ -157,7 +157,7 @@ async fn product_filters_and_tier_rules_pick_the_rate() {
         )
         .await;
     let gold = app
-        .db(|conn| concord::db::tiers::list(conn, 1).unwrap()[0].id)
+        .db(|conn| concord::tiers::store::list(conn, 1).unwrap()[0].id)
         .await;
     let mut pro = rule("Pro plan", ConversionKind::Sale, RateType::Percent, 3_000);
     pro.product_filter = "pro".into();

@@ -92,7 +92,7 @@ pub(crate) async fn gold_tier(app: &TestApp, org: i64) {
     app.db(move |conn| {
         let program = concord::programs::current(conn).unwrap();
         let zero = concord::domain::money::Money::new(0, program.currency());
-        let gold = concord::domain::tier::TierDefinition {
+        let gold = concord::tiers::rules::TierDefinition {
             name: "Gold".into(),
             rank: 3,
             description: String::new(),
@@ -105,7 +105,7 @@ pub(crate) async fn gold_tier(app: &TestApp, org: i64) {
             min_sales_revenue: zero,
         };
         let system = concord::platform::audit::Actor::system("test");
-        let tier = concord::db::tiers::create(conn, program.id, &gold, &system).unwrap();
+        let tier = concord::tiers::create(conn, program.id, &gold, &system).unwrap();
         concord::db::partners::change_tier(conn, program.id, org, Some(tier), "test", &system)
             .unwrap();
     })

@@ -22,7 +22,7 @@ async fn sales_tiers(app: &TestApp, admin: &crate::harness::Browser) -> (i64, i6
     }
     let ids = app
         .db(|conn| {
-            concord::db::tiers::list(conn, 1)
+            concord::tiers::store::list(conn, 1)
                 .unwrap()
                 .iter()
                 .map(|t| t.id)

@@ -421,7 +421,7 @@ async fn assets_open_by_kind_tier_and_certification_and_downloads_check_the_same
     }
     let tiers = app
         .db(|conn| {
-            concord::db::tiers::list(conn, 1)
+            concord::tiers::store::list(conn, 1)
                 .unwrap()
                 .iter()
                 .map(|t| t.id)

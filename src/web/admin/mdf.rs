@@ -12,7 +12,6 @@ use crate::db::mdf::{
     AllocationTarget, AllocationView, Expiry, Fund, MdfError, MdfRequest, NewFund, OrgPosition,
     RequestRow,
 };
-use crate::db::tiers::Tier;
 use crate::domain::mdf::{parse_period, Decision, FundPosition, RequestStatus};
 use crate::domain::money::{percent_text, BasisPoints, Currency, Money};
 use crate::platform::db::{self, DbConn};
@@ -20,6 +19,7 @@ use crate::platform::http::{
     csv_field, db, page, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
 use crate::programs::Program;
+use crate::tiers::store::Tier;
 use crate::web::guard::CurrentUser;
 use crate::web::mdf::RequestDetails;
 use crate::web::{Ctx, State};
@@ -555,7 +555,7 @@ async fn fund_page_with(
             ctx,
             allocations: crate::db::mdf::allocations(conn, fund.id)?,
             expiries: crate::db::mdf::expiries(conn, fund.id)?,
-            tiers: crate::db::tiers::list(conn, program.id)?,
+            tiers: crate::tiers::store::list(conn, program.id)?,
             partners,
             positions,
             total,

@@ -18,7 +18,6 @@ pub mod pipeline;
 pub mod reports;
 pub mod rules;
 pub mod settings;
-pub mod tiers;
 pub mod training;
 pub mod webhooks;
 
@@ -40,7 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(webhooks::routes)
             .configure(pipeline::routes)
             .configure(partners::routes)
-            .configure(tiers::routes)
+            .configure(crate::web::tiers::admin::routes)
             .configure(audit::routes)
             .configure(outbox::routes)
             .configure(settings::routes)

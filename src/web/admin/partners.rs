@@ -9,11 +9,11 @@ use serde::Deserialize;
 use crate::db::partners::{
     PartnerFilter, PartnerListing, PartnerOverview, PartnerWriteError, TierChange,
 };
-use crate::db::tiers::Tier;
 use crate::domain::partner::{PartnerDecision, PartnerKind, PartnerStatus};
 use crate::platform::audit::{AuditEntry, AuditFilter};
 use crate::platform::db::{self, DbConn};
 use crate::platform::http::{db, page, redirect, render, AppError, PageContext, TypedSession};
+use crate::tiers::store::Tier;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -76,7 +76,7 @@ async fn list(
     let (tiers, partners) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
         Ok::<_, diesel::result::Error>((
-            crate::db::tiers::list(conn, program.id)?,
+            crate::tiers::store::list(conn, program.id)?,
             crate::db::partners::list(conn, program.id, &filter)?,
         ))
     })
@@ -140,7 +140,7 @@ struct PartnerData {
 
 fn load(conn: &mut DbConn, org_id: i64) -> Result<PartnerData, AppError> {
     let partner = crate::db::partners::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
-    let tiers = crate::db::tiers::list(conn, partner.program.id)?;
+    let tiers = crate::tiers::store::list(conn, partner.program.id)?;
     let history = crate::db::partners::tier_history(conn, org_id)?;
     let filter = AuditFilter {
         subject_type: Some("partner".into()),

@@ -7,12 +7,12 @@ use serde::Deserialize;
 
 use super::require_admin;
 use crate::db::rules::RuleRow;
-use crate::db::tiers::Tier;
 use crate::domain::commission::{RateType, Recurrence, Rule, RuleInput};
 use crate::domain::conversion::ConversionKind;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::tiers::store::Tier;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -88,7 +88,7 @@ async fn rules_page(
     let (program, rows, tiers) = db(&state.pool, |conn| {
         let program = crate::programs::current(conn)?;
         let rows = crate::db::rules::list(conn, program.id)?;
-        let tiers = crate::db::tiers::list(conn, program.id)?;
+        let tiers = crate::tiers::store::list(conn, program.id)?;
         Ok::<_, diesel::result::Error>((program, rows, tiers))
     })
     .await?;

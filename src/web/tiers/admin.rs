@@ -5,13 +5,14 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::require_admin;
-use crate::db::tiers::{Tier, TierWriteError};
 use crate::domain::money::{percent_text, Currency, Money};
-use crate::domain::tier::{TierDefinition, TierInput};
 use crate::platform::http::{
     db, page, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::tiers::rules::{TierDefinition, TierInput};
+use crate::tiers::store::Tier;
+use crate::tiers::TierWriteError;
+use crate::web::admin::require_admin;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -127,7 +128,7 @@ async fn tiers_page(
 ) -> Result<HttpResponse, AppError> {
     let (program, tiers) = db(&state.pool, |conn| {
         let program = crate::programs::current(conn)?;
-        let tiers = crate::db::tiers::list(conn, program.id)?;
+        let tiers = crate::tiers::store::list(conn, program.id)?;
         Ok::<_, diesel::result::Error>((program, tiers))
     })
     .await?;
@@ -188,12 +189,7 @@ async fn create(
     let actor = user.actor();
     let created = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        Ok::<_, AppError>(crate::db::tiers::create(
-            conn,
-            program.id,
-            &definition,
-            &actor,
-        ))
+        Ok::<_, AppError>(crate::tiers::create(conn, program.id, &definition, &actor))
     })
     .await?;
     match created {
@@ -235,7 +231,7 @@ async fn edit(
     let tier_id = path.into_inner();
     let (program, tier) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let tier = crate::db::tiers::find(conn, program.id, tier_id)?;
+        let tier = crate::tiers::store::find(conn, program.id, tier_id)?;
         Ok::<_, diesel::result::Error>((program, tier))
     })
     .await?;
@@ -281,7 +277,7 @@ async fn update(
     let actor = user.actor();
     let program_id = program.id;
     let updated = db(&state.pool, move |conn| {
-        Ok::<_, AppError>(crate::db::tiers::update(
+        Ok::<_, AppError>(crate::tiers::update(
             conn,
             program_id,
             tier_id,
@@ -314,7 +310,7 @@ async fn delete(
     let actor = user.actor();
     let deleted = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        Ok::<_, AppError>(crate::db::tiers::delete(
+        Ok::<_, AppError>(crate::tiers::delete(
             conn,
             program.id,
             tier_id,

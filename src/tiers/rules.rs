@@ -1,7 +1,7 @@
 //! Tiers: ordered program levels and the benefits each one carries. Rank 1 is the entry tier; a higher rank is a
 //! better tier.
 
-use super::money::{BasisPoints, Currency, Money};
+use crate::domain::money::{BasisPoints, Currency, Money};
 
 /// A tier as an admin defines it, valid by construction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,9 +140,15 @@ pub fn benefits_summary(
     commission_override_bps: Option<i64>,
     mdf_allowance: Money,
 ) -> String {
-    let mut parts = vec![format!("{} margin", super::money::percent_text(margin_bps))];
+    let mut parts = vec![format!(
+        "{} margin",
+        crate::domain::money::percent_text(margin_bps)
+    )];
     if let Some(bps) = commission_override_bps {
-        parts.push(format!("{} commission", super::money::percent_text(bps)));
+        parts.push(format!(
+            "{} commission",
+            crate::domain::money::percent_text(bps)
+        ));
     }
     if mdf_allowance.minor > 0 {
         parts.push(format!("{mdf_allowance} MDF"));

@@ -4,7 +4,7 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use super::money::{Currency, Money};
+use crate::domain::money::{Currency, Money};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TierCriteria {

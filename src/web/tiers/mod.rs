@@ -1,0 +1,3 @@
+//! The admin's tier pages.
+
+pub mod admin;
