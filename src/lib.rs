@@ -19,3 +19,4 @@ pub mod tiers;
 pub mod tracking;
 pub mod uploads;
 pub mod web;
+pub mod webhooks;

@@ -201,10 +201,10 @@ pub fn record(
         if let Some(won) = &attribution {
             write_commission(conn, program, id, input, won.partner_org_id)?;
         }
-        super::webhooks::emit(
+        crate::webhooks::emit(
             conn,
             program.id,
-            "conversion.created",
+            crate::webhooks::EventType::ConversionCreated,
             serde_json::json!({"conversion_id": id, "external_id": input.external_id, "kind": input.kind.as_str(),
                 "amount": input.amount_minor, "currency": input.currency,
                 "partner_id": attribution.as_ref().map(|a| a.partner_org_id)}),

@@ -555,10 +555,10 @@ pub fn register(
             ),
         };
         event(conn, id, actor, "registered", &detail)?;
-        super::webhooks::emit(
+        crate::webhooks::emit(
             conn,
             program.id,
-            "deal.submitted",
+            crate::webhooks::EventType::DealSubmitted,
             serde_json::json!({"deal_id": id, "partner_id": org_id, "customer": registration.customer_name,
                 "amount": registration.amount.minor, "currency": registration.amount.currency.code()}),
         )?;
@@ -847,10 +847,10 @@ fn apply_decision(
     };
     event(conn, deal_id, actor, kind, &detail)?;
     if approved {
-        super::webhooks::emit(
+        crate::webhooks::emit(
             conn,
             program.id,
-            "deal.approved",
+            crate::webhooks::EventType::DealApproved,
             serde_json::json!({"deal_id": deal_id, "partner_id": deal.partner_org_id,
                 "protected_until": protection_until.map(|t| t.and_utc().to_rfc3339())}),
         )?;
@@ -1135,10 +1135,10 @@ pub fn confirm_win(
             "won",
             &format!("Win confirmed. {explanation}"),
         )?;
-        super::webhooks::emit(
+        crate::webhooks::emit(
             conn,
             program.id,
-            "deal.won",
+            crate::webhooks::EventType::DealWon,
             serde_json::json!({"deal_id": deal_id, "partner_id": deal.partner_org_id,
                 "won_amount": won.minor, "currency": deal.currency, "margin": margin_minor}),
         )?;

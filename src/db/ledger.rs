@@ -134,10 +134,10 @@ pub fn release_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
                 .find(org)
                 .select(crate::platform::db::schema::partner_orgs::program_id)
                 .first(conn)?;
-            super::webhooks::emit(
+            crate::webhooks::emit(
                 conn,
                 program_id,
-                "commission.approved",
+                crate::webhooks::EventType::CommissionApproved,
                 serde_json::json!({"entry_id": id, "partner_id": org, "amount": amount, "currency": currency,
                     "explanation": explanation}),
             )?;

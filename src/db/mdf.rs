@@ -1133,10 +1133,10 @@ pub fn decide_request(
             settle_expired(conn, &fund, request.partner_org_id)?;
         }
         if after == RequestStatus::Approved {
-            super::webhooks::emit(
+            crate::webhooks::emit(
                 conn,
                 program.id,
-                "mdf.request.approved",
+                crate::webhooks::EventType::MdfRequestApproved,
                 serde_json::json!({"request_id": request_id, "partner_id": request.partner_org_id,
                     "approved": approved_minor, "currency": request.currency, "claim_due_on": due.map(|d| d.to_string())}),
             )?;
@@ -1725,10 +1725,10 @@ pub fn decide_claim(
                         explanation: &explanation,
                     },
                 )?;
-                super::webhooks::emit(
+                crate::webhooks::emit(
                     conn,
                     program.id,
-                    "mdf.claim.approved",
+                    crate::webhooks::EventType::MdfClaimApproved,
                     serde_json::json!({"request_id": request_id, "claim_id": claim.id,
                         "partner_id": request.partner_org_id, "amount": claim.claimed_minor, "currency": request.currency}),
                 )?;

@@ -19,4 +19,3 @@ pub mod reports;
 pub mod rules;
 pub mod stripe_events;
 pub mod training;
-pub mod webhooks;

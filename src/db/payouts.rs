@@ -616,10 +616,10 @@ pub fn mark_paid(
             .find(payout.partner_org_id)
             .select(partner_orgs::program_id)
             .first(conn)?;
-        super::webhooks::emit(
+        crate::webhooks::emit(
             conn,
             program_id,
-            "payout.paid",
+            crate::webhooks::EventType::PayoutPaid,
             serde_json::json!({"payout_id": payout.id, "partner_id": payout.partner_org_id,
                 "amount": payout.amount_minor, "currency": payout.currency, "rail": payout.rail,
                 "stripe_transfer_id": payout.stripe_transfer_id, "reference": payout.reference}),

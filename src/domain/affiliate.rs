@@ -5,13 +5,13 @@ use url::Url;
 
 use super::partner::normalise_domain;
 
-text_enum!(AttributionModel {
+crate::text_enum!(AttributionModel {
     LastClick => "last_click" / "Last click",
     FirstClick => "first_click" / "First click",
 });
 
 // Why a click does not count. Filtered clicks are still stored, so dashboards can say what was filtered and why.
-text_enum!(ClickFilter {
+crate::text_enum!(ClickFilter {
     Bot => "bot" / "Bot or link preview",
     Head => "head" / "HEAD request",
     Duplicate => "duplicate" / "Same visitor within an hour",

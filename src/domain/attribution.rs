@@ -10,7 +10,7 @@ use chrono::{Duration, NaiveDateTime};
 
 use super::affiliate::{AttributionModel, ClickFilter};
 
-text_enum!(AttributedBy {
+crate::text_enum!(AttributedBy {
     Coupon => "coupon" / "Coupon",
     Click => "click" / "Click",
     Customer => "customer" / "Customer",

@@ -7,12 +7,12 @@
 use super::conversion::ConversionKind;
 use super::money::{percent_text, Currency, Money};
 
-text_enum!(RateType {
+crate::text_enum!(RateType {
     Percent => "percent" / "Percentage of the sale",
     Flat => "flat" / "Flat amount",
 });
 
-text_enum!(Recurrence {
+crate::text_enum!(Recurrence {
     FirstSaleOnly => "first_sale_only" / "First sale of a customer only",
     Recurring => "recurring" / "Recurring for N months",
     Lifetime => "lifetime" / "Every sale, for the customer's lifetime",

@@ -1,11 +1,11 @@
 //! What a conversion is and where it stands in fraud review.
 
-text_enum!(ConversionKind {
+crate::text_enum!(ConversionKind {
     Lead => "lead" / "Lead",
     Sale => "sale" / "Sale",
 });
 
-text_enum!(ReviewStatus {
+crate::text_enum!(ReviewStatus {
     None => "none" / "Not flagged",
     Held => "held" / "Held for review",
     Approved => "approved" / "Approved after review",

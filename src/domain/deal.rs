@@ -6,7 +6,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
 
 use super::money::{percent_text, Currency, Money};
 
-text_enum!(DealStatus {
+crate::text_enum!(DealStatus {
     Submitted => "submitted" / "Awaiting approval",
     InfoRequested => "info_requested" / "More information requested",
     Approved => "approved" / "Approved",
@@ -42,7 +42,7 @@ impl DealStatus {
     }
 }
 
-text_enum!(DealDecision {
+crate::text_enum!(DealDecision {
     Approve => "approve" / "Approve",
     Reject => "reject" / "Reject",
     RequestInfo => "request_info" / "Ask for more information",
@@ -238,7 +238,7 @@ impl CustomerKeys {
     }
 }
 
-text_enum!(MatchedField {
+crate::text_enum!(MatchedField {
     Domain => "domain" / "website domain",
     CompanyName => "company_name" / "company name",
 });
@@ -481,7 +481,7 @@ impl std::fmt::Display for Quarter {
     }
 }
 
-text_enum!(CustomFieldType {
+crate::text_enum!(CustomFieldType {
     Text => "text" / "Text",
     Number => "number" / "Number",
     Date => "date" / "Date",

@@ -34,7 +34,7 @@
 /// How far ahead of the server's clock a reported `occurred_at` may be: clocks of merchants' servers drift.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
-text_enum!(EntryKind {
+crate::text_enum!(EntryKind {
     Commission => "commission" / "Commission",
     Clawback => "clawback" / "Clawback",
     Adjustment => "adjustment" / "Adjustment",
@@ -43,7 +43,7 @@ text_enum!(EntryKind {
     DealMargin => "deal_margin" / "Deal margin",
 });
 
-text_enum!(EntryStatus {
+crate::text_enum!(EntryStatus {
     Pending => "pending" / "Pending",
     Approved => "approved" / "Approved",
     Paid => "paid" / "Paid",

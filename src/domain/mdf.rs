@@ -25,7 +25,7 @@ pub const MAX_PROOF_BYTES: usize = 10 * 1024 * 1024;
 /// How long before its claim deadline the partner is reminded.
 pub const CLAIM_REMINDER_DAYS: i64 = 7;
 
-text_enum!(ActivityType {
+crate::text_enum!(ActivityType {
     Event => "event" / "Event",
     DigitalAds => "digital_ads" / "Digital ads",
     Content => "content" / "Content",
@@ -33,7 +33,7 @@ text_enum!(ActivityType {
     Other => "other" / "Other",
 });
 
-text_enum!(RequestStatus {
+crate::text_enum!(RequestStatus {
     Submitted => "submitted" / "Awaiting review",
     InfoRequested => "info_requested" / "Returned for more information",
     Approved => "approved" / "Approved",
@@ -56,7 +56,7 @@ impl RequestStatus {
         &[RequestStatus::Submitted, RequestStatus::InfoRequested];
 }
 
-text_enum!(ClaimStatus {
+crate::text_enum!(ClaimStatus {
     Submitted => "submitted" / "Claim in review",
     InfoRequested => "info_requested" / "Claim returned for more information",
     Approved => "approved" / "Claim approved",
@@ -73,7 +73,7 @@ impl ClaimStatus {
     }
 }
 
-text_enum!(Decision {
+crate::text_enum!(Decision {
     Approve => "approve" / "Approve",
     Decline => "decline" / "Decline",
     ReturnForInfo => "return" / "Return for more information",
@@ -383,7 +383,7 @@ pub fn money(minor: i64, currency: Currency) -> String {
 
 // The file types accepted as proof of performance, recognised by their first bytes, never by name or by what
 // the browser claims.
-text_enum!(ProofKind {
+crate::text_enum!(ProofKind {
     Pdf => "application/pdf" / "PDF",
     Png => "image/png" / "PNG image",
     Jpeg => "image/jpeg" / "JPEG image",

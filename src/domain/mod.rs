@@ -1,54 +1,6 @@
 //! Pure partner-program logic: value types whose constructors are the only way in, and decisions over plain data.
 //! Nothing here touches the database, the network or the clock; callers pass `now` in.
 
-/// A closed set of values stored as text: `as_str` for the database, `label` for people, `FromStr` to read back.
-macro_rules! text_enum {
-    ($name:ident { $($variant:ident => $text:literal / $label:literal),+ $(,)? }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn label(self) -> &'static str {
-                match self { $($name::$variant => $label),+ }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                $name::ALL.iter().copied().find(|v| v.as_str() == s)
-                    .ok_or_else(|| format!("unknown {} '{}'", stringify!($name), s))
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        /// As its text, the same as in the database.
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                text.parse().map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-
 pub mod affiliate;
 pub mod attribution;
 pub mod commission;
@@ -68,4 +20,3 @@ pub mod reseller;
 pub mod stats;
 pub mod stripe_event;
 pub mod training;
-pub mod webhook;

@@ -1,19 +1,19 @@
 //! Partner orgs: what kind of partner they are, where they stand in the program, and which decisions move them.
 
-text_enum!(PartnerKind {
+crate::text_enum!(PartnerKind {
     Affiliate => "affiliate" / "Affiliate",
     Reseller => "reseller" / "Reseller",
     Referral => "referral" / "Referral partner",
 });
 
-text_enum!(PartnerStatus {
+crate::text_enum!(PartnerStatus {
     Applied => "applied" / "Applied",
     Approved => "approved" / "Approved",
     Rejected => "rejected" / "Rejected",
     Suspended => "suspended" / "Suspended",
 });
 
-text_enum!(PartnerDecision {
+crate::text_enum!(PartnerDecision {
     Approve => "approve" / "Approve",
     Reject => "reject" / "Reject",
     Suspend => "suspend" / "Suspend",

@@ -5,7 +5,7 @@
 use super::money::{Currency, Money};
 use super::partner::PartnerStatus;
 
-text_enum!(PayoutStatus {
+crate::text_enum!(PayoutStatus {
     Pending => "pending" / "In progress",
     Paid => "paid" / "Paid",
     Failed => "failed" / "Failed",
@@ -13,7 +13,7 @@ text_enum!(PayoutStatus {
     Cancelled => "cancelled" / "Cancelled",
 });
 
-text_enum!(RunStatus {
+crate::text_enum!(RunStatus {
     Running => "running" / "Running",
     Finished => "finished" / "Finished",
     Cancelled => "cancelled" / "Cancelled",
@@ -39,7 +39,7 @@ impl PayoutStatus {
     }
 }
 
-text_enum!(Rail {
+crate::text_enum!(Rail {
     Stripe => "stripe" / "Stripe",
     Manual => "manual" / "Manual (bank transfer or PayPal)",
 });

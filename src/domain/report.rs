@@ -41,7 +41,7 @@ impl PartnerFigures {
     }
 }
 
-text_enum!(ReportSort {
+crate::text_enum!(ReportSort {
     Clicks => "clicks" / "Clicks",
     Conversions => "conversions" / "Conversions",
     ConversionRate => "conversion_rate" / "Conversion rate",

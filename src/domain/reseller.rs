@@ -3,7 +3,7 @@
 
 use super::partner::{PartnerKind, PartnerStatus};
 
-text_enum!(PartnerType {
+crate::text_enum!(PartnerType {
     Var => "var" / "Value-added reseller (VAR)",
     Msp => "msp" / "Managed service provider (MSP)",
     Si => "si" / "Systems integrator (SI)",
@@ -22,7 +22,7 @@ impl PartnerType {
     }
 }
 
-text_enum!(CompanySize {
+crate::text_enum!(CompanySize {
     Micro => "1-10" / "1–10 people",
     Small => "11-50" / "11–50 people",
     Medium => "51-200" / "51–200 people",

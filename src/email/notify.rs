@@ -30,10 +30,10 @@ pub fn partner_decided(
     reason: Option<&str>,
 ) -> Result<(), NotifyError> {
     if to == PartnerStatus::Approved {
-        crate::db::webhooks::emit(
+        crate::webhooks::emit(
             conn,
             org.program_id,
-            "partner.approved",
+            crate::webhooks::EventType::PartnerApproved,
             serde_json::json!({"partner_id": org.id, "name": org.name, "kind": org.kind,
                 "reinstated": from == PartnerStatus::Suspended}),
         )?;
@@ -75,10 +75,10 @@ pub fn application_submitted(
     org: &PartnerOrg,
     applicant: &User,
 ) -> Result<(), NotifyError> {
-    crate::db::webhooks::emit(
+    crate::webhooks::emit(
         conn,
         org.program_id,
-        "partner.applied",
+        crate::webhooks::EventType::PartnerApplied,
         serde_json::json!({"partner_id": org.id, "name": org.name, "kind": org.kind}),
     )?;
     let frame = frame(conn, base_url)?;

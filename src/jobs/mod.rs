@@ -1,8 +1,6 @@
 //! The periodic jobs of the features still in the first layout, as typed `Job` values; each moves into its context
 //! with the context. `registry` lists every job in the order `run-once` without a name runs them.
 
-pub mod webhooks;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,12 +42,7 @@ pub fn registry(payer: Option<crate::payouts::Payer>) -> Vec<Job> {
             "Warns a week before deal protection ends, and expires deals whose protection passed",
             deal_expiry,
         ),
-        Job::new(
-            "webhooks",
-            Duration::from_secs(5),
-            "Posts signed outgoing webhooks, retrying failures with backoff",
-            |ctx: Arc<JobContext>| async move { webhooks::deliver_due(&ctx).await },
-        ),
+        crate::webhooks::delivery::job(),
         Job::new(
             "payouts",
             Duration::from_secs(60),

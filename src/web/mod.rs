@@ -14,6 +14,7 @@ pub mod payouts;
 pub mod portal;
 pub mod public;
 pub mod reseller;
+pub mod stripe_webhook;
 pub mod tiers;
 pub mod tracking;
 pub mod training;
@@ -113,7 +114,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(training::public_routes)
         .configure(accounts::setup::routes)
         .configure(api::routes)
-        .configure(webhooks::routes)
+        .configure(stripe_webhook::routes)
         .configure(portal::routes)
         .configure(admin::routes);
 }

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 async fn deliver(app: &TestApp, event: &Value, secret: &str, age_secs: i64) -> (StatusCode, Value) {
     let body = event.to_string();
-    let signature = concord::domain::webhook::sign(
+    let signature = concord::webhooks::rules::sign(
         secret,
         chrono::Utc::now().timestamp() - age_secs,
         body.as_bytes(),

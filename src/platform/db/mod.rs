@@ -4,6 +4,7 @@
 
 pub mod schema;
 pub mod settings;
+pub mod text_enum;
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel::connection::SimpleConnection;

@@ -19,7 +19,6 @@ pub mod reports;
 pub mod rules;
 pub mod settings;
 pub mod training;
-pub mod webhooks;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -36,7 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(deals::routes)
             .configure(mdf::routes)
             .configure(payouts::routes)
-            .configure(webhooks::routes)
+            .configure(crate::web::webhooks::admin::routes)
             .configure(pipeline::routes)
             .configure(partners::routes)
             .configure(crate::web::tiers::admin::routes)

@@ -6,28 +6,18 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-/// The events an endpoint can choose, with what they mean.
-pub const EVENT_TYPES: &[(&str, &str)] = &[
-    (
-        "partner.applied",
-        "A partner applied (affiliate signup or reseller application)",
-    ),
-    ("partner.approved", "A partner was approved or reinstated"),
-    (
-        "conversion.created",
-        "A conversion was recorded (API or Stripe billing)",
-    ),
-    (
-        "commission.approved",
-        "A commission's hold ended and it was approved for payout",
-    ),
-    ("deal.submitted", "A deal registration was submitted"),
-    ("deal.approved", "A deal registration was approved"),
-    ("deal.won", "A won deal was confirmed"),
-    ("mdf.request.approved", "An MDF request was approved"),
-    ("mdf.claim.approved", "An MDF claim was approved"),
-    ("payout.paid", "A payout was paid"),
-];
+crate::text_enum!(EventType {
+    PartnerApplied => "partner.applied" / "A partner applied (affiliate signup or reseller application)",
+    PartnerApproved => "partner.approved" / "A partner was approved or reinstated",
+    ConversionCreated => "conversion.created" / "A conversion was recorded (API or Stripe billing)",
+    CommissionApproved => "commission.approved" / "A commission's hold ended and it was approved for payout",
+    DealSubmitted => "deal.submitted" / "A deal registration was submitted",
+    DealApproved => "deal.approved" / "A deal registration was approved",
+    DealWon => "deal.won" / "A won deal was confirmed",
+    MdfRequestApproved => "mdf.request.approved" / "An MDF request was approved",
+    MdfClaimApproved => "mdf.claim.approved" / "An MDF claim was approved",
+    PayoutPaid => "payout.paid" / "A payout was paid",
+});
 
 /// How old a signed delivery may be, and how far in the future, in seconds.
 pub const TOLERANCE_SECS: i64 = 300;

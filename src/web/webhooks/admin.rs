@@ -5,14 +5,14 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::require_admin;
-use crate::db::webhooks::{Delivery, Endpoint};
-use crate::domain::webhook::EVENT_TYPES;
 use crate::platform::http::{
     db, page, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::web::admin::require_admin;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
+use crate::webhooks::store::{Delivery, Endpoint};
+use crate::webhooks::EventType;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhooks", web::get().to(list))
@@ -33,8 +33,12 @@ struct ListPage {
 }
 
 impl ListPage {
-    fn event_types(&self) -> &'static [(&'static str, &'static str)] {
-        EVENT_TYPES
+    /// (event, what it means) for each event an endpoint can choose.
+    fn event_types(&self) -> Vec<(&'static str, &'static str)> {
+        EventType::ALL
+            .iter()
+            .map(|e| (e.as_str(), e.label()))
+            .collect()
     }
 
     fn is_chosen(&self, event: &str) -> bool {
@@ -52,7 +56,7 @@ async fn list_page(
 ) -> Result<HttpResponse, AppError> {
     let endpoints = db(&state.pool, |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::webhooks::endpoints(conn, program.id)
+        crate::webhooks::store::endpoints(conn, program.id)
     })
     .await?;
     render(
@@ -95,7 +99,7 @@ async fn create(
         .unwrap_or_default();
     let chosen: Vec<String> = fields
         .iter()
-        .filter(|(k, v)| k == "events" && EVENT_TYPES.iter().any(|(e, _)| e == v))
+        .filter(|(k, v)| k == "events" && v.parse::<EventType>().is_ok())
         .map(|(_, v)| v.clone())
         .collect();
     let mut errors = FieldErrors::default();
@@ -124,7 +128,7 @@ async fn create(
     let (id, _) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
         let events: Vec<&str> = chosen.iter().map(String::as_str).collect();
-        crate::db::webhooks::create_endpoint(conn, program.id, &url, &events, &actor)
+        crate::webhooks::create_endpoint(conn, program.id, &url, &events, &actor)
     })
     .await?;
     session.success("Endpoint added. Its signing secret is below; verify every delivery with it.");
@@ -149,9 +153,9 @@ async fn show(
     let id = path.into_inner();
     let (endpoint, deliveries) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let endpoint =
-            crate::db::webhooks::find_endpoint(conn, program.id, id)?.ok_or(AppError::NotFound)?;
-        Ok::<_, AppError>((endpoint, crate::db::webhooks::deliveries(conn, id)?))
+        let endpoint = crate::webhooks::store::find_endpoint(conn, program.id, id)?
+            .ok_or(AppError::NotFound)?;
+        Ok::<_, AppError>((endpoint, crate::webhooks::store::deliveries(conn, id)?))
     })
     .await?;
     page(&EndpointPage {
@@ -177,7 +181,7 @@ async fn set_active(
     let (id, active, actor) = (path.into_inner(), form.active == "on", user.actor());
     let found = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::webhooks::set_active(conn, program.id, id, active, &actor)
+        crate::webhooks::set_active(conn, program.id, id, active, &actor)
     })
     .await?;
     if !found {
@@ -201,7 +205,7 @@ async fn replay(
     let (id, actor) = (path.into_inner(), user.actor());
     let endpoint = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::webhooks::replay(conn, program.id, id, &actor)
+        crate::webhooks::replay(conn, program.id, id, &actor)
     })
     .await?
     .ok_or(AppError::NotFound)?;

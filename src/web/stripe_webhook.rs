@@ -40,7 +40,7 @@ async fn stripe(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if let Err(e) =
-        crate::domain::webhook::verify(header, &body, &secret, chrono::Utc::now().timestamp())
+        crate::webhooks::rules::verify(header, &body, &secret, chrono::Utc::now().timestamp())
     {
         tracing::warn!("Stripe webhook refused: {e}");
         return Ok(refuse("bad_signature", e));

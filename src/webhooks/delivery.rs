@@ -9,8 +9,8 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::db;
-use crate::platform::jobs::JobContext;
+use super::store as db_webhooks;
+use crate::platform::jobs::{Job, JobContext};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -39,8 +39,18 @@ async fn post(url: &str, headers: &[(&str, String)], body: String) -> Result<u16
     Ok(status)
 }
 
+/// The delivery job, every five seconds.
+pub fn job() -> Job {
+    Job::new(
+        "webhooks",
+        Duration::from_secs(5),
+        "Posts signed outgoing webhooks, retrying failures with backoff",
+        |ctx: std::sync::Arc<JobContext>| async move { deliver_due(&ctx).await },
+    )
+}
+
 pub async fn deliver_due(ctx: &JobContext) -> anyhow::Result<String> {
-    let due = ctx.db(|conn| db::webhooks::claim_due(conn, 60, 50)).await?;
+    let due = ctx.db(|conn| db_webhooks::claim_due(conn, 60, 50)).await?;
     if due.is_empty() {
         return Ok(String::new());
     }
@@ -48,7 +58,7 @@ pub async fn deliver_due(ctx: &JobContext) -> anyhow::Result<String> {
     for (delivery, url, secret) in due {
         let timestamp = chrono::Utc::now().timestamp();
         let signature =
-            crate::domain::webhook::sign(&secret, timestamp, delivery.payload.as_bytes());
+            crate::webhooks::rules::sign(&secret, timestamp, delivery.payload.as_bytes());
         let headers = [
             ("concord-signature", signature),
             ("concord-event", delivery.event_type.clone()),
@@ -68,7 +78,7 @@ pub async fn deliver_due(ctx: &JobContext) -> anyhow::Result<String> {
         let max = ctx.settings.outbox_max_attempts;
         let (id, attempts) = (delivery.id, delivery.attempts);
         ctx.db(move |conn| {
-            db::webhooks::record_attempt(conn, id, attempts, code, error.as_deref(), max)
+            db_webhooks::record_attempt(conn, id, attempts, code, error.as_deref(), max)
         })
         .await?;
     }

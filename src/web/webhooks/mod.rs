@@ -1,0 +1,3 @@
+//! The admin's webhook endpoint pages.
+
+pub mod admin;
