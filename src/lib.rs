@@ -9,6 +9,7 @@ pub mod demo;
 pub mod domain;
 pub mod email;
 pub mod jobs;
+pub mod ledger;
 pub mod payouts;
 pub mod platform;
 pub mod programs;

@@ -309,14 +309,14 @@ fn write_commission(
     let Some(commission) = compute(&rules, &context) else {
         return Ok(());
     };
-    super::ledger::append(
+    crate::ledger::store::append(
         conn,
-        &super::ledger::NewEntry {
+        &crate::ledger::store::NewEntry {
             partner_org_id,
             amount_minor: commission.amount.minor,
             currency: commission.amount.currency.code(),
-            kind: crate::domain::ledger::EntryKind::Commission,
-            status: crate::domain::ledger::EntryStatus::Pending,
+            kind: crate::ledger::rules::EntryKind::Commission,
+            status: crate::ledger::rules::EntryStatus::Pending,
             available_at: input.occurred_at + Duration::days(program.hold_days),
             source_type: "conversion",
             source_id: conversion_id,
@@ -381,8 +381,8 @@ pub fn review(
             if let Some(org) = conversion.partner_org_id {
                 db::lock(conn, Lock::PartnerOrg, &[org])?;
             }
-            let entries = super::ledger::for_conversion(conn, id)?;
-            super::ledger::take_back(conn, &entries, reason, "conversion_rejection", id)?;
+            let entries = crate::ledger::store::for_conversion(conn, id)?;
+            crate::ledger::take_back(conn, &entries, reason, "conversion_rejection", id)?;
         }
         audit::record(
             conn,
@@ -557,15 +557,15 @@ fn reverse_commission(
     refunded_before: i64,
     refund_minor: i64,
 ) -> QueryResult<()> {
-    use crate::domain::ledger::{on_refund, CommissionState, EntryKind, EntryStatus, RefundAction};
-    let entries = super::ledger::for_conversion(conn, sale.id)?;
+    use crate::ledger::rules::{on_refund, CommissionState, EntryKind, EntryStatus, RefundAction};
+    let entries = crate::ledger::store::for_conversion(conn, sale.id)?;
     let Some(commission) = entries
         .iter()
         .find(|e| e.kind == EntryKind::Commission.as_str())
     else {
         return Ok(());
     };
-    let reversals: Vec<&super::ledger::LedgerEntry> = entries
+    let reversals: Vec<&crate::ledger::store::LedgerEntry> = entries
         .iter()
         .filter(|e| e.source_type == "refund" && e.status != EntryStatus::Void.as_str())
         .collect();
@@ -578,7 +578,7 @@ fn reverse_commission(
         sale_minor: sale.amount_minor,
         refunded_minor: refunded_before,
         reversed_minor: crate::domain::money::sum_minor(reversals.iter().map(|e| e.amount_minor)),
-        held_by_payout: !super::payouts::held_among(conn, &written)?.is_empty(),
+        held_by_payout: !crate::ledger::store::held_by_payout(conn, &written)?.is_empty(),
     };
     let money = |minor: i64| {
         crate::domain::money::Money::new(
@@ -597,7 +597,7 @@ fn reverse_commission(
             for entry in std::iter::once(commission).chain(reversals.iter().copied()) {
                 let status = entry.status();
                 if status.may_become(EntryStatus::Void) {
-                    super::ledger::advance(
+                    crate::ledger::store::advance(
                         conn,
                         &[entry.id],
                         status,
@@ -626,9 +626,9 @@ fn reverse_commission(
                     ""
                 }
             );
-            super::ledger::append(
+            crate::ledger::store::append(
                 conn,
-                &super::ledger::NewEntry {
+                &crate::ledger::store::NewEntry {
                     partner_org_id: commission.partner_org_id,
                     amount_minor,
                     currency: &commission.currency,

@@ -11,9 +11,9 @@ use crate::domain::deal::{
     claims_customer, expiry_step, matched_fields, CustomerKeys, DealDecision, DealStatus,
     ExpiryStep, MatchedField, SlaClock,
 };
-use crate::domain::ledger::{EntryKind, EntryStatus};
 use crate::domain::money::{Currency, Money};
 use crate::domain::pipeline::DealFacts;
+use crate::ledger::rules::{EntryKind, EntryStatus};
 use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{
     deal_events, deal_extensions, deal_stages, deals, direct_accounts, partner_orgs, tiers, users,
@@ -1111,9 +1111,9 @@ pub fn confirm_win(
             crate::domain::deal::margin(won, tier.as_ref().map(|(n, b)| (n.as_str(), *b)));
         let explanation = format!("Deal {}: {rule}", deal.title());
         if margin_minor > 0 {
-            super::ledger::append(
+            crate::ledger::store::append(
                 conn,
-                &super::ledger::NewEntry {
+                &crate::ledger::store::NewEntry {
                     partner_org_id: deal.partner_org_id,
                     amount_minor: margin_minor,
                     currency: &deal.currency,

@@ -12,7 +12,6 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use crate::domain::deal::DealStatus;
-use crate::domain::ledger::{EntryKind, EntryStatus};
 use crate::domain::mdf::{
     check_activity_dates, check_approved_amount, check_claim, check_claim_window, check_decision,
     check_requested_amount, claim_due_on, claim_reminder_due, org_allocation, ActivityType,
@@ -20,6 +19,7 @@ use crate::domain::mdf::{
 };
 use crate::domain::money::{Currency, Money};
 use crate::domain::partner::PartnerKind;
+use crate::ledger::rules::{EntryKind, EntryStatus};
 use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{
     deals, ledger_entries, mdf_allocations, mdf_claim_deals, mdf_claims, mdf_events, mdf_expiries,
@@ -1709,9 +1709,9 @@ pub fn decide_claim(
             ClaimStatus::Approved => {
                 let explanation =
                     format!("{}: reimbursement of {claimed} approved", request.label());
-                super::ledger::append(
+                crate::ledger::store::append(
                     conn,
-                    &super::ledger::NewEntry {
+                    &crate::ledger::store::NewEntry {
                         partner_org_id: request.partner_org_id,
                         amount_minor: claim.claimed_minor,
                         currency: &request.currency,

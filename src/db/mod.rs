@@ -9,7 +9,6 @@ pub mod coupons;
 pub mod customers;
 pub mod deal_config;
 pub mod deals;
-pub mod ledger;
 pub mod links;
 pub mod mdf;
 pub mod partners;

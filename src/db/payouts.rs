@@ -12,13 +12,13 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::ledger::{LedgerEntry, NewEntry};
-use crate::domain::ledger::{EntryKind, EntryStatus};
 use crate::domain::money::{Currency, Money};
 use crate::domain::partner::PartnerStatus;
 use crate::domain::payout::{
     eligibility, minimum_in, AccountStatus, Eligibility, PayoutStatus, Rail, RunStatus,
 };
+use crate::ledger::rules::{EntryKind, EntryStatus};
+use crate::ledger::store::{LedgerEntry, NewEntry};
 use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{
     ledger_entries, partner_orgs, payout_accounts, payout_entries, payout_runs, payouts,
@@ -129,18 +129,6 @@ impl Balance {
             self.amount.currency,
         )
     }
-}
-
-/// Which of `ids` a pending or paid payout holds: money on its way to the partner, not to be changed by hand.
-pub fn held_among(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
-    payout_entries::table
-        .inner_join(payouts::table)
-        .filter(
-            payouts::status.eq_any([PayoutStatus::Pending.as_str(), PayoutStatus::Paid.as_str()]),
-        )
-        .filter(payout_entries::ledger_entry_id.eq_any(ids))
-        .select(payout_entries::ledger_entry_id)
-        .load(conn)
 }
 
 /// Entry ids held by a pending or paid payout.
@@ -446,7 +434,7 @@ pub fn start_run(
                     .execute(conn)?;
             }
             let explanation = format!("Payout #{payout_id} ({})", rail.label());
-            let entry_id = super::ledger::append(
+            let entry_id = crate::ledger::store::append(
                 conn,
                 &NewEntry {
                     partner_org_id: balance.org_id,
@@ -605,7 +593,7 @@ pub fn mark_paid(
         let payout = find(conn, payout_id)?.expect("just updated");
         let mut ids = entry_ids_of(conn, payout_id)?;
         ids.extend(payout.ledger_entry_id);
-        super::ledger::advance(
+        crate::ledger::store::advance(
             conn,
             &ids,
             EntryStatus::Approved,
@@ -665,7 +653,7 @@ fn end_unpaid(
                 PayoutStatus::Cancelled => format!("payout #{payout_id} cancelled: {message}"),
                 _ => format!("payout #{payout_id} failed: {message}"),
             };
-            super::ledger::advance(
+            crate::ledger::store::advance(
                 conn,
                 &[entry],
                 EntryStatus::Approved,
@@ -724,7 +712,7 @@ pub fn mark_reversed(conn: &mut DbConn, transfer_id: &str) -> QueryResult<Option
         if changed == 0 {
             return Ok(None);
         }
-        super::ledger::append(
+        crate::ledger::store::append(
             conn,
             &NewEntry {
                 partner_org_id: payout.partner_org_id,

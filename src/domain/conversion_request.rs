@@ -5,8 +5,10 @@ use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde_json::{Map, Value};
 
 use super::conversion::ConversionKind;
-use super::ledger::MAX_CLOCK_SKEW_SECS;
 use super::money::{Currency, MAX_AMOUNT_MINOR};
+
+/// How far ahead of the server's clock a reported `occurred_at` may be: clocks of merchants' servers drift.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldProblem {

@@ -9,7 +9,6 @@ pub mod conversion_request;
 pub mod deal;
 pub mod email;
 pub mod fraud;
-pub mod ledger;
 pub mod mdf;
 pub mod money;
 pub mod partner;

@@ -406,7 +406,7 @@ pub fn payout_statement(
         .map(|e| {
             let kind = e
                 .kind
-                .parse::<crate::domain::ledger::EntryKind>()
+                .parse::<crate::ledger::rules::EntryKind>()
                 .map(|k| k.label())
                 .unwrap_or("Entry");
             format!(

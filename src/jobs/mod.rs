@@ -90,7 +90,9 @@ async fn certification_reminders(ctx: Arc<JobContext>) -> anyhow::Result<String>
 }
 
 async fn hold_release(ctx: Arc<JobContext>) -> anyhow::Result<String> {
-    let released = ctx.db(|conn| db::ledger::release_due(conn, now())).await?;
+    let released = ctx
+        .db(|conn| crate::ledger::release_due(conn, now()))
+        .await?;
     Ok(if released == 0 {
         String::new()
     } else {

@@ -209,7 +209,7 @@ pub struct ConversionJob {
 
 pub struct RecordedConversion {
     conversion: crate::db::conversions::Conversion,
-    entries: Vec<crate::db::ledger::LedgerEntry>,
+    entries: Vec<crate::ledger::store::LedgerEntry>,
     created: bool,
 }
 
@@ -241,7 +241,7 @@ pub fn record_conversion_job(
         occurred_at: request.occurred_at.unwrap_or_else(db::now),
     };
     let (conversion, created) = crate::db::conversions::record(conn, &program, &input)?;
-    let entries = crate::db::ledger::for_conversion(conn, conversion.id)?;
+    let entries = crate::ledger::store::for_conversion(conn, conversion.id)?;
     Ok(RecordedConversion {
         conversion,
         entries,
@@ -315,8 +315,8 @@ struct EntryView {
     explanation: String,
 }
 
-impl From<&crate::db::ledger::LedgerEntry> for EntryView {
-    fn from(e: &crate::db::ledger::LedgerEntry) -> Self {
+impl From<&crate::ledger::store::LedgerEntry> for EntryView {
+    fn from(e: &crate::ledger::store::LedgerEntry) -> Self {
         Self {
             id: e.id,
             partner_id: e.partner_org_id,
@@ -341,7 +341,7 @@ async fn partner_balance(
     let balances = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
         crate::db::partners::find(conn, program.id, partner_id)?.ok_or(AppError::NotFound)?;
-        Ok::<_, AppError>(crate::db::ledger::balances(conn, partner_id)?)
+        Ok::<_, AppError>(crate::ledger::store::balances(conn, partner_id)?)
     })
     .await?;
     let balances: Vec<serde_json::Value> = balances
@@ -380,7 +380,7 @@ async fn list_commissions(
     let status = match query.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(
-            s.parse::<crate::domain::ledger::EntryStatus>()
+            s.parse::<crate::ledger::rules::EntryStatus>()
                 .map_err(|_| invalid("status", "must be pending, approved, paid or void"))?,
         ),
     };
@@ -396,7 +396,7 @@ async fn list_commissions(
     if !(1..=200).contains(&limit) {
         return Err(invalid("limit", "must be from 1 to 200"));
     }
-    let filter = crate::db::ledger::EntryFilter {
+    let filter = crate::ledger::store::EntryFilter {
         partner_org_id: query.partner_id,
         status,
         from,
@@ -404,7 +404,7 @@ async fn list_commissions(
         before_id: query.cursor,
     };
     let entries = db(&state.pool, move |conn| {
-        crate::db::ledger::list(conn, &filter, limit)
+        crate::ledger::store::list(conn, &filter, limit)
     })
     .await?;
     let next_cursor = if entries.len() as i64 == limit {

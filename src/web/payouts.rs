@@ -7,8 +7,8 @@ use askama::Template;
 
 use super::{Ctx, State};
 use crate::accounts::role::Role;
-use crate::db::ledger::{Balance, LedgerEntry};
 use crate::db::payouts::{Payout, PayoutAccount};
+use crate::ledger::store::{Balance, LedgerEntry};
 use crate::platform::http::{db, page, redirect, AppError, PageContext, TypedSession};
 use crate::web::guard::CurrentUser;
 
@@ -53,7 +53,7 @@ async fn home(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResp
     let (account, balances, payouts, program) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
             crate::db::payouts::account_of(conn, org_id)?,
-            crate::db::ledger::balances(conn, org_id)?,
+            crate::ledger::store::balances(conn, org_id)?,
             crate::db::payouts::org_payouts(conn, org_id)?,
             crate::programs::current(conn)?,
         ))

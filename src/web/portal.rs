@@ -19,7 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(dashboard))
             .configure(crate::web::accounts::team::portal_routes)
             .configure(super::affiliate::portal_routes)
-            .configure(super::earnings::portal_routes)
+            .configure(super::ledger::earnings::portal_routes)
             .configure(super::reseller::portal_routes)
             .configure(super::training::portal_routes)
             .configure(super::content::portal_routes)

@@ -255,11 +255,11 @@ async fn the_fifty_first_sale_of_a_month_gets_the_volume_rate_and_earlier_ones_k
     );
     let earlier: Vec<i64> = app
         .db(move |conn| {
-            let filter = concord::db::ledger::EntryFilter {
+            let filter = concord::ledger::store::EntryFilter {
                 partner_org_id: Some(org),
                 ..Default::default()
             };
-            concord::db::ledger::list(conn, &filter, 100)
+            concord::ledger::store::list(conn, &filter, 100)
                 .unwrap()
                 .iter()
                 .map(|e| e.amount_minor)
@@ -362,7 +362,7 @@ async fn held_conversions_wait_for_review_and_rejection_voids_their_commission()
         )
         .await;
     let entries = app
-        .db(move |conn| concord::db::ledger::for_conversion(conn, id).unwrap())
+        .db(move |conn| concord::ledger::store::for_conversion(conn, id).unwrap())
         .await;
     assert_eq!(entries[0].status, "void");
 }
@@ -398,12 +398,12 @@ async fn refunds_void_reduce_or_claw_back_and_the_balance_nets_them() {
         let target = concord::db::conversions::find_by_external_id(conn, 1, "paid")
             .unwrap()
             .unwrap();
-        let commission = concord::db::ledger::for_conversion(conn, target.id).unwrap()[0].id;
-        let moved = concord::db::ledger::advance(
+        let commission = concord::ledger::store::for_conversion(conn, target.id).unwrap()[0].id;
+        let moved = concord::ledger::store::advance(
             conn,
             &[commission],
-            concord::domain::ledger::EntryStatus::Approved,
-            concord::domain::ledger::EntryStatus::Paid,
+            concord::ledger::rules::EntryStatus::Approved,
+            concord::ledger::rules::EntryStatus::Paid,
             Some("payout #1"),
         )
         .unwrap();
@@ -427,7 +427,7 @@ async fn refunds_void_reduce_or_claw_back_and_the_balance_nets_them() {
                     .unwrap()
                     .unwrap();
                 out.push(
-                    concord::db::ledger::for_conversion(conn, c.id)
+                    concord::ledger::store::for_conversion(conn, c.id)
                         .unwrap()
                         .into_iter()
                         .map(|e| (e.kind, e.status, e.amount_minor))
@@ -518,7 +518,7 @@ async fn the_hold_release_run_twice_at_once_approves_each_commission_once() {
     assert_eq!(approved_by(first) + approved_by(second), 30);
     let changes = app
         .db(|conn| {
-            concord::db::ledger::list(conn, &Default::default(), 100)
+            concord::ledger::store::list(conn, &Default::default(), 100)
                 .unwrap()
                 .iter()
                 .filter(|e| e.status == "approved")
@@ -606,7 +606,7 @@ async fn admins_keep_rules_and_the_commission_queue_and_partners_export_their_ea
     queue.assert_contains("20% of 100.00 USD under rule &#39;Default&#39;");
     let ids = app
         .db(|conn| {
-            concord::db::ledger::list(conn, &Default::default(), 10)
+            concord::ledger::store::list(conn, &Default::default(), 10)
                 .unwrap()
                 .iter()
                 .map(|e| e.id.to_string())

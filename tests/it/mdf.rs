@@ -837,11 +837,11 @@ async fn accrual_utilization_and_roi_match_a_hand_computed_fixture() {
             .select(l::id)
             .load(conn)
             .unwrap();
-        concord::db::ledger::advance(
+        concord::ledger::store::advance(
             conn,
             &ids,
-            concord::domain::ledger::EntryStatus::Approved,
-            concord::domain::ledger::EntryStatus::Paid,
+            concord::ledger::rules::EntryStatus::Approved,
+            concord::ledger::rules::EntryStatus::Paid,
             None,
         )
         .unwrap()

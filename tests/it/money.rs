@@ -7,8 +7,8 @@ use crate::harness::{Browser, Page, TestApp, PASSWORD};
 use crate::payouts::{app_with, connect_ready, ledger, start};
 use crate::stripe_fake::FakeStripe;
 use concord::accounts::role::Role;
-use concord::domain::ledger::{EntryKind, EntryStatus};
 use concord::domain::partner::{PartnerKind, PartnerStatus};
+use concord::ledger::rules::{EntryKind, EntryStatus};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -179,7 +179,7 @@ async fn entries_of(app: &TestApp, external_id: &'static str) -> Vec<(String, i6
         let sale = concord::db::conversions::find_by_external_id(conn, program.id, external_id)
             .unwrap()
             .unwrap();
-        concord::db::ledger::for_conversion(conn, sale.id)
+        concord::ledger::store::for_conversion(conn, sale.id)
             .unwrap()
             .into_iter()
             .map(|e| (e.kind, e.amount_minor, e.status))
@@ -484,9 +484,9 @@ async fn coupons_clicks_and_customers_of_orgs_that_are_not_approved_earn_nothing
 async fn earn_in(app: &TestApp, org: i64, amounts: &'static [(i64, &'static str)]) {
     app.db(move |conn| {
         for (n, (amount, currency)) in amounts.iter().enumerate() {
-            concord::db::ledger::append(
+            concord::ledger::store::append(
                 conn,
-                &concord::db::ledger::NewEntry {
+                &concord::ledger::store::NewEntry {
                     partner_org_id: org,
                     amount_minor: *amount,
                     currency,

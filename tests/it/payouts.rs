@@ -6,8 +6,8 @@
 use crate::harness::{Browser, Page, TestApp, TestDatabase, PASSWORD};
 use crate::stripe_fake::{FakeStripe, SECRET_KEY};
 use concord::accounts::role::Role;
-use concord::domain::ledger::{EntryKind, EntryStatus};
 use concord::domain::partner::{PartnerKind, PartnerStatus};
+use concord::ledger::rules::{EntryKind, EntryStatus};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 
@@ -48,9 +48,9 @@ pub(crate) fn earn(
     entries: &[(EntryKind, i64)],
 ) {
     for (i, (kind, amount)) in entries.iter().enumerate() {
-        concord::db::ledger::append(
+        concord::ledger::store::append(
             conn,
-            &concord::db::ledger::NewEntry {
+            &concord::ledger::store::NewEntry {
                 partner_org_id: org,
                 amount_minor: *amount,
                 currency: "USD",

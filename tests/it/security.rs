@@ -252,7 +252,7 @@ async fn estate(names: &[&str]) -> Estate {
             crate::payouts::earn(
                 conn,
                 org,
-                &[(concord::domain::ledger::EntryKind::Commission, 10_000)],
+                &[(concord::ledger::rules::EntryKind::Commission, 10_000)],
             )
         })
         .await;

@@ -9,7 +9,7 @@ use crate::payouts::{
 use crate::stripe_fake::FakeStripe;
 use concord::domain::commission::{RateType, Recurrence, Rule};
 use concord::domain::conversion::ConversionKind;
-use concord::domain::ledger::EntryKind;
+use concord::ledger::rules::EntryKind;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

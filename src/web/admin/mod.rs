@@ -4,7 +4,6 @@
 pub mod agreement;
 pub mod assets;
 pub mod audit;
-pub mod commissions;
 pub mod conversions;
 pub mod dashboard;
 pub mod deal_settings;
@@ -44,7 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(settings::routes)
             .configure(conversions::routes)
             .configure(rules::routes)
-            .configure(commissions::routes)
+            .configure(crate::web::ledger::admin::routes)
             .configure(reports::routes)
             .configure(agreement::routes)
             .configure(training::routes)

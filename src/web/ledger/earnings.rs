@@ -7,12 +7,12 @@ use askama::Template;
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
-use super::{Ctx, State};
-use crate::db::ledger::{Balance, EntryFilter, LedgerEntry};
-use crate::domain::ledger::EntryStatus;
 use crate::domain::money::{Currency, Money};
+use crate::ledger::rules::EntryStatus;
+use crate::ledger::store::{Balance, EntryFilter, LedgerEntry};
 use crate::platform::http::{db, page, AppError, PageContext};
 use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/earnings", web::get().to(show))
@@ -125,8 +125,8 @@ async fn show(
     let Filters { filter, notice } = filters(org_id, &query);
     let (balances, entries) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
-            crate::db::ledger::balances(conn, org_id)?,
-            crate::db::ledger::list(conn, &filter, 1000)?,
+            crate::ledger::store::balances(conn, org_id)?,
+            crate::ledger::store::list(conn, &filter, 1000)?,
         ))
     })
     .await?;
@@ -149,7 +149,7 @@ async fn csv(
     let org_id = user.partner_org_id()?;
     let Filters { filter, .. } = filters(org_id, &query.into_inner());
     let entries = db(&state.pool, move |conn| {
-        crate::db::ledger::list(conn, &filter, 100_000)
+        crate::ledger::store::list(conn, &filter, 100_000)
     })
     .await?;
     let mut out =

@@ -21,8 +21,8 @@
 //!    suspended) by coupon, click or customer binding is recorded and held for review with the reason; its
 //!    commission stays pending until an admin approves the conversion. A payout batch skips orgs that are not
 //!    approved, with the reason.
-//! 6. **No sales from the future.** A conversion whose `occurred_at` is more than `MAX_CLOCK_SKEW_SECS` ahead of
-//!    the server's clock is refused.
+//! 6. **No sales from the future.** A conversion whose `occurred_at` is more than `MAX_CLOCK_SKEW_SECS` (in the
+//!    conversion request's rules) ahead of the server's clock is refused.
 //!
 //! A refund reverses the commission of its sale in proportion:
 //! - while no payout has taken the commission, a refund of the whole rest of the sale voids it (and its earlier
@@ -30,9 +30,6 @@
 //!   before payout;
 //! - once a payout has taken it (in progress or paid), a refund appends a negative `clawback`, approved at once,
 //!   which nets against the next payout and may leave the balance negative.
-
-/// How far ahead of the server's clock a reported `occurred_at` may be: clocks of merchants' servers drift.
-pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
 crate::text_enum!(EntryKind {
     Commission => "commission" / "Commission",
@@ -105,7 +102,7 @@ pub fn on_refund(state: &CommissionState, refund_minor: i64) -> RefundAction {
     let completes = refunded_after >= state.sale_minor;
     // Reverse in proportion to everything refunded so far, minus what earlier refunds reversed, so the rounding of
     // many partial refunds never drifts from the whole.
-    let due = super::commission::share(
+    let due = crate::domain::commission::share(
         state.commission_minor,
         refunded_after.min(state.sale_minor),
         state.sale_minor,
@@ -262,7 +259,7 @@ mod tests {
                 let before: Vec<Entry> = entries.clone();
                 match step {
                     Step::Sale { amount, bps } => {
-                        let commission = super::super::commission::apply_rate(amount, bps);
+                        let commission = crate::domain::commission::apply_rate(amount, bps);
                         sales.push((amount, commission, 0));
                         entries.push(Entry { amount: commission, status: EntryStatus::Pending, of_sale: sales.len() - 1, is_commission: true });
                     }
@@ -295,7 +292,7 @@ mod tests {
                 }
             }
             let ledger: i64 = entries.iter().filter(|e| e.status != EntryStatus::Void).map(|e| e.amount).sum();
-            let expected: i64 = sales.iter().map(|(amount, commission, refunded)| commission - super::super::commission::share(*commission, *refunded, *amount)).sum();
+            let expected: i64 = sales.iter().map(|(amount, commission, refunded)| commission - crate::domain::commission::share(*commission, *refunded, *amount)).sum();
             prop_assert_eq!(ledger, expected);
         }
     }

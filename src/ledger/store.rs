@@ -1,12 +1,11 @@
-//! The ledger: append-only money movements per partner. Balances are sums computed in SQL; statuses move forward
-//! through guarded updates, so a job run twice (or in two processes) changes each entry once.
+//! The ledger's SQL: append-only entries, guarded status moves (so a job run twice, or in two processes, changes each
+//! entry once), balances summed by the database, and which entries a payout holds.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use crate::domain::ledger::{EntryKind, EntryStatus};
-use crate::platform::audit::{self, Actor, Change, Subject};
+use super::rules::{EntryKind, EntryStatus};
 use crate::platform::db::schema::{conversions, ledger_entries};
 use crate::platform::db::{is_unique_violation, now, DbConn};
 
@@ -109,48 +108,11 @@ pub fn advance(
     .execute(conn)
 }
 
-/// The hold release: pending entries whose hold has ended become approved, except commissions of conversions held
-/// for fraud review. One guarded statement, so concurrent runs approve each entry once; the entries it approved
-/// are announced to webhook endpoints (`commission.approved`) in the same transaction. The orgs whose entries it
-/// approves are locked first, so a refund deciding about the same entries waits (ledger invariant 3).
-pub fn release_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
-    crate::platform::db::exclusive_transaction(conn, |conn| {
-        let orgs: Vec<i64> = ledger_entries::table
-            .filter(ledger_entries::status.eq(EntryStatus::Pending.as_str()))
-            .filter(ledger_entries::available_at.le(at))
-            .select(ledger_entries::partner_org_id)
-            .distinct()
-            .load(conn)?;
-        if orgs.is_empty() {
-            return Ok(0);
-        }
-        crate::platform::db::lock(conn, crate::platform::db::Lock::PartnerOrg, &orgs)?;
-        let approved: Vec<ApprovedEntry> = approve_due(conn, &orgs, at)?;
-        for (id, org, kind, amount, currency, explanation) in &approved {
-            if kind != EntryKind::Commission.as_str() {
-                continue;
-            }
-            let program_id: i64 = crate::platform::db::schema::partner_orgs::table
-                .find(org)
-                .select(crate::platform::db::schema::partner_orgs::program_id)
-                .first(conn)?;
-            crate::webhooks::emit(
-                conn,
-                program_id,
-                crate::webhooks::EventType::CommissionApproved,
-                serde_json::json!({"entry_id": id, "partner_id": org, "amount": amount, "currency": currency,
-                    "explanation": explanation}),
-            )?;
-        }
-        Ok(approved.len())
-    })
-}
-
 /// (id, org, kind, amount, currency, explanation) of an entry the hold release approved.
-type ApprovedEntry = (i64, i64, String, i64, String, String);
+pub type ApprovedEntry = (i64, i64, String, i64, String, String);
 
-/// Approves the due entries of `orgs` (locked by the caller).
-fn approve_due(
+/// Approves the due entries of `orgs` (locked by the caller), except those of conversions under review.
+pub fn approve_due(
     conn: &mut DbConn,
     orgs: &[i64],
     at: NaiveDateTime,
@@ -183,61 +145,6 @@ fn approve_due(
         ledger_entries::explanation,
     ))
     .get_results(conn)
-}
-
-/// Takes back what one source's entries (a conversion's commission and its reversals) give the partner. When no
-/// payout has taken any of them (paid, or held by a payout in progress) they are voided; otherwise none is voided
-/// and one approved clawback of their net amount nets against the next payout (ledger invariant 3). The caller
-/// holds the org's lock (`db::lock`). Returns whether anything changed.
-pub fn take_back(
-    conn: &mut DbConn,
-    entries: &[LedgerEntry],
-    reason: &str,
-    source_type: &str,
-    source_id: i64,
-) -> QueryResult<bool> {
-    let live: Vec<&LedgerEntry> = entries
-        .iter()
-        .filter(|e| e.status() != EntryStatus::Void)
-        .collect();
-    let Some(first) = live.first() else {
-        return Ok(false);
-    };
-    let ids: Vec<i64> = live.iter().map(|e| e.id).collect();
-    let taken = live.iter().any(|e| e.status() == EntryStatus::Paid)
-        || !super::payouts::held_among(conn, &ids)?.is_empty();
-    if !taken {
-        let mut changed = 0;
-        for from in [EntryStatus::Pending, EntryStatus::Approved] {
-            changed += advance(conn, &ids, from, EntryStatus::Void, Some(reason))?;
-        }
-        return Ok(changed > 0);
-    }
-    let net = crate::domain::money::sum_minor(live.iter().map(|e| e.amount_minor));
-    if net == 0 {
-        return Ok(false);
-    }
-    let explanation = format!(
-        "{} taken back after a payout took it: {reason}",
-        crate::domain::money::Money::new(net, first.money().currency)
-    );
-    let appended = append(
-        conn,
-        &NewEntry {
-            partner_org_id: first.partner_org_id,
-            amount_minor: -net,
-            currency: &first.currency,
-            kind: EntryKind::Clawback,
-            status: EntryStatus::Approved,
-            available_at: now(),
-            source_type,
-            source_id,
-            conversion_id: first.conversion_id,
-            rule_id: first.rule_id,
-            explanation: &explanation,
-        },
-    )?;
-    Ok(appended.is_some())
 }
 
 /// Entries written for a conversion (its commission and any reversals), oldest first.
@@ -362,76 +269,49 @@ pub fn list(conn: &mut DbConn, filter: &EntryFilter, limit: i64) -> QueryResult<
         .load(conn)
 }
 
-/// An admin approves or voids entries by hand, with a reason kept in the audit log. Voiding a commission voids the
-/// reversals earlier partial refunds wrote against it too, so no clawback is left behind for money never paid.
-/// Entries a payout in progress holds are left as they are (voiding one would not stop the transfer), and so is a
-/// commission one of whose reversals a payout holds. Returns (changed, left because held).
-pub fn decide(
-    conn: &mut DbConn,
-    ids: &[i64],
-    to: EntryStatus,
-    reason: &str,
-    actor: &Actor,
-) -> QueryResult<(usize, usize)> {
-    crate::platform::db::exclusive_transaction(conn, |conn| {
-        let orgs: Vec<i64> = ledger_entries::table
-            .filter(ledger_entries::id.eq_any(ids))
-            .select(ledger_entries::partner_org_id)
-            .distinct()
-            .load(conn)?;
-        crate::platform::db::lock(conn, crate::platform::db::Lock::PartnerOrg, &orgs)?;
-        let chosen: Vec<LedgerEntry> = ledger_entries::table
-            .filter(ledger_entries::id.eq_any(ids))
-            .order(ledger_entries::id)
-            .select(LedgerEntry::as_select())
-            .load(conn)?;
-        let (mut changed, mut held) = (0, 0);
-        for entry in chosen {
-            let group = match entry.conversion_id {
-                Some(conversion)
-                    if to == EntryStatus::Void && entry.kind == EntryKind::Commission.as_str() =>
-                {
-                    for_conversion(conn, conversion)?
-                        .into_iter()
-                        .filter(|e| e.id == entry.id || e.source_type == "refund")
-                        .collect()
-                }
-                _ => vec![entry],
-            };
-            // A paid commission is not voided by hand (a refund claws it back), and neither are its reversals.
-            if to == EntryStatus::Void && group.iter().any(|e| e.status() == EntryStatus::Paid) {
-                continue;
-            }
-            let group_ids: Vec<i64> = group.iter().map(|e| e.id).collect();
-            if !super::payouts::held_among(conn, &group_ids)?.is_empty() {
-                held += 1;
-                continue;
-            }
-            for member in group.iter().filter(|e| e.status().may_become(to)) {
-                changed += advance(conn, &[member.id], member.status(), to, Some(reason))?;
-                let label = format!(
-                    "{} {} for partner #{}",
-                    member.kind,
-                    member.money(),
-                    member.partner_org_id
-                );
-                audit::record(
-                    conn,
-                    actor,
-                    &format!("ledger.{}", to.as_str()),
-                    &Subject {
-                        kind: "ledger_entry",
-                        id: Some(member.id),
-                        label: &label,
-                    },
-                    &Change {
-                        reason: Some(reason),
-                        before: Some(member.status.as_str()),
-                        after: Some(to.as_str()),
-                    },
-                )?;
-            }
-        }
-        Ok((changed, held))
-    })
+/// Orgs with pending entries whose hold has ended at `at`.
+pub fn orgs_with_due_entries(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    ledger_entries::table
+        .filter(ledger_entries::status.eq(EntryStatus::Pending.as_str()))
+        .filter(ledger_entries::available_at.le(at))
+        .select(ledger_entries::partner_org_id)
+        .distinct()
+        .load(conn)
+}
+
+/// The program an org belongs to.
+pub fn program_of_org(conn: &mut DbConn, org_id: i64) -> QueryResult<i64> {
+    crate::platform::db::schema::partner_orgs::table
+        .find(org_id)
+        .select(crate::platform::db::schema::partner_orgs::program_id)
+        .first(conn)
+}
+
+/// Orgs the entries belong to.
+pub fn orgs_of(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    ledger_entries::table
+        .filter(ledger_entries::id.eq_any(ids))
+        .select(ledger_entries::partner_org_id)
+        .distinct()
+        .load(conn)
+}
+
+/// The entries, oldest first.
+pub fn find_many(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<LedgerEntry>> {
+    ledger_entries::table
+        .filter(ledger_entries::id.eq_any(ids))
+        .order(ledger_entries::id)
+        .select(LedgerEntry::as_select())
+        .load(conn)
+}
+
+/// Which of `ids` a pending or paid payout holds: money on its way to the partner (or there), not to be voided.
+pub fn held_by_payout(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    use crate::platform::db::schema::{payout_entries, payouts};
+    payout_entries::table
+        .inner_join(payouts::table)
+        .filter(payouts::status.eq_any(["pending", "paid"]))
+        .filter(payout_entries::ledger_entry_id.eq_any(ids))
+        .select(payout_entries::ledger_entry_id)
+        .load(conn)
 }

@@ -5,8 +5,8 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::ledger::{EntryFilter, LedgerEntry};
-use crate::domain::ledger::EntryStatus;
+use crate::ledger::rules::EntryStatus;
+use crate::ledger::store::{EntryFilter, LedgerEntry};
 use crate::platform::http::{db, page, redirect, AppError, PageContext, TypedSession};
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
@@ -44,7 +44,7 @@ async fn list(
         ..Default::default()
     };
     let entries = db(&state.pool, move |conn| {
-        crate::db::ledger::list(conn, &filter, 500)
+        crate::ledger::store::list(conn, &filter, 500)
     })
     .await?;
     page(&CommissionsPage {
@@ -88,7 +88,7 @@ async fn decide(
     }
     let actor = user.actor();
     let (changed, held) = db(&state.pool, move |conn| {
-        crate::db::ledger::decide(conn, &ids, to, &reason, &actor)
+        crate::ledger::decide(conn, &ids, to, &reason, &actor)
     })
     .await?;
     session.success(format!(
