@@ -6,11 +6,11 @@ use diesel::Connection;
 
 use crate::accounts::role::Role;
 use crate::accounts::{self, NewAccount};
+use crate::commissions::rules::{RateType, Recurrence, Rule};
 use crate::db::links::{self, NewLink};
 use crate::db::partners::{self, NewPartnerOrg};
-use crate::db::{coupons, deal_config, rules};
+use crate::db::{coupons, deal_config};
 use crate::domain::affiliate::{AffiliateSettings, AttributionModel};
-use crate::domain::commission::{RateType, Recurrence, Rule};
 use crate::domain::conversion::ConversionKind;
 use crate::domain::money::Currency;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
@@ -217,7 +217,7 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             recurrence: Recurrence::Recurring,
             recurring_months: Some(12),
         };
-        rules::create(conn, program.id, &sales, &system)?;
+        crate::commissions::create(conn, program.id, &sales, &system)?;
         demo_deals(conn, reseller, rep_id, &system)?;
         Ok(Some(logins))
     })

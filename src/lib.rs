@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod click_journal;
+pub mod commissions;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -241,11 +241,11 @@ fn write_commission(
     input: &ConversionInput,
     partner_org_id: i64,
 ) -> QueryResult<()> {
-    use crate::domain::commission::{compute, CommissionContext};
+    use crate::commissions::rules::{compute, CommissionContext};
     use crate::domain::money::{Currency, Money};
     use chrono::Datelike;
 
-    let rules: Vec<_> = super::rules::list(conn, program.id)?
+    let rules: Vec<_> = crate::commissions::store::list(conn, program.id)?
         .iter()
         .map(|r| r.rule())
         .collect();

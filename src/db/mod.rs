@@ -15,6 +15,5 @@ pub mod partners;
 pub mod payouts;
 pub mod placement;
 pub mod reports;
-pub mod rules;
 pub mod stripe_events;
 pub mod training;

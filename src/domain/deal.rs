@@ -371,7 +371,7 @@ pub fn expiry_step(
 pub fn margin(won: Money, tier: Option<(&str, i64)>) -> (i64, String) {
     match tier {
         Some((name, bps)) if bps > 0 => {
-            let amount = super::commission::share(won.minor, bps, 10_000);
+            let amount = super::money::share(won.minor, bps, 10_000);
             let text = format!(
                 "{name} tier margin {} of the won amount {won} = {}",
                 percent_text(bps),

@@ -16,9 +16,8 @@
 
 use chrono::{Duration, NaiveDate};
 
-use super::commission::share;
 use super::deal::Quarter;
-use super::money::{Currency, Money};
+use super::money::{share, Currency, Money};
 
 /// The largest proof-of-performance file a partner may upload.
 pub const MAX_PROOF_BYTES: usize = 10 * 1024 * 1024;

@@ -3,7 +3,6 @@
 
 pub mod affiliate;
 pub mod attribution;
-pub mod commission;
 pub mod conversion;
 pub mod conversion_request;
 pub mod deal;

@@ -19,6 +19,32 @@ pub fn clamp_minor(total: i128) -> i64 {
     i64::try_from(total).unwrap_or(if total < 0 { i64::MIN } else { i64::MAX })
 }
 
+/// `amount * bps / 10000`, rounded half-up at the minor unit (half away from zero for negatives).
+pub fn apply_rate(amount_minor: i64, bps: i64) -> i64 {
+    let product = amount_minor as i128 * bps as i128;
+    let rounded = if product >= 0 {
+        (product + 5_000) / 10_000
+    } else {
+        (product - 5_000) / 10_000
+    };
+    clamp_minor(rounded)
+}
+
+/// `amount * part / whole` rounded half-up: a share of an amount (a partial refund of a commission).
+pub fn share(amount_minor: i64, part: i64, whole: i64) -> i64 {
+    if whole == 0 {
+        return 0;
+    }
+    let product = amount_minor as i128 * part as i128 * 2;
+    let whole = whole as i128;
+    let rounded = if product >= 0 {
+        (product + whole) / (2 * whole)
+    } else {
+        (product - whole) / (2 * whole)
+    };
+    clamp_minor(rounded)
+}
+
 /// Adds two amounts without wrapping (see `sum_minor`).
 pub fn add_minor(a: i64, b: i64) -> i64 {
     a.saturating_add(b)

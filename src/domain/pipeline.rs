@@ -4,8 +4,8 @@
 
 use chrono::NaiveDateTime;
 
-use super::commission::share;
 use super::deal::{business_minutes_between, DealStatus, Quarter};
+use super::money::share;
 
 #[derive(Debug, Clone)]
 pub struct DealFacts {

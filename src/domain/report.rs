@@ -37,7 +37,7 @@ impl PartnerFigures {
         if self.clicks == 0 {
             return 0;
         }
-        super::commission::share(self.commission_minor, 100, self.clicks)
+        super::money::share(self.commission_minor, 100, self.clicks)
     }
 }
 

@@ -102,7 +102,7 @@ pub fn on_refund(state: &CommissionState, refund_minor: i64) -> RefundAction {
     let completes = refunded_after >= state.sale_minor;
     // Reverse in proportion to everything refunded so far, minus what earlier refunds reversed, so the rounding of
     // many partial refunds never drifts from the whole.
-    let due = crate::domain::commission::share(
+    let due = crate::domain::money::share(
         state.commission_minor,
         refunded_after.min(state.sale_minor),
         state.sale_minor,
@@ -259,7 +259,7 @@ mod tests {
                 let before: Vec<Entry> = entries.clone();
                 match step {
                     Step::Sale { amount, bps } => {
-                        let commission = crate::domain::commission::apply_rate(amount, bps);
+                        let commission = crate::domain::money::apply_rate(amount, bps);
                         sales.push((amount, commission, 0));
                         entries.push(Entry { amount: commission, status: EntryStatus::Pending, of_sale: sales.len() - 1, is_commission: true });
                     }
@@ -292,7 +292,7 @@ mod tests {
                 }
             }
             let ledger: i64 = entries.iter().filter(|e| e.status != EntryStatus::Void).map(|e| e.amount).sum();
-            let expected: i64 = sales.iter().map(|(amount, commission, refunded)| commission - crate::domain::commission::share(*commission, *refunded, *amount)).sum();
+            let expected: i64 = sales.iter().map(|(amount, commission, refunded)| commission - crate::domain::money::share(*commission, *refunded, *amount)).sum();
             prop_assert_eq!(ledger, expected);
         }
     }

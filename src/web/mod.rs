@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod affiliate;
 pub mod api;
+pub mod commissions;
 pub mod content;
 pub mod deals;
 pub mod guard;

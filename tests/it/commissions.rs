@@ -1,7 +1,7 @@
 //! Commissions from rules, the ledger's lifecycle (hold, approval, refunds, clawbacks) and the pages and API over it.
 
 use crate::harness::{TestApp, PASSWORD};
-use concord::domain::commission::{RateType, Recurrence, Rule};
+use concord::commissions::rules::{RateType, Recurrence, Rule};
 use concord::domain::conversion::ConversionKind;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -35,7 +35,7 @@ pub(crate) async fn add_rules(app: &TestApp, rules: Vec<Rule>) {
     app.db(move |conn| {
         let actor = concord::platform::audit::Actor::system("test");
         for rule in &rules {
-            concord::db::rules::create(conn, 1, rule, &actor).unwrap();
+            concord::commissions::create(conn, 1, rule, &actor).unwrap();
         }
     })
     .await;
@@ -582,7 +582,7 @@ async fn admins_keep_rules_and_the_commission_queue_and_partners_export_their_ea
         .assert_contains("20% per sale")
         .assert_contains("15.00 USD per sale; product launch; first sale only");
     let second = app
-        .db(|conn| concord::db::rules::list(conn, 1).unwrap()[1].id)
+        .db(|conn| concord::commissions::store::list(conn, 1).unwrap()[1].id)
         .await;
     admin
         .submit("/admin/rules", &format!("/admin/rules/{second}/up"), &[])
@@ -590,7 +590,7 @@ async fn admins_keep_rules_and_the_commission_queue_and_partners_export_their_ea
         .assert_redirect("/admin/rules");
     let order = app
         .db(|conn| {
-            concord::db::rules::list(conn, 1)
+            concord::commissions::store::list(conn, 1)
                 .unwrap()
                 .into_iter()
                 .map(|r| r.name)

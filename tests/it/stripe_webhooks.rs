@@ -7,7 +7,7 @@ use crate::payouts::{
     app_with, connect_ready, earn, finished, ledger, partner, start, WEBHOOK_SECRET,
 };
 use crate::stripe_fake::FakeStripe;
-use concord::domain::commission::{RateType, Recurrence, Rule};
+use concord::commissions::rules::{RateType, Recurrence, Rule};
 use concord::domain::conversion::ConversionKind;
 use concord::ledger::rules::EntryKind;
 use reqwest::StatusCode;
@@ -156,7 +156,7 @@ async fn stripe_invoices_earn_recurring_commissions_for_three_months_not_four() 
             recurrence: Recurrence::Recurring,
             recurring_months: Some(3),
         };
-        concord::db::rules::create(
+        concord::commissions::create(
             conn,
             1,
             &rule,

@@ -241,20 +241,20 @@ async fn a_commission_is_announced_when_its_hold_ends() {
     app.db(move |conn| {
         let actor = concord::platform::audit::Actor::system("test");
         concord::db::coupons::assign(conn, org, "Bright Deals", "BO", "bo", &actor).unwrap();
-        let rule = concord::domain::commission::Rule {
+        let rule = concord::commissions::rules::Rule {
             id: 0,
             name: "Sales".into(),
             applies_to: concord::domain::conversion::ConversionKind::Sale,
-            rate_type: concord::domain::commission::RateType::Percent,
+            rate_type: concord::commissions::rules::RateType::Percent,
             rate: 1_000,
             product_filter: String::new(),
             tier_id: None,
             volume_threshold: None,
             volume_rate: None,
-            recurrence: concord::domain::commission::Recurrence::Lifetime,
+            recurrence: concord::commissions::rules::Recurrence::Lifetime,
             recurring_months: None,
         };
-        concord::db::rules::create(conn, 1, &rule, &actor).unwrap();
+        concord::commissions::create(conn, 1, &rule, &actor).unwrap();
     })
     .await;
     let key = app.api_key().await;

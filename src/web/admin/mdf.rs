@@ -713,7 +713,7 @@ impl MdfReport {
             .max()
             .unwrap_or(0)
             .max(1);
-        let width = |v: i64| crate::domain::commission::share(380, v.max(0), largest);
+        let width = |v: i64| crate::domain::money::share(380, v.max(0), largest);
         self.by_partner
             .iter()
             .map(|p| {

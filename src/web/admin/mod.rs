@@ -15,7 +15,6 @@ pub mod partners;
 pub mod payouts;
 pub mod pipeline;
 pub mod reports;
-pub mod rules;
 pub mod settings;
 pub mod training;
 
@@ -42,7 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(outbox::routes)
             .configure(settings::routes)
             .configure(conversions::routes)
-            .configure(rules::routes)
+            .configure(crate::web::commissions::admin::routes)
             .configure(crate::web::ledger::admin::routes)
             .configure(reports::routes)
             .configure(agreement::routes)

@@ -4,8 +4,8 @@
 //! Matching order: rules for the partner's tier come before the program's default rules (a tier's override beats
 //! the default); within each group, the admin's order. Rounding is half-up at the minor unit, in one place.
 
-use super::conversion::ConversionKind;
-use super::money::{percent_text, Currency, Money};
+use crate::domain::conversion::ConversionKind;
+use crate::domain::money::{apply_rate, percent_text, Currency, Money};
 
 crate::text_enum!(RateType {
     Percent => "percent" / "Percentage of the sale",
@@ -59,32 +59,6 @@ pub struct Commission {
     pub amount: Money,
     pub rule_id: i64,
     pub explanation: String,
-}
-
-/// `amount * bps / 10000`, rounded half-up at the minor unit (half away from zero for negatives).
-pub fn apply_rate(amount_minor: i64, bps: i64) -> i64 {
-    let product = amount_minor as i128 * bps as i128;
-    let rounded = if product >= 0 {
-        (product + 5_000) / 10_000
-    } else {
-        (product - 5_000) / 10_000
-    };
-    rounded as i64
-}
-
-/// `amount * part / whole` rounded half-up: a share of an amount (a partial refund of a commission).
-pub fn share(amount_minor: i64, part: i64, whole: i64) -> i64 {
-    if whole == 0 {
-        return 0;
-    }
-    let product = amount_minor as i128 * part as i128 * 2;
-    let whole = whole as i128;
-    let rounded = if product >= 0 {
-        (product + whole) / (2 * whole)
-    } else {
-        (product - whole) / (2 * whole)
-    };
-    super::money::clamp_minor(rounded)
 }
 
 fn matches(rule: &Rule, ctx: &CommissionContext<'_>) -> bool {
@@ -173,6 +147,7 @@ pub fn compute(rules: &[Rule], ctx: &CommissionContext<'_>) -> Option<Commission
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::money::share;
 
     fn usd(minor: i64) -> Money {
         Money::new(minor, Currency::parse("USD").unwrap())
@@ -429,7 +404,7 @@ impl Rule {
         input: &RuleInput<'_>,
         program_currency: Currency,
     ) -> Result<Rule, Vec<(&'static str, String)>> {
-        use super::money::BasisPoints;
+        use crate::domain::money::BasisPoints;
         let mut errors = Vec::new();
         let name = input.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 80 {

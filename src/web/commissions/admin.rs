@@ -5,14 +5,14 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::require_admin;
-use crate::db::rules::RuleRow;
-use crate::domain::commission::{RateType, Recurrence, Rule, RuleInput};
+use crate::commissions::rules::{RateType, Recurrence, Rule, RuleInput};
+use crate::commissions::store::RuleRow;
 use crate::domain::conversion::ConversionKind;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
 use crate::tiers::store::Tier;
+use crate::web::admin::require_admin;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -87,7 +87,7 @@ async fn rules_page(
 ) -> Result<HttpResponse, AppError> {
     let (program, rows, tiers) = db(&state.pool, |conn| {
         let program = crate::programs::current(conn)?;
-        let rows = crate::db::rules::list(conn, program.id)?;
+        let rows = crate::commissions::store::list(conn, program.id)?;
         let tiers = crate::tiers::store::list(conn, program.id)?;
         Ok::<_, diesel::result::Error>((program, rows, tiers))
     })
@@ -183,7 +183,7 @@ async fn create(
     let actor = user.actor();
     let name = rule.name.clone();
     db(&state.pool, move |conn| {
-        crate::db::rules::create(conn, program.id, &rule, &actor)
+        crate::commissions::create(conn, program.id, &rule, &actor)
     })
     .await?;
     session.success(format!("Rule '{name}' added at the end of the list."));
@@ -201,7 +201,7 @@ async fn move_up(
     let actor = user.actor();
     let moved = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::rules::move_up(conn, program.id, rule_id, &actor)
+        crate::commissions::move_up(conn, program.id, rule_id, &actor)
     })
     .await?;
     if moved {

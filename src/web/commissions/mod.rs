@@ -1,0 +1,3 @@
+//! The admin's commission rules page.
+
+pub mod admin;
