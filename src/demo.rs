@@ -6,11 +6,11 @@ use diesel::Connection;
 
 use crate::accounts::role::Role;
 use crate::accounts::{self, NewAccount};
+use crate::affiliate::store::coupons;
+use crate::affiliate::store::links::{self, NewLink};
 use crate::commissions::rules::{RateType, Recurrence, Rule};
-use crate::db::links::{self, NewLink};
+use crate::db::deal_config;
 use crate::db::partners::{self, NewPartnerOrg};
-use crate::db::{coupons, deal_config};
-use crate::domain::affiliate::{AffiliateSettings, AttributionModel};
 use crate::domain::conversion::ConversionKind;
 use crate::domain::money::Currency;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
@@ -18,6 +18,7 @@ use crate::platform::audit::Actor;
 use crate::platform::auth::token::new_token;
 use crate::platform::db::{self, DbConn};
 use crate::programs;
+use crate::programs::affiliate_settings::{AffiliateSettings, AttributionModel};
 use crate::tiers;
 use crate::tiers::rules::{TierDefinition, TierInput};
 
@@ -187,7 +188,7 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             blocked_ips: Vec::new(),
             hold_days: 30,
         };
-        programs::update_affiliate_settings(conn, program.id, &settings, &system)?;
+        crate::affiliate::update_settings(conn, program.id, &settings, &system)?;
         // The demo affiliate joined under these terms, as a signup at /join records them.
         let terms_version = programs::current(conn)?.terms_version;
         partners::record_application(conn, affiliate, "A deals blog with a newsletter", terms_version)?;

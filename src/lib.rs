@@ -2,7 +2,7 @@
 //! PostgreSQL.
 
 pub mod accounts;
-pub mod click_journal;
+pub mod affiliate;
 pub mod commissions;
 pub mod config;
 pub mod db;
@@ -18,7 +18,6 @@ pub mod signup;
 pub mod startup;
 pub mod stripe;
 pub mod tiers;
-pub mod tracking;
 pub mod uploads;
 pub mod web;
 pub mod webhooks;

@@ -5,7 +5,7 @@ use diesel::Connection;
 
 use crate::accounts::role::Role;
 use crate::accounts::store::users::{self, NewUser};
-use crate::db::links;
+use crate::affiliate::store::links;
 use crate::db::partners::{self, NewPartnerOrg};
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::email::notify;

@@ -31,7 +31,7 @@ pub struct Application {
     /// The periodic jobs and what they run with; tests run jobs through it by hand.
     pub jobs: Arc<Jobs>,
     /// The click journal the redirects write to; tests wait on it until clicks are stored.
-    pub clicks: crate::click_journal::ClickJournal,
+    pub clicks: crate::affiliate::tracking::journal::ClickJournal,
     server: Server,
 }
 
@@ -102,13 +102,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     })
     .await
     .context("cannot keep the IP salt in the database")?;
-    let tracking = crate::tracking::Tracking::start(pool.clone(), ip_salt, &settings.data_dir)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open the click journal in {}: {e}",
-                settings.data_dir.display()
-            )
-        })?;
+    let tracking =
+        crate::affiliate::tracking::Tracking::start(pool.clone(), ip_salt, &settings.data_dir)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the click journal in {}: {e}",
+                    settings.data_dir.display()
+                )
+            })?;
     let clicks = tracking.journal().clone();
     let payer = crate::payouts::Payer::from_settings(pool.clone(), &settings)
         .map_err(|e| anyhow::anyhow!(e))?;
@@ -165,7 +166,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             )
             // The tracked redirect is the hot path and needs none of what pages need (session, CSRF, compression,
             // a request span), so it is matched first and served outside them.
-            .configure(routes::tracking::routes)
+            .configure(routes::affiliate::redirect::routes)
             .service(
                 web::scope("")
                     .wrap(from_fn(csrf::verify))

@@ -3,13 +3,8 @@
 
 pub mod agreements;
 pub mod assets;
-pub mod clicks;
-pub mod conversions;
-pub mod coupons;
-pub mod customers;
 pub mod deal_config;
 pub mod deals;
-pub mod links;
 pub mod mdf;
 pub mod partners;
 pub mod payouts;

@@ -213,7 +213,7 @@ pub fn apply_decision(
         // An approved affiliate can start promoting at once: it gets a link to the program's landing page.
         if after == PartnerStatus::Approved && org.kind() == PartnerKind::Affiliate {
             let landing = crate::programs::current(conn)?.default_landing_url;
-            super::links::ensure_default(conn, org_id, &landing)?;
+            crate::affiliate::store::links::ensure_default(conn, org_id, &landing)?;
         }
         notify(conn, &org, before, after, reason)?;
         audit::record(

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::conversions::{ConversionInput, RefundError};
+use crate::affiliate::conversions::{ConversionInput, RefundError};
 use crate::domain::conversion::ConversionKind;
 use crate::domain::stripe_event::{EventAction, StripeEvent};
 use crate::platform::db::schema::stripe_events;
@@ -52,7 +52,9 @@ fn apply(conn: &mut DbConn, program: &Program, event: &StripeEvent) -> QueryResu
             partner_id,
         } => {
             let from_click = match click_id {
-                Some(id) => super::clicks::find(conn, id)?.map(|c| c.partner_org_id),
+                Some(id) => {
+                    crate::affiliate::store::clicks::find(conn, id)?.map(|c| c.partner_org_id)
+                }
                 None => None,
             };
             let named = match partner_id {
@@ -61,7 +63,7 @@ fn apply(conn: &mut DbConn, program: &Program, event: &StripeEvent) -> QueryResu
             };
             match from_click.or(named) {
                 Some(org) => {
-                    super::customers::bind(conn, program.id, customer, org)?;
+                    crate::affiliate::store::customers::bind(conn, program.id, customer, org)?;
                     format!("customer {customer} bound to partner #{org}")
                 }
                 None => format!("customer {customer}: no Concord click or partner named"),
@@ -87,7 +89,8 @@ fn apply(conn: &mut DbConn, program: &Program, event: &StripeEvent) -> QueryResu
                 customer_email: None,
                 occurred_at: event.created,
             };
-            let (conversion, created) = super::conversions::record(conn, program, &input)?;
+            let (conversion, created) =
+                crate::affiliate::conversions::record(conn, program, &input)?;
             format!(
                 "sale conversion #{}{}",
                 conversion.id,
@@ -97,7 +100,7 @@ fn apply(conn: &mut DbConn, program: &Program, event: &StripeEvent) -> QueryResu
         EventAction::Refunds { invoice, refunds } => {
             let mut done = Vec::new();
             for (refund_id, amount) in refunds {
-                match super::conversions::refund(
+                match crate::affiliate::conversions::refund(
                     conn,
                     program.id,
                     &format!("stripe:{refund_id}"),

@@ -200,7 +200,7 @@ const FREE_MAIL: &[&str] = &[
 /// The registrable domain of a website as typed: scheme, `www.`, port and path stripped, subdomains dropped, so
 /// `https://www.EU.acme.com/path` is `acme.com` and `shop.acme.co.uk` is `acme.co.uk`. Empty input is empty.
 pub fn registrable_domain(raw: &str) -> Result<String, String> {
-    let host = super::partner::normalise_domain(raw)?;
+    let host = super::domain_name::normalise_domain(raw)?;
     if host.is_empty() {
         return Ok(host);
     }

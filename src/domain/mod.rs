@@ -1,13 +1,10 @@
 //! Pure partner-program logic: value types whose constructors are the only way in, and decisions over plain data.
 //! Nothing here touches the database, the network or the clock; callers pass `now` in.
 
-pub mod affiliate;
-pub mod attribution;
 pub mod conversion;
-pub mod conversion_request;
 pub mod deal;
+pub mod domain_name;
 pub mod email;
-pub mod fraud;
 pub mod mdf;
 pub mod money;
 pub mod partner;
@@ -15,6 +12,5 @@ pub mod payout;
 pub mod pipeline;
 pub mod report;
 pub mod reseller;
-pub mod stats;
 pub mod stripe_event;
 pub mod training;

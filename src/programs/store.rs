@@ -2,10 +2,10 @@
 
 use diesel::prelude::*;
 
-use crate::domain::affiliate::{AffiliateSettings, AttributionModel};
 use crate::domain::money::Currency;
 use crate::platform::db::schema::programs;
 use crate::platform::db::{now, DbConn};
+use crate::programs::affiliate_settings::{AffiliateSettings, AttributionModel};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = programs)]

@@ -128,7 +128,7 @@ async fn json_body(mut payload: web::Payload) -> Result<serde_json::Value, ApiEr
     })
 }
 
-fn problem(p: crate::domain::conversion_request::FieldProblem) -> ApiError {
+fn problem(p: crate::affiliate::conversions::request::FieldProblem) -> ApiError {
     AppError::Invalid {
         code: p.code,
         field: p.field.to_string(),
@@ -152,8 +152,8 @@ struct ConversionView {
     flags: Vec<String>,
 }
 
-impl From<crate::db::conversions::Conversion> for ConversionView {
-    fn from(c: crate::db::conversions::Conversion) -> Self {
+impl From<crate::affiliate::conversions::Conversion> for ConversionView {
+    fn from(c: crate::affiliate::conversions::Conversion) -> Self {
         let flags = c.flag_list().into_iter().map(str::to_string).collect();
         Self {
             id: c.id,
@@ -208,7 +208,7 @@ pub struct ConversionJob {
 }
 
 pub struct RecordedConversion {
-    conversion: crate::db::conversions::Conversion,
+    conversion: crate::affiliate::conversions::Conversion,
     entries: Vec<crate::ledger::store::LedgerEntry>,
     created: bool,
 }
@@ -221,13 +221,13 @@ pub fn record_conversion_job(
 ) -> Result<RecordedConversion, AppError> {
     active_key(conn, &job.key_hash)?;
     let program = crate::programs::current(conn)?;
-    let request = crate::domain::conversion_request::parse_conversion(
+    let request = crate::affiliate::conversions::request::parse_conversion(
         &job.body,
         program.currency(),
         db::now(),
     )
     .map_err(|p| problem(p).0)?;
-    let input = crate::db::conversions::ConversionInput {
+    let input = crate::affiliate::conversions::ConversionInput {
         external_id: request.external_id,
         kind: request.kind,
         amount_minor: request.amount_minor,
@@ -240,7 +240,7 @@ pub fn record_conversion_job(
         customer_email: request.customer_email,
         occurred_at: request.occurred_at.unwrap_or_else(db::now),
     };
-    let (conversion, created) = crate::db::conversions::record(conn, &program, &input)?;
+    let (conversion, created) = crate::affiliate::conversions::record(conn, &program, &input)?;
     let entries = crate::ledger::store::for_conversion(conn, conversion.id)?;
     Ok(RecordedConversion {
         conversion,
@@ -255,13 +255,13 @@ async fn record_refund(
     state: State,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::db::conversions::RefundError;
+    use crate::affiliate::conversions::RefundError;
     let body = json_body(payload).await?;
-    let request = crate::domain::conversion_request::parse_refund(&body).map_err(problem)?;
+    let request = crate::affiliate::conversions::request::parse_refund(&body).map_err(problem)?;
     let external_id = request.external_id.clone();
     let outcome = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        Ok::<_, AppError>(crate::db::conversions::refund(
+        Ok::<_, AppError>(crate::affiliate::conversions::refund(
             conn,
             program.id,
             &request.refund_id,

@@ -17,7 +17,6 @@ pub mod public;
 pub mod reseller;
 pub mod stripe_webhook;
 pub mod tiers;
-pub mod tracking;
 pub mod training;
 pub mod webhooks;
 
@@ -36,7 +35,7 @@ use crate::web::guard::load_user;
 pub struct AppState {
     pub pool: DbPool,
     pub settings: Settings,
-    pub tracking: crate::tracking::Tracking,
+    pub tracking: crate::affiliate::tracking::Tracking,
     /// Records API conversions in batches (group commit).
     pub conversions:
         crate::platform::group_commit::GroupCommit<api::ConversionJob, api::RecordedConversion>,
@@ -110,7 +109,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(accounts::login::routes)
         .configure(accounts::password::routes)
         .configure(accounts::team::public_routes)
-        .configure(affiliate::public_routes)
+        .configure(affiliate::portal::public_routes)
         .configure(reseller::public_routes)
         .configure(training::public_routes)
         .configure(accounts::setup::routes)

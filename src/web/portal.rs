@@ -6,9 +6,9 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::{Ctx, State};
+use crate::affiliate::stats::{performance, ConversionRow, Performance};
 use crate::db::partners::PartnerOverview;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
-use crate::domain::stats::{performance, ConversionRow, Performance};
 use crate::platform::http::{db, page, AppError, PageContext};
 use crate::web::guard::{require_partner, CurrentUser};
 
@@ -18,7 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(require_partner))
             .route("", web::get().to(dashboard))
             .configure(crate::web::accounts::team::portal_routes)
-            .configure(super::affiliate::portal_routes)
+            .configure(super::affiliate::portal::portal_routes)
             .configure(super::ledger::earnings::portal_routes)
             .configure(super::reseller::portal_routes)
             .configure(super::training::portal_routes)
@@ -167,8 +167,8 @@ fn affiliate_performance(
     let since = (today - chrono::Duration::days(DASHBOARD_DAYS - 1))
         .and_hms_opt(0, 0, 0)
         .expect("midnight");
-    let clicks = crate::db::clicks::daily_counts(conn, org_id, since)?;
-    let conversions = crate::db::conversions::for_partner_since(conn, org_id, since)?;
+    let clicks = crate::affiliate::store::clicks::daily_counts(conn, org_id, since)?;
+    let conversions = crate::affiliate::conversions::for_partner_since(conn, org_id, since)?;
     let rows: Vec<ConversionRow> = conversions
         .iter()
         .filter(|(c, _)| c.review_status != "rejected")

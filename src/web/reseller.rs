@@ -10,8 +10,8 @@ use validator::Validate;
 use super::{Ctx, State};
 use crate::accounts::login;
 use crate::accounts::role::Role;
+use crate::domain::domain_name::normalise_domain;
 use crate::domain::email::EmailAddress;
-use crate::domain::partner::normalise_domain;
 use crate::domain::reseller::{CompanySize, PartnerType};
 use crate::platform::auth::password;
 use crate::platform::http::{

@@ -491,7 +491,7 @@ async fn first_click_and_last_click_pick_different_partners() {
     .await;
     assert_eq!(body["conversion"]["partner_id"].as_i64(), Some(last));
     app.affiliate_program(true, |s| {
-        s.attribution_model = concord::domain::affiliate::AttributionModel::FirstClick
+        s.attribution_model = concord::programs::affiliate_settings::AttributionModel::FirstClick
     })
     .await;
     let (_, body) = post(
@@ -528,7 +528,7 @@ async fn the_same_external_id_posted_twenty_times_at_once_is_one_conversion() {
     assert_eq!(ids.len(), 1);
     let rows = app
         .db(|conn| {
-            concord::db::conversions::list_for_review(conn, 1, false)
+            concord::affiliate::conversions::list_for_review(conn, 1, false)
                 .unwrap()
                 .len()
         })
@@ -571,7 +571,7 @@ async fn conversions_posted_at_once_are_stored_and_a_refused_one_fails_alone() {
     }
     let stored: Vec<String> = app
         .db(|conn| {
-            concord::db::conversions::list_for_review(conn, 1, false)
+            concord::affiliate::conversions::list_for_review(conn, 1, false)
                 .unwrap()
                 .into_iter()
                 .map(|c| c.external_id)

@@ -49,7 +49,7 @@ async fn program_with_partner(app: &TestApp, hold_days: i64) -> (i64, String) {
         .affiliate_with_link("Bright Deals", "bo@brightdeals.example", "bright")
         .await;
     app.db(move |conn| {
-        concord::db::coupons::assign(
+        concord::affiliate::store::coupons::assign(
             conn,
             org,
             "Bright Deals",
@@ -395,7 +395,7 @@ async fn refunds_void_reduce_or_claw_back_and_the_balance_nets_them() {
     // Pay the third (payouts arrive with the payouts issue; here the ledger is moved as a payout run will).
     app.run_job("hold_release").await;
     app.db(|conn| {
-        let target = concord::db::conversions::find_by_external_id(conn, 1, "paid")
+        let target = concord::affiliate::conversions::find_by_external_id(conn, 1, "paid")
             .unwrap()
             .unwrap();
         let commission = concord::ledger::store::for_conversion(conn, target.id).unwrap()[0].id;
@@ -423,7 +423,7 @@ async fn refunds_void_reduce_or_claw_back_and_the_balance_nets_them() {
         .db(|conn| {
             let mut out = Vec::new();
             for id in ["full", "partial", "paid"] {
-                let c = concord::db::conversions::find_by_external_id(conn, 1, id)
+                let c = concord::affiliate::conversions::find_by_external_id(conn, 1, id)
                     .unwrap()
                     .unwrap();
                 out.push(

@@ -288,7 +288,7 @@ async fn replaying_a_spool_file_twice_stores_its_clicks_once() {
         std::fs::write(file, bytes).unwrap();
     }
     let (pool, dir) = (app.pool.clone(), spool.clone());
-    tokio::task::spawn_blocking(move || concord::tracking::replay_spool(&pool, &dir))
+    tokio::task::spawn_blocking(move || concord::affiliate::tracking::replay_spool(&pool, &dir))
         .await
         .unwrap();
     // The background replay may have raced this one; either way each click is stored once and the files go.
@@ -309,7 +309,7 @@ async fn replaying_a_spool_file_twice_stores_its_clicks_once() {
 async fn a_journal_segment_a_dead_writer_left_is_replayed_and_a_held_one_is_left_alone() {
     let code = "journal";
     let (app, click) = app_with_one_click("Journal Media", "journal@media.test", code).await;
-    let line = |click: &concord::db::clicks::NewClick| {
+    let line = |click: &concord::affiliate::store::clicks::NewClick| {
         format!("{}\n", serde_json::to_string(click).unwrap())
     };
     let journal = app.mail_dir.path().join("data").join("click-journal");
@@ -381,7 +381,10 @@ async fn app_with_one_click(
     name: &str,
     email: &str,
     code: &str,
-) -> (TestApp, impl Fn() -> concord::db::clicks::NewClick) {
+) -> (
+    TestApp,
+    impl Fn() -> concord::affiliate::store::clicks::NewClick,
+) {
     let app = TestApp::spawn().await;
     app.affiliate_program(true, |_| {}).await;
     app.affiliate_with_link(name, email, code).await;
@@ -400,8 +403,8 @@ async fn app_with_one_click(
                 .unwrap()
         })
         .await;
-    let click = move || concord::db::clicks::NewClick {
-        click_id: concord::tracking::new_click_id(),
+    let click = move || concord::affiliate::store::clicks::NewClick {
+        click_id: concord::affiliate::tracking::new_click_id(),
         link_id,
         partner_org_id,
         clicked_at: concord::platform::db::now(),

@@ -235,7 +235,7 @@ pub struct TestApp {
     pub database: TestDatabase,
     pub jobs: Arc<concord::platform::jobs::Jobs>,
     pub mail_dir: tempfile::TempDir,
-    clicks: concord::click_journal::ClickJournal,
+    clicks: concord::affiliate::tracking::journal::ClickJournal,
 }
 
 pub fn free_port() -> u16 {
@@ -299,7 +299,7 @@ impl TestApp {
         }
     }
 
-    pub fn click_journal(&self) -> &concord::click_journal::ClickJournal {
+    pub fn click_journal(&self) -> &concord::affiliate::tracking::journal::ClickJournal {
         &self.clicks
     }
 
@@ -451,13 +451,16 @@ impl TestApp {
     pub async fn affiliate_program(
         &self,
         auto_approve: bool,
-        adjust: impl FnOnce(&mut concord::domain::affiliate::AffiliateSettings) + Send + 'static,
+        adjust: impl FnOnce(&mut concord::programs::affiliate_settings::AffiliateSettings)
+            + Send
+            + 'static,
     ) {
         self.db(move |conn| {
             let program = concord::programs::current(conn).unwrap();
-            let mut settings = concord::domain::affiliate::AffiliateSettings {
+            let mut settings = concord::programs::affiliate_settings::AffiliateSettings {
                 cookie_window_days: 30,
-                attribution_model: concord::domain::affiliate::AttributionModel::LastClick,
+                attribution_model:
+                    concord::programs::affiliate_settings::AttributionModel::LastClick,
                 terms_text: "Be honest.".into(),
                 auto_approve_affiliates: auto_approve,
                 default_landing_url: "https://shop.test/welcome".into(),
@@ -468,7 +471,7 @@ impl TestApp {
                 hold_days: 30,
             };
             adjust(&mut settings);
-            concord::programs::update_affiliate_settings(
+            concord::affiliate::update_settings(
                 conn,
                 program.id,
                 &settings,
@@ -520,7 +523,7 @@ impl TestApp {
         let code = code.to_string();
         let link_code = code.clone();
         self.db(move |conn| {
-            let link = concord::db::links::NewLink {
+            let link = concord::affiliate::store::links::NewLink {
                 partner_org_id: org,
                 code: &link_code,
                 destination_url: "https://shop.test/pricing",
@@ -530,7 +533,7 @@ impl TestApp {
                 utm_campaign: "",
                 is_default: false,
             };
-            concord::db::links::create(conn, &link).unwrap()
+            concord::affiliate::store::links::create(conn, &link).unwrap()
         })
         .await;
         (org, code)

@@ -279,8 +279,15 @@ async fn world() -> World {
         app.db(move |conn| {
             let actor = concord::platform::audit::Actor::system("test");
             let code = format!("C{n}");
-            concord::db::coupons::assign(conn, org, "owner", &code, &code.to_lowercase(), &actor)
-                .unwrap();
+            concord::affiliate::store::coupons::assign(
+                conn,
+                org,
+                "owner",
+                &code,
+                &code.to_lowercase(),
+                &actor,
+            )
+            .unwrap();
             if let Some(account) = account {
                 connect_ready(conn, org, &account);
             }

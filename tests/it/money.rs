@@ -42,7 +42,7 @@ pub(crate) async fn program(app: &TestApp) -> Program {
 
 async fn assign_coupon(app: &TestApp, org: i64, code: &'static str) {
     app.db(move |conn| {
-        concord::db::coupons::assign(
+        concord::affiliate::store::coupons::assign(
             conn,
             org,
             "coupon owner",
@@ -176,9 +176,10 @@ async fn ten_parallel_refunds_of_six_on_a_ten_dollar_sale_one_succeeds_and_none_
 async fn entries_of(app: &TestApp, external_id: &'static str) -> Vec<(String, i64, String)> {
     app.db(move |conn| {
         let program = concord::programs::current(conn).unwrap();
-        let sale = concord::db::conversions::find_by_external_id(conn, program.id, external_id)
-            .unwrap()
-            .unwrap();
+        let sale =
+            concord::affiliate::conversions::find_by_external_id(conn, program.id, external_id)
+                .unwrap()
+                .unwrap();
         concord::ledger::store::for_conversion(conn, sale.id)
             .unwrap()
             .into_iter()

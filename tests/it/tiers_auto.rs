@@ -61,7 +61,7 @@ async fn tiers_follow_the_numbers_with_a_warned_grace_period_and_manual_holds() 
         .affiliate_with_link("Bright Deals", "bo@brightdeals.example", "bright")
         .await;
     app.db(move |conn| {
-        concord::db::coupons::assign(
+        concord::affiliate::store::coupons::assign(
             conn,
             org,
             "Bright Deals",

@@ -240,7 +240,8 @@ async fn a_commission_is_announced_when_its_hold_ends() {
         .await;
     app.db(move |conn| {
         let actor = concord::platform::audit::Actor::system("test");
-        concord::db::coupons::assign(conn, org, "Bright Deals", "BO", "bo", &actor).unwrap();
+        concord::affiliate::store::coupons::assign(conn, org, "Bright Deals", "BO", "bo", &actor)
+            .unwrap();
         let rule = concord::commissions::rules::Rule {
             id: 0,
             name: "Sales".into(),

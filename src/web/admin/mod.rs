@@ -4,7 +4,6 @@
 pub mod agreement;
 pub mod assets;
 pub mod audit;
-pub mod conversions;
 pub mod dashboard;
 pub mod deal_settings;
 pub mod deals;
@@ -15,7 +14,6 @@ pub mod partners;
 pub mod payouts;
 pub mod pipeline;
 pub mod reports;
-pub mod settings;
 pub mod training;
 
 use actix_web::middleware::from_fn;
@@ -39,8 +37,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::web::tiers::admin::routes)
             .configure(audit::routes)
             .configure(outbox::routes)
-            .configure(settings::routes)
-            .configure(conversions::routes)
+            .configure(crate::web::affiliate::admin_settings::routes)
+            .configure(crate::web::affiliate::admin_conversions::routes)
             .configure(crate::web::commissions::admin::routes)
             .configure(crate::web::ledger::admin::routes)
             .configure(reports::routes)

@@ -106,7 +106,7 @@ struct PartnerPage {
     tier_error: Option<String>,
     tier_reason: String,
     tier_choice: String,
-    coupons: Vec<crate::db::coupons::Coupon>,
+    coupons: Vec<crate::affiliate::store::coupons::Coupon>,
     coupon_error: Option<String>,
     coupon_code: String,
 }
@@ -135,7 +135,7 @@ struct PartnerData {
     tiers: Vec<Tier>,
     history: Vec<TierChange>,
     audit: Vec<AuditEntry>,
-    coupons: Vec<crate::db::coupons::Coupon>,
+    coupons: Vec<crate::affiliate::store::coupons::Coupon>,
 }
 
 fn load(conn: &mut DbConn, org_id: i64) -> Result<PartnerData, AppError> {
@@ -148,7 +148,7 @@ fn load(conn: &mut DbConn, org_id: i64) -> Result<PartnerData, AppError> {
         ..Default::default()
     };
     let audit = crate::platform::audit::list(conn, &filter, 0)?;
-    let coupons = crate::db::coupons::list_for_org(conn, org_id)?;
+    let coupons = crate::affiliate::store::coupons::list_for_org(conn, org_id)?;
     Ok(PartnerData {
         partner,
         tiers,
@@ -353,10 +353,10 @@ async fn assign_coupon(
     path: web::Path<i64>,
     form: web::Form<CouponForm>,
 ) -> Result<HttpResponse, AppError> {
-    use crate::db::coupons::CouponError;
+    use crate::affiliate::store::coupons::CouponError;
     let org_id = path.into_inner();
     let typed = form.into_inner().code;
-    let refusal = match crate::domain::affiliate::check_coupon(&typed) {
+    let refusal = match crate::affiliate::rules::check_coupon(&typed) {
         Err(message) => Some(message),
         Ok((code, key)) => {
             let actor = user.actor();
@@ -364,7 +364,7 @@ async fn assign_coupon(
                 let program_id = crate::programs::current(conn)?.id;
                 let partner = crate::db::partners::find(conn, program_id, org_id)?
                     .ok_or(AppError::NotFound)?;
-                Ok::<_, AppError>(crate::db::coupons::assign(
+                Ok::<_, AppError>(crate::affiliate::store::coupons::assign(
                     conn,
                     org_id,
                     &partner.org.name,

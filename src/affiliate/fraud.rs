@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::partner::PartnerStatus;
+use crate::domain::partner::PartnerStatus;
 
 /// Free mailbox providers: sharing one of these domains says nothing about who someone is.
 const FREE_MAIL: &[&str] = &[

@@ -5,10 +5,10 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::State;
-use crate::db::clicks::NewClick;
-use crate::domain::affiliate::ClickFilter;
+use crate::affiliate::rules::ClickFilter;
+use crate::affiliate::store::clicks::NewClick;
 use crate::platform::http::{client_ip, AppError};
+use crate::web::State;
 
 pub const CLICK_COOKIE: &str = "concord_click";
 
@@ -69,7 +69,7 @@ async fn follow(req: HttpRequest, state: State) -> Result<HttpResponse, AppError
         .cookie(CLICK_COOKIE)
         .map(|c| c.value().to_string())
         .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()));
-    let click_id = crate::tracking::new_click_id();
+    let click_id = crate::affiliate::tracking::new_click_id();
     let click = NewClick {
         click_id: click_id.clone(),
         link_id: link.id,

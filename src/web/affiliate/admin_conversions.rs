@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::conversions::Conversion;
+use crate::affiliate::conversions::Conversion;
 use crate::platform::http::{db, page, redirect, AppError, PageContext, TypedSession};
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
@@ -38,7 +38,7 @@ async fn list(
         .is_some_and(|f| f == "1" || f == "true");
     let conversions = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::conversions::list_for_review(conn, program.id, flagged_only)
+        crate::affiliate::conversions::list_for_review(conn, program.id, flagged_only)
     })
     .await?;
     page(&ConversionsPage {
@@ -76,7 +76,7 @@ async fn review(
     }
     let actor = user.actor();
     let done = db(&state.pool, move |conn| {
-        crate::db::conversions::review(conn, id, approve, &reason, &actor)
+        crate::affiliate::conversions::review(conn, id, approve, &reason, &actor)
     })
     .await?;
     if done {

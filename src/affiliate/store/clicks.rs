@@ -4,9 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::domain::affiliate::ClickFilter;
-use crate::domain::attribution::ClickFact;
-use crate::domain::stats::ClickDay;
+use crate::affiliate::attribution::ClickFact;
+use crate::affiliate::rules::ClickFilter;
+use crate::affiliate::stats::ClickDay;
 use crate::platform::db::schema::clicks;
 use crate::platform::db::DbConn;
 

@@ -5,11 +5,13 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::require_admin;
-use crate::domain::affiliate::{AffiliateSettings, AffiliateSettingsInput, AttributionModel};
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::programs::affiliate_settings::{
+    AffiliateSettings, AffiliateSettingsInput, AttributionModel,
+};
+use crate::web::admin::require_admin;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -120,7 +122,7 @@ async fn save(
     let actor = user.actor();
     db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::programs::update_affiliate_settings(conn, program.id, &settings, &actor)
+        crate::affiliate::update_settings(conn, program.id, &settings, &actor)
     })
     .await?;
     state.tracking.invalidate_settings();

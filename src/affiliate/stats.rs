@@ -3,8 +3,8 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 
-use super::affiliate::ClickFilter;
-use super::money::{Currency, Money};
+use super::rules::ClickFilter;
+use crate::domain::money::{Currency, Money};
 
 /// The clicks of one day with one filter reason (`None`: counted), as the database sums them: a dashboard reads a
 /// few rows per day, not one per click.
@@ -50,7 +50,7 @@ pub struct Performance {
 
 impl Performance {
     pub fn conversion_rate(&self) -> String {
-        super::money::percent_text(self.conversion_rate_bps)
+        crate::domain::money::percent_text(self.conversion_rate_bps)
     }
 }
 

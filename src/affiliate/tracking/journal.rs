@@ -26,8 +26,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::db;
-use crate::db::clicks::NewClick;
+use crate::affiliate::store::clicks::NewClick;
 use crate::platform::db::DbPool;
 
 /// The size of a segment file, reserved on disk when it is created, so writing into its mapping never needs space
@@ -322,7 +321,8 @@ fn ingest(pool: DbPool, shared: Weak<Shared>) {
                 None => crate::platform::db::writer_connection(&pool),
             }
             .and_then(|mut conn| {
-                db::clicks::insert_batch(&mut conn, clicks).map_err(|e| e.to_string())?;
+                crate::affiliate::store::clicks::insert_batch(&mut conn, clicks)
+                    .map_err(|e| e.to_string())?;
                 connection = Some(conn);
                 Ok(())
             })

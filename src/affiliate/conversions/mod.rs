@@ -1,14 +1,17 @@
-//! Conversions reported by the merchant: attributed to a partner by the documented rules (`domain::attribution`),
-//! checked against the fraud rules (`domain::fraud`), and recorded once per external id.
+//! Conversions reported by the merchant: attributed to a partner by the documented rules (`attribution`), checked
+//! against the fraud rules (`fraud`), recorded once per external id with their commission, reviewed when held, and
+//! refunded. `request` reads what the merchant's server sent; `kind` names leads and sales.
+
+pub mod request;
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::{clicks, coupons, customers};
 use crate::accounts::store::users;
-use crate::domain::attribution::{attribute, AttributedBy, Evidence};
+use crate::affiliate::attribution::{attribute, AttributedBy, Evidence};
+use crate::affiliate::fraud::{flags, FraudFacts};
+use crate::affiliate::store::{clicks, coupons, customers};
 pub use crate::domain::conversion::{ConversionKind, ReviewStatus};
-use crate::domain::fraud::{flags, FraudFacts};
 use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{conversions, refunds};
 use crate::platform::db::{self, is_unique_violation, now, DbConn, Lock};
@@ -252,9 +255,11 @@ fn write_commission(
     if rules.is_empty() {
         return Ok(());
     }
-    let partner = super::partners::find(conn, program.id, partner_org_id)?
-        .ok_or(diesel::result::Error::NotFound)?;
-    let tier = match partner.org.tier_id {
+    let tier_id: Option<i64> = crate::platform::db::schema::partner_orgs::table
+        .find(partner_org_id)
+        .select(crate::platform::db::schema::partner_orgs::tier_id)
+        .first(conn)?;
+    let tier = match tier_id {
         Some(tier_id) => crate::tiers::store::find(conn, program.id, tier_id)?,
         None => None,
     };
@@ -297,7 +302,7 @@ fn write_commission(
         amount: Money::new(input.amount_minor, currency),
         product: input.product.as_deref(),
         program_currency: program.currency(),
-        partner_tier_id: partner.org.tier_id,
+        partner_tier_id: tier_id,
         partner_tier_name: tier.as_ref().map(|t| t.name.as_str()),
         tier_override_bps: tier.as_ref().and_then(|t| t.commission_override_bps),
         sales_earlier_this_month,

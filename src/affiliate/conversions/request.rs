@@ -4,8 +4,8 @@
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use serde_json::{Map, Value};
 
-use super::conversion::ConversionKind;
-use super::money::{Currency, MAX_AMOUNT_MINOR};
+use crate::domain::conversion::ConversionKind;
+use crate::domain::money::{Currency, MAX_AMOUNT_MINOR};
 
 /// How far ahead of the server's clock a reported `occurred_at` may be: clocks of merchants' servers drift.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
@@ -137,7 +137,7 @@ pub fn parse_conversion(
     };
     let customer_email = match text(map, "customer_email", 254)? {
         Some(e) => Some(
-            super::email::EmailAddress::parse(&e)
+            crate::domain::email::EmailAddress::parse(&e)
                 .map_err(|_| invalid("customer_email", "is not an email address"))?
                 .to_string(),
         ),

@@ -8,7 +8,8 @@
 
 use chrono::{Duration, NaiveDateTime};
 
-use super::affiliate::{AttributionModel, ClickFilter};
+use super::rules::ClickFilter;
+use crate::programs::affiliate_settings::AttributionModel;
 
 crate::text_enum!(AttributedBy {
     Coupon => "coupon" / "Coupon",

@@ -1,6 +1,6 @@
 //! The redirect's hot path, kept off the database as far as correctness allows: links and the program's tracking
 //! settings are cached in memory (invalidated on change, and refreshed after `CACHE_TTL` so other processes' edits
-//! arrive), and clicks go to the click journal (`crate::click_journal`), which makes them durable on the worker
+//! arrive), and clicks go to the click journal (`journal`), which makes them durable on the worker
 //! thread and stores them in the database in batches. So a 302 that was sent is never a lost click.
 //!
 //! When the database cannot store a batch (down, locked by another process, read-only), its journal segments move to
@@ -8,6 +8,8 @@
 //! thread stores the spooled clicks whose `click_id` is not stored yet when the database is back, then removes the
 //! file, so a crash between the two stores nothing twice. Only when the journal cannot be written does the redirect
 //! answer 503. Links and settings already cached keep working while the database is away.
+
+pub mod journal;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,11 +19,10 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
 
-use crate::click_journal::{recover_abandoned_segments, ClickJournal};
-use crate::db;
-use crate::db::clicks::NewClick;
-use crate::db::links::LinkTarget;
-use crate::domain::affiliate::{is_bot, ClickFilter, DestinationTemplate};
+use crate::affiliate::rules::{is_bot, ClickFilter, DestinationTemplate};
+use crate::affiliate::store::clicks::NewClick;
+use crate::affiliate::store::links::LinkTarget;
+use crate::affiliate::tracking::journal::{recover_abandoned_segments, ClickJournal};
 use crate::platform::db::DbPool;
 
 const CACHE_TTL: Duration = Duration::from_secs(30);
@@ -113,7 +114,7 @@ impl Tracking {
         }
         let lookup = code.to_string();
         let target = match crate::platform::http::db(pool, move |conn| {
-            db::links::find_target(conn, &lookup)
+            crate::affiliate::store::links::find_target(conn, &lookup)
         })
         .await
         {
@@ -267,7 +268,8 @@ pub fn replay_spool(pool: &DbPool, dir: &Path) {
             }
         };
         let stored = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-            db::clicks::insert_batch(&mut conn, clicks).map_err(|e| e.to_string())
+            crate::affiliate::store::clicks::insert_batch(&mut conn, clicks)
+                .map_err(|e| e.to_string())
         });
         match stored {
             Ok(count) => {
@@ -300,8 +302,8 @@ fn read_spool(file: &Path) -> Result<Vec<NewClick>, String> {
 #[cfg(test)]
 mod tests {
     use super::new_click_id;
-    use crate::db::clicks::NewClick;
-    use crate::domain::affiliate::ClickFilter;
+    use crate::affiliate::rules::ClickFilter;
+    use crate::affiliate::store::clicks::NewClick;
 
     #[test]
     fn a_spooled_click_keeps_its_filter_as_the_database_text_and_reads_back() {

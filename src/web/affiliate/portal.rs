@@ -6,18 +6,20 @@ use askama::Template;
 use serde::Deserialize;
 use validator::Validate;
 
-use super::{Ctx, State};
 use crate::accounts::login;
-use crate::db::links::{LinkStats, LinkWriteError, NewLink};
-use crate::domain::affiliate::{check_destination, check_slug};
+use crate::affiliate::rules::check_slug;
+use crate::affiliate::store::links::{LinkStats, LinkWriteError, NewLink};
+use crate::domain::domain_name::normalise_domain;
 use crate::domain::email::EmailAddress;
-use crate::domain::partner::{normalise_domain, PartnerKind, PartnerStatus};
+use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::platform::auth::password;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::programs::affiliate_settings::check_destination;
 use crate::signup::{AffiliateSignup, SignupError};
 use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn public_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/join", web::get().to(join_form))
@@ -114,7 +116,7 @@ async fn join_submit(
     form: web::Form<JoinForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut form = form.into_inner();
-    if let Some(answer) = super::screen_signup(&req, &state, &form.company_url, "signups")? {
+    if let Some(answer) = crate::web::screen_signup(&req, &state, &form.company_url, "signups")? {
         return Ok(answer);
     }
     for field in [
@@ -205,7 +207,7 @@ async fn approved_affiliate(
     state: &State,
     user: &CurrentUser,
 ) -> Result<crate::db::partners::PartnerOverview, AppError> {
-    let partner = super::portal::own_partner(state, user).await?;
+    let partner = crate::web::portal::own_partner(state, user).await?;
     if partner.org.status() != PartnerStatus::Approved {
         return Err(AppError::Forbidden(
             "Your application is under review; links open once you are approved.".into(),
@@ -258,7 +260,7 @@ async fn links_page(
     let since = crate::platform::db::now() - chrono::Duration::days(30);
     let (links, program) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
-            crate::db::links::list_with_stats(conn, org_id, since)?,
+            crate::affiliate::store::links::list_with_stats(conn, org_id, since)?,
             crate::programs::current(conn)?,
         ))
     })
@@ -351,14 +353,17 @@ async fn create_link(
             is_default: false,
         };
         match &code {
-            Some(_) => match crate::db::links::create(conn, &link) {
+            Some(_) => match crate::affiliate::store::links::create(conn, &link) {
                 Ok(_) => Ok(Ok(link.code.to_string())),
                 Err(LinkWriteError::CodeTaken(c)) => {
                     Ok(Err(LinkWriteError::CodeTaken(c).to_string()))
                 }
                 Err(LinkWriteError::Database(e)) => Err(AppError::from(e)),
             },
-            None => Ok(Ok(crate::db::links::create_with_random_code(conn, &link)?.1)),
+            None => Ok(Ok(crate::affiliate::store::links::create_with_random_code(
+                conn, &link,
+            )?
+            .1)),
         }
     })
     .await?;
