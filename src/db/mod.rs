@@ -1,12 +1,10 @@
 //! The stores of the first layout, one module per aggregate, moving into their contexts (`platform::db` holds the
 //! connection, pool, migrations and schema).
 
-pub mod agreements;
 pub mod assets;
 pub mod deal_config;
 pub mod deals;
 pub mod mdf;
-pub mod partners;
 pub mod payouts;
 pub mod placement;
 pub mod reports;

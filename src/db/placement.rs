@@ -5,8 +5,8 @@
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::partners::PartnerOrg;
 use crate::domain::partner::PartnerStatus;
+use crate::partners::store::PartnerOrg;
 use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{conversions, partner_orgs, partner_tier_history};
 use crate::platform::db::{self, DbConn};
@@ -195,7 +195,7 @@ pub fn return_to_automatic(
     actor: &Actor,
 ) -> QueryResult<bool> {
     conn.transaction(|conn| {
-        let Some(partner) = super::partners::find(conn, program_id, org_id)? else {
+        let Some(partner) = crate::partners::store::find(conn, program_id, org_id)? else {
             return Ok(false);
         };
         set_override(conn, org_id, false, None)?;

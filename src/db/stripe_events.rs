@@ -58,7 +58,7 @@ fn apply(conn: &mut DbConn, program: &Program, event: &StripeEvent) -> QueryResu
                 None => None,
             };
             let named = match partner_id {
-                Some(id) => super::partners::find(conn, program.id, *id)?.map(|p| p.org.id),
+                Some(id) => crate::partners::store::find(conn, program.id, *id)?.map(|p| p.org.id),
                 None => None,
             };
             match from_click.or(named) {

@@ -11,6 +11,5 @@ pub mod partner;
 pub mod payout;
 pub mod pipeline;
 pub mod report;
-pub mod reseller;
 pub mod stripe_event;
 pub mod training;

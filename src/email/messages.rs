@@ -4,75 +4,6 @@
 use crate::platform::mail::email_message;
 pub use crate::platform::mail::Frame;
 
-pub struct ApplicationReceived {
-    pub frame: Frame,
-    pub org_name: String,
-    pub applicant_name: String,
-    pub status_url: String,
-}
-email_message!(
-    ApplicationReceived,
-    "application_received",
-    "email/application_received/subject.txt",
-    "email/application_received/body.txt",
-    "email/application_received/body.html"
-);
-
-pub struct NewApplication {
-    pub frame: Frame,
-    pub org_name: String,
-    pub kind_label: String,
-    pub review_url: String,
-}
-email_message!(
-    NewApplication,
-    "new_application",
-    "email/new_application/subject.txt",
-    "email/new_application/body.txt",
-    "email/new_application/body.html"
-);
-
-pub struct PartnerApproved {
-    pub frame: Frame,
-    pub org_name: String,
-    /// True when a suspended partner is reinstated rather than newly approved.
-    pub reinstated: bool,
-    pub portal_url: String,
-}
-email_message!(
-    PartnerApproved,
-    "partner_approved",
-    "email/partner_approved/subject.txt",
-    "email/partner_approved/body.txt",
-    "email/partner_approved/body.html"
-);
-
-pub struct PartnerRejected {
-    pub frame: Frame,
-    pub org_name: String,
-    pub reason: String,
-}
-email_message!(
-    PartnerRejected,
-    "partner_rejected",
-    "email/partner_rejected/subject.txt",
-    "email/partner_rejected/body.txt",
-    "email/partner_rejected/body.html"
-);
-
-pub struct PartnerSuspended {
-    pub frame: Frame,
-    pub org_name: String,
-    pub reason: String,
-}
-email_message!(
-    PartnerSuspended,
-    "partner_suspended",
-    "email/partner_suspended/subject.txt",
-    "email/partner_suspended/body.txt",
-    "email/partner_suspended/body.html"
-);
-
 pub struct TierWarning {
     pub frame: Frame,
     pub org_name: String,
@@ -204,6 +135,9 @@ email_message!(
 mod tests {
     use super::*;
     use crate::accounts::notices::{PasswordReset, TeamInvitation};
+    use crate::partners::notices::{
+        ApplicationReceived, NewApplication, PartnerApproved, PartnerRejected, PartnerSuspended,
+    };
 
     fn frame() -> Frame {
         Frame {

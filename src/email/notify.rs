@@ -2,9 +2,8 @@
 //! message; if the process dies after commit, the outbox job still delivers it.
 
 use super::messages::*;
-use crate::accounts::store::users::{self, User};
-use crate::db::partners::PartnerOrg;
-use crate::domain::partner::PartnerStatus;
+use crate::accounts::store::users;
+use crate::partners::store::PartnerOrg;
 use crate::platform::db::DbConn;
 use crate::platform::mail::NotifyError;
 use crate::platform::outbox;
@@ -18,87 +17,6 @@ fn frame(conn: &mut DbConn, base_url: &str) -> Result<Frame, NotifyError> {
         program_name: programs::current(conn)?.name,
         base_url: base_url.to_string(),
     })
-}
-
-/// Tells the partner's contacts about an approval, rejection, suspension or reinstatement.
-pub fn partner_decided(
-    conn: &mut DbConn,
-    base_url: &str,
-    org: &PartnerOrg,
-    from: PartnerStatus,
-    to: PartnerStatus,
-    reason: Option<&str>,
-) -> Result<(), NotifyError> {
-    if to == PartnerStatus::Approved {
-        crate::webhooks::emit(
-            conn,
-            org.program_id,
-            crate::webhooks::EventType::PartnerApproved,
-            serde_json::json!({"partner_id": org.id, "name": org.name, "kind": org.kind,
-                "reinstated": from == PartnerStatus::Suspended}),
-        )?;
-    }
-    let frame = frame(conn, base_url)?;
-    let reason = reason.unwrap_or("").trim().to_string();
-    for contact in users::org_contacts(conn, org.id)? {
-        let email = match to {
-            PartnerStatus::Approved => PartnerApproved {
-                frame: frame.clone(),
-                org_name: org.name.clone(),
-                reinstated: from == PartnerStatus::Suspended,
-                portal_url: frame.link("/portal"),
-            }
-            .render(&contact.email)?,
-            PartnerStatus::Rejected => PartnerRejected {
-                frame: frame.clone(),
-                org_name: org.name.clone(),
-                reason: reason.clone(),
-            }
-            .render(&contact.email)?,
-            PartnerStatus::Suspended => PartnerSuspended {
-                frame: frame.clone(),
-                org_name: org.name.clone(),
-                reason: reason.clone(),
-            }
-            .render(&contact.email)?,
-            PartnerStatus::Applied => continue,
-        };
-        outbox::enqueue(conn, &email)?;
-    }
-    Ok(())
-}
-
-/// Confirms an application to the applicant and tells the staff it waits for them. For `/join` and `/apply`.
-pub fn application_submitted(
-    conn: &mut DbConn,
-    base_url: &str,
-    org: &PartnerOrg,
-    applicant: &User,
-) -> Result<(), NotifyError> {
-    crate::webhooks::emit(
-        conn,
-        org.program_id,
-        crate::webhooks::EventType::PartnerApplied,
-        serde_json::json!({"partner_id": org.id, "name": org.name, "kind": org.kind}),
-    )?;
-    let frame = frame(conn, base_url)?;
-    let received = ApplicationReceived {
-        frame: frame.clone(),
-        org_name: org.name.clone(),
-        applicant_name: applicant.name().to_string(),
-        status_url: frame.link("/portal"),
-    };
-    outbox::enqueue(conn, &received.render(&applicant.email)?)?;
-    for staff in users::active_staff(conn)? {
-        let new = NewApplication {
-            frame: frame.clone(),
-            org_name: org.name.clone(),
-            kind_label: org.kind().label().to_lowercase(),
-            review_url: frame.link(&format!("/admin/partners/{}", org.id)),
-        };
-        outbox::enqueue(conn, &new.render(&staff.email)?)?;
-    }
-    Ok(())
 }
 
 /// Warns an org's contacts that it no longer qualifies for its tier and when it will move down.
@@ -230,7 +148,7 @@ pub fn deal_notice(
             reason.clone(),
         ),
     };
-    let org_name = crate::db::partners::find(conn, deal.program_id, deal.partner_org_id)?
+    let org_name = crate::partners::store::find(conn, deal.program_id, deal.partner_org_id)?
         .map(|p| p.org.name)
         .unwrap_or_default();
     let mut recipients: Vec<String> = users::find(conn, deal.registered_by_user_id)?

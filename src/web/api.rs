@@ -340,7 +340,7 @@ async fn partner_balance(
     let partner_id = path.into_inner();
     let balances = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::partners::find(conn, program.id, partner_id)?.ok_or(AppError::NotFound)?;
+        crate::partners::store::find(conn, program.id, partner_id)?.ok_or(AppError::NotFound)?;
         Ok::<_, AppError>(crate::ledger::store::balances(conn, partner_id)?)
     })
     .await?;

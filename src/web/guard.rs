@@ -184,7 +184,7 @@ pub async fn require_partner(
                 .expect("AppState is registered")
                 .clone();
             let due = db(&state.pool, move |conn| {
-                crate::db::partners::agreement_due(conn, org_id)
+                crate::partners::agreement_due(conn, org_id)
             })
             .await;
             let due = match due {

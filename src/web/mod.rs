@@ -11,10 +11,10 @@ pub mod deals;
 pub mod guard;
 pub mod ledger;
 pub mod mdf;
+pub mod partners;
 pub mod payouts;
 pub mod portal;
 pub mod public;
-pub mod reseller;
 pub mod stripe_webhook;
 pub mod tiers;
 pub mod training;
@@ -110,7 +110,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(accounts::password::routes)
         .configure(accounts::team::public_routes)
         .configure(affiliate::portal::public_routes)
-        .configure(reseller::public_routes)
+        .configure(partners::apply::public_routes)
         .configure(training::public_routes)
         .configure(accounts::setup::routes)
         .configure(api::routes)

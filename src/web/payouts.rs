@@ -96,7 +96,8 @@ async fn connect(state: State, user: CurrentUser) -> Result<HttpResponse, AppErr
     let org_id = user.partner_org_id()?;
     let (account, country) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let org = crate::db::partners::find(conn, program.id, org_id)?.ok_or(AppError::NotFound)?;
+        let org =
+            crate::partners::store::find(conn, program.id, org_id)?.ok_or(AppError::NotFound)?;
         Ok::<_, AppError>((
             crate::db::payouts::account_of(conn, org_id)?,
             org.org.country,

@@ -7,8 +7,8 @@ use askama::Template;
 
 use super::{Ctx, State};
 use crate::affiliate::stats::{performance, ConversionRow, Performance};
-use crate::db::partners::PartnerOverview;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
+use crate::partners::store::PartnerOverview;
 use crate::platform::http::{db, page, AppError, PageContext};
 use crate::web::guard::{require_partner, CurrentUser};
 
@@ -20,7 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::web::accounts::team::portal_routes)
             .configure(super::affiliate::portal::portal_routes)
             .configure(super::ledger::earnings::portal_routes)
-            .configure(super::reseller::portal_routes)
+            .configure(super::partners::apply::portal_routes)
             .configure(super::training::portal_routes)
             .configure(super::content::portal_routes)
             .configure(super::deals::portal_routes)
@@ -58,7 +58,7 @@ async fn dashboard(
     state.tracking.settle().await;
     // One trip to the database for the org, its tier progress and its figures.
     let (partner, next_tier, performance) = db(&state.pool, move |conn| {
-        let partner = crate::db::partners::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
+        let partner = crate::partners::store::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
         let approved = partner.org.status() == PartnerStatus::Approved;
         let next_tier = if approved {
             next_tier(conn, &partner)?
@@ -104,7 +104,7 @@ async fn dashboard(
 pub async fn own_partner(state: &State, user: &CurrentUser) -> Result<PartnerOverview, AppError> {
     let org_id = user.partner_org_id()?;
     db(&state.pool, move |conn| {
-        crate::db::partners::overview(conn, org_id)
+        crate::partners::store::overview(conn, org_id)
     })
     .await?
     .ok_or(AppError::NotFound)

@@ -86,7 +86,7 @@ async fn every_bad_signup_field_is_explained_and_the_form_kept() {
         "the password is never echoed"
     );
     let orgs = app
-        .db(|conn| concord::db::partners::count_by_status(conn, 1).unwrap())
+        .db(|conn| concord::partners::store::count_by_status(conn, 1).unwrap())
         .await;
     assert!(orgs.is_empty());
 }
@@ -147,7 +147,7 @@ async fn without_auto_approve_the_affiliate_waits_then_sees_links_once_approved(
     queue.assert_contains("Bo Blogger");
     let org = app
         .db(|conn| {
-            concord::db::partners::list(conn, 1, &Default::default()).unwrap()[0]
+            concord::partners::store::list(conn, 1, &Default::default()).unwrap()[0]
                 .org
                 .id
         })

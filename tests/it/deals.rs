@@ -106,8 +106,7 @@ pub(crate) async fn gold_tier(app: &TestApp, org: i64) {
         };
         let system = concord::platform::audit::Actor::system("test");
         let tier = concord::tiers::create(conn, program.id, &gold, &system).unwrap();
-        concord::db::partners::change_tier(conn, program.id, org, Some(tier), "test", &system)
-            .unwrap();
+        concord::partners::change_tier(conn, program.id, org, Some(tier), "test", &system).unwrap();
     })
     .await;
 }

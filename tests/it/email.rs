@@ -567,13 +567,13 @@ async fn an_application_is_confirmed_to_the_applicant_and_announced_to_staff() {
     let base_url = app.address.clone();
     app.db(move |conn| {
         let program = concord::programs::current(conn).unwrap();
-        let listing = concord::db::partners::find(conn, program.id, org)
+        let listing = concord::partners::store::find(conn, program.id, org)
             .unwrap()
             .unwrap();
         let owner = concord::accounts::store::users::find_by_email(conn, "owner@contoso.test")
             .unwrap()
             .unwrap();
-        concord::email::notify::application_submitted(conn, &base_url, &listing.org, &owner)
+        concord::partners::notices::application_submitted(conn, &base_url, &listing.org, &owner)
             .unwrap();
     })
     .await;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use concord::accounts::role::Role;
 use concord::accounts::{self, NewAccount};
 use concord::config::{DatabaseUrl, Settings};
-use concord::db::partners::NewPartnerOrg;
 use concord::domain::partner::{PartnerKind, PartnerStatus};
+use concord::partners::store::NewPartnerOrg;
 use concord::platform::db::{DbConn, DbPool};
 use diesel::Connection;
 use reqwest::cookie::Jar;
@@ -398,7 +398,7 @@ impl TestApp {
         let name = name.to_string();
         self.db(move |conn| {
             let program = concord::programs::current(conn).unwrap();
-            let org = concord::db::partners::insert(
+            let org = concord::partners::store::insert(
                 conn,
                 &NewPartnerOrg {
                     program_id: program.id,
@@ -413,7 +413,7 @@ impl TestApp {
             .unwrap();
             // An affiliate accepts the program terms when it joins (`/join` records the version).
             if kind == PartnerKind::Affiliate {
-                concord::db::partners::record_application(conn, org, "", program.terms_version)
+                concord::partners::store::record_application(conn, org, "", program.terms_version)
                     .unwrap();
             }
             org
@@ -436,7 +436,7 @@ impl TestApp {
     pub async fn partner_status(&self, org_id: i64) -> String {
         self.db(move |conn| {
             let program = concord::programs::current(conn).unwrap();
-            concord::db::partners::find(conn, program.id, org_id)
+            concord::partners::store::find(conn, program.id, org_id)
                 .unwrap()
                 .unwrap()
                 .org

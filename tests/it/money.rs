@@ -721,7 +721,7 @@ async fn after_a_demotion_the_mdf_page_shows_nothing_available_rather_than_a_neg
     let org = northwind.org;
     app.db(move |conn| {
         let program = concord::programs::current(conn).unwrap();
-        concord::db::partners::change_tier(
+        concord::partners::change_tier(
             conn,
             program.id,
             org,
@@ -1023,7 +1023,7 @@ async fn the_demo_affiliate_has_accepted_the_current_terms() {
                 .first(conn)
                 .unwrap();
             let current = concord::programs::current(conn).unwrap().terms_version;
-            let due = concord::db::partners::agreement_due(conn, affiliate).unwrap();
+            let due = concord::partners::agreement_due(conn, affiliate).unwrap();
             (accepted, current, due)
         })
         .await;

@@ -498,9 +498,9 @@ async fn killed_mid_batch(amounts: &[i64], answered: usize) {
         .unwrap();
         let mut orgs = Vec::new();
         for (i, (amount, account)) in to_pay.iter().zip(&seeded).enumerate() {
-            let org = concord::db::partners::insert(
+            let org = concord::partners::store::insert(
                 conn,
-                &concord::db::partners::NewPartnerOrg {
+                &concord::partners::store::NewPartnerOrg {
                     program_id: program.id,
                     name: &format!("Partner {i}"),
                     kind: PartnerKind::Reseller,

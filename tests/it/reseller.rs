@@ -86,7 +86,7 @@ async fn a_reseller_applies_is_approved_and_must_accept_the_agreement_before_the
 
     let org = app
         .db(|conn| {
-            concord::db::partners::list(conn, 1, &Default::default()).unwrap()[0]
+            concord::partners::store::list(conn, 1, &Default::default()).unwrap()[0]
                 .org
                 .clone()
         })
@@ -155,7 +155,7 @@ async fn a_reseller_applies_is_approved_and_must_accept_the_agreement_before_the
         .assert_contains("Northwind Systems");
     let acceptance = app
         .db(move |conn| {
-            concord::db::agreements::latest(conn, org.id)
+            concord::partners::agreements::latest(conn, org.id)
                 .unwrap()
                 .unwrap()
         })

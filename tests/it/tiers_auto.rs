@@ -45,7 +45,7 @@ async fn sell(app: &TestApp, key: &str, id: &str, amount: i64) {
 
 async fn tier_of(app: &TestApp, org: i64) -> Option<String> {
     app.db(move |conn| {
-        concord::db::partners::find(conn, 1, org)
+        concord::partners::store::find(conn, 1, org)
             .unwrap()
             .unwrap()
             .tier_name

@@ -314,7 +314,7 @@ async fn certified_reps_count_toward_the_tier() {
         .await;
     app.run_job("tier_recalculation").await;
     assert_eq!(
-        app.db(move |conn| concord::db::partners::find(conn, 1, org)
+        app.db(move |conn| concord::partners::store::find(conn, 1, org)
             .unwrap()
             .unwrap()
             .tier_name)
@@ -356,7 +356,7 @@ async fn certified_reps_count_toward_the_tier() {
     .await;
     assert_eq!(app.run_job("tier_recalculation").await, "1 moved, 0 warned");
     assert_eq!(
-        app.db(move |conn| concord::db::partners::find(conn, 1, org)
+        app.db(move |conn| concord::partners::store::find(conn, 1, org)
             .unwrap()
             .unwrap()
             .tier_name)

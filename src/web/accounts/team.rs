@@ -63,7 +63,7 @@ struct TeamData {
 }
 
 fn load_team(conn: &mut crate::platform::db::DbConn, org_id: i64) -> Result<TeamData, AppError> {
-    let partner = crate::db::partners::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
+    let partner = crate::partners::store::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
     let invitations = invitations::list_open(conn, org_id, crate::platform::db::now())?;
     Ok(TeamData {
         org_name: partner.org.name.clone(),
@@ -166,7 +166,8 @@ async fn invite(
     let refusal = db(&state.pool, move |conn| {
         use diesel::Connection;
         conn.transaction::<_, AppError, _>(|conn| {
-            let partner = crate::db::partners::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
+            let partner =
+                crate::partners::store::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
             if partner.org.status() != PartnerStatus::Approved {
                 return Ok(Some(
                     "Your partnership must be approved before you can invite colleagues.",

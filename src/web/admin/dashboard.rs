@@ -31,7 +31,7 @@ impl Dashboard {
 pub async fn show(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
     let (counts, mut recent, mdf_waiting) = db(&state.pool, |conn| {
         let program = crate::programs::current(conn)?;
-        let counts = crate::db::partners::count_by_status(conn, program.id)?;
+        let counts = crate::partners::store::count_by_status(conn, program.id)?;
         let recent = crate::platform::audit::list(conn, &AuditFilter::default(), 0)?;
         let mdf_waiting = crate::db::mdf::waiting_counts(conn, program.id)?;
         Ok::<_, diesel::result::Error>((counts, recent, mdf_waiting))

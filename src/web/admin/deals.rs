@@ -117,7 +117,7 @@ async fn load_all(
         let program = crate::programs::current(conn)?;
         let rows = crate::db::deals::list(conn, program.id, &filter)?;
         let stages = crate::db::deal_config::stages(conn, program.id)?;
-        let partners = crate::db::partners::list(conn, program.id, &Default::default())?
+        let partners = crate::partners::store::list(conn, program.id, &Default::default())?
             .into_iter()
             .filter(|p| p.org.kind() != crate::domain::partner::PartnerKind::Affiliate)
             .map(|p| (p.org.id, p.org.name))
@@ -316,7 +316,7 @@ async fn load(
             return Ok(None);
         };
         let at = db::now();
-        let partner = crate::db::partners::overview(conn, deal.partner_org_id)?;
+        let partner = crate::partners::store::overview(conn, deal.partner_org_id)?;
         let owner = crate::accounts::store::users::find(conn, deal.registered_by_user_id)?
             .map(|u| format!("{} <{}>", u.name(), u.email))
             .unwrap_or_default();

@@ -546,7 +546,7 @@ async fn fund_page_with(
         for p in &positions {
             total.add(&p.position);
         }
-        let partners = crate::db::partners::list(conn, program.id, &Default::default())?
+        let partners = crate::partners::store::list(conn, program.id, &Default::default())?
             .into_iter()
             .filter(|p| p.org.kind() != crate::domain::partner::PartnerKind::Affiliate)
             .map(|p| (p.org.id, p.org.name))

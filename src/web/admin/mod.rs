@@ -1,7 +1,6 @@
 //! Staff pages under `/admin`: the approval queues and the program's configuration. The whole scope is guarded by
 //! `auth::guard::require_staff`; configuration changes (tiers) are further limited to admins.
 
-pub mod agreement;
 pub mod assets;
 pub mod audit;
 pub mod dashboard;
@@ -10,7 +9,6 @@ pub mod deals;
 pub mod jobs;
 pub mod mdf;
 pub mod outbox;
-pub mod partners;
 pub mod payouts;
 pub mod pipeline;
 pub mod reports;
@@ -33,7 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(payouts::routes)
             .configure(crate::web::webhooks::admin::routes)
             .configure(pipeline::routes)
-            .configure(partners::routes)
+            .configure(crate::web::partners::admin::routes)
             .configure(crate::web::tiers::admin::routes)
             .configure(audit::routes)
             .configure(outbox::routes)
@@ -42,7 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::web::commissions::admin::routes)
             .configure(crate::web::ledger::admin::routes)
             .configure(reports::routes)
-            .configure(agreement::routes)
+            .configure(crate::web::partners::admin_agreement::routes)
             .configure(training::routes)
             .configure(assets::routes)
             .route("/jobs", web::get().to(jobs::list)),

@@ -12,12 +12,12 @@ use crate::affiliate::store::links::{LinkStats, LinkWriteError, NewLink};
 use crate::domain::domain_name::normalise_domain;
 use crate::domain::email::EmailAddress;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
+use crate::partners::signup::{AffiliateSignup, SignupError};
 use crate::platform::auth::password;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
 use crate::programs::affiliate_settings::check_destination;
-use crate::signup::{AffiliateSignup, SignupError};
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -177,7 +177,7 @@ async fn join_submit(
             promotion_method: &promotion,
             country: &country,
         };
-        match crate::signup::create_affiliate(conn, &signup, &base_url) {
+        match crate::partners::signup::create_affiliate(conn, &signup, &base_url) {
             Ok(done) => Ok(Ok((done.status, login::start_session(conn, done.user_id)?))),
             Err(SignupError::EmailTaken) => Ok(Err(SignupError::EmailTaken.to_string())),
             Err(other) => Err(AppError::from(other)),
@@ -206,7 +206,7 @@ async fn join_submit(
 async fn approved_affiliate(
     state: &State,
     user: &CurrentUser,
-) -> Result<crate::db::partners::PartnerOverview, AppError> {
+) -> Result<crate::partners::store::PartnerOverview, AppError> {
     let partner = crate::web::portal::own_partner(state, user).await?;
     if partner.org.status() != PartnerStatus::Approved {
         return Err(AppError::Forbidden(

@@ -5,8 +5,8 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::require_admin;
 use crate::platform::http::{db, redirect, render, AppError, PageContext, TypedSession};
+use crate::web::admin::require_admin;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -72,7 +72,7 @@ async fn save(
     let actor = user.actor();
     let version = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::programs::update_agreement(conn, program.id, &text, &actor)
+        crate::partners::update_agreement(conn, program.id, &text, &actor)
     })
     .await?;
     session.success(format!("Agreement saved as version {version}. Reseller portals stay closed until each org accepts it."));

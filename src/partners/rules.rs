@@ -1,7 +1,7 @@
 //! The reseller program's onboarding rules: what an application holds, and when the partner agreement gates the
 //! portal.
 
-use super::partner::{PartnerKind, PartnerStatus};
+use crate::domain::partner::{PartnerKind, PartnerStatus};
 
 crate::text_enum!(PartnerType {
     Var => "var" / "Value-added reseller (VAR)",

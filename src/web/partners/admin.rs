@@ -6,12 +6,11 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::partners::{
-    PartnerFilter, PartnerListing, PartnerOverview, PartnerWriteError, TierChange,
-};
 use crate::domain::partner::{PartnerDecision, PartnerKind, PartnerStatus};
+use crate::partners::store::{PartnerFilter, PartnerListing, PartnerOverview, TierChange};
+use crate::partners::PartnerWriteError;
 use crate::platform::audit::{AuditEntry, AuditFilter};
-use crate::platform::db::{self, DbConn};
+use crate::platform::db::DbConn;
 use crate::platform::http::{db, page, redirect, render, AppError, PageContext, TypedSession};
 use crate::tiers::store::Tier;
 use crate::web::guard::CurrentUser;
@@ -77,7 +76,7 @@ async fn list(
         let program = crate::programs::current(conn)?;
         Ok::<_, diesel::result::Error>((
             crate::tiers::store::list(conn, program.id)?,
-            crate::db::partners::list(conn, program.id, &filter)?,
+            crate::partners::store::list(conn, program.id, &filter)?,
         ))
     })
     .await?;
@@ -139,9 +138,9 @@ struct PartnerData {
 }
 
 fn load(conn: &mut DbConn, org_id: i64) -> Result<PartnerData, AppError> {
-    let partner = crate::db::partners::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
+    let partner = crate::partners::store::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
     let tiers = crate::tiers::store::list(conn, partner.program.id)?;
-    let history = crate::db::partners::tier_history(conn, org_id)?;
+    let history = crate::partners::store::tier_history(conn, org_id)?;
     let filter = AuditFilter {
         subject_type: Some("partner".into()),
         subject_id: Some(org_id),
@@ -218,17 +217,14 @@ async fn decide(
     let base_url = state.settings.base_url.clone();
     let outcome = db(&state.pool, move |conn| {
         let program_id = crate::programs::current(conn)?.id;
-        let notify = |conn: &mut db::DbConn, org: &_, from, to, reason: Option<&str>| {
-            crate::email::notify::partner_decided(conn, &base_url, org, from, to, reason)
-        };
-        Ok::<_, AppError>(crate::db::partners::apply_decision(
+        Ok::<_, AppError>(crate::partners::apply_decision(
             conn,
             program_id,
             org_id,
             decision,
             Some(&reason),
             &actor,
-            &notify,
+            &base_url,
         ))
     })
     .await?;
@@ -314,7 +310,7 @@ async fn change_tier(
         use diesel::Connection;
         let program_id = crate::programs::current(conn)?.id;
         Ok::<_, AppError>(conn.transaction(|conn| {
-            crate::db::partners::change_tier(conn, program_id, org_id, to_tier, &reason, &actor)?;
+            crate::partners::change_tier(conn, program_id, org_id, to_tier, &reason, &actor)?;
             crate::db::placement::set_override(conn, org_id, true, hold_until)?;
             Ok(())
         }))
@@ -362,7 +358,7 @@ async fn assign_coupon(
             let actor = user.actor();
             let assigned = db(&state.pool, move |conn| {
                 let program_id = crate::programs::current(conn)?.id;
-                let partner = crate::db::partners::find(conn, program_id, org_id)?
+                let partner = crate::partners::store::find(conn, program_id, org_id)?
                     .ok_or(AppError::NotFound)?;
                 Ok::<_, AppError>(crate::affiliate::store::coupons::assign(
                     conn,

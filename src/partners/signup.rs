@@ -6,9 +6,9 @@ use diesel::Connection;
 use crate::accounts::role::Role;
 use crate::accounts::store::users::{self, NewUser};
 use crate::affiliate::store::links;
-use crate::db::partners::{self, NewPartnerOrg};
 use crate::domain::partner::{PartnerKind, PartnerStatus};
-use crate::email::notify;
+use crate::partners::notices as notify;
+use crate::partners::store::{self as partners, NewPartnerOrg};
 use crate::platform::db::{is_unique_violation, DbConn};
 use crate::platform::mail::NotifyError;
 use crate::programs;
@@ -122,8 +122,8 @@ pub struct ResellerApplication<'a> {
     pub company_name: &'a str,
     pub website_domain: &'a str,
     pub country: &'a str,
-    pub partner_type: crate::domain::reseller::PartnerType,
-    pub company_size: crate::domain::reseller::CompanySize,
+    pub partner_type: crate::partners::rules::PartnerType,
+    pub company_size: crate::partners::rules::CompanySize,
     pub applicant_name: &'a str,
     pub email: &'a str,
     pub password_hash: &'a str,

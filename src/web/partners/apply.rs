@@ -7,18 +7,18 @@ use askama::Template;
 use serde::Deserialize;
 use validator::Validate;
 
-use super::{Ctx, State};
 use crate::accounts::login;
 use crate::accounts::role::Role;
 use crate::domain::domain_name::normalise_domain;
 use crate::domain::email::EmailAddress;
-use crate::domain::reseller::{CompanySize, PartnerType};
+use crate::partners::rules::{CompanySize, PartnerType};
+use crate::partners::signup::{ResellerApplication, SignupError};
 use crate::platform::auth::password;
 use crate::platform::http::{
     client_ip, db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
-use crate::signup::{ResellerApplication, SignupError};
 use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn public_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/apply", web::get().to(apply_form))
@@ -102,7 +102,9 @@ async fn apply_submit(
     form: web::Form<ApplyForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut form = form.into_inner();
-    if let Some(answer) = super::screen_signup(&req, &state, &form.company_url, "applications")? {
+    if let Some(answer) =
+        crate::web::screen_signup(&req, &state, &form.company_url, "applications")?
+    {
         return Ok(answer);
     }
     for field in [
@@ -177,7 +179,7 @@ async fn apply_submit(
             password_hash: &password_hash,
             why_us: &why,
         };
-        match crate::signup::create_reseller(conn, &application, &base_url) {
+        match crate::partners::signup::create_reseller(conn, &application, &base_url) {
             Ok(user_id) => Ok(Ok(login::start_session(conn, user_id)?)),
             Err(SignupError::EmailTaken) => Ok(Err(SignupError::EmailTaken.to_string())),
             Err(other) => Err(AppError::from(other)),
@@ -236,8 +238,8 @@ async fn agreement(
     let (program, due, kind) = db(&state.pool, move |conn| {
         Ok::<_, AppError>((
             crate::programs::current(conn)?,
-            crate::db::partners::agreement_due(conn, org_id)?,
-            crate::db::partners::overview(conn, org_id)?
+            crate::partners::agreement_due(conn, org_id)?,
+            crate::partners::store::overview(conn, org_id)?
                 .ok_or(AppError::NotFound)?
                 .org
                 .kind(),
@@ -296,15 +298,15 @@ async fn accept(
     );
     let actor = user.actor();
     let accepted = db(&state.pool, move |conn| {
-        use crate::domain::reseller::DueTerms;
+        use crate::partners::rules::DueTerms;
         // Accepting a text the page showed earlier than the current one would accept words nobody read.
-        match crate::db::partners::agreement_due(conn, org_id)? {
+        match crate::partners::agreement_due(conn, org_id)? {
             Some(DueTerms::PartnerAgreement(current)) if current == version => {
-                crate::db::agreements::accept(conn, org_id, user_id, version, &ip)?;
+                crate::partners::agreements::accept(conn, org_id, user_id, version, &ip)?;
                 Ok::<_, diesel::result::Error>(Some("The partner agreement is accepted"))
             }
             Some(DueTerms::AffiliateTerms(current)) if current == version => {
-                crate::db::partners::accept_terms(conn, org_id, version, &actor)?;
+                crate::partners::accept_terms(conn, org_id, version, &actor)?;
                 Ok(Some("The program terms are accepted"))
             }
             _ => Ok(None),
