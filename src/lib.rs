@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod affiliate;
+pub mod assets;
 pub mod commissions;
 pub mod config;
 pub mod db;
@@ -18,6 +19,7 @@ pub mod programs;
 pub mod startup;
 pub mod stripe;
 pub mod tiers;
+pub mod training;
 pub mod uploads;
 pub mod web;
 pub mod webhooks;

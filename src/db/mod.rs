@@ -1,7 +1,6 @@
 //! The stores of the first layout, one module per aggregate, moving into their contexts (`platform::db` holds the
 //! connection, pool, migrations and schema).
 
-pub mod assets;
 pub mod deal_config;
 pub mod deals;
 pub mod mdf;
@@ -9,4 +8,3 @@ pub mod payouts;
 pub mod placement;
 pub mod reports;
 pub mod stripe_events;
-pub mod training;

@@ -30,7 +30,7 @@ pub fn metrics(
         .filter(conversions::occurred_at.ge(now - Duration::days(365)))
         .select(conversions::amount_minor)
         .load(conn)?;
-    let certified_reps = super::training::certified_reps(conn, org_id, now)?;
+    let certified_reps = crate::training::store::certified_reps(conn, org_id, now)?;
     let (won_deals, won_revenue_minor) =
         super::deals::won_since(conn, org_id, currency, now - Duration::days(365))?;
     Ok(Metrics {

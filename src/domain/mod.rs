@@ -12,4 +12,3 @@ pub mod payout;
 pub mod pipeline;
 pub mod report;
 pub mod stripe_event;
-pub mod training;

@@ -21,23 +21,6 @@ email_message!(
     "email/tier_warning/body.html"
 );
 
-pub struct CertificationExpiring {
-    pub frame: Frame,
-    pub name: String,
-    pub course: String,
-    pub expires: String,
-    pub course_url: String,
-}
-email_message!(
-    CertificationExpiring,
-    "certification_expiring",
-    "email/certification_expiring/subject.txt",
-    "email/certification_expiring/body.txt",
-    "email/certification_expiring/body.html"
-);
-
-/// Something happened to a registered deal: a decision, a protection warning or expiry, an extension answer, a
-/// win confirmed or sent back.
 pub struct DealUpdate {
     pub frame: Frame,
     pub org_name: String,
@@ -138,6 +121,7 @@ mod tests {
     use crate::partners::notices::{
         ApplicationReceived, NewApplication, PartnerApproved, PartnerRejected, PartnerSuspended,
     };
+    use crate::training::notices::CertificationExpiring;
 
     fn frame() -> Frame {
         Frame {

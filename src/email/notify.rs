@@ -9,9 +9,6 @@ use crate::platform::mail::NotifyError;
 use crate::platform::outbox;
 use crate::programs;
 
-/// How long before expiry a certification holder is reminded.
-pub const CERTIFICATION_REMINDER_DAYS: i64 = 30;
-
 fn frame(conn: &mut DbConn, base_url: &str) -> Result<Frame, NotifyError> {
     Ok(Frame {
         program_name: programs::current(conn)?.name,
@@ -41,34 +38,6 @@ pub fn tier_warning(
         outbox::enqueue(conn, &email.render(&contact.email)?)?;
     }
     Ok(())
-}
-
-/// Reminds holders of certifications expiring within `CERTIFICATION_REMINDER_DAYS`, once each. Returns how many.
-pub fn certification_reminders(
-    conn: &mut DbConn,
-    base_url: &str,
-    at: chrono::NaiveDateTime,
-) -> Result<usize, NotifyError> {
-    use diesel::Connection;
-    conn.transaction(|conn| {
-        let frame = frame(conn, base_url)?;
-        let due = crate::db::training::claim_reminders(conn, at, CERTIFICATION_REMINDER_DAYS)?;
-        for (certification, email, name, course) in &due {
-            let message = CertificationExpiring {
-                frame: frame.clone(),
-                name: if name.trim().is_empty() {
-                    email.clone()
-                } else {
-                    name.clone()
-                },
-                course: course.clone(),
-                expires: certification.expires_at.format("%Y-%m-%d").to_string(),
-                course_url: frame.link(&format!("/portal/training/{}", certification.course_id)),
-            };
-            outbox::enqueue(conn, &message.render(email)?)?;
-        }
-        Ok(due.len())
-    })
 }
 
 /// Tells the rep who registered a deal and the org's partner admins what happened to it.

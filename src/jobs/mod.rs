@@ -18,12 +18,7 @@ pub fn registry(payer: Option<crate::payouts::Payer>) -> Vec<Job> {
             "Places every approved org in the highest tier it qualifies for",
             tier_recalculation,
         ),
-        Job::new(
-            "certification_reminders",
-            Duration::from_secs(3600),
-            "Reminds holders 30 days before a certification expires",
-            certification_reminders,
-        ),
+        crate::training::notices::job(),
         Job::new(
             "hold_release",
             Duration::from_secs(60),
@@ -74,18 +69,6 @@ async fn tier_recalculation(ctx: Arc<JobContext>) -> anyhow::Result<String> {
     Ok(match (done.moved, done.warned) {
         (0, 0) => String::new(),
         (moved, warned) => format!("{moved} moved, {warned} warned"),
-    })
-}
-
-async fn certification_reminders(ctx: Arc<JobContext>) -> anyhow::Result<String> {
-    let base_url = ctx.settings.base_url.clone();
-    let sent = ctx
-        .db(move |conn| crate::email::notify::certification_reminders(conn, &base_url, now()))
-        .await?;
-    Ok(if sent == 0 {
-        String::new()
-    } else {
-        format!("{sent} reminded")
     })
 }
 

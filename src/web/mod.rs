@@ -5,8 +5,8 @@ pub mod accounts;
 pub mod admin;
 pub mod affiliate;
 pub mod api;
+pub mod assets;
 pub mod commissions;
-pub mod content;
 pub mod deals;
 pub mod guard;
 pub mod ledger;
@@ -28,7 +28,7 @@ use std::pin::Pin;
 use crate::config::Settings;
 use crate::platform::db::DbPool;
 use crate::platform::http::{
-    assets, client_ip, redirect, throttle, AppError, NavUser, PageContext, TypedSession,
+    client_ip, redirect, throttle, AppError, NavUser, PageContext, TypedSession,
 };
 use crate::web::guard::load_user;
 
@@ -72,7 +72,7 @@ impl FromRequest for Ctx {
                 csrf_token: session.csrf_token(),
                 flashes: session.take_flashes(),
                 path: req.path().to_string(),
-                stylesheet_version: assets::stylesheet_version(),
+                stylesheet_version: crate::platform::http::assets::stylesheet_version(),
             }))
         })
     }
@@ -105,13 +105,13 @@ pub fn screen_signup(
 /// mounted apart, in `startup`, ahead of them.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(public::routes)
-        .configure(assets::routes)
+        .configure(crate::platform::http::assets::routes)
         .configure(accounts::login::routes)
         .configure(accounts::password::routes)
         .configure(accounts::team::public_routes)
         .configure(affiliate::portal::public_routes)
         .configure(partners::apply::public_routes)
-        .configure(training::public_routes)
+        .configure(training::portal::public_routes)
         .configure(accounts::setup::routes)
         .configure(api::routes)
         .configure(stripe_webhook::routes)

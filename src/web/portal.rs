@@ -21,8 +21,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(super::affiliate::portal::portal_routes)
             .configure(super::ledger::earnings::portal_routes)
             .configure(super::partners::apply::portal_routes)
-            .configure(super::training::portal_routes)
-            .configure(super::content::portal_routes)
+            .configure(crate::web::training::portal::portal_routes)
+            .configure(super::assets::portal::portal_routes)
             .configure(super::deals::portal_routes)
             .configure(super::mdf::portal_routes)
             .configure(super::payouts::portal_routes),

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 /// Reps of the org holding a valid certification now.
 async fn certified(app: &TestApp, org: i64) -> i64 {
     app.db(move |conn| {
-        concord::db::training::certified_reps(conn, org, concord::platform::db::now()).unwrap()
+        concord::training::store::certified_reps(conn, org, concord::platform::db::now()).unwrap()
     })
     .await
 }
@@ -126,7 +126,7 @@ async fn a_rep_fails_waits_out_the_cooldown_passes_and_the_certificate_expires()
         .assert_contains("choose all that apply");
     let module_id = app
         .db(move |conn| {
-            concord::db::training::content(conn, 1, course_id)
+            concord::training::store::content(conn, 1, course_id)
                 .unwrap()
                 .unwrap()
                 .modules[0]
@@ -250,7 +250,7 @@ async fn courses_are_only_for_the_kinds_and_tiers_they_name() {
     let app = TestApp::spawn().await;
     let course = app
         .db(|conn| {
-            let course = concord::db::training::NewCourse {
+            let course = concord::training::store::NewCourse {
                 title: "Reseller pricing",
                 summary: "",
                 pass_mark_percent: 80,
@@ -259,7 +259,7 @@ async fn courses_are_only_for_the_kinds_and_tiers_they_name() {
                 partner_kinds: "reseller",
                 min_tier_rank: 0,
             };
-            concord::db::training::create_course(
+            concord::training::create_course(
                 conn,
                 1,
                 &course,
@@ -322,7 +322,7 @@ async fn certified_reps_count_toward_the_tier() {
         None
     );
     app.db(move |conn| {
-        let course = concord::db::training::NewCourse {
+        let course = concord::training::store::NewCourse {
             title: "Basics",
             summary: "",
             pass_mark_percent: 50,
@@ -331,19 +331,19 @@ async fn certified_reps_count_toward_the_tier() {
             partner_kinds: "",
             min_tier_rank: 0,
         };
-        let id = concord::db::training::create_course(
+        let id = concord::training::create_course(
             conn,
             1,
             &course,
             &concord::platform::audit::Actor::system("t"),
         )
         .unwrap();
-        let question = concord::domain::training::Question::parse("Yes?", "Yes\nNo", "1").unwrap();
-        concord::db::training::add_question(conn, id, &question).unwrap();
-        let content = concord::db::training::content(conn, 1, id)
+        let question = concord::training::rules::Question::parse("Yes?", "Yes\nNo", "1").unwrap();
+        concord::training::store::add_question(conn, id, &question).unwrap();
+        let content = concord::training::store::content(conn, 1, id)
             .unwrap()
             .unwrap();
-        concord::db::training::attempt(
+        concord::training::store::attempt(
             conn,
             rep,
             org,
@@ -430,7 +430,7 @@ async fn assets_open_by_kind_tier_and_certification_and_downloads_check_the_same
         .await;
     let course = app
         .db(|conn| {
-            let course = concord::db::training::NewCourse {
+            let course = concord::training::store::NewCourse {
                 title: "Co-selling",
                 summary: "",
                 pass_mark_percent: 50,
@@ -439,17 +439,17 @@ async fn assets_open_by_kind_tier_and_certification_and_downloads_check_the_same
                 partner_kinds: "",
                 min_tier_rank: 0,
             };
-            let id = concord::db::training::create_course(
+            let id = concord::training::create_course(
                 conn,
                 1,
                 &course,
                 &concord::platform::audit::Actor::system("t"),
             )
             .unwrap();
-            concord::db::training::add_question(
+            concord::training::store::add_question(
                 conn,
                 id,
-                &concord::domain::training::Question::parse("Ok?", "Yes\nNo", "1").unwrap(),
+                &concord::training::rules::Question::parse("Ok?", "Yes\nNo", "1").unwrap(),
             )
             .unwrap();
             id
@@ -500,7 +500,7 @@ async fn assets_open_by_kind_tier_and_certification_and_downloads_check_the_same
     .assert_redirect("/admin/assets");
     let ids = app
         .db(|conn| {
-            concord::db::assets::list(conn, 1)
+            concord::assets::store::list(conn, 1)
                 .unwrap()
                 .into_iter()
                 .map(|a| (a.title, a.id))
@@ -579,10 +579,10 @@ async fn assets_open_by_kind_tier_and_certification_and_downloads_check_the_same
         StatusCode::NOT_FOUND
     );
     app.db(move |conn| {
-        let content = concord::db::training::content(conn, 1, course)
+        let content = concord::training::store::content(conn, 1, course)
             .unwrap()
             .unwrap();
-        concord::db::training::attempt(
+        concord::training::store::attempt(
             conn,
             rep,
             org,

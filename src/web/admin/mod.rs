@@ -1,7 +1,6 @@
 //! Staff pages under `/admin`: the approval queues and the program's configuration. The whole scope is guarded by
 //! `auth::guard::require_staff`; configuration changes (tiers) are further limited to admins.
 
-pub mod assets;
 pub mod audit;
 pub mod dashboard;
 pub mod deal_settings;
@@ -12,7 +11,6 @@ pub mod outbox;
 pub mod payouts;
 pub mod pipeline;
 pub mod reports;
-pub mod training;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -41,8 +39,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::web::ledger::admin::routes)
             .configure(reports::routes)
             .configure(crate::web::partners::admin_agreement::routes)
-            .configure(training::routes)
-            .configure(assets::routes)
+            .configure(crate::web::training::admin::routes)
+            .configure(crate::web::assets::admin::routes)
             .route("/jobs", web::get().to(jobs::list)),
     );
 }

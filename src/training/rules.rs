@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Months, NaiveDateTime};
 
-use super::partner::PartnerKind;
+use crate::domain::partner::PartnerKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Question {

@@ -3,12 +3,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::domain::training::{expires_at, retake_allowed_at, score, Question};
-use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{
     certifications, course_modules, courses, module_progress, quiz_attempts, quiz_questions, users,
 };
 use crate::platform::db::{now, DbConn};
+use crate::training::rules::{expires_at, retake_allowed_at, score, Question};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = courses)]
@@ -84,40 +83,25 @@ pub struct NewCourse<'a> {
     pub min_tier_rank: i64,
 }
 
-pub fn create_course(
+pub fn insert_course(
     conn: &mut DbConn,
     program_id: i64,
     course: &NewCourse<'_>,
-    actor: &Actor,
 ) -> QueryResult<i64> {
-    conn.transaction(|conn| {
-        let id = diesel::insert_into(courses::table)
-            .values((
-                courses::program_id.eq(program_id),
-                courses::title.eq(course.title),
-                courses::summary.eq(course.summary),
-                courses::pass_mark_percent.eq(course.pass_mark_percent),
-                courses::validity_months.eq(course.validity_months),
-                courses::retake_cooldown_hours.eq(course.retake_cooldown_hours),
-                courses::partner_kinds.eq(course.partner_kinds),
-                courses::min_tier_rank.eq(course.min_tier_rank),
-                courses::created_at.eq(now()),
-            ))
-            .returning(courses::id)
-            .get_result(conn)?;
-        audit::record(
-            conn,
-            actor,
-            "course.create",
-            &Subject {
-                kind: "course",
-                id: Some(id),
-                label: course.title,
-            },
-            &Change::default(),
-        )?;
-        Ok(id)
-    })
+    diesel::insert_into(courses::table)
+        .values((
+            courses::program_id.eq(program_id),
+            courses::title.eq(course.title),
+            courses::summary.eq(course.summary),
+            courses::pass_mark_percent.eq(course.pass_mark_percent),
+            courses::validity_months.eq(course.validity_months),
+            courses::retake_cooldown_hours.eq(course.retake_cooldown_hours),
+            courses::partner_kinds.eq(course.partner_kinds),
+            courses::min_tier_rank.eq(course.min_tier_rank),
+            courses::created_at.eq(now()),
+        ))
+        .returning(courses::id)
+        .get_result(conn)
 }
 
 pub fn list_courses(conn: &mut DbConn, program_id: i64) -> QueryResult<Vec<Course>> {

@@ -5,13 +5,13 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::require_admin;
-use crate::db::training::{Course, CourseContent, NewCourse};
 use crate::domain::partner::PartnerKind;
-use crate::domain::training::Question;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::training::rules::Question;
+use crate::training::store::{Course, CourseContent, NewCourse};
+use crate::web::admin::require_admin;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -65,7 +65,7 @@ async fn training_page(
 ) -> Result<HttpResponse, AppError> {
     let courses = db(&state.pool, |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::training::list_courses(conn, program.id)
+        crate::training::store::list_courses(conn, program.id)
     })
     .await?;
     render(
@@ -179,7 +179,7 @@ async fn create(
             partner_kinds: &kinds,
             min_tier_rank: min_rank,
         };
-        crate::db::training::create_course(conn, program.id, &course, &actor)
+        crate::training::create_course(conn, program.id, &course, &actor)
     })
     .await?;
     session.success("Course created. Add its modules and quiz questions.");
@@ -197,7 +197,7 @@ struct CoursePage {
 async fn load(state: &State, id: i64) -> Result<CourseContent, AppError> {
     db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::training::content(conn, program.id, id)
+        crate::training::store::content(conn, program.id, id)
     })
     .await?
     .ok_or(AppError::NotFound)
@@ -257,7 +257,7 @@ async fn add_module(
     }
     let (title, body) = (form.title.trim().to_string(), form.body.trim().to_string());
     db(&state.pool, move |conn| {
-        crate::db::training::add_module(conn, id, &title, &body, &link)
+        crate::training::store::add_module(conn, id, &title, &body, &link)
     })
     .await?;
     session.success("Module added.");
@@ -300,7 +300,7 @@ async fn add_question(
         }
     };
     db(&state.pool, move |conn| {
-        crate::db::training::add_question(conn, id, &question)
+        crate::training::store::add_question(conn, id, &question)
     })
     .await?;
     session.success("Question added.");

@@ -5,11 +5,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{Ctx, State};
-use crate::db::assets::Asset;
-use crate::domain::training::asset_open_to;
+use crate::assets::store::Asset;
 use crate::platform::http::{db, page, AppError, PageContext};
+use crate::training::rules::asset_open_to;
 use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/assets", web::get().to(list))
@@ -18,7 +18,7 @@ pub fn portal_routes(cfg: &mut web::ServiceConfig) {
 
 /// The assets the user's org qualifies for.
 async fn open_assets(state: &State, user: &CurrentUser) -> Result<Vec<Asset>, AppError> {
-    let partner = super::portal::own_partner(state, user).await?;
+    let partner = crate::web::portal::own_partner(state, user).await?;
     let (kind, rank, org_id, program_id) = (
         partner.org.kind(),
         partner.tier.as_ref().map(|t| t.rank).unwrap_or(0),
@@ -27,8 +27,8 @@ async fn open_assets(state: &State, user: &CurrentUser) -> Result<Vec<Asset>, Ap
     );
     let (assets, certified) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
-            crate::db::assets::list(conn, program_id)?,
-            crate::db::assets::certified_courses(conn, org_id, crate::platform::db::now())?,
+            crate::assets::store::list(conn, program_id)?,
+            crate::assets::store::certified_courses(conn, org_id, crate::platform::db::now())?,
         ))
     })
     .await?;
@@ -75,9 +75,11 @@ async fn download(
             .insert_header((header::LOCATION, asset.link_url))
             .finish());
     }
-    let bytes = db(&state.pool, move |conn| crate::db::assets::file(conn, id))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let bytes = db(&state.pool, move |conn| {
+        crate::assets::store::file(conn, id)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
     let file_name: String = asset
         .file_name
         .chars()

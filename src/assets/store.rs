@@ -2,7 +2,6 @@
 
 use diesel::prelude::*;
 
-use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{assets, certifications};
 use crate::platform::db::{now, DbConn};
 
@@ -35,47 +34,29 @@ pub struct NewAsset<'a> {
     pub file: Option<(&'a str, &'a str, &'a [u8])>,
 }
 
-pub fn create(
-    conn: &mut DbConn,
-    program_id: i64,
-    asset: &NewAsset<'_>,
-    actor: &Actor,
-) -> QueryResult<i64> {
-    conn.transaction(|conn| {
-        let (file_name, content_type, bytes) = match asset.file {
-            Some((name, kind, bytes)) => (name, kind, Some(bytes)),
-            None => ("", "", None),
-        };
-        let id = diesel::insert_into(assets::table)
-            .values((
-                assets::program_id.eq(program_id),
-                assets::title.eq(asset.title),
-                assets::description.eq(asset.description),
-                assets::category.eq(asset.category),
-                assets::min_tier_rank.eq(asset.min_tier_rank),
-                assets::partner_kinds.eq(asset.partner_kinds),
-                assets::required_course_id.eq(asset.required_course_id),
-                assets::link_url.eq(asset.link_url),
-                assets::file_name.eq(file_name),
-                assets::content_type.eq(content_type),
-                assets::file_bytes.eq(bytes),
-                assets::created_at.eq(now()),
-            ))
-            .returning(assets::id)
-            .get_result(conn)?;
-        audit::record(
-            conn,
-            actor,
-            "asset.create",
-            &Subject {
-                kind: "asset",
-                id: Some(id),
-                label: asset.title,
-            },
-            &Change::default(),
-        )?;
-        Ok(id)
-    })
+/// Adds an asset (an uploaded file, kept in the database, or a link); returns its id.
+pub fn insert(conn: &mut DbConn, program_id: i64, asset: &NewAsset<'_>) -> QueryResult<i64> {
+    let (file_name, content_type, bytes) = match asset.file {
+        Some((name, kind, bytes)) => (name, kind, Some(bytes)),
+        None => ("", "", None),
+    };
+    diesel::insert_into(assets::table)
+        .values((
+            assets::program_id.eq(program_id),
+            assets::title.eq(asset.title),
+            assets::description.eq(asset.description),
+            assets::category.eq(asset.category),
+            assets::min_tier_rank.eq(asset.min_tier_rank),
+            assets::partner_kinds.eq(asset.partner_kinds),
+            assets::required_course_id.eq(asset.required_course_id),
+            assets::link_url.eq(asset.link_url),
+            assets::file_name.eq(file_name),
+            assets::content_type.eq(content_type),
+            assets::file_bytes.eq(bytes),
+            assets::created_at.eq(now()),
+        ))
+        .returning(assets::id)
+        .get_result(conn)
 }
 
 pub fn list(conn: &mut DbConn, program_id: i64) -> QueryResult<Vec<Asset>> {

@@ -5,11 +5,11 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{Ctx, State};
-use crate::db::training::{AttemptOutcome, Certification, Course, CourseContent, Standing};
-use crate::domain::training::course_open_to;
 use crate::platform::http::{db, redirect, render, AppError, PageContext, TypedSession};
+use crate::training::rules::course_open_to;
+use crate::training::store::{AttemptOutcome, Certification, Course, CourseContent, Standing};
 use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/training", web::get().to(list))
@@ -27,14 +27,14 @@ pub fn public_routes(cfg: &mut web::ServiceConfig) {
 
 /// The courses meant for the user's org (kind and tier), for listing and for checking a course id.
 async fn open_courses(state: &State, user: &CurrentUser) -> Result<Vec<Course>, AppError> {
-    let partner = super::portal::own_partner(state, user).await?;
+    let partner = crate::web::portal::own_partner(state, user).await?;
     let (kind, rank) = (
         partner.org.kind(),
         partner.tier.as_ref().map(|t| t.rank).unwrap_or(0),
     );
     let program_id = partner.program.id;
     let courses = db(&state.pool, move |conn| {
-        crate::db::training::list_courses(conn, program_id)
+        crate::training::store::list_courses(conn, program_id)
     })
     .await?;
     Ok(courses
@@ -58,7 +58,7 @@ async fn list(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResp
         courses
             .into_iter()
             .map(|c| {
-                crate::db::training::standing(conn, user_id, c.id).map(|s| (c, s.certification))
+                crate::training::store::standing(conn, user_id, c.id).map(|s| (c, s.certification))
             })
             .collect::<diesel::QueryResult<Vec<_>>>()
     })
@@ -92,7 +92,7 @@ impl CoursePage {
         self.standing
             .last_failed_at
             .map(|failed| {
-                crate::domain::training::retake_allowed_at(
+                crate::training::rules::retake_allowed_at(
                     failed,
                     self.content.course.retake_cooldown_hours,
                 )
@@ -108,7 +108,7 @@ async fn course_for(state: &State, user: &CurrentUser, id: i64) -> Result<Course
     }
     db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::training::content(conn, program.id, id)
+        crate::training::store::content(conn, program.id, id)
     })
     .await?
     .ok_or(AppError::NotFound)
@@ -125,8 +125,8 @@ async fn course(
     let user_id = user.0.id;
     let (done, standing) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
-            crate::db::training::completed_modules(conn, user_id, id)?,
-            crate::db::training::standing(conn, user_id, id)?,
+            crate::training::store::completed_modules(conn, user_id, id)?,
+            crate::training::store::standing(conn, user_id, id)?,
         ))
     })
     .await?;
@@ -151,7 +151,7 @@ async fn complete_module(
     course_for(&state, &user, id).await?;
     let user_id = user.0.id;
     let found = db(&state.pool, move |conn| {
-        crate::db::training::complete_module(conn, user_id, id, module)
+        crate::training::store::complete_module(conn, user_id, id, module)
     })
     .await?;
     if !found {
@@ -185,7 +185,7 @@ async fn take_quiz(
     let (user_id, org_id) = (user.0.id, user.partner_org_id()?);
     let pass_mark = content.course.pass_mark_percent;
     let outcome = db(&state.pool, move |conn| {
-        crate::db::training::attempt(
+        crate::training::store::attempt(
             conn,
             user_id,
             org_id,
@@ -228,7 +228,7 @@ async fn certificate(
 ) -> Result<HttpResponse, AppError> {
     let code = path.into_inner();
     let found = db(&state.pool, move |conn| {
-        crate::db::training::certificate(conn, &code)
+        crate::training::store::certificate(conn, &code)
     })
     .await?;
     let (certification, name, email, course) = found.ok_or(AppError::NotFound)?;

@@ -6,13 +6,13 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use futures_util::StreamExt;
 
-use super::require_admin;
-use crate::db::assets::{Asset, NewAsset};
-use crate::db::training::Course;
+use crate::assets::store::{Asset, NewAsset};
 use crate::domain::partner::PartnerKind;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::training::store::Course;
+use crate::web::admin::require_admin;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -56,8 +56,8 @@ async fn assets_page(
     let (assets, courses) = db(&state.pool, |conn| {
         let program = crate::programs::current(conn)?;
         Ok::<_, diesel::result::Error>((
-            crate::db::assets::list(conn, program.id)?,
-            crate::db::training::list_courses(conn, program.id)?,
+            crate::assets::store::list(conn, program.id)?,
+            crate::training::store::list_courses(conn, program.id)?,
         ))
     })
     .await?;
@@ -211,7 +211,7 @@ async fn create(
                 .as_ref()
                 .map(|(name, kind, bytes)| (name.as_str(), kind.as_str(), bytes.as_slice())),
         };
-        crate::db::assets::create(conn, program.id, &asset, &actor)
+        crate::assets::create(conn, program.id, &asset, &actor)
     })
     .await?;
     session.success("Asset added.");
