@@ -9,7 +9,6 @@ use crate::accounts::{self, NewAccount};
 use crate::affiliate::store::coupons;
 use crate::affiliate::store::links::{self, NewLink};
 use crate::commissions::rules::{RateType, Recurrence, Rule};
-use crate::db::deal_config;
 use crate::domain::conversion::ConversionKind;
 use crate::domain::money::Currency;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
@@ -226,17 +225,17 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
 
 /// The reseller side: products, a direct account, and Northwind's deals in every state the pipeline shows.
 fn demo_deals(conn: &mut DbConn, reseller: i64, rep_id: i64, system: &Actor) -> anyhow::Result<()> {
-    use crate::db::deals::{self, Progress, Registration, Viewer};
-    use crate::domain::deal::{DealDecision, NewDirectAccount};
+    use crate::deals::rules::{DealDecision, NewDirectAccount};
+    use crate::deals::{self, Progress, Registration, Viewer};
     let program = programs::current(conn)?;
     let products: Vec<String> = ["Acme Backup", "Acme Cloud Storage", "Acme Support Plus"]
         .map(String::from)
         .to_vec();
-    deal_config::save_products(conn, program.id, &products, system)?;
+    crate::deals::config::save_products(conn, program.id, &products, system)?;
     let direct = NewDirectAccount::parse("Globex Corporation", "globex.example", "Dana Direct")
         .expect("valid demo account");
-    deal_config::add_direct_accounts(conn, program.id, &[direct], system)?;
-    let stages = deal_config::stages(conn, program.id)?;
+    crate::deals::config::add_direct_accounts(conn, program.id, &[direct], system)?;
+    let stages = crate::deals::config::stages(conn, program.id)?;
     let rep = Actor {
         user_id: Some(rep_id),
         label: "rep@demo.concord.test".into(),
@@ -318,7 +317,7 @@ fn demo_mdf(
     use crate::domain::money::Money;
     let usd = Currency::parse("USD").expect("valid code");
     let today = db::now().date();
-    let quarter = crate::domain::deal::Quarter::of(today);
+    let quarter = crate::deals::rules::Quarter::of(today);
     // Early in a quarter the period reaches back far enough for an activity that has already ended.
     let starts_on = quarter.first_day().min(today - chrono::Duration::days(30));
     let fund = NewFund {

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod commissions;
 pub mod config;
 pub mod db;
+pub mod deals;
 pub mod demo;
 pub mod domain;
 pub mod email;

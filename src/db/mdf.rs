@@ -11,7 +11,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use crate::domain::deal::DealStatus;
+use crate::deals::rules::DealStatus;
 use crate::domain::mdf::{
     check_activity_dates, check_approved_amount, check_claim, check_claim_window, check_decision,
     check_requested_amount, claim_due_on, claim_reminder_due, org_allocation, ActivityType,

@@ -1,8 +1,6 @@
 //! The stores of the first layout, one module per aggregate, moving into their contexts (`platform::db` holds the
 //! connection, pool, migrations and schema).
 
-pub mod deal_config;
-pub mod deals;
 pub mod mdf;
 pub mod payouts;
 pub mod placement;

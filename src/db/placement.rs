@@ -32,7 +32,7 @@ pub fn metrics(
         .load(conn)?;
     let certified_reps = crate::training::store::certified_reps(conn, org_id, now)?;
     let (won_deals, won_revenue_minor) =
-        super::deals::won_since(conn, org_id, currency, now - Duration::days(365))?;
+        crate::deals::won_since(conn, org_id, currency, now - Duration::days(365))?;
     Ok(Metrics {
         sales_revenue_minor: crate::domain::money::sum_minor(sales.iter().copied()),
         certified_reps,

@@ -16,8 +16,8 @@
 
 use chrono::{Duration, NaiveDate};
 
-use super::deal::Quarter;
 use super::money::{share, Currency, Money};
+use crate::domain::quarter::Quarter;
 
 /// The largest proof-of-performance file a partner may upload.
 pub const MAX_PROOF_BYTES: usize = 10 * 1024 * 1024;

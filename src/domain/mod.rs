@@ -2,13 +2,12 @@
 //! Nothing here touches the database, the network or the clock; callers pass `now` in.
 
 pub mod conversion;
-pub mod deal;
 pub mod domain_name;
 pub mod email;
 pub mod mdf;
 pub mod money;
 pub mod partner;
 pub mod payout;
-pub mod pipeline;
+pub mod quarter;
 pub mod report;
 pub mod stripe_event;

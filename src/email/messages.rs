@@ -21,42 +21,6 @@ email_message!(
     "email/tier_warning/body.html"
 );
 
-pub struct DealUpdate {
-    pub frame: Frame,
-    pub org_name: String,
-    pub deal_title: String,
-    /// One sentence, also the subject: "Deal #12 Acme approved".
-    pub headline: String,
-    pub detail: String,
-    pub reason: String,
-    pub deal_url: String,
-}
-email_message!(
-    DealUpdate,
-    "deal_update",
-    "email/deal_update/subject.txt",
-    "email/deal_update/body.txt",
-    "email/deal_update/body.html"
-);
-
-/// A registration waits past the approval SLA; sent once to the program's staff.
-pub struct DealOverdue {
-    pub frame: Frame,
-    pub partner_name: String,
-    pub deal_title: String,
-    pub waiting: String,
-    pub sla_hours: i64,
-    pub review_url: String,
-}
-email_message!(
-    DealOverdue,
-    "deal_overdue",
-    "email/deal_overdue/subject.txt",
-    "email/deal_overdue/body.txt",
-    "email/deal_overdue/body.html"
-);
-
-/// What happened to an MDF request or its claim; to the partner.
 pub struct MdfUpdate {
     pub frame: Frame,
     pub org_name: String,
@@ -118,6 +82,7 @@ email_message!(
 mod tests {
     use super::*;
     use crate::accounts::notices::{PasswordReset, TeamInvitation};
+    use crate::deals::notices::{DealOverdue, DealUpdate};
     use crate::partners::notices::{
         ApplicationReceived, NewApplication, PartnerApproved, PartnerRejected, PartnerSuspended,
     };

@@ -25,18 +25,8 @@ pub fn registry(payer: Option<crate::payouts::Payer>) -> Vec<Job> {
             "Approves commissions whose hold period has ended",
             hold_release,
         ),
-        Job::new(
-            "deal_sla",
-            Duration::from_secs(300),
-            "Emails the program's staff once about each registration waiting past the approval SLA",
-            deal_sla,
-        ),
-        Job::new(
-            "deal_expiry",
-            Duration::from_secs(3600),
-            "Warns a week before deal protection ends, and expires deals whose protection passed",
-            deal_expiry,
-        ),
+        crate::deals::notices::sla_job(),
+        crate::deals::notices::expiry_job(),
         crate::webhooks::delivery::job(),
         Job::new(
             "payouts",
@@ -80,40 +70,6 @@ async fn hold_release(ctx: Arc<JobContext>) -> anyhow::Result<String> {
         String::new()
     } else {
         format!("{released} approved")
-    })
-}
-
-async fn deal_sla(ctx: Arc<JobContext>) -> anyhow::Result<String> {
-    let base_url = ctx.settings.base_url.clone();
-    let escalated = ctx
-        .db(move |conn| {
-            let program = crate::programs::current(conn)?;
-            let notify = |conn: &mut DbConn, deal: &_, partner: &str, clock: &_| {
-                crate::email::notify::deal_overdue(conn, &base_url, deal, partner, clock)
-            };
-            db::deals::escalate_overdue(conn, &program, now(), &notify)
-        })
-        .await?;
-    Ok(if escalated == 0 {
-        String::new()
-    } else {
-        format!("{escalated} escalated")
-    })
-}
-
-async fn deal_expiry(ctx: Arc<JobContext>) -> anyhow::Result<String> {
-    let base_url = ctx.settings.base_url.clone();
-    let run = ctx
-        .db(move |conn| {
-            let notify = |conn: &mut DbConn, deal: &_, notice: &_| {
-                crate::email::notify::deal_notice(conn, &base_url, deal, notice)
-            };
-            db::deals::run_expiry(conn, now(), &notify)
-        })
-        .await?;
-    Ok(match (run.warned, run.expired) {
-        (0, 0) => String::new(),
-        (warned, expired) => format!("{warned} warned, {expired} expired"),
     })
 }
 

@@ -23,7 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(super::partners::apply::portal_routes)
             .configure(crate::web::training::portal::portal_routes)
             .configure(super::assets::portal::portal_routes)
-            .configure(super::deals::portal_routes)
+            .configure(super::deals::portal::portal_routes)
             .configure(super::mdf::portal_routes)
             .configure(super::payouts::portal_routes),
     );
@@ -40,7 +40,7 @@ struct Dashboard {
     /// What the next tier needs and how far the org is: (tier name, [(line, met)]).
     next_tier: Option<(String, Vec<(String, bool)>)>,
     /// Deal pipeline, for approved reseller and referral orgs.
-    pipeline: Option<super::admin::pipeline::Pipeline>,
+    pipeline: Option<super::deals::pipeline::Pipeline>,
 }
 
 impl Dashboard {
@@ -80,13 +80,13 @@ async fn dashboard(
     let pipeline = if partner.org.kind() != PartnerKind::Affiliate
         && partner.org.status() == PartnerStatus::Approved
     {
-        let viewer = crate::db::deals::Viewer {
+        let viewer = crate::deals::Viewer {
             org_id,
             user_id: user.0.id,
             manages_org: user.role() == crate::accounts::role::Role::PartnerAdmin,
             reps_see_org: partner.program.deal_reps_see_org,
         };
-        Some(super::admin::pipeline::run(&state, Some(viewer)).await?)
+        Some(super::deals::pipeline::run(&state, Some(viewer)).await?)
     } else {
         None
     };

@@ -142,12 +142,10 @@ pub(crate) async fn registered(browser: &Browser, customer: &str, website: &str)
     deal_id(&page)
 }
 
-async fn deal(app: &TestApp, id: i64) -> concord::db::deals::Deal {
+async fn deal(app: &TestApp, id: i64) -> concord::deals::Deal {
     app.db(move |conn| {
         let program = concord::programs::current(conn).unwrap();
-        concord::db::deals::find(conn, program.id, id)
-            .unwrap()
-            .unwrap()
+        concord::deals::find(conn, program.id, id).unwrap().unwrap()
     })
     .await
 }
@@ -262,7 +260,7 @@ async fn a_rep_registers_a_deal_with_custom_fields_and_every_error_keeps_the_for
     let field_ids: Vec<i64> = app
         .db(|conn| {
             let program = concord::programs::current(conn).unwrap();
-            concord::db::deal_config::custom_fields(conn, program.id)
+            concord::deals::config::custom_fields(conn, program.id)
                 .unwrap()
                 .iter()
                 .map(|f| f.id)
@@ -785,7 +783,7 @@ async fn stages_build_a_timeline_and_a_confirmed_win_writes_the_margin_once() {
     let proposal = app
         .db(|conn| {
             let program = concord::programs::current(conn).unwrap();
-            concord::db::deal_config::stages(conn, program.id).unwrap()[1].id
+            concord::deals::config::stages(conn, program.id).unwrap()[1].id
         })
         .await;
     let page_path = format!("/portal/deals/{id}");
@@ -1011,7 +1009,7 @@ async fn the_pipeline_report_matches_a_hand_computed_fixture() {
     let northwind = reseller(&app, "Northwind", "northwind").await;
     let contoso = reseller(&app, "Contoso", "contoso").await;
     let today = concord::platform::db::now().date();
-    let this_quarter = concord::domain::deal::Quarter::of(today);
+    let this_quarter = concord::deals::rules::Quarter::of(today);
     let next_quarter_day = this_quarter.next().first_day().to_string();
     let this_quarter_day = today.to_string();
     // Northwind: 1,000.00 in Qualification (10%) this quarter, 500.00 in Proposal (40%) next quarter.
@@ -1024,7 +1022,7 @@ async fn the_pipeline_report_matches_a_hand_computed_fixture() {
     let proposal = app
         .db(|conn| {
             let program = concord::programs::current(conn).unwrap();
-            concord::db::deal_config::stages(conn, program.id).unwrap()[1]
+            concord::deals::config::stages(conn, program.id).unwrap()[1]
                 .id
                 .to_string()
         })

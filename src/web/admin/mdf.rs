@@ -323,7 +323,7 @@ async fn budgets_page(
         Ok::<_, diesel::result::Error>((funds, program))
     })
     .await?;
-    let this_quarter = crate::domain::deal::Quarter::of(db::now().date());
+    let this_quarter = crate::deals::rules::Quarter::of(db::now().date());
     render(
         status,
         &BudgetsPage {

@@ -3,13 +3,10 @@
 
 pub mod audit;
 pub mod dashboard;
-pub mod deal_settings;
-pub mod deals;
 pub mod jobs;
 pub mod mdf;
 pub mod outbox;
 pub mod payouts;
-pub mod pipeline;
 pub mod reports;
 
 use actix_web::middleware::from_fn;
@@ -24,11 +21,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/admin")
             .wrap(from_fn(require_staff))
             .route("", web::get().to(dashboard::show))
-            .configure(deals::routes)
+            .configure(crate::web::deals::admin::routes)
             .configure(mdf::routes)
             .configure(payouts::routes)
             .configure(crate::web::webhooks::admin::routes)
-            .configure(pipeline::routes)
+            .configure(crate::web::deals::pipeline::routes)
             .configure(crate::web::partners::admin::routes)
             .configure(crate::web::tiers::admin::routes)
             .configure(audit::routes)

@@ -4,8 +4,8 @@
 
 use chrono::NaiveDateTime;
 
-use super::deal::{business_minutes_between, DealStatus, Quarter};
-use super::money::share;
+use super::rules::{business_minutes_between, DealStatus, Quarter};
+use crate::domain::money::share;
 
 #[derive(Debug, Clone)]
 pub struct DealFacts {

@@ -4,7 +4,8 @@
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
 
-use super::money::{percent_text, Currency, Money};
+use crate::domain::money::{percent_text, Currency, Money};
+pub use crate::domain::quarter::Quarter;
 
 crate::text_enum!(DealStatus {
     Submitted => "submitted" / "Awaiting approval",
@@ -200,7 +201,7 @@ const FREE_MAIL: &[&str] = &[
 /// The registrable domain of a website as typed: scheme, `www.`, port and path stripped, subdomains dropped, so
 /// `https://www.EU.acme.com/path` is `acme.com` and `shop.acme.co.uk` is `acme.co.uk`. Empty input is empty.
 pub fn registrable_domain(raw: &str) -> Result<String, String> {
-    let host = super::domain_name::normalise_domain(raw)?;
+    let host = crate::domain::domain_name::normalise_domain(raw)?;
     if host.is_empty() {
         return Ok(host);
     }
@@ -371,7 +372,7 @@ pub fn expiry_step(
 pub fn margin(won: Money, tier: Option<(&str, i64)>) -> (i64, String) {
     match tier {
         Some((name, bps)) if bps > 0 => {
-            let amount = super::money::share(won.minor, bps, 10_000);
+            let amount = crate::domain::money::share(won.minor, bps, 10_000);
             let text = format!(
                 "{name} tier margin {} of the won amount {won} = {}",
                 percent_text(bps),
@@ -404,80 +405,6 @@ pub fn win_confirmed_message(margin: Money, explanation: &str) -> String {
         format!("Win confirmed; the partner's margin of {margin} is in the ledger.")
     } else {
         format!("Win confirmed. No margin was written to the ledger: {explanation}")
-    }
-}
-
-/// A calendar quarter, "2026-Q4".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Quarter {
-    pub year: i32,
-    pub number: u32,
-}
-
-impl Quarter {
-    pub fn of(date: NaiveDate) -> Self {
-        Self {
-            year: date.year(),
-            number: (date.month() - 1) / 3 + 1,
-        }
-    }
-
-    pub fn next(self) -> Self {
-        if self.number == 4 {
-            Self {
-                year: self.year + 1,
-                number: 1,
-            }
-        } else {
-            Self {
-                year: self.year,
-                number: self.number + 1,
-            }
-        }
-    }
-
-    pub fn previous(self) -> Self {
-        if self.number == 1 {
-            Self {
-                year: self.year - 1,
-                number: 4,
-            }
-        } else {
-            Self {
-                year: self.year,
-                number: self.number - 1,
-            }
-        }
-    }
-
-    pub fn first_day(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.year, (self.number - 1) * 3 + 1, 1).expect("valid quarter")
-    }
-
-    /// The first day of the next quarter: the range is `first_day()..end()`.
-    pub fn end(self) -> NaiveDate {
-        self.next().first_day()
-    }
-
-    pub fn contains(self, date: NaiveDate) -> bool {
-        Quarter::of(date) == self
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let fail = || format!("'{}' is not a quarter like 2026-Q4.", raw.trim());
-        let (year, number) = raw.trim().split_once("-Q").ok_or_else(fail)?;
-        let year: i32 = year.parse().map_err(|_| fail())?;
-        let number: u32 = number.parse().map_err(|_| fail())?;
-        if !(1..=4).contains(&number) || !(1900..=9999).contains(&year) {
-            return Err(fail());
-        }
-        Ok(Self { year, number })
-    }
-}
-
-impl std::fmt::Display for Quarter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-Q{}", self.year, self.number)
     }
 }
 
@@ -923,19 +850,6 @@ mod tests {
         );
         assert_eq!(margin(Money::new(100, eur), None).0, 0);
         assert_eq!(margin(Money::new(100, eur), Some(("Registered", 0))).0, 0);
-    }
-
-    #[test]
-    fn quarters() {
-        let q = Quarter::of(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
-        assert_eq!(q.to_string(), "2026-Q4");
-        assert_eq!(q.next().to_string(), "2027-Q1");
-        assert_eq!(q.next().previous(), q);
-        assert_eq!(q.previous().to_string(), "2026-Q3");
-        assert_eq!(q.first_day().to_string(), "2026-10-01");
-        assert_eq!(q.end().to_string(), "2027-01-01");
-        assert_eq!(Quarter::parse("2026-Q4"), Ok(q));
-        assert!(Quarter::parse("2026-Q5").is_err());
     }
 
     #[test]

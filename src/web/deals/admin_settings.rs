@@ -10,17 +10,17 @@ use askama::Template;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::require_admin;
-use crate::db::deal_config::{CustomField, DirectAccount};
-use crate::db::deals::DealError;
-use crate::domain::deal::{
+use crate::deals::config::{CustomField, DirectAccount};
+use crate::deals::rules::{
     parse_direct_accounts, parse_stages, CustomFieldType, DealSettings, DealSettingsInput,
     NewDirectAccount,
 };
+use crate::deals::DealError;
 use crate::domain::money::Money;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::web::admin::require_admin;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -107,9 +107,9 @@ async fn settings_page(
 ) -> Result<SettingsPage, AppError> {
     let (program, stages, products, fields) = db(&state.pool, |conn| {
         let program = crate::programs::current(conn)?;
-        let stages = crate::db::deal_config::stages(conn, program.id)?;
-        let products = crate::db::deal_config::products(conn, program.id)?;
-        let fields = crate::db::deal_config::custom_fields(conn, program.id)?;
+        let stages = crate::deals::config::stages(conn, program.id)?;
+        let products = crate::deals::config::products(conn, program.id)?;
+        let fields = crate::deals::config::custom_fields(conn, program.id)?;
         Ok::<_, diesel::result::Error>((program, stages, products, fields))
     })
     .await?;
@@ -180,7 +180,7 @@ async fn save_settings(
     };
     let actor = user.actor();
     db(&state.pool, move |conn| {
-        crate::db::deal_config::save_settings(conn, program.id, &settings, &actor)
+        crate::deals::config::save_settings(conn, program.id, &settings, &actor)
     })
     .await?;
     session.success("Deal registration settings saved.");
@@ -211,7 +211,7 @@ async fn save_stages(
     let actor = user.actor();
     let saved = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        Ok::<_, AppError>(crate::db::deal_config::save_stages(
+        Ok::<_, AppError>(crate::deals::config::save_stages(
             conn, program.id, &stages, &actor,
         ))
     })
@@ -243,7 +243,7 @@ async fn save_products(
     let actor = user.actor();
     db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::deal_config::save_products(conn, program.id, &names, &actor)
+        crate::deals::config::save_products(conn, program.id, &names, &actor)
     })
     .await?;
     session.success("Products saved.");
@@ -298,7 +298,7 @@ async fn add_field(
         } else {
             Vec::new()
         };
-        crate::db::deal_config::add_custom_field(
+        crate::deals::config::add_custom_field(
             conn, program.id, &label, field_type, &options, required, &actor,
         )
     })
@@ -317,7 +317,7 @@ async fn remove_field(
     let (id, actor) = (path.into_inner(), user.actor());
     let removed = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::deal_config::remove_custom_field(conn, program.id, id, &actor)
+        crate::deals::config::remove_custom_field(conn, program.id, id, &actor)
     })
     .await?;
     if !removed {
@@ -366,8 +366,8 @@ async fn accounts_page(
     let (accounts, total) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
         Ok::<_, diesel::result::Error>((
-            crate::db::deal_config::direct_accounts(conn, program.id, &search)?,
-            crate::db::deal_config::count_direct_accounts(conn, program.id)?,
+            crate::deals::config::direct_accounts(conn, program.id, &search)?,
+            crate::deals::config::count_direct_accounts(conn, program.id)?,
         ))
     })
     .await?;
@@ -403,7 +403,7 @@ async fn store_accounts(
     let actor = user.actor();
     let (added, skipped) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::deal_config::add_direct_accounts(conn, program.id, &accounts, &actor)
+        crate::deals::config::add_direct_accounts(conn, program.id, &accounts, &actor)
     })
     .await?;
     session.success(match skipped {
@@ -504,7 +504,7 @@ async fn remove_account(
     let (id, actor) = (path.into_inner(), user.actor());
     let removed = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::deal_config::remove_direct_account(conn, program.id, id, &actor)
+        crate::deals::config::remove_direct_account(conn, program.id, id, &actor)
     })
     .await?;
     if !removed {

@@ -5,7 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::domain::deal::{
+use crate::deals::rules::{
     company_key, CustomFieldSpec, CustomFieldType, DealSettings, NewDirectAccount, StageDefinition,
     DEFAULT_STAGES,
 };
@@ -15,7 +15,7 @@ use crate::platform::db::schema::{
 };
 use crate::platform::db::{self, contains_pattern, now, DbConn};
 
-use super::deals::DealError;
+use super::DealError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = deal_stages)]

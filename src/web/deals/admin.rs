@@ -7,15 +7,15 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::deal_config::Stage;
-use crate::db::deals::{
+use crate::deals::config::Stage;
+use crate::deals::rules::{DealDecision, DealStatus, SlaClock};
+use crate::deals::{
     ConflictMatch, ConflictWith, Deal, DealError, DealEvent, DealFilter, DealRow, Extension,
 };
-use crate::domain::deal::{DealDecision, DealStatus, SlaClock};
 use crate::platform::db::{self, DbConn};
 use crate::platform::http::{db, page, redirect, render, AppError, PageContext, TypedSession};
 use crate::programs::Program;
-use crate::web::deals::{deals_csv, quarter_choices, DealListQuery};
+use crate::web::deals::portal::{deals_csv, quarter_choices, DealListQuery};
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -23,7 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/deals", web::get().to(queue))
         .route("/deals/all", web::get().to(all))
         .route("/deals.csv", web::get().to(csv))
-        .configure(super::deal_settings::routes)
+        .configure(super::admin_settings::routes)
         .route("/deals/{id}", web::get().to(show))
         .route("/deals/{id}/decision", web::post().to(decide))
         .route("/deals/{id}/win", web::post().to(win))
@@ -35,9 +35,9 @@ fn notifier(
 ) -> impl Fn(
     &mut DbConn,
     &Deal,
-    &crate::db::deals::DealNotice,
+    &crate::deals::DealNotice,
 ) -> Result<(), crate::platform::mail::NotifyError> {
-    move |conn, deal, notice| crate::email::notify::deal_notice(conn, &base_url, deal, notice)
+    move |conn, deal, notice| crate::deals::notices::deal_notice(conn, &base_url, deal, notice)
 }
 
 #[derive(Template)]
@@ -56,9 +56,9 @@ async fn queue(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
         let program = crate::programs::current(conn)?;
         let at = db::now();
         let mut waiting = Vec::new();
-        for row in crate::db::deals::queue(conn, program.id)? {
+        for row in crate::deals::queue(conn, program.id)? {
             let clock = SlaClock::at(row.deal.submitted_at, at, program.deal_sla_hours);
-            let conflicts = crate::db::deals::conflicts(
+            let conflicts = crate::deals::conflicts(
                 conn,
                 program.id,
                 row.deal.partner_org_id,
@@ -68,7 +68,7 @@ async fn queue(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
             .len();
             waiting.push((row, clock, conflicts));
         }
-        let wins = crate::db::deals::list(
+        let wins = crate::deals::list(
             conn,
             program.id,
             &DealFilter {
@@ -76,7 +76,7 @@ async fn queue(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
                 ..Default::default()
             },
         )?;
-        let extensions = crate::db::deals::pending_extensions(conn, program.id)?;
+        let extensions = crate::deals::pending_extensions(conn, program.id)?;
         Ok::<_, diesel::result::Error>((waiting, wins, extensions, program.deal_sla_hours))
     })
     .await?;
@@ -115,8 +115,8 @@ async fn load_all(
     let filter = query.filter(DealFilter::default(), problems);
     db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let rows = crate::db::deals::list(conn, program.id, &filter)?;
-        let stages = crate::db::deal_config::stages(conn, program.id)?;
+        let rows = crate::deals::list(conn, program.id, &filter)?;
+        let stages = crate::deals::config::stages(conn, program.id)?;
         let partners = crate::partners::store::list(conn, program.id, &Default::default())?
             .into_iter()
             .filter(|p| p.org.kind() != crate::domain::partner::PartnerKind::Affiliate)
@@ -182,13 +182,13 @@ impl DealPage {
             .filter_map(|m| match &m.found {
                 ConflictWith::Deal {
                     deal, partner_name, ..
-                } if crate::domain::deal::protects_customer(
+                } if crate::deals::rules::protects_customer(
                     deal.status(),
                     deal.protection_until,
                     at,
                 ) =>
                 {
-                    Some(crate::domain::deal::protection_text(
+                    Some(crate::deals::rules::protection_text(
                         deal.id,
                         partner_name,
                         deal.protection_until,
@@ -220,7 +220,7 @@ impl DealPage {
     fn margin_preview(&self) -> String {
         match self.deal.won_amount() {
             Some(won) => {
-                crate::domain::deal::margin(won, self.tier.as_ref().map(|(n, b)| (n.as_str(), *b)))
+                crate::deals::rules::margin(won, self.tier.as_ref().map(|(n, b)| (n.as_str(), *b)))
                     .1
             }
             None => String::new(),
@@ -312,7 +312,7 @@ async fn load(
 ) -> Result<DealPage, AppError> {
     let data = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let Some(deal) = crate::db::deals::find(conn, program.id, deal_id)? else {
+        let Some(deal) = crate::deals::find(conn, program.id, deal_id)? else {
             return Ok(None);
         };
         let at = db::now();
@@ -320,11 +320,11 @@ async fn load(
         let owner = crate::accounts::store::users::find(conn, deal.registered_by_user_id)?
             .map(|u| format!("{} <{}>", u.name(), u.email))
             .unwrap_or_default();
-        let stage_name = crate::db::deal_config::stages(conn, program.id)?
+        let stage_name = crate::deals::config::stages(conn, program.id)?
             .into_iter()
             .find(|s| Some(s.id) == deal.stage_id)
             .map(|s| s.name);
-        let conflicts = crate::db::deals::conflicts(
+        let conflicts = crate::deals::conflicts(
             conn,
             program.id,
             deal.partner_org_id,
@@ -336,8 +336,8 @@ async fn load(
             |m| !matches!(&m.found, ConflictWith::Deal { deal: other, .. } if other.id == deal.id),
         )
         .collect();
-        let events = crate::db::deals::events(conn, deal_id)?;
-        let extension = crate::db::deals::extension(conn, deal_id)?;
+        let events = crate::deals::events(conn, deal_id)?;
+        let extension = crate::deals::extension(conn, deal_id)?;
         Ok::<_, diesel::result::Error>(Some((
             program, deal, partner, owner, stage_name, conflicts, events, extension, at,
         )))
@@ -448,7 +448,7 @@ async fn decide(
         },
         move |conn, program| {
             let notify = notifier(base_url);
-            let after = crate::db::deals::decide(
+            let after = crate::deals::decide(
                 conn,
                 program,
                 deal_id,
@@ -496,11 +496,11 @@ async fn win(
         move |conn, program| {
             let notify = notifier(base_url);
             if confirm {
-                Ok(crate::db::deals::confirm_win(
+                Ok(crate::deals::confirm_win(
                     conn, program, deal_id, &actor, &notify,
                 )?)
             } else {
-                crate::db::deals::send_back_win(conn, program, deal_id, &reason, &actor, &notify)?;
+                crate::deals::send_back_win(conn, program, deal_id, &reason, &actor, &notify)?;
                 Ok("The win went back to the partner.".into())
             }
         },
@@ -555,7 +555,7 @@ async fn extension(
         },
         move |conn, program| {
             let notify = notifier(base_url);
-            crate::db::deals::decide_extension(
+            crate::deals::decide_extension(
                 conn, program, deal_id, grant, &reason, &actor, &notify,
             )?;
             Ok(if grant.is_some() {

@@ -9,16 +9,15 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{Ctx, State};
 use crate::accounts::role::Role;
-use crate::db::deal_config::{CustomField, Stage};
-use crate::db::deals::{
-    CustomValue, Deal, DealError, DealEvent, DealFilter, DealRow, Extension, Progress,
-    Registration, Viewer,
-};
-use crate::domain::deal::{
+use crate::deals::config::{CustomField, Stage};
+use crate::deals::rules::{
     check_custom_value, domain_of_email, parse_amount, registrable_domain, CustomerKeys,
     DealStatus, Quarter,
+};
+use crate::deals::{
+    CustomValue, Deal, DealError, DealEvent, DealFilter, DealRow, Extension, Progress,
+    Registration, Viewer,
 };
 use crate::domain::email::EmailAddress;
 use crate::domain::money::Money;
@@ -27,6 +26,7 @@ use crate::platform::http::{
 };
 use crate::programs::Program;
 use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/deals", web::get().to(list))
@@ -52,7 +52,7 @@ struct Access {
 }
 
 async fn access(state: &State, user: &CurrentUser) -> Result<Access, AppError> {
-    let partner = super::portal::own_channel_partner(state, user, "Deal registration").await?;
+    let partner = crate::web::portal::own_channel_partner(state, user, "Deal registration").await?;
     let viewer = Viewer {
         org_id: partner.org.id,
         user_id: user.0.id,
@@ -74,7 +74,7 @@ async fn require_certification(state: &State, access: &Access) -> Result<(), App
     }
     let user_id = access.viewer.user_id;
     let certified = db(&state.pool, move |conn| {
-        crate::db::deals::user_is_certified(conn, user_id, crate::platform::db::now())
+        crate::deals::user_is_certified(conn, user_id, crate::platform::db::now())
     })
     .await?;
     if certified {
@@ -235,8 +235,8 @@ async fn load_list(
         access.viewer.manages_org || access.viewer.reps_see_org,
     );
     db(&state.pool, move |conn| {
-        let rows = crate::db::deals::list(conn, program_id, &filter)?;
-        let stages = crate::db::deal_config::stages(conn, program_id)?;
+        let rows = crate::deals::list(conn, program_id, &filter)?;
+        let stages = crate::deals::config::stages(conn, program_id)?;
         let owners = if show_owners {
             crate::accounts::store::users::list_for_org(conn, org_id)?
                 .into_iter()
@@ -545,8 +545,8 @@ struct FormData {
 async fn form_data(state: &State, program_id: i64) -> Result<FormData, AppError> {
     db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>(FormData {
-            products: crate::db::deal_config::products(conn, program_id)?,
-            fields: crate::db::deal_config::custom_fields(conn, program_id)?,
+            products: crate::deals::config::products(conn, program_id)?,
+            fields: crate::deals::config::custom_fields(conn, program_id)?,
         })
     })
     .await
@@ -590,7 +590,7 @@ async fn possible_conflict(
     let keys = CustomerKeys::of(&registration.customer_name, &registration.customer_domain);
     let (program_id, org_id) = (access.program.id, access.viewer.org_id);
     let found = db(&state.pool, move |conn| {
-        crate::db::deals::conflicts(conn, program_id, org_id, &keys, crate::platform::db::now())
+        crate::deals::conflicts(conn, program_id, org_id, &keys, crate::platform::db::now())
     })
     .await?;
     Ok(!found.is_empty())
@@ -653,12 +653,12 @@ async fn submit(
     );
     let (deal, _) = db(&state.pool, move |conn| {
         let notify = |conn: &mut crate::platform::db::DbConn, deal: &_, notice: &_| {
-            crate::email::notify::deal_notice(conn, &base_url, deal, notice)
+            crate::deals::notices::deal_notice(conn, &base_url, deal, notice)
         };
-        crate::db::deals::register(conn, &program, org_id, &registration, &actor, &notify)
+        crate::deals::register(conn, &program, org_id, &registration, &actor, &notify)
     })
     .await?;
-    session.success(crate::domain::deal::registered_message(
+    session.success(crate::deals::rules::registered_message(
         deal.status(),
         deal.protection_until,
     ));
@@ -693,7 +693,7 @@ async fn check_live(
         false
     } else {
         !db(&state.pool, move |conn| {
-            crate::db::deals::conflicts(conn, program_id, org_id, &keys, crate::platform::db::now())
+            crate::deals::conflicts(conn, program_id, org_id, &keys, crate::platform::db::now())
         })
         .await?
         .is_empty()
@@ -777,7 +777,7 @@ async fn edit_submit(
     };
     let (viewer, actor, deal_id) = (access.viewer, user.actor(), deal.id);
     db(&state.pool, move |conn| {
-        crate::db::deals::correct(conn, &viewer, deal_id, &registration, &actor)
+        crate::deals::correct(conn, &viewer, deal_id, &registration, &actor)
     })
     .await?;
     session.success("Registration updated and submitted for approval.");
@@ -790,7 +790,7 @@ async fn edit_submit(
 async fn find_deal(state: &State, access: &Access, id: i64) -> Result<Deal, AppError> {
     let viewer = access.viewer;
     db(&state.pool, move |conn| {
-        crate::db::deals::find_for(conn, &viewer, id)
+        crate::deals::find_for(conn, &viewer, id)
     })
     .await?
     .ok_or(AppError::NotFound)
@@ -880,9 +880,9 @@ async fn deal_page(
     let program_id = access.program.id;
     let (stages, events, extension) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
-            crate::db::deal_config::stages(conn, program_id)?,
-            crate::db::deals::events(conn, deal_id)?,
-            crate::db::deals::extension(conn, deal_id)?,
+            crate::deals::config::stages(conn, program_id)?,
+            crate::deals::events(conn, deal_id)?,
+            crate::deals::extension(conn, deal_id)?,
         ))
     })
     .await?;
@@ -1016,7 +1016,7 @@ async fn progress(
         typed,
         "Deal updated.",
         move |conn, viewer| {
-            crate::db::deals::update_progress(conn, viewer, deal_id, &progress, &actor).map(|_| ())
+            crate::deals::update_progress(conn, viewer, deal_id, &progress, &actor).map(|_| ())
         },
     )
     .await
@@ -1053,7 +1053,7 @@ async fn won(
         deal_id,
         typed,
         "Marked as won. The program's team confirms the win and your margin follows in Earnings.",
-        move |conn, viewer| crate::db::deals::report_won(conn, viewer, deal_id, won_minor, &actor),
+        move |conn, viewer| crate::deals::report_won(conn, viewer, deal_id, won_minor, &actor),
     )
     .await
 }
@@ -1078,7 +1078,7 @@ async fn lost(
         deal_id,
         typed,
         "Marked as lost.",
-        move |conn, viewer| crate::db::deals::report_lost(conn, viewer, deal_id, &reason, &actor),
+        move |conn, viewer| crate::deals::report_lost(conn, viewer, deal_id, &reason, &actor),
     )
     .await
 }
@@ -1104,7 +1104,7 @@ async fn extension(
         typed,
         "Extension requested. You will get an email with the answer.",
         move |conn, viewer| {
-            crate::db::deals::request_extension(conn, viewer, deal_id, &justification, &actor)
+            crate::deals::request_extension(conn, viewer, deal_id, &justification, &actor)
         },
     )
     .await

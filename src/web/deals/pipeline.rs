@@ -7,9 +7,9 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use crate::domain::deal::Quarter;
+use crate::deals::pipeline::{bars, report, OutcomeRow, PipelineReport};
+use crate::deals::rules::Quarter;
 use crate::domain::money::{percent_text, Currency, Money};
-use crate::domain::pipeline::{bars, report, OutcomeRow, PipelineReport};
 use crate::platform::http::{csv_field, db, page, AppError, PageContext};
 use crate::web::{Ctx, State};
 
@@ -81,12 +81,12 @@ impl Pipeline {
 /// The pipeline of the whole program, or of what one partner user may see.
 pub async fn run(
     state: &State,
-    viewer: Option<crate::db::deals::Viewer>,
+    viewer: Option<crate::deals::Viewer>,
 ) -> Result<Pipeline, AppError> {
     db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
         let (facts, other_currencies) =
-            crate::db::deals::facts(conn, program.id, &program.currency, viewer.as_ref())?;
+            crate::deals::facts(conn, program.id, &program.currency, viewer.as_ref())?;
         let now = crate::platform::db::now();
         let this_quarter = Quarter::of(now.date());
         Ok::<_, diesel::result::Error>(Pipeline {
