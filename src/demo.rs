@@ -312,9 +312,9 @@ fn demo_mdf(
     rep: &Actor,
     system: &Actor,
 ) -> anyhow::Result<()> {
-    use crate::db::mdf::{self, NewFund, RequestInput};
-    use crate::domain::mdf::{ActivityType, Decision};
     use crate::domain::money::Money;
+    use crate::mdf::rules::{ActivityType, Decision};
+    use crate::mdf::{self, NewFund, RequestInput};
     let usd = Currency::parse("USD").expect("valid code");
     let today = db::now().date();
     let quarter = crate::deals::rules::Quarter::of(today);

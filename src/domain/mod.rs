@@ -4,7 +4,6 @@
 pub mod conversion;
 pub mod domain_name;
 pub mod email;
-pub mod mdf;
 pub mod money;
 pub mod partner;
 pub mod payout;

@@ -21,42 +21,6 @@ email_message!(
     "email/tier_warning/body.html"
 );
 
-pub struct MdfUpdate {
-    pub frame: Frame,
-    pub org_name: String,
-    /// One sentence, also the subject: "MDF request #3 Trade show approved".
-    pub headline: String,
-    pub detail: String,
-    pub reason: String,
-    pub request_url: String,
-}
-email_message!(
-    MdfUpdate,
-    "mdf_update",
-    "email/mdf_update/subject.txt",
-    "email/mdf_update/body.txt",
-    "email/mdf_update/body.html"
-);
-
-/// An MDF request or claim waits for review; to the program's staff.
-pub struct MdfReview {
-    pub frame: Frame,
-    /// "A new MDF request", "An MDF claim"...
-    pub what: String,
-    pub partner_name: String,
-    pub title: String,
-    pub amount: String,
-    pub review_url: String,
-}
-email_message!(
-    MdfReview,
-    "mdf_review",
-    "email/mdf_review/subject.txt",
-    "email/mdf_review/body.txt",
-    "email/mdf_review/body.html"
-);
-
-/// A payout was paid; to the partner, with what it settles.
 pub struct PayoutStatement {
     pub frame: Frame,
     pub org_name: String,
@@ -83,6 +47,7 @@ mod tests {
     use super::*;
     use crate::accounts::notices::{PasswordReset, TeamInvitation};
     use crate::deals::notices::{DealOverdue, DealUpdate};
+    use crate::mdf::notices::{MdfReview, MdfUpdate};
     use crate::partners::notices::{
         ApplicationReceived, NewApplication, PartnerApproved, PartnerRejected, PartnerSuspended,
     };

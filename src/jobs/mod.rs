@@ -37,12 +37,7 @@ pub fn registry(payer: Option<crate::payouts::Payer>) -> Vec<Job> {
                 async move { payouts(&ctx, payer.as_ref()).await }
             },
         ),
-        Job::new(
-            "mdf_deadlines",
-            Duration::from_secs(3600),
-            "Expires MDF funds at their period end, reminds partners of claims due within a week, and releases reservations whose claim deadline passed",
-            mdf_deadlines,
-        ),
+        crate::mdf::notices::job(),
     ]
 }
 
@@ -70,28 +65,6 @@ async fn hold_release(ctx: Arc<JobContext>) -> anyhow::Result<String> {
         String::new()
     } else {
         format!("{released} approved")
-    })
-}
-
-async fn mdf_deadlines(ctx: Arc<JobContext>) -> anyhow::Result<String> {
-    let base_url = ctx.settings.base_url.clone();
-    let (expired, run) = ctx
-        .db(move |conn| {
-            let program = crate::programs::current(conn)?;
-            let today = now().date();
-            let expired = db::mdf::expire_funds(conn, program.id, today)?;
-            let notify = |conn: &mut DbConn, request: &_, notice: &_| {
-                crate::email::notify::mdf_notice(conn, &base_url, request, notice)
-            };
-            let run = db::mdf::run_claim_deadlines(conn, program.id, today, &notify)?;
-            Ok::<_, db::mdf::MdfError>((expired, run))
-        })
-        .await?;
-    Ok(match (expired, run.reminded, run.lapsed) {
-        (0, 0, 0) => String::new(),
-        (expired, reminded, lapsed) => format!(
-            "{expired} funds expired, {reminded} claims reminded, {lapsed} reservations lapsed"
-        ),
     })
 }
 

@@ -24,7 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::web::training::portal::portal_routes)
             .configure(super::assets::portal::portal_routes)
             .configure(super::deals::portal::portal_routes)
-            .configure(super::mdf::portal_routes)
+            .configure(super::mdf::portal::portal_routes)
             .configure(super::payouts::portal_routes),
     );
 }

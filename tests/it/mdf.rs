@@ -214,7 +214,7 @@ pub(crate) async fn claim(
 
 pub(crate) async fn proof_ids(app: &TestApp, request: i64) -> Vec<i64> {
     app.db(move |conn| {
-        concord::db::mdf::proof_files(conn, request)
+        concord::mdf::proof_files(conn, request)
             .unwrap()
             .iter()
             .map(|f| f.id)
@@ -309,10 +309,10 @@ async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
     let position = app
         .db(move |conn| {
             let program = concord::programs::current(conn).unwrap();
-            let fund = concord::db::mdf::find_fund(conn, program.id, fund)
+            let fund = concord::mdf::find_fund(conn, program.id, fund)
                 .unwrap()
                 .unwrap();
-            concord::db::mdf::position_of(conn, &fund, northwind.org).unwrap()
+            concord::mdf::position_of(conn, &fund, northwind.org).unwrap()
         })
         .await;
     assert_eq!(
@@ -613,10 +613,10 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
     let position = app
         .db(move |conn| {
             let program = concord::programs::current(conn).unwrap();
-            let fund = concord::db::mdf::find_fund(conn, program.id, fund)
+            let fund = concord::mdf::find_fund(conn, program.id, fund)
                 .unwrap()
                 .unwrap();
-            concord::db::mdf::position_of(conn, &fund, org).unwrap()
+            concord::mdf::position_of(conn, &fund, org).unwrap()
         })
         .await;
     assert_eq!(
@@ -728,10 +728,10 @@ async fn funds_expire_at_period_end_and_claims_keep_their_deadline() {
     let expired = app
         .db(move |conn| {
             let program = concord::programs::current(conn).unwrap();
-            let fund = concord::db::mdf::find_fund(conn, program.id, fund)
+            let fund = concord::mdf::find_fund(conn, program.id, fund)
                 .unwrap()
                 .unwrap();
-            concord::db::mdf::position_of(conn, &fund, org).unwrap()
+            concord::mdf::position_of(conn, &fund, org).unwrap()
         })
         .await;
     assert_eq!(

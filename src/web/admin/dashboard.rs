@@ -33,7 +33,7 @@ pub async fn show(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError>
         let program = crate::programs::current(conn)?;
         let counts = crate::partners::store::count_by_status(conn, program.id)?;
         let recent = crate::platform::audit::list(conn, &AuditFilter::default(), 0)?;
-        let mdf_waiting = crate::db::mdf::waiting_counts(conn, program.id)?;
+        let mdf_waiting = crate::mdf::waiting_counts(conn, program.id)?;
         Ok::<_, diesel::result::Error>((counts, recent, mdf_waiting))
     })
     .await?;

@@ -4,7 +4,6 @@
 pub mod audit;
 pub mod dashboard;
 pub mod jobs;
-pub mod mdf;
 pub mod outbox;
 pub mod payouts;
 pub mod reports;
@@ -22,7 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(require_staff))
             .route("", web::get().to(dashboard::show))
             .configure(crate::web::deals::admin::routes)
-            .configure(mdf::routes)
+            .configure(crate::web::mdf::admin::routes)
             .configure(payouts::routes)
             .configure(crate::web::webhooks::admin::routes)
             .configure(crate::web::deals::pipeline::routes)

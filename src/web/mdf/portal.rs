@@ -11,22 +11,22 @@ use chrono::NaiveDate;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::{Ctx, State};
-use crate::db::mdf::{
-    Claim, ClaimInput, Fund, LinkedDeal, MdfError, MdfEvent, MdfRequest, NewProof, ProofFile,
-    RequestInput, RequestRow,
-};
-use crate::domain::mdf::{
+use crate::domain::money::{percent_text, Money};
+use crate::mdf::rules::{
     check_claim_window, claim_limit, clean_file_name, sniff, ActivityType, ClaimStatus,
     FundPosition, RequestStatus, MAX_PROOF_BYTES,
 };
-use crate::domain::money::{percent_text, Money};
+use crate::mdf::{
+    Claim, ClaimInput, Fund, LinkedDeal, MdfError, MdfEvent, MdfRequest, NewProof, ProofFile,
+    RequestInput, RequestRow,
+};
 use crate::platform::db::{self, DbConn};
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
 use crate::programs::Program;
 use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/mdf", web::get().to(home))
@@ -42,7 +42,7 @@ pub fn portal_routes(cfg: &mut web::ServiceConfig) {
 fn review_notifier(
     base_url: String,
 ) -> impl Fn(&mut DbConn, &MdfRequest, &str) -> Result<(), crate::platform::mail::NotifyError> {
-    move |conn, request, what| crate::email::notify::mdf_review(conn, &base_url, request, what)
+    move |conn, request, what| crate::mdf::notices::mdf_review(conn, &base_url, request, what)
 }
 
 /// The org asking, which must be an approved reseller or referral partner.
@@ -53,7 +53,7 @@ struct Access {
 
 async fn access(state: &State, user: &CurrentUser) -> Result<Access, AppError> {
     // "Market development funds is..." would read badly; the singular names the feature.
-    let partner = super::portal::own_channel_partner(state, user, "The MDF program").await?;
+    let partner = crate::web::portal::own_channel_partner(state, user, "The MDF program").await?;
     Ok(Access {
         org_id: partner.org.id,
         program: partner.program,
@@ -78,8 +78,8 @@ async fn home(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResp
     let (program_id, org_id) = (access.program.id, access.org_id);
     let (funds, requests) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
-            crate::db::mdf::org_funds(conn, program_id, org_id)?,
-            crate::db::mdf::org_requests(conn, program_id, org_id)?,
+            crate::mdf::org_funds(conn, program_id, org_id)?,
+            crate::mdf::org_requests(conn, program_id, org_id)?,
         ))
     })
     .await?;
@@ -266,11 +266,11 @@ async fn open_funds(
     db(&state.pool, move |conn| {
         let today = db::now().date();
         let mut out = Vec::new();
-        for fund in crate::db::mdf::funds(conn, program_id)? {
+        for fund in crate::mdf::funds(conn, program_id)? {
             if !fund.open_on(today) {
                 continue;
             }
-            let mut position = crate::db::mdf::position_of(conn, &fund, org_id)?;
+            let mut position = crate::mdf::position_of(conn, &fund, org_id)?;
             if let Some((fund_id, own)) = keep {
                 if fund_id == fund.id {
                     position.awaiting -= own;
@@ -388,13 +388,13 @@ async fn save_request(
     let notify = review_notifier(state.settings.base_url.clone());
     let result = db(&state.pool, move |conn| {
         Ok::<_, AppError>(match existing_id {
-            None => crate::db::mdf::submit_request(
+            None => crate::mdf::submit_request(
                 conn, program_id, org_id, user_id, &input, &actor, &notify,
             ),
-            Some(id) => crate::db::mdf::resubmit_request(
-                conn, program_id, org_id, id, &input, &actor, &notify,
-            )
-            .map(|()| id),
+            Some(id) => {
+                crate::mdf::resubmit_request(conn, program_id, org_id, id, &input, &actor, &notify)
+                    .map(|()| id)
+            }
         })
     })
     .await?;
@@ -419,7 +419,7 @@ async fn save_request(
 async fn find_request(state: &State, access: &Access, id: i64) -> Result<MdfRequest, AppError> {
     let org_id = access.org_id;
     db(&state.pool, move |conn| {
-        crate::db::mdf::find_for_org(conn, org_id, id)
+        crate::mdf::find_for_org(conn, org_id, id)
     })
     .await?
     .ok_or(AppError::NotFound)
@@ -492,17 +492,17 @@ pub struct RequestDetails {
 
 impl RequestDetails {
     pub fn load(conn: &mut DbConn, request: MdfRequest) -> Result<Self, AppError> {
-        let fund = crate::db::mdf::fund_of(conn, &request)?;
-        let claim = crate::db::mdf::claim_of(conn, request.id)?;
+        let fund = crate::mdf::fund_of(conn, &request)?;
+        let claim = crate::mdf::claim_of(conn, request.id)?;
         let linked = match &claim {
-            Some(c) => crate::db::mdf::linked_deals(conn, c.id)?,
+            Some(c) => crate::mdf::linked_deals(conn, c.id)?,
             None => Vec::new(),
         };
         Ok(Self {
-            org_name: crate::db::mdf::org_name(conn, request.partner_org_id)?,
-            position: crate::db::mdf::position_of(conn, &fund, request.partner_org_id)?,
-            files: crate::db::mdf::proof_files(conn, request.id)?,
-            events: crate::db::mdf::events(conn, request.id)?,
+            org_name: crate::mdf::org_name(conn, request.partner_org_id)?,
+            position: crate::mdf::position_of(conn, &fund, request.partner_org_id)?,
+            files: crate::mdf::proof_files(conn, request.id)?,
+            events: crate::mdf::events(conn, request.id)?,
             claim,
             linked,
             fund,
@@ -594,7 +594,7 @@ async fn request_page(
     let (d, deals) = db(&state.pool, move |conn| {
         Ok::<_, AppError>((
             RequestDetails::load(conn, request)?,
-            crate::db::mdf::linkable_deals(conn, org_id)?,
+            crate::mdf::linkable_deals(conn, org_id)?,
         ))
     })
     .await?;
@@ -624,9 +624,9 @@ async fn show(
     let claim = {
         let id = request.id;
         db(&state.pool, move |conn| {
-            let claim = crate::db::mdf::claim_of(conn, id)?;
+            let claim = crate::mdf::claim_of(conn, id)?;
             let deals = match &claim {
-                Some(c) => crate::db::mdf::linked_deals(conn, c.id)?,
+                Some(c) => crate::mdf::linked_deals(conn, c.id)?,
                 None => Vec::new(),
             };
             Ok::<_, diesel::result::Error>(claim.map(|c| (c, deals)))
@@ -758,7 +758,7 @@ async fn claim(
     let (org_id, user_id, request_id) = (access.org_id, user.0.id, request.id);
     // Files that passed are kept even when the rest of the form has errors, so nothing is uploaded twice.
     if !uploads.is_empty() {
-        let store = crate::uploads::Uploads::new(&state.settings.data_dir);
+        let store = crate::mdf::uploads::Uploads::new(&state.settings.data_dir);
         let actor = user.actor();
         let stored = db(&state.pool, move |conn| {
             let mut written = Vec::new();
@@ -778,8 +778,7 @@ async fn claim(
                     size_bytes: u.bytes.len() as i64,
                 })
                 .collect();
-            let result =
-                crate::db::mdf::add_proofs(conn, org_id, request_id, user_id, &proofs, &actor);
+            let result = crate::mdf::add_proofs(conn, org_id, request_id, user_id, &proofs, &actor);
             if result.is_err() {
                 for name in &written {
                     store.remove(name);
@@ -838,7 +837,7 @@ async fn claim(
     let actor = user.actor();
     let notify = review_notifier(state.settings.base_url.clone());
     let result = db(&state.pool, move |conn| {
-        Ok::<_, AppError>(crate::db::mdf::file_claim(
+        Ok::<_, AppError>(crate::mdf::file_claim(
             conn, &program, org_id, user_id, request_id, &input, &actor, &notify,
         ))
     })
@@ -891,10 +890,10 @@ pub async fn serve_proof(
     org_id: Option<i64>,
     id: i64,
 ) -> Result<HttpResponse, AppError> {
-    let store = crate::uploads::Uploads::new(&state.settings.data_dir);
+    let store = crate::mdf::uploads::Uploads::new(&state.settings.data_dir);
     let (file, bytes) = db(&state.pool, move |conn| {
         let file =
-            crate::db::mdf::find_proof(conn, program_id, id, org_id)?.ok_or(AppError::NotFound)?;
+            crate::mdf::find_proof(conn, program_id, id, org_id)?.ok_or(AppError::NotFound)?;
         let bytes = store.read(&file.stored_name).map_err(|e| {
             AppError::internal(format!("proof file {} cannot be read: {e}", file.id))
         })?;

@@ -7,21 +7,21 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::require_admin;
-use crate::db::mdf::{
+use crate::domain::money::{percent_text, BasisPoints, Currency, Money};
+use crate::mdf::rules::{parse_period, Decision, FundPosition, RequestStatus};
+use crate::mdf::{
     AllocationTarget, AllocationView, Expiry, Fund, MdfError, MdfRequest, NewFund, OrgPosition,
     RequestRow,
 };
-use crate::domain::mdf::{parse_period, Decision, FundPosition, RequestStatus};
-use crate::domain::money::{percent_text, BasisPoints, Currency, Money};
 use crate::platform::db::{self, DbConn};
 use crate::platform::http::{
     csv_field, db, page, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
 use crate::programs::Program;
 use crate::tiers::store::Tier;
+use crate::web::admin::require_admin;
 use crate::web::guard::CurrentUser;
-use crate::web::mdf::RequestDetails;
+use crate::web::mdf::portal::RequestDetails;
 use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -51,9 +51,9 @@ fn notifier(
 ) -> impl Fn(
     &mut DbConn,
     &MdfRequest,
-    &crate::db::mdf::MdfNotice,
+    &crate::mdf::MdfNotice,
 ) -> Result<(), crate::platform::mail::NotifyError> {
-    move |conn, request, notice| crate::email::notify::mdf_notice(conn, &base_url, request, notice)
+    move |conn, request, notice| crate::mdf::notices::mdf_notice(conn, &base_url, request, notice)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -71,8 +71,8 @@ struct QueuePage {
 async fn queue(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
     let (requests, claims, all) = db(&state.pool, |conn| {
         let program = crate::programs::current(conn)?;
-        let (requests, claims) = crate::db::mdf::queue(conn, program.id)?;
-        let all = crate::db::mdf::all_requests(conn, program.id)?;
+        let (requests, claims) = crate::mdf::queue(conn, program.id)?;
+        let all = crate::mdf::all_requests(conn, program.id)?;
         Ok::<_, diesel::result::Error>((requests, claims, all))
     })
     .await?;
@@ -111,7 +111,7 @@ impl RequestPage {
     }
 
     fn claim_awaiting_review(&self) -> bool {
-        self.d.claim_status() == Some(crate::domain::mdf::ClaimStatus::Submitted)
+        self.d.claim_status() == Some(crate::mdf::rules::ClaimStatus::Submitted)
     }
 
     fn approved_value(&self) -> String {
@@ -133,8 +133,7 @@ async fn request_page(
 ) -> Result<HttpResponse, AppError> {
     let (d, program) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let request =
-            crate::db::mdf::find_request(conn, program.id, id)?.ok_or(AppError::NotFound)?;
+        let request = crate::mdf::find_request(conn, program.id, id)?.ok_or(AppError::NotFound)?;
         Ok::<_, AppError>((RequestDetails::load(conn, request)?, program))
     })
     .await?;
@@ -219,7 +218,7 @@ async fn decide(
     staff_move(ctx, &state, &session, id, form, move |conn, program| {
         let approved = if decision == Decision::Approve {
             let request =
-                crate::db::mdf::find_request(conn, program.id, id)?.ok_or(MdfError::NotFound)?;
+                crate::mdf::find_request(conn, program.id, id)?.ok_or(MdfError::NotFound)?;
             Some(
                 Money::parse(&approved_raw, request.currency())
                     .map_err(|e| MdfError::Field("approved", e))?,
@@ -227,7 +226,7 @@ async fn decide(
         } else {
             None
         };
-        let status = crate::db::mdf::decide_request(
+        let status = crate::mdf::decide_request(
             conn, program, id, decision, approved, &reason, &actor, &notify,
         )?;
         Ok(format!("Request {}.", status.label().to_lowercase()))
@@ -250,7 +249,7 @@ async fn decide_claim(
     let notify = notifier(state.settings.base_url.clone());
     staff_move(ctx, &state, &session, id, form, move |conn, program| {
         let status =
-            crate::db::mdf::decide_claim(conn, program, id, decision, &reason, &actor, &notify)?;
+            crate::mdf::decide_claim(conn, program, id, decision, &reason, &actor, &notify)?;
         Ok(format!("{}.", status.label()))
     })
     .await
@@ -258,7 +257,7 @@ async fn decide_claim(
 
 async fn proof(state: State, path: web::Path<i64>) -> Result<HttpResponse, AppError> {
     let program = db(&state.pool, crate::programs::current).await?;
-    crate::web::mdf::serve_proof(&state, program.id, None, path.into_inner()).await
+    crate::web::mdf::portal::serve_proof(&state, program.id, None, path.into_inner()).await
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -313,9 +312,9 @@ async fn budgets_page(
     let (funds, program) = db(&state.pool, |conn| {
         let program = crate::programs::current(conn)?;
         let mut funds = Vec::new();
-        for fund in crate::db::mdf::funds(conn, program.id)? {
+        for fund in crate::mdf::funds(conn, program.id)? {
             let mut total = FundPosition::default();
-            for org in crate::db::mdf::positions(conn, &fund, None)? {
+            for org in crate::mdf::positions(conn, &fund, None)? {
                 total.add(&org.position);
             }
             funds.push((fund, total));
@@ -429,7 +428,7 @@ async fn create_fund(
             ends_on,
             accrual_bps,
         };
-        Ok::<_, AppError>(crate::db::mdf::create_fund(
+        Ok::<_, AppError>(crate::mdf::create_fund(
             conn, program.id, &fund, from_tiers, &actor,
         ))
     })
@@ -500,7 +499,7 @@ async fn save_settings(
     let actor = user.actor();
     db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::mdf::save_settings(conn, &program, bps, days, &actor)
+        crate::mdf::save_settings(conn, &program, bps, days, &actor)
     })
     .await?;
     session.success("MDF rules saved.");
@@ -540,8 +539,8 @@ async fn fund_page_with(
 ) -> Result<HttpResponse, AppError> {
     let page = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let fund = crate::db::mdf::find_fund(conn, program.id, id)?.ok_or(AppError::NotFound)?;
-        let positions = crate::db::mdf::positions(conn, &fund, None)?;
+        let fund = crate::mdf::find_fund(conn, program.id, id)?.ok_or(AppError::NotFound)?;
+        let positions = crate::mdf::positions(conn, &fund, None)?;
         let mut total = FundPosition::default();
         for p in &positions {
             total.add(&p.position);
@@ -553,8 +552,8 @@ async fn fund_page_with(
             .collect();
         Ok::<_, AppError>(FundPage {
             ctx,
-            allocations: crate::db::mdf::allocations(conn, fund.id)?,
-            expiries: crate::db::mdf::expiries(conn, fund.id)?,
+            allocations: crate::mdf::allocations(conn, fund.id)?,
+            expiries: crate::mdf::expiries(conn, fund.id)?,
             tiers: crate::tiers::store::list(conn, program.id)?,
             partners,
             positions,
@@ -606,7 +605,7 @@ async fn set_allocation(
     let (amount_raw, actor) = (form.amount.clone(), user.actor());
     let result = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let fund = crate::db::mdf::find_fund(conn, program.id, id)?.ok_or(AppError::NotFound)?;
+        let fund = crate::mdf::find_fund(conn, program.id, id)?.ok_or(AppError::NotFound)?;
         let amount = match Money::parse(&amount_raw, fund.currency()) {
             Ok(m) if m.minor >= 0 => m,
             Ok(_) => {
@@ -623,7 +622,7 @@ async fn set_allocation(
                 "Choose a tier or a partner.".into(),
             )));
         };
-        Ok::<_, AppError>(crate::db::mdf::set_allocation(
+        Ok::<_, AppError>(crate::mdf::set_allocation(
             conn,
             &fund,
             target,
@@ -666,8 +665,8 @@ async fn remove_allocation(
     let actor = user.actor();
     let removed = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let fund = crate::db::mdf::find_fund(conn, program.id, id)?.ok_or(AppError::NotFound)?;
-        Ok::<_, AppError>(crate::db::mdf::remove_allocation(
+        let fund = crate::mdf::find_fund(conn, program.id, id)?.ok_or(AppError::NotFound)?;
+        Ok::<_, AppError>(crate::mdf::remove_allocation(
             conn, &fund, allocation, &actor,
         )?)
     })
@@ -741,8 +740,8 @@ async fn load_report(state: &State, query: &ReportQuery) -> Result<MdfReport, Ap
         let mut funds = Vec::new();
         let mut chosen = None;
         let mut by_partner = Vec::new();
-        for fund in crate::db::mdf::funds(conn, program.id)? {
-            let positions = crate::db::mdf::positions(conn, &fund, None)?;
+        for fund in crate::mdf::funds(conn, program.id)? {
+            let positions = crate::mdf::positions(conn, &fund, None)?;
             let mut total = FundPosition::default();
             for p in &positions {
                 total.add(&p.position);

@@ -16,7 +16,7 @@
 
 use chrono::{Duration, NaiveDate};
 
-use super::money::{share, Currency, Money};
+use crate::domain::money::{share, Currency, Money};
 use crate::domain::quarter::Quarter;
 
 /// The largest proof-of-performance file a partner may upload.
@@ -182,7 +182,7 @@ pub fn check_claim(
                 "claimed",
                 format!(
                     "The program reimburses {} of the actual cost: at most {of_cost} of {actual_cost}.",
-                    super::money::percent_text(reimbursement_bps)
+                    crate::domain::money::percent_text(reimbursement_bps)
                 ),
             ));
         }
@@ -323,7 +323,7 @@ impl FundPosition {
 
     /// Everything taken from the allocation so far.
     pub fn committed(&self) -> i64 {
-        super::money::sum_minor([
+        crate::domain::money::sum_minor([
             self.awaiting,
             self.reserved,
             self.claimed,
@@ -344,7 +344,7 @@ impl FundPosition {
 
     pub fn utilization_text(&self) -> String {
         self.utilization_bps()
-            .map(super::money::percent_text)
+            .map(crate::domain::money::percent_text)
             .unwrap_or_else(|| "—".into())
     }
 

@@ -1,0 +1,446 @@
+//! Claims after the activity: proof files, filing within the deadline and the reimbursement share, the staff's
+//! decision (an approved claim writes its ledger entry once), and the deadline job's reminders and lapses.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use crate::domain::money::Money;
+use crate::ledger::rules::{EntryKind, EntryStatus};
+use crate::mdf::rules::{
+    check_claim, check_claim_window, check_decision, claim_reminder_due, ClaimStatus, Decision,
+    RequestStatus,
+};
+use crate::platform::audit::{Actor, Change};
+use crate::platform::db::schema::{
+    deals, mdf_claim_deals, mdf_claims, mdf_funds, mdf_proof_files, mdf_requests,
+};
+use crate::platform::db::{is_unique_violation, now, DbConn};
+use crate::programs::Program;
+
+use super::store::*;
+use super::*;
+
+/// Records files already written under the uploads directory as proof for one of the org's requests.
+pub fn add_proofs(
+    conn: &mut DbConn,
+    org_id: i64,
+    request_id: i64,
+    user_id: i64,
+    files: &[NewProof<'_>],
+    actor: &Actor,
+) -> Result<(), MdfError> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    conn.transaction(|conn| {
+        let request = find_for_org(conn, org_id, request_id)?.ok_or(MdfError::NotFound)?;
+        let claim = claim_of(conn, request_id)?;
+        let open = request.status() == RequestStatus::Approved
+            && claim
+                .as_ref()
+                .is_none_or(|c| c.status() == ClaimStatus::InfoRequested);
+        if !open {
+            return Err(MdfError::Refused(
+                "Proof can be added while the claim can still be filed or corrected.".into(),
+            ));
+        }
+        let at = now();
+        for file in files {
+            diesel::insert_into(mdf_proof_files::table)
+                .values((
+                    mdf_proof_files::request_id.eq(request_id),
+                    mdf_proof_files::partner_org_id.eq(org_id),
+                    mdf_proof_files::stored_name.eq(file.stored_name),
+                    mdf_proof_files::original_name.eq(file.original_name),
+                    mdf_proof_files::content_type.eq(file.content_type),
+                    mdf_proof_files::size_bytes.eq(file.size_bytes),
+                    mdf_proof_files::uploaded_by_user_id.eq(user_id),
+                    mdf_proof_files::uploaded_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        let names: Vec<&str> = files.iter().map(|f| f.original_name).collect();
+        event(
+            conn,
+            request_id,
+            actor,
+            "proof_added",
+            &format!("Proof added: {}.", names.join(", ")),
+        )?;
+        Ok(())
+    })
+}
+
+/// Files (or, after a return for information, files again) the claim of an approved request. Refused, naming the
+/// field, when the amount is over the approval or the reimbursement rate, outside the claim window, without
+/// proof, or naming a deal that is not the org's.
+#[allow(clippy::too_many_arguments)]
+pub fn file_claim(
+    conn: &mut DbConn,
+    program: &Program,
+    org_id: i64,
+    user_id: i64,
+    request_id: i64,
+    input: &ClaimInput,
+    actor: &Actor,
+    notify_staff: ReviewNotifier<'_>,
+) -> Result<i64, MdfError> {
+    conn.transaction(|conn| {
+        lock_fund_of(conn, request_id)?;
+        let request = find_for_org(conn, org_id, request_id)?.ok_or(MdfError::NotFound)?;
+        if request.status() != RequestStatus::Approved {
+            return Err(MdfError::Refused(format!(
+                "Claims are filed against approved requests; this one is {}.",
+                request.status().label().to_lowercase()
+            )));
+        }
+        let existing = claim_of(conn, request_id)?;
+        if let Some(claim) = &existing {
+            if claim.status() != ClaimStatus::InfoRequested {
+                return Err(MdfError::Refused(format!(
+                    "This request's claim was filed already ({}).",
+                    claim.status().label().to_lowercase()
+                )));
+            }
+        }
+        let due = request.claim_due_on.expect("set on approval");
+        check_claim_window(request.ends_on, due, now().date()).map_err(MdfError::Refused)?;
+        let approved = request.approved().expect("set on approval");
+        if let Some((field, message)) = check_claim(
+            approved,
+            input.actual_cost,
+            input.claimed,
+            program.mdf_reimbursement_bps,
+        )
+        .into_iter()
+        .next()
+        {
+            return Err(MdfError::Field(field, message));
+        }
+        if proof_files(conn, request_id)?.is_empty() {
+            return Err(MdfError::Field(
+                "proof",
+                "Attach proof of performance: invoices, photos or reports (PDF, PNG or JPEG)."
+                    .into(),
+            ));
+        }
+        let own: Vec<i64> = deals::table
+            .filter(deals::partner_org_id.eq(org_id))
+            .filter(deals::id.eq_any(&input.deal_ids))
+            .select(deals::id)
+            .load(conn)?;
+        if own.len() != input.deal_ids.len() {
+            return Err(MdfError::Field(
+                "deal_ids",
+                "Link only deals your organisation registered.".into(),
+            ));
+        }
+        let at = now();
+        let columns = ClaimColumns {
+            submitted_by_user_id: user_id,
+            actual_cost_minor: input.actual_cost.minor,
+            claimed_minor: input.claimed.minor,
+            leads_generated: input.leads_generated,
+            results: &input.results,
+            status: ClaimStatus::Submitted.as_str(),
+            submitted_at: at,
+            updated_at: at,
+        };
+        let claim_id = match &existing {
+            Some(claim) => {
+                let changed = diesel::update(
+                    mdf_claims::table
+                        .filter(mdf_claims::id.eq(claim.id))
+                        .filter(mdf_claims::status.eq(ClaimStatus::InfoRequested.as_str())),
+                )
+                .set(&columns)
+                .execute(conn)?;
+                if changed == 0 {
+                    return Err(MdfError::Refused(
+                        "The claim changed a moment ago; look again.".into(),
+                    ));
+                }
+                diesel::delete(
+                    mdf_claim_deals::table.filter(mdf_claim_deals::claim_id.eq(claim.id)),
+                )
+                .execute(conn)?;
+                claim.id
+            }
+            None => {
+                let inserted = conn.transaction(|conn| {
+                    diesel::insert_into(mdf_claims::table)
+                        .values((
+                            &columns,
+                            mdf_claims::request_id.eq(request_id),
+                            mdf_claims::created_at.eq(at),
+                        ))
+                        .returning(mdf_claims::id)
+                        .get_result::<i64>(conn)
+                });
+                match inserted {
+                    Ok(id) => id,
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err(MdfError::Refused(
+                            "This request's claim was filed a moment ago.".into(),
+                        ))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        for deal_id in &input.deal_ids {
+            diesel::insert_into(mdf_claim_deals::table)
+                .values((
+                    mdf_claim_deals::claim_id.eq(claim_id),
+                    mdf_claim_deals::deal_id.eq(deal_id),
+                ))
+                .execute(conn)?;
+        }
+        event(
+            conn,
+            request_id,
+            actor,
+            "claim_submitted",
+            &format!(
+                "{} {} of actual cost {}; {} leads, {} linked deal{}.",
+                if existing.is_some() {
+                    "Claim corrected and filed again:"
+                } else {
+                    "Claim filed:"
+                },
+                input.claimed,
+                input.actual_cost,
+                input.leads_generated,
+                input.deal_ids.len(),
+                if input.deal_ids.len() == 1 { "" } else { "s" }
+            ),
+        )?;
+        notify_staff(conn, &request, "An MDF claim")?;
+        Ok(claim_id)
+    })
+}
+
+/// A staff decision on a claim. Approval writes the `mdf_reimbursement` ledger entry (approved, to be paid with
+/// the next payout) and completes the request; rejection closes the request and frees its reservation; a return
+/// lets the partner correct the claim.
+pub fn decide_claim(
+    conn: &mut DbConn,
+    program: &Program,
+    request_id: i64,
+    decision: Decision,
+    reason: &str,
+    actor: &Actor,
+    notify: MdfNotifier<'_>,
+) -> Result<ClaimStatus, MdfError> {
+    conn.transaction(|conn| {
+        lock_fund_of(conn, request_id)?;
+        let request = find_request(conn, program.id, request_id)?.ok_or(MdfError::NotFound)?;
+        let claim = claim_of(conn, request_id)?.ok_or(MdfError::NotFound)?;
+        check_decision(claim.status() == ClaimStatus::Submitted, decision, reason)
+            .map_err(MdfError::Refused)?;
+        let reason = reason.trim();
+        let after = match decision {
+            Decision::Approve => ClaimStatus::Approved,
+            Decision::Decline => ClaimStatus::Rejected,
+            Decision::ReturnForInfo => ClaimStatus::InfoRequested,
+        };
+        let at = now();
+        let changed = diesel::update(
+            mdf_claims::table
+                .filter(mdf_claims::id.eq(claim.id))
+                .filter(mdf_claims::status.eq(ClaimStatus::Submitted.as_str())),
+        )
+        .set((
+            mdf_claims::status.eq(after.as_str()),
+            mdf_claims::status_reason.eq(Some(reason).filter(|r| !r.is_empty())),
+            mdf_claims::decided_at.eq(Some(at)),
+            mdf_claims::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+        if changed == 0 {
+            return Err(MdfError::Refused(
+                "Someone else decided this claim a moment ago; look again.".into(),
+            ));
+        }
+        let claimed = Money::new(claim.claimed_minor, request.currency());
+        let request_after = match after {
+            ClaimStatus::Approved => Some(RequestStatus::Completed),
+            ClaimStatus::Rejected => Some(RequestStatus::Closed),
+            _ => None,
+        };
+        if let Some(status) = request_after {
+            diesel::update(
+                mdf_requests::table
+                    .filter(mdf_requests::id.eq(request_id))
+                    .filter(mdf_requests::status.eq(RequestStatus::Approved.as_str())),
+            )
+            .set((
+                mdf_requests::status.eq(status.as_str()),
+                mdf_requests::status_reason
+                    .eq((status == RequestStatus::Closed)
+                        .then(|| format!("Claim rejected: {reason}"))),
+                mdf_requests::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+        }
+        let detail = match after {
+            ClaimStatus::Approved => {
+                let explanation =
+                    format!("{}: reimbursement of {claimed} approved", request.label());
+                crate::ledger::store::append(
+                    conn,
+                    &crate::ledger::store::NewEntry {
+                        partner_org_id: request.partner_org_id,
+                        amount_minor: claim.claimed_minor,
+                        currency: &request.currency,
+                        kind: EntryKind::MdfReimbursement,
+                        status: EntryStatus::Approved,
+                        available_at: at,
+                        source_type: "mdf_claim",
+                        source_id: claim.id,
+                        conversion_id: None,
+                        rule_id: None,
+                        explanation: &explanation,
+                    },
+                )?;
+                crate::webhooks::emit(
+                    conn,
+                    program.id,
+                    crate::webhooks::EventType::MdfClaimApproved,
+                    serde_json::json!({"request_id": request_id, "claim_id": claim.id,
+                        "partner_id": request.partner_org_id, "amount": claim.claimed_minor, "currency": request.currency}),
+                )?;
+                format!("Claim approved: {claimed} will be paid with the next payout.")
+            }
+            ClaimStatus::Rejected => format!("Claim rejected: {reason}"),
+            _ => format!("Claim returned for more information: {reason}"),
+        };
+        event(
+            conn,
+            request_id,
+            actor,
+            &format!("claim_{}", after.as_str()),
+            &detail,
+        )?;
+        audit_request(
+            conn,
+            actor,
+            &format!("mdf.claim_{}", decision.as_str()),
+            &request,
+            &Change {
+                reason: Some(reason).filter(|r| !r.is_empty()),
+                before: Some(ClaimStatus::Submitted.as_str()),
+                after: Some(&detail),
+            },
+        )?;
+        if request_after.is_some() {
+            let fund = find_fund(conn, program.id, request.fund_id)?.ok_or(MdfError::NotFound)?;
+            settle_expired(conn, &fund, request.partner_org_id)?;
+        }
+        let updated = request_by_id(conn, request_id)?;
+        notify(
+            conn,
+            &updated,
+            &MdfNotice::ClaimDecided {
+                decision,
+                reason: reason.to_string(),
+            },
+        )?;
+        Ok(after)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Expiry and deadlines
+
+#[derive(Debug, Default)]
+pub struct DeadlineRun {
+    pub reminded: usize,
+    pub lapsed: usize,
+}
+
+/// Reminds partners of approved requests whose claim is due within a week and not filed, once each; closes the
+/// requests whose deadline passed without a claim (their reservation is released).
+pub fn run_claim_deadlines(
+    conn: &mut DbConn,
+    program_id: i64,
+    today: NaiveDate,
+    notify: MdfNotifier<'_>,
+) -> Result<DeadlineRun, MdfError> {
+    let open: Vec<MdfRequest> = mdf_requests::table
+        .inner_join(mdf_funds::table)
+        .filter(mdf_funds::program_id.eq(program_id))
+        .filter(mdf_requests::status.eq(RequestStatus::Approved.as_str()))
+        .select(MdfRequest::as_select())
+        .load(conn)?;
+    let mut run = DeadlineRun::default();
+    let system = Actor::system("MDF deadlines");
+    for request in open {
+        let due = request.claim_due_on.expect("set on approval");
+        let claim = claim_of(conn, request.id)?;
+        // A claim in review or decided is out of the deadline's reach; a returned one is still the partner's to do.
+        let unfiled = claim
+            .as_ref()
+            .is_none_or(|c| c.status() == ClaimStatus::InfoRequested);
+        if !unfiled {
+            continue;
+        }
+        if today > due {
+            conn.transaction(|conn| {
+                lock_fund(conn, request.fund_id)?;
+                let changed = diesel::update(
+                    mdf_requests::table
+                        .filter(mdf_requests::id.eq(request.id))
+                        .filter(mdf_requests::status.eq(RequestStatus::Approved.as_str())),
+                )
+                .set((
+                    mdf_requests::status.eq(RequestStatus::Closed.as_str()),
+                    mdf_requests::status_reason.eq(Some(format!("No claim was filed by {due}."))),
+                    mdf_requests::updated_at.eq(now()),
+                ))
+                .execute(conn)?;
+                if changed == 0 {
+                    return Ok::<_, MdfError>(());
+                }
+                event(
+                    conn,
+                    request.id,
+                    &system,
+                    "lapsed",
+                    &format!("No claim was filed by {due}; the reservation is released."),
+                )?;
+                let fund =
+                    find_fund(conn, program_id, request.fund_id)?.ok_or(MdfError::NotFound)?;
+                settle_expired(conn, &fund, request.partner_org_id)?;
+                let updated = request_by_id(conn, request.id)?;
+                notify(conn, &updated, &MdfNotice::Lapsed)?;
+                run.lapsed += 1;
+                Ok(())
+            })?;
+        } else if request.claim_reminded_at.is_none() && claim_reminder_due(due, today) {
+            conn.transaction(|conn| {
+                let changed = diesel::update(
+                    mdf_requests::table
+                        .filter(mdf_requests::id.eq(request.id))
+                        .filter(mdf_requests::claim_reminded_at.is_null()),
+                )
+                .set(mdf_requests::claim_reminded_at.eq(Some(now())))
+                .execute(conn)?;
+                if changed == 0 {
+                    return Ok::<_, MdfError>(());
+                }
+                event(
+                    conn,
+                    request.id,
+                    &system,
+                    "claim_reminder",
+                    &format!("Reminded that the claim is due by {due}."),
+                )?;
+                notify(conn, &request, &MdfNotice::ClaimReminder)?;
+                run.reminded += 1;
+                Ok(())
+            })?;
+        }
+    }
+    Ok(run)
+}
