@@ -19,7 +19,6 @@ pub mod payouts;
 pub mod platform;
 pub mod programs;
 pub mod startup;
-pub mod stripe;
 pub mod tiers;
 pub mod training;
 pub mod web;

@@ -1,7 +1,5 @@
 //! The stores of the first layout, one module per aggregate, moving into their contexts (`platform::db` holds the
 //! connection, pool, migrations and schema).
 
-pub mod payouts;
 pub mod placement;
 pub mod reports;
-pub mod stripe_events;

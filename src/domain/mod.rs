@@ -6,7 +6,5 @@ pub mod domain_name;
 pub mod email;
 pub mod money;
 pub mod partner;
-pub mod payout;
 pub mod quarter;
 pub mod report;
-pub mod stripe_event;

@@ -21,27 +21,6 @@ email_message!(
     "email/tier_warning/body.html"
 );
 
-pub struct PayoutStatement {
-    pub frame: Frame,
-    pub org_name: String,
-    pub payout_id: i64,
-    pub amount: String,
-    pub period: String,
-    pub rail: String,
-    /// One line per settled entry: "2026-11-02 Commission 12.00 USD: sale #881".
-    pub lines: Vec<String>,
-    /// Clawbacks netted, "0.00 USD" when none.
-    pub netted: String,
-    pub statement_url: String,
-}
-email_message!(
-    PayoutStatement,
-    "payout_statement",
-    "email/payout_statement/subject.txt",
-    "email/payout_statement/body.txt",
-    "email/payout_statement/body.html"
-);
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +30,7 @@ mod tests {
     use crate::partners::notices::{
         ApplicationReceived, NewApplication, PartnerApproved, PartnerRejected, PartnerSuspended,
     };
+    use crate::payouts::notices::PayoutStatement;
     use crate::training::notices::CertificationExpiring;
 
     fn frame() -> Frame {

@@ -28,15 +28,7 @@ pub fn registry(payer: Option<crate::payouts::Payer>) -> Vec<Job> {
         crate::deals::notices::sla_job(),
         crate::deals::notices::expiry_job(),
         crate::webhooks::delivery::job(),
-        Job::new(
-            "payouts",
-            Duration::from_secs(60),
-            "Resumes unfinished Stripe payout batches, and starts the monthly batch on the program's payout day",
-            move |ctx: Arc<JobContext>| {
-                let payer = payer.clone();
-                async move { payouts(&ctx, payer.as_ref()).await }
-            },
-        ),
+        crate::payouts::notices::job(payer),
         crate::mdf::notices::job(),
     ]
 }
@@ -66,50 +58,4 @@ async fn hold_release(ctx: Arc<JobContext>) -> anyhow::Result<String> {
     } else {
         format!("{released} approved")
     })
-}
-
-async fn payouts(
-    ctx: &JobContext,
-    payer: Option<&crate::payouts::Payer>,
-) -> anyhow::Result<String> {
-    let Some(payer) = payer else {
-        return Ok(String::new());
-    };
-    // The monthly batch, on the program's day, once that day.
-    let started = ctx
-        .db(|conn| {
-            let program = crate::programs::current(conn)?;
-            let today = now().date();
-            let midnight = today.and_hms_opt(0, 0, 0).expect("midnight");
-            let started_today = db::payouts::started_since(conn, program.id, midnight)?;
-            if !crate::domain::payout::scheduled_batch_due(program.payout_day, today, started_today)
-            {
-                return Ok(None);
-            }
-            let schedule = crate::platform::audit::Actor::system("payout schedule");
-            match db::payouts::start_run(
-                conn,
-                &program,
-                crate::domain::payout::Rail::Stripe,
-                true,
-                &schedule,
-            ) {
-                Ok((run, _)) => Ok(Some(run)),
-                Err(db::payouts::PayoutError::Database(e)) => Err(e),
-                Err(_) => Ok(None),
-            }
-        })
-        .await?;
-    let outcome = payer.resume().await?;
-    Ok(
-        match (started, outcome.paid, outcome.failed, outcome.postponed) {
-            (None, 0, 0, 0) => String::new(),
-            (started, paid, failed, postponed) => format!(
-                "{}{paid} paid, {failed} failed, {postponed} postponed",
-                started
-                    .map(|r| format!("batch #{r} started; "))
-                    .unwrap_or_default()
-            ),
-        },
-    )
 }

@@ -15,7 +15,6 @@ pub mod partners;
 pub mod payouts;
 pub mod portal;
 pub mod public;
-pub mod stripe_webhook;
 pub mod tiers;
 pub mod training;
 pub mod webhooks;
@@ -114,7 +113,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(training::portal::public_routes)
         .configure(accounts::setup::routes)
         .configure(api::routes)
-        .configure(stripe_webhook::routes)
+        .configure(payouts::stripe_webhook::routes)
         .configure(portal::routes)
         .configure(admin::routes);
 }

@@ -25,7 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(super::assets::portal::portal_routes)
             .configure(super::deals::portal::portal_routes)
             .configure(super::mdf::portal::portal_routes)
-            .configure(super::payouts::portal_routes),
+            .configure(super::payouts::portal::portal_routes),
     );
 }
 

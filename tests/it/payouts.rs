@@ -69,11 +69,11 @@ pub(crate) fn earn(
 }
 
 pub(crate) fn connect_ready(conn: &mut concord::platform::db::DbConn, org: i64, account: &str) {
-    concord::db::payouts::save_account(conn, org, account).unwrap();
-    concord::db::payouts::update_account_state(
+    concord::payouts::save_account(conn, org, account).unwrap();
+    concord::payouts::update_account_state(
         conn,
         account,
-        &concord::stripe::AccountState {
+        &concord::payouts::stripe::AccountState {
             payouts_enabled: true,
             details_submitted: true,
             currently_due: vec![],
@@ -192,7 +192,7 @@ async fn a_batch_pays_each_eligible_org_once_and_skips_the_others_with_the_reaso
         earn(conn, manual, &[(EntryKind::Commission, 7_500)]);
         connect_ready(conn, ready, &ready_account);
         connect_ready(conn, small, &small_account);
-        concord::db::payouts::save_account(conn, pending, "acct_not_ready").unwrap();
+        concord::payouts::save_account(conn, pending, "acct_not_ready").unwrap();
     })
     .await;
 

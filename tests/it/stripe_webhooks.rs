@@ -40,7 +40,7 @@ async fn only_signed_fresh_events_count_and_each_counts_once() {
     let fake = FakeStripe::start().await;
     let app = app_with(&fake).await;
     let (org, boss) = partner(&app, "Northwind").await;
-    app.db(move |conn| concord::db::payouts::save_account(conn, org, "acct_hook").unwrap())
+    app.db(move |conn| concord::payouts::save_account(conn, org, "acct_hook").unwrap())
         .await;
     let updated = event(
         "evt_acct_1",
@@ -50,7 +50,7 @@ async fn only_signed_fresh_events_count_and_each_counts_once() {
     );
     let ready = || async {
         app.db(move |conn| {
-            concord::db::payouts::account_of(conn, org)
+            concord::payouts::account_of(conn, org)
                 .unwrap()
                 .unwrap()
                 .payouts_enabled

@@ -5,7 +5,6 @@ pub mod audit;
 pub mod dashboard;
 pub mod jobs;
 pub mod outbox;
-pub mod payouts;
 pub mod reports;
 
 use actix_web::middleware::from_fn;
@@ -22,7 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(dashboard::show))
             .configure(crate::web::deals::admin::routes)
             .configure(crate::web::mdf::admin::routes)
-            .configure(payouts::routes)
+            .configure(crate::web::payouts::admin::routes)
             .configure(crate::web::webhooks::admin::routes)
             .configure(crate::web::deals::pipeline::routes)
             .configure(crate::web::partners::admin::routes)

@@ -5,9 +5,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::State;
-use crate::db::stripe_events::Handled;
+use crate::payouts::stripe_events::Handled;
 use crate::platform::http::{db, AppError};
+use crate::web::State;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhooks/stripe", web::post().to(stripe));
@@ -49,7 +49,7 @@ async fn stripe(
         Ok(v) => v,
         Err(e) => return Ok(refuse("bad_json", format!("The event is not JSON: {e}"))),
     };
-    let event = match crate::domain::stripe_event::parse(&value) {
+    let event = match crate::payouts::webhook_rules::parse(&value) {
         Ok(event) => event,
         Err(e) => return Ok(refuse("bad_event", e)),
     };
@@ -57,7 +57,7 @@ async fn stripe(
     state.tracking.settle().await;
     let handled = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::db::stripe_events::handle(conn, &program, &event)
+        crate::payouts::stripe_events::handle(conn, &program, &event)
     })
     .await?;
     Ok(HttpResponse::Ok().json(match handled {

@@ -1,4 +1,4 @@
-//! Pays Stripe payout batches. A batch's payouts are written before any money moves (see `db::payouts`); this
+//! Pays Stripe payout batches. A batch's payouts are written before any money moves (see `crate::payouts`); this
 //! worker then claims them one at a time with a lease, asks Stripe for the transfer (idempotency key = payout
 //! id), and marks each paid or failed. A process killed anywhere in between leaves the payout pending with an
 //! expiring lease; the next worker (the same batch resumed at start-up, by the payouts job, or by an admin) asks
@@ -7,9 +7,8 @@
 use std::time::Duration;
 
 use crate::config::Settings;
-use crate::db;
+use crate::payouts::stripe::Stripe;
 use crate::platform::db::{DbConn, DbPool};
-use crate::stripe::Stripe;
 
 /// How long a payout stays pending after Stripe could not be reached before it is tried again.
 const RETRY_AFTER_SECS: i64 = 60;
@@ -62,7 +61,7 @@ impl Payer {
         loop {
             let lease = self.lease;
             let Some(job) = self
-                .db(move |conn| db::payouts::claim_next(conn, run_id, lease))
+                .db(move |conn| crate::payouts::claim_next(conn, run_id, lease))
                 .await?
             else {
                 break;
@@ -82,9 +81,9 @@ impl Payer {
                     let base_url = self.base_url.clone();
                     self.db(move |conn| {
                         let notify = |conn: &mut DbConn, payout: &_| {
-                            crate::email::notify::payout_statement(conn, &base_url, payout)
+                            crate::payouts::notices::payout_statement(conn, &base_url, payout)
                         };
-                        db::payouts::mark_paid(conn, payout_id, Some(&transfer_id), "", &notify)
+                        crate::payouts::mark_paid(conn, payout_id, Some(&transfer_id), "", &notify)
                     })
                     .await?;
                     outcome.paid += 1;
@@ -92,7 +91,7 @@ impl Payer {
                 Err(error) if error.definitive => {
                     let message = error.message.clone();
                     tracing::warn!(payout_id, %message, "payout refused by Stripe");
-                    self.db(move |conn| db::payouts::mark_failed(conn, payout_id, &message))
+                    self.db(move |conn| crate::payouts::mark_failed(conn, payout_id, &message))
                         .await?;
                     outcome.failed += 1;
                 }
@@ -100,7 +99,7 @@ impl Payer {
                     let message = error.message.clone();
                     tracing::warn!(payout_id, %message, "payout postponed");
                     self.db(move |conn| {
-                        db::payouts::postpone(
+                        crate::payouts::postpone(
                             conn,
                             payout_id,
                             &message,
@@ -113,14 +112,14 @@ impl Payer {
             }
         }
         outcome.finished = self
-            .db(move |conn| db::payouts::finish_if_done(conn, run_id))
+            .db(move |conn| crate::payouts::finish_if_done(conn, run_id))
             .await?;
         Ok(outcome)
     }
 
     /// Resumes every unfinished Stripe batch once.
     pub async fn resume(&self) -> anyhow::Result<RunOutcome> {
-        let runs = self.db(db::payouts::unfinished_stripe_runs).await?;
+        let runs = self.db(crate::payouts::unfinished_stripe_runs).await?;
         let mut total = RunOutcome::default();
         for run in runs {
             let outcome = self.process_run(run).await?;
@@ -138,14 +137,14 @@ impl Payer {
                 tracing::error!("resuming payouts failed: {e:#}");
                 return;
             }
-            let runs = match self.db(db::payouts::unfinished_stripe_runs).await {
+            let runs = match self.db(crate::payouts::unfinished_stripe_runs).await {
                 Ok(runs) => runs,
                 Err(_) => return,
             };
             let mut wait = None;
             for run in runs {
                 if let Ok(Some(Some(lease_end))) = self
-                    .db(move |conn| db::payouts::next_lease_end(conn, run))
+                    .db(move |conn| crate::payouts::next_lease_end(conn, run))
                     .await
                 {
                     let millis = (lease_end - crate::platform::db::now())

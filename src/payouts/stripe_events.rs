@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::affiliate::conversions::{ConversionInput, RefundError};
 use crate::domain::conversion::ConversionKind;
-use crate::domain::stripe_event::{EventAction, StripeEvent};
+use crate::payouts::webhook_rules::{EventAction, StripeEvent};
 use crate::platform::db::schema::stripe_events;
 use crate::platform::db::{is_unique_violation, now, DbConn};
 use crate::programs::Program;
@@ -120,16 +120,16 @@ fn apply(conn: &mut DbConn, program: &Program, event: &StripeEvent) -> QueryResu
             details_submitted,
             currently_due,
         } => {
-            let state = crate::stripe::AccountState {
+            let state = crate::payouts::stripe::AccountState {
                 payouts_enabled: *payouts_enabled,
                 details_submitted: *details_submitted,
                 currently_due: currently_due.clone(),
             };
-            let changed = super::payouts::update_account_state(conn, account, &state)?;
+            let changed = crate::payouts::update_account_state(conn, account, &state)?;
             format!("account {account}: {changed} updated")
         }
         EventAction::TransferReversed { transfer } => {
-            match super::payouts::mark_reversed(conn, transfer)? {
+            match crate::payouts::mark_reversed(conn, transfer)? {
                 Some(payout) => format!("payout #{payout} reversed; balance restored"),
                 None => format!("transfer {transfer}: no paid payout"),
             }

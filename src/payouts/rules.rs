@@ -2,8 +2,8 @@
 //! people. A payout settles approved ledger entries (commissions, deal margins, MDF reimbursements, clawbacks
 //! netted) of one org in one currency.
 
-use super::money::{Currency, Money};
-use super::partner::PartnerStatus;
+use crate::domain::money::{Currency, Money};
+use crate::domain::partner::PartnerStatus;
 
 crate::text_enum!(PayoutStatus {
     Pending => "pending" / "In progress",

@@ -7,13 +7,13 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::require_admin;
-use crate::db::payouts::{Payout, PayoutError, PayoutRun, PreviewLine};
 use crate::domain::money::Money;
-use crate::domain::payout::{Eligibility, Rail};
+use crate::payouts::rules::{Eligibility, Rail};
+use crate::payouts::{Payout, PayoutError, PayoutRun, PreviewLine};
 use crate::platform::http::{
     csv_field, db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::web::admin::require_admin;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -85,13 +85,13 @@ async fn overview_page(
     let stripe_configured = state.payer.is_some();
     let (lines, runs, program) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let lines = crate::db::payouts::preview(
+        let lines = crate::payouts::preview(
             conn,
             &program,
             stripe_configured,
             crate::platform::db::now(),
         )?;
-        let runs = crate::db::payouts::runs(conn, program.id)?;
+        let runs = crate::payouts::runs(conn, program.id)?;
         Ok::<_, diesel::result::Error>((lines, runs, program))
     })
     .await?;
@@ -154,7 +154,7 @@ async fn start(
     let actor = user.actor();
     let started = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        Ok::<_, AppError>(crate::db::payouts::start_run(
+        Ok::<_, AppError>(crate::payouts::start_run(
             conn,
             &program,
             rail,
@@ -237,7 +237,7 @@ async fn save_settings(
     };
     let actor = user.actor();
     db(&state.pool, move |conn| {
-        crate::db::payouts::save_settings(conn, &program, minimum, day, &actor)
+        crate::payouts::save_settings(conn, &program, minimum, day, &actor)
     })
     .await?;
     session.success("Payout rules saved.");
@@ -285,8 +285,8 @@ async fn load_run(
 ) -> Result<(PayoutRun, Vec<(Payout, String, String)>), AppError> {
     db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let run = crate::db::payouts::find_run(conn, program.id, id)?.ok_or(AppError::NotFound)?;
-        let payouts = crate::db::payouts::run_payouts(conn, id)?;
+        let run = crate::payouts::find_run(conn, program.id, id)?.ok_or(AppError::NotFound)?;
+        let payouts = crate::payouts::run_payouts(conn, id)?;
         Ok::<_, AppError>((run, payouts))
     })
     .await
@@ -376,9 +376,9 @@ async fn settle(
     let result = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
         let notify = |conn: &mut crate::platform::db::DbConn, payout: &_| {
-            crate::email::notify::payout_statement(conn, &base_url, payout)
+            crate::payouts::notices::payout_statement(conn, &base_url, payout)
         };
-        Ok::<_, AppError>(crate::db::payouts::settle_manual_run(
+        Ok::<_, AppError>(crate::payouts::settle_manual_run(
             conn, program.id, id, &reference, paid, &actor, &notify,
         ))
     })

@@ -5,12 +5,12 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::{Ctx, State};
 use crate::accounts::role::Role;
-use crate::db::payouts::{Payout, PayoutAccount};
 use crate::ledger::store::{Balance, LedgerEntry};
+use crate::payouts::{Payout, PayoutAccount};
 use crate::platform::http::{db, page, redirect, AppError, PageContext, TypedSession};
 use crate::web::guard::CurrentUser;
+use crate::web::{Ctx, State};
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/payouts", web::get().to(home))
@@ -52,9 +52,9 @@ async fn home(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResp
     let org_id = user.partner_org_id()?;
     let (account, balances, payouts, program) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
-            crate::db::payouts::account_of(conn, org_id)?,
+            crate::payouts::account_of(conn, org_id)?,
             crate::ledger::store::balances(conn, org_id)?,
-            crate::db::payouts::org_payouts(conn, org_id)?,
+            crate::payouts::org_payouts(conn, org_id)?,
             crate::programs::current(conn)?,
         ))
     })
@@ -81,7 +81,7 @@ fn payer(state: &State) -> Result<&crate::payouts::Payer, AppError> {
     })
 }
 
-fn stripe_failure(e: crate::stripe::CallError) -> AppError {
+fn stripe_failure(e: crate::payouts::stripe::CallError) -> AppError {
     AppError::Unavailable(format!("{e} Try again in a moment."))
 }
 
@@ -98,10 +98,7 @@ async fn connect(state: State, user: CurrentUser) -> Result<HttpResponse, AppErr
         let program = crate::programs::current(conn)?;
         let org =
             crate::partners::store::find(conn, program.id, org_id)?.ok_or(AppError::NotFound)?;
-        Ok::<_, AppError>((
-            crate::db::payouts::account_of(conn, org_id)?,
-            org.org.country,
-        ))
+        Ok::<_, AppError>((crate::payouts::account_of(conn, org_id)?, org.org.country))
     })
     .await?;
     let account_id = match account {
@@ -114,12 +111,12 @@ async fn connect(state: State, user: CurrentUser) -> Result<HttpResponse, AppErr
                 .map_err(stripe_failure)?;
             let saved = id.clone();
             db(&state.pool, move |conn| {
-                crate::db::payouts::save_account(conn, org_id, &saved)
+                crate::payouts::save_account(conn, org_id, &saved)
             })
             .await?;
             // Two clicks at once keep the first account; follow the one that was kept.
             db(&state.pool, move |conn| {
-                crate::db::payouts::account_of(conn, org_id)
+                crate::payouts::account_of(conn, org_id)
             })
             .await?
             .map(|a| a.stripe_account_id)
@@ -154,7 +151,7 @@ async fn onboarding(state: State, user: CurrentUser) -> Result<HttpResponse, App
     let payer = payer(&state)?;
     let org_id = user.partner_org_id()?;
     let account = db(&state.pool, move |conn| {
-        crate::db::payouts::account_of(conn, org_id)
+        crate::payouts::account_of(conn, org_id)
     })
     .await?
     .ok_or_else(|| AppError::BadRequest("Connect payouts first.".into()))?;
@@ -170,7 +167,7 @@ async fn returned(
     let payer = payer(&state)?;
     let org_id = user.partner_org_id()?;
     let account = db(&state.pool, move |conn| {
-        crate::db::payouts::account_of(conn, org_id)
+        crate::payouts::account_of(conn, org_id)
     })
     .await?
     .ok_or_else(|| AppError::BadRequest("Connect payouts first.".into()))?;
@@ -182,10 +179,10 @@ async fn returned(
     let id = account.stripe_account_id.clone();
     let saved = account_state.clone();
     db(&state.pool, move |conn| {
-        crate::db::payouts::update_account_state(conn, &id, &saved)
+        crate::payouts::update_account_state(conn, &id, &saved)
     })
     .await?;
-    let status = crate::domain::payout::AccountStatus {
+    let status = crate::payouts::rules::AccountStatus {
         payouts_enabled: account_state.payouts_enabled,
         requirements: account_state.currently_due,
     };
@@ -223,9 +220,8 @@ async fn load_statement(
 ) -> Result<(Payout, Vec<LedgerEntry>), AppError> {
     let org_id = user.partner_org_id()?;
     db(&state.pool, move |conn| {
-        let payout =
-            crate::db::payouts::find_for_org(conn, org_id, id)?.ok_or(AppError::NotFound)?;
-        let entries = crate::db::payouts::settled_entries(conn, payout.id)?;
+        let payout = crate::payouts::find_for_org(conn, org_id, id)?.ok_or(AppError::NotFound)?;
+        let entries = crate::payouts::settled_entries(conn, payout.id)?;
         Ok::<_, AppError>((payout, entries))
     })
     .await
