@@ -140,7 +140,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let jobs = concord::platform::jobs::Jobs::new(
                 concord::platform::jobs::JobContext::new(pool, settings)
                     .map_err(|e| anyhow::anyhow!(e))?,
-                concord::jobs::registry(payer),
+                concord::startup::jobs(payer),
             );
             let names: Vec<String> = match name {
                 Some(name) => vec![name],

@@ -119,7 +119,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     }
     let jobs = Arc::new(Jobs::new(
         JobContext::new(pool.clone(), settings.clone()).map_err(|e| anyhow::anyhow!(e))?,
-        crate::jobs::registry(payer.clone()),
+        jobs(payer.clone()),
     ));
     if settings.run_jobs {
         tracing::info!(
@@ -235,4 +235,20 @@ async fn echo_request_id(
             .insert(HeaderName::from_static("x-request-id"), id);
     }
     Ok(response)
+}
+
+/// Every job Concord runs, in the order `run-once` without a name runs them. `payer` pays Stripe batches (`None`
+/// without Stripe).
+pub fn jobs(payer: Option<crate::payouts::Payer>) -> Vec<crate::platform::jobs::Job> {
+    vec![
+        crate::platform::outbox::job(),
+        crate::placement::notices::job(),
+        crate::training::notices::job(),
+        crate::ledger::hold_release_job(),
+        crate::deals::notices::sla_job(),
+        crate::deals::notices::expiry_job(),
+        crate::webhooks::delivery::job(),
+        crate::payouts::notices::job(payer),
+        crate::mdf::notices::job(),
+    ]
 }

@@ -7,4 +7,3 @@ pub mod email;
 pub mod money;
 pub mod partner;
 pub mod quarter;
-pub mod report;

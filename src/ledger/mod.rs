@@ -6,13 +6,34 @@
 pub mod rules;
 pub mod store;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::{now, DbConn};
+use crate::platform::jobs::{Job, JobContext};
 use rules::{EntryKind, EntryStatus};
 pub use store::{append, balances, for_conversion, Balance, LedgerEntry, NewEntry};
+
+/// The hold release job, every minute.
+pub fn hold_release_job() -> Job {
+    Job::new(
+        "hold_release",
+        Duration::from_secs(60),
+        "Approves commissions whose hold period has ended",
+        |ctx: Arc<JobContext>| async move {
+            let released = ctx.db(|conn| release_due(conn, now())).await?;
+            Ok(if released == 0 {
+                String::new()
+            } else {
+                format!("{released} approved")
+            })
+        },
+    )
+}
 
 /// The hold release: pending entries whose hold has ended become approved, except commissions of conversions held
 /// for fraud review. One guarded statement, so concurrent runs approve each entry once; the entries it approved

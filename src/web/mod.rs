@@ -15,6 +15,7 @@ pub mod partners;
 pub mod payouts;
 pub mod portal;
 pub mod public;
+pub mod reports;
 pub mod tiers;
 pub mod training;
 pub mod webhooks;

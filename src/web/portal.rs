@@ -142,7 +142,7 @@ fn next_tier(
         .iter()
         .map(|t| t.criteria())
         .collect();
-    let metrics = crate::db::placement::metrics(
+    let metrics = crate::placement::metrics(
         conn,
         partner.org.id,
         &partner.program.currency,

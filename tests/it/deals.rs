@@ -1075,7 +1075,7 @@ async fn the_pipeline_report_matches_a_hand_computed_fixture() {
     let contoso_org = contoso.org;
     let metrics = app
         .db(move |conn| {
-            concord::db::placement::metrics(conn, contoso_org, "EUR", concord::platform::db::now())
+            concord::placement::metrics(conn, contoso_org, "EUR", concord::platform::db::now())
                 .unwrap()
         })
         .await;

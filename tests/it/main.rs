@@ -23,6 +23,7 @@ mod journeys;
 mod ledger_model;
 mod login;
 mod mdf;
+mod messages;
 mod migrations;
 mod money;
 mod payouts;

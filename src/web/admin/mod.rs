@@ -5,7 +5,6 @@ pub mod audit;
 pub mod dashboard;
 pub mod jobs;
 pub mod outbox;
-pub mod reports;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -32,7 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::web::affiliate::admin_conversions::routes)
             .configure(crate::web::commissions::admin::routes)
             .configure(crate::web::ledger::admin::routes)
-            .configure(reports::routes)
+            .configure(crate::web::reports::admin::routes)
             .configure(crate::web::partners::admin_agreement::routes)
             .configure(crate::web::training::admin::routes)
             .configure(crate::web::assets::admin::routes)

@@ -28,7 +28,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn money(&self, minor: impl std::borrow::Borrow<i64>) -> String {
-        crate::domain::report::money(*minor.borrow(), self.currency)
+        crate::domain::money::Money::new(*minor.borrow(), self.currency).to_string()
     }
 
     pub fn maybe_money(&self, minor: Option<i64>) -> String {

@@ -274,7 +274,7 @@ async fn change_tier(
         let actor = user.actor();
         let found = db(&state.pool, move |conn| {
             let program_id = crate::programs::current(conn)?.id;
-            crate::db::placement::return_to_automatic(conn, program_id, org_id, &actor)
+            crate::placement::return_to_automatic(conn, program_id, org_id, &actor)
         })
         .await?;
         if !found {
@@ -311,7 +311,7 @@ async fn change_tier(
         let program_id = crate::programs::current(conn)?.id;
         Ok::<_, AppError>(conn.transaction(|conn| {
             crate::partners::change_tier(conn, program_id, org_id, to_tier, &reason, &actor)?;
-            crate::db::placement::set_override(conn, org_id, true, hold_until)?;
+            crate::placement::set_override(conn, org_id, true, hold_until)?;
             Ok(())
         }))
     })

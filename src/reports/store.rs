@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use crate::domain::report::PartnerFigures;
+use super::rules::PartnerFigures;
 use crate::platform::db::schema::{clicks, conversions, ledger_entries, partner_orgs, refunds};
 use crate::platform::db::DbConn;
 

@@ -1,6 +1,10 @@
-//! Automatic tier placement over the database: each approved org's numbers for the last 12 months, and the moves
-//! `domain::tier_placement` decides, written with history, audit and the warning email. Updates are guarded on the
+//! Automatic tier placement: each approved org's numbers for the last 12 months (affiliate sales, won deals,
+//! certified reps), and the moves `tiers::placement` decides, written with history, audit and the warning email
+//! (`notices`, with the hourly job). A context of its own because it reads partners, affiliate, deals and training,
+//! all of which read tiers. Updates are guarded on the
 //! state read, so two processes recalculating at once move (and warn) each org once.
+
+pub mod notices;
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -10,6 +14,7 @@ use crate::partners::store::PartnerOrg;
 use crate::platform::audit::{self, Actor, Change, Subject};
 use crate::platform::db::schema::{conversions, partner_orgs, partner_tier_history};
 use crate::platform::db::{self, DbConn};
+use crate::platform::mail::NotifyError;
 use crate::programs;
 use crate::tiers;
 use crate::tiers::placement::{place, Metrics, Placement, Situation};
@@ -46,19 +51,13 @@ pub struct Recalculated {
     pub warned: usize,
 }
 
-/// Places every approved org. `warn` writes the warning email of an org that stopped qualifying (inside the same
-/// transaction as the warning itself).
+/// Places every approved org. An org that stopped qualifying is warned by email (`base_url` makes its links), in
+/// the same transaction as the warning itself.
 pub fn recalculate_all(
     conn: &mut DbConn,
+    base_url: &str,
     now: NaiveDateTime,
-    warn: &dyn Fn(
-        &mut DbConn,
-        &PartnerOrg,
-        &str,
-        NaiveDateTime,
-        &str,
-    ) -> Result<(), crate::platform::mail::NotifyError>,
-) -> Result<Recalculated, crate::platform::mail::NotifyError> {
+) -> Result<Recalculated, NotifyError> {
     let program = programs::current(conn)?;
     let levels = tiers::list(conn, program.id)?;
     let criteria: Vec<_> = levels.iter().map(|t| t.criteria()).collect();
@@ -93,7 +92,7 @@ pub fn recalculate_all(
         let still = partner_orgs::table
             .filter(partner_orgs::id.eq(org.id))
             .filter(partner_orgs::updated_at.eq(org.updated_at));
-        conn.transaction::<_, crate::platform::mail::NotifyError, _>(|conn| {
+        conn.transaction::<_, NotifyError, _>(|conn| {
             match place(&situation) {
                 Placement::Stay => {}
                 Placement::ClearWarning => {
@@ -113,7 +112,14 @@ pub fn recalculate_all(
                             ))
                             .execute(conn)?;
                     if claimed == 1 {
-                        warn(conn, &org, &name_of(org.tier_id), until, &numbers)?;
+                        notices::tier_warning(
+                            conn,
+                            base_url,
+                            &org,
+                            &name_of(org.tier_id),
+                            until,
+                            &numbers,
+                        )?;
                         let label = format!(
                             "{} would move to {} on {}",
                             name_of(org.tier_id),

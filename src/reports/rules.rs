@@ -2,7 +2,7 @@
 //! cost and EPC. Amounts are in the program currency; conversions in other currencies are counted but their money
 //! is listed apart, never converted.
 
-use super::money::{percent_text, Currency, Money};
+use crate::domain::money::percent_text;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PartnerFigures {
@@ -37,7 +37,7 @@ impl PartnerFigures {
         if self.clicks == 0 {
             return 0;
         }
-        super::money::share(self.commission_minor, 100, self.clicks)
+        crate::domain::money::share(self.commission_minor, 100, self.clicks)
     }
 }
 
@@ -90,10 +90,6 @@ pub fn revenue_bars(rows: &[PartnerFigures], top: usize) -> Vec<(String, i64, i6
             )
         })
         .collect()
-}
-
-pub fn money(minor: i64, currency: Currency) -> String {
-    Money::new(minor, currency).to_string()
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use askama::Template;
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
-use crate::domain::money::Currency;
-use crate::domain::report::{revenue_bars, sort, PartnerFigures, ReportSort};
+use crate::domain::money::{Currency, Money};
 use crate::platform::http::{db, page, url_encode, AppError, PageContext};
+use crate::reports::rules::{revenue_bars, sort, PartnerFigures, ReportSort};
 use crate::web::{Ctx, State};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -65,8 +65,13 @@ async fn run(state: &State, query: &ReportQuery) -> Result<Report, AppError> {
     );
     let (currency, mut rows) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let rows =
-            crate::db::reports::partner_figures(conn, program.id, &program.currency, start, end)?;
+        let rows = crate::reports::store::partner_figures(
+            conn,
+            program.id,
+            &program.currency,
+            start,
+            end,
+        )?;
         Ok::<_, diesel::result::Error>((program.currency(), rows))
     })
     .await?;
@@ -93,7 +98,7 @@ struct ReportPage {
 impl ReportPage {
     /// Takes the amount by value or by reference, as the template has it.
     fn money(&self, minor: impl std::borrow::Borrow<i64>) -> String {
-        crate::domain::report::money(*minor.borrow(), self.report.currency)
+        Money::new(*minor.borrow(), self.report.currency).to_string()
     }
 
     fn sort_link(&self, by: &str) -> String {
@@ -128,9 +133,7 @@ async fn show(
     let currency = report.currency;
     let bars = revenue_bars(&report.rows, 10)
         .into_iter()
-        .map(|(name, revenue, width)| {
-            (name, crate::domain::report::money(revenue, currency), width)
-        })
+        .map(|(name, revenue, width)| (name, Money::new(revenue, currency).to_string(), width))
         .collect();
     page(&ReportPage { ctx, report, bars })
 }

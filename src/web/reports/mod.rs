@@ -1,0 +1,3 @@
+//! The admin's program report.
+
+pub mod admin;
