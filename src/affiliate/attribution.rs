@@ -66,7 +66,7 @@ pub fn attribute(
         .filter(|c| c.filtered.is_none_or(ClickFilter::may_attribute));
     let chosen = match model {
         AttributionModel::LastClick => eligible.next(),
-        AttributionModel::FirstClick => eligible.last(),
+        AttributionModel::FirstClick => eligible.next_back(),
     };
     if let Some(click) = chosen {
         return Some(Attribution {

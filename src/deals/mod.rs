@@ -6,6 +6,7 @@
 //! every change leaves a deal event.
 
 pub mod config;
+pub mod form;
 pub mod notices;
 pub mod pipeline;
 pub mod progress;

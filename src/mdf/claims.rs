@@ -18,7 +18,46 @@ use crate::platform::db::{is_unique_violation, now, DbConn};
 use crate::programs::Program;
 
 use super::store::*;
+use super::uploads::{ProofUpload, Uploads};
 use super::*;
+
+/// Stores proof files for one of the org's requests: written under the uploads directory, then recorded; if the
+/// request refuses them (not the org's, or no longer open to proof), the written files are removed again.
+pub fn attach_proofs(
+    conn: &mut DbConn,
+    store: &Uploads,
+    org_id: i64,
+    request_id: i64,
+    user_id: i64,
+    files: &[ProofUpload],
+    actor: &Actor,
+) -> Result<(), MdfError> {
+    let mut written = Vec::new();
+    for file in files {
+        match store.store(&file.bytes) {
+            Ok(name) => written.push(name),
+            Err(e) => {
+                written.iter().for_each(|name| store.remove(name));
+                return Err(e.into());
+            }
+        }
+    }
+    let proofs: Vec<NewProof<'_>> = files
+        .iter()
+        .zip(&written)
+        .map(|(file, stored_name)| NewProof {
+            stored_name,
+            original_name: &file.name,
+            content_type: file.kind,
+            size_bytes: file.bytes.len() as i64,
+        })
+        .collect();
+    let recorded = add_proofs(conn, org_id, request_id, user_id, &proofs, actor);
+    if recorded.is_err() {
+        written.iter().for_each(|name| store.remove(name));
+    }
+    recorded
+}
 
 /// Records files already written under the uploads directory as proof for one of the org's requests.
 pub fn add_proofs(

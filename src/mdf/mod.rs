@@ -11,6 +11,7 @@
 //! `rules` the pure checks and accounting, `notices` what partners and staff are told, `uploads` the proof files.
 
 pub mod claims;
+pub mod forms;
 pub mod funds;
 pub mod notices;
 pub mod requests;
@@ -40,6 +41,9 @@ pub enum MdfError {
     Database(#[from] diesel::result::Error),
     #[error(transparent)]
     Notify(#[from] NotifyError),
+    /// A proof file could not be written to or removed from the uploads directory.
+    #[error("cannot store a proof file")]
+    Storage(#[from] std::io::Error),
 }
 
 impl From<MdfError> for crate::platform::http::AppError {
@@ -49,6 +53,7 @@ impl From<MdfError> for crate::platform::http::AppError {
             MdfError::Refused(message) | MdfError::Field(_, message) => Self::BadRequest(message),
             MdfError::Database(e) => e.into(),
             MdfError::Notify(e) => e.into(),
+            MdfError::Storage(e) => Self::internal(format!("cannot store a proof file: {e}")),
         }
     }
 }

@@ -5,6 +5,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// One proof file a partner sent that passed the checks (size, and a PDF, PNG or JPEG by its content), before it
+/// is stored.
+pub struct ProofUpload {
+    /// The partner's file name, cleaned; shown, never used as a path.
+    pub name: String,
+    pub kind: &'static str,
+    pub bytes: Vec<u8>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Uploads {
     dir: PathBuf,

@@ -68,10 +68,13 @@ fn take_batch<T>(first: T, queue: &mut mpsc::UnboundedReceiver<T>, max: usize) -
     batch
 }
 
+/// The jobs waiting for a writer, each with where its answer goes; shared by the writer threads.
+type Queue<J, R> = Arc<Mutex<mpsc::UnboundedReceiver<(J, Reply<R>)>>>;
+
 fn write_batches<J, R>(
     pool: DbPool,
     work: fn(&mut DbConn, J) -> Result<R, AppError>,
-    queue: Arc<Mutex<mpsc::UnboundedReceiver<(J, Reply<R>)>>>,
+    queue: Queue<J, R>,
 ) {
     // Kept between batches so its page cache stays warm; dropped after an error and taken afresh.
     let mut connection: Option<PooledConn> = None;

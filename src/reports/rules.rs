@@ -73,7 +73,7 @@ pub fn sort(rows: &mut [PartnerFigures], by: ReportSort) {
 pub fn revenue_bars(rows: &[PartnerFigures], top: usize) -> Vec<(String, i64, i64)> {
     let mut by_revenue: Vec<&PartnerFigures> =
         rows.iter().filter(|r| r.revenue_minor > 0).collect();
-    by_revenue.sort_by(|a, b| b.revenue_minor.cmp(&a.revenue_minor));
+    by_revenue.sort_by_key(|r| std::cmp::Reverse(r.revenue_minor));
     let peak = by_revenue
         .first()
         .map(|r| r.revenue_minor)

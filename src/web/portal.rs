@@ -133,11 +133,14 @@ pub async fn own_channel_partner(
 
 const DASHBOARD_DAYS: i64 = 30;
 
+/// The tier above the org's own, with each criterion in words and whether the org meets it.
+type NextTier = (String, Vec<(String, bool)>);
+
 /// What the org needs for the tier above its own, and how far it is.
 fn next_tier(
     conn: &mut crate::platform::db::DbConn,
     partner: &PartnerOverview,
-) -> diesel::QueryResult<Option<(String, Vec<(String, bool)>)>> {
+) -> diesel::QueryResult<Option<NextTier>> {
     let criteria: Vec<_> = crate::tiers::store::list(conn, partner.program.id)?
         .iter()
         .map(|t| t.criteria())
@@ -169,7 +172,7 @@ fn affiliate_performance(
         .expect("midnight");
     let clicks = crate::affiliate::store::clicks::daily_counts(conn, org_id, since)?;
     let conversions = crate::affiliate::conversions::for_partner_since(conn, org_id, since)?;
-    let rows: Vec<ConversionRow> = conversions
+    let rows: Vec<ConversionRow<'_>> = conversions
         .iter()
         .filter(|(c, _)| c.review_status != "rejected")
         .map(|(c, refunded)| ConversionRow {

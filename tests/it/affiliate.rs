@@ -5,7 +5,7 @@ use crate::harness::{Browser, TestApp, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-fn signup_fields<'a>(email: &'a str) -> Vec<(&'a str, &'a str)> {
+fn signup_fields(email: &str) -> Vec<(&str, &str)> {
     vec![
         ("name", "Bo Blogger"),
         ("email", email),

@@ -372,7 +372,7 @@ async fn a_journal_segment_a_dead_writer_left_is_replayed_and_a_held_one_is_left
         assert!(Instant::now() < deadline, "the spool was not emptied");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(stored_clicks(&app, &code).await, 4);
+    assert_eq!(stored_clicks(&app, code).await, 4);
 }
 
 /// An affiliate program with one link (`code`) and one stored click on it, and a maker of further clicks on that
@@ -465,5 +465,5 @@ async fn a_redirect_waits_for_room_while_the_database_is_far_behind() {
         .await
         .expect("room once the database took the backlog");
     assert_eq!(redirect.await.unwrap(), StatusCode::FOUND);
-    assert_eq!(stored_clicks(&app, &code).await, 10_002);
+    assert_eq!(stored_clicks(&app, code).await, 10_002);
 }

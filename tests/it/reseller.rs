@@ -5,7 +5,7 @@ use concord::accounts::role::Role;
 use concord::domain::partner::{PartnerKind, PartnerStatus};
 use reqwest::StatusCode;
 
-fn application<'a>(email: &'a str) -> Vec<(&'a str, &'a str)> {
+fn application(email: &str) -> Vec<(&str, &str)> {
     vec![
         ("company_name", "Northwind Systems"),
         ("website", "https://www.northwind.example/"),

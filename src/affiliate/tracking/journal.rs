@@ -216,6 +216,7 @@ impl Segment {
         reserve(&file, SEGMENT_CAPACITY)?;
         // SAFETY: the file is this segment's own, locked against other Concord processes, and never shortened
         // while mapped; writes go through `append`, under the shard's lock.
+        #[allow(unsafe_code)]
         let map = unsafe { memmap2::MmapMut::map_mut(&file)? };
         Ok(Self {
             path,
@@ -263,7 +264,9 @@ impl Segment {
 fn reserve(file: &File, size: usize) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: a plain system call on a descriptor this function borrows.
-    match unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, size as libc::off_t) } {
+    #[allow(unsafe_code)]
+    let reserved = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, size as libc::off_t) };
+    match reserved {
         0 => Ok(()),
         error => Err(std::io::Error::from_raw_os_error(error)),
     }

@@ -59,9 +59,24 @@ pub struct TrackingSettings {
     pub blocked_ips: Vec<String>,
 }
 
+/// One request for a tracked link, as far as deciding whether it counts goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Visit<'a> {
+    /// A HEAD request (link checkers, previews): never counted.
+    pub head: bool,
+    pub user_agent: &'a str,
+    pub ip: &'a str,
+    pub ip_hash: &'a str,
+    pub link_id: i64,
+    pub at: NaiveDateTime,
+}
+
+/// Each code looked up, with when: `None` for a code that is not a link.
+type LinkCache = HashMap<String, (Instant, Option<Arc<CachedLink>>)>;
+
 pub struct Tracking {
     // Behind `Arc`s so a redirect clones a pointer, not the link's strings.
-    links: RwLock<HashMap<String, (Instant, Option<Arc<CachedLink>>)>>,
+    links: RwLock<LinkCache>,
     settings: RwLock<Option<(Instant, Arc<TrackingSettings>)>>,
     /// Last click per (link, visitor) for duplicate detection, in this process.
     recent: Mutex<HashMap<(i64, [u8; 16]), NaiveDateTime>>,
@@ -184,16 +199,15 @@ impl Tracking {
 
     /// Why a click does not count, if it does not: HEAD requests, bots, blocked IPs, and the same visitor on the same
     /// link within an hour.
-    pub fn classify(
-        &self,
-        head: bool,
-        user_agent: &str,
-        ip: &str,
-        ip_hash: &str,
-        link_id: i64,
-        at: NaiveDateTime,
-        settings: &TrackingSettings,
-    ) -> Option<ClickFilter> {
+    pub fn classify(&self, visit: &Visit<'_>, settings: &TrackingSettings) -> Option<ClickFilter> {
+        let Visit {
+            head,
+            user_agent,
+            ip,
+            ip_hash,
+            link_id,
+            at,
+        } = *visit;
         if head {
             return Some(ClickFilter::Head);
         }

@@ -43,7 +43,7 @@ pub async fn verify(
                 .query_string()
                 .as_bytes()
                 .split(|b| *b == b'&')
-                .find_map(|pair| field_value(pair));
+                .find_map(field_value);
         }
         let content_type = req
             .headers()

@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::affiliate::rules::ClickFilter;
 use crate::affiliate::store::clicks::NewClick;
+use crate::affiliate::tracking::Visit;
 use crate::platform::http::{client_ip, AppError};
 use crate::web::State;
 
@@ -57,12 +58,14 @@ async fn follow(req: HttpRequest, state: State) -> Result<HttpResponse, AppError
     let ip_hash = state.tracking.hash_ip(&ip);
     let user_agent = header_text(&req, header::USER_AGENT, 512);
     let filter = state.tracking.classify(
-        req.method() == Method::HEAD,
-        &user_agent,
-        &ip,
-        &ip_hash,
-        link.id,
-        now,
+        &Visit {
+            head: req.method() == Method::HEAD,
+            user_agent: &user_agent,
+            ip: &ip,
+            ip_hash: &ip_hash,
+            link_id: link.id,
+            at: now,
+        },
         &settings,
     );
     let prior_click_id = req

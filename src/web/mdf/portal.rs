@@ -7,19 +7,17 @@ use actix_multipart::Multipart;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use chrono::NaiveDate;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
 use crate::domain::money::{percent_text, Money};
+use crate::mdf::forms::{ClaimForm, RequestForm};
 use crate::mdf::rules::{
     check_claim_window, claim_limit, clean_file_name, sniff, ActivityType, ClaimStatus,
     FundPosition, RequestStatus, MAX_PROOF_BYTES,
 };
-use crate::mdf::{
-    Claim, ClaimInput, Fund, LinkedDeal, MdfError, MdfEvent, MdfRequest, NewProof, ProofFile,
-    RequestInput, RequestRow,
-};
+use crate::mdf::uploads::ProofUpload;
+use crate::mdf::{Claim, Fund, LinkedDeal, MdfError, MdfEvent, MdfRequest, ProofFile, RequestRow};
 use crate::platform::db::{self, DbConn};
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
@@ -94,142 +92,6 @@ async fn home(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResp
 
 // ---------------------------------------------------------------------------------------------------------------
 // Requests
-
-#[derive(Deserialize, Default, Clone)]
-pub struct RequestForm {
-    #[serde(default)]
-    fund_id: String,
-    #[serde(default)]
-    activity_type: String,
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    starts_on: String,
-    #[serde(default)]
-    ends_on: String,
-    #[serde(default)]
-    requested: String,
-    #[serde(default)]
-    expected_leads: String,
-    #[serde(default)]
-    expected_pipeline: String,
-}
-
-impl RequestForm {
-    fn of(request: &MdfRequest) -> Self {
-        Self {
-            fund_id: request.fund_id.to_string(),
-            activity_type: request.activity_type.clone(),
-            title: request.title.clone(),
-            description: request.description.clone(),
-            starts_on: request.starts_on.to_string(),
-            ends_on: request.ends_on.to_string(),
-            requested: request.requested().amount_text(),
-            expected_leads: request.expected_leads.to_string(),
-            expected_pipeline: request.expected_pipeline().amount_text(),
-        }
-    }
-
-    /// The request as typed, or every problem with it. Amounts are read in the chosen fund's currency.
-    fn parse(&self, funds: &[(Fund, FundPosition)]) -> Result<RequestInput, FieldErrors> {
-        let mut errors = FieldErrors::default();
-        let fund = self
-            .fund_id
-            .parse::<i64>()
-            .ok()
-            .and_then(|id| funds.iter().find(|(f, _)| f.id == id));
-        if fund.is_none() {
-            errors.add("fund_id", "Choose one of the open funds.");
-        }
-        let activity = self.activity_type.parse::<ActivityType>().ok();
-        if activity.is_none() {
-            errors.add("activity_type", "Choose the kind of activity.");
-        }
-        let title = self.title.trim();
-        if title.is_empty() || title.chars().count() > 200 {
-            errors.add("title", "Give the activity a title (up to 200 characters).");
-        }
-        if self.description.trim().is_empty() {
-            errors.add(
-                "description",
-                "Describe the activity: audience, channel, what you will do.",
-            );
-        }
-        let date = |raw: &str| NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok();
-        let (starts_on, ends_on) = (date(&self.starts_on), date(&self.ends_on));
-        if starts_on.is_none() {
-            errors.add("starts_on", "Give the planned first day (YYYY-MM-DD).");
-        }
-        if ends_on.is_none() {
-            errors.add("ends_on", "Give the planned last day (YYYY-MM-DD).");
-        }
-        let expected_leads = if self.expected_leads.trim().is_empty() {
-            Some(0)
-        } else {
-            self.expected_leads
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-        };
-        if expected_leads.is_none() {
-            errors.add(
-                "expected_leads",
-                "Expected leads is a whole number, 0 or more.",
-            );
-        }
-        let mut amounts = None;
-        if let Some((fund, _)) = fund {
-            let currency = fund.currency();
-            let requested = Money::parse(&self.requested, currency);
-            let pipeline = if self.expected_pipeline.trim().is_empty() {
-                Ok(Money::new(0, currency))
-            } else {
-                Money::parse(&self.expected_pipeline, currency)
-            };
-            match (&requested, &pipeline) {
-                (Err(e), _) => errors.add("requested", e.clone()),
-                (Ok(r), _) if r.minor <= 0 => {
-                    errors.add("requested", "Enter the amount you request, more than zero.")
-                }
-                _ => {}
-            }
-            match &pipeline {
-                Err(e) => errors.add("expected_pipeline", e.clone()),
-                Ok(p) if p.minor < 0 => {
-                    errors.add("expected_pipeline", "Expected pipeline cannot be negative.")
-                }
-                _ => {}
-            }
-            if let (Ok(r), Ok(p)) = (requested, pipeline) {
-                amounts = Some((r, p));
-            }
-        }
-        match (fund, activity, starts_on, ends_on, expected_leads, amounts) {
-            (
-                Some((fund, _)),
-                Some(activity),
-                Some(starts_on),
-                Some(ends_on),
-                Some(leads),
-                Some((requested, pipeline)),
-            ) if errors.is_empty() => Ok(RequestInput {
-                fund_id: fund.id,
-                activity,
-                title: title.to_string(),
-                description: self.description.trim().to_string(),
-                starts_on,
-                ends_on,
-                requested,
-                expected_leads: leads,
-                expected_pipeline: pipeline,
-            }),
-            _ => Err(errors),
-        }
-    }
-}
 
 #[derive(Template)]
 #[template(path = "portal/mdf_form.html")]
@@ -530,15 +392,6 @@ impl RequestDetails {
     }
 }
 
-#[derive(Default)]
-struct ClaimForm {
-    actual_cost: String,
-    claimed: String,
-    leads_generated: String,
-    results: String,
-    deal_ids: Vec<i64>,
-}
-
 #[derive(Template)]
 #[template(path = "portal/mdf_request.html")]
 struct RequestPage {
@@ -658,18 +511,11 @@ async fn show(
     .await
 }
 
-/// One uploaded file that passed the checks, before it is stored.
-struct Upload {
-    name: String,
-    kind: &'static str,
-    bytes: Vec<u8>,
-}
-
 /// Reads the claim form. Files over the size limit or of another type are reported per file, never stored.
 async fn read_claim_form(
     mut multipart: Multipart,
     errors: &mut FieldErrors,
-) -> Result<(ClaimForm, Vec<Upload>), AppError> {
+) -> Result<(ClaimForm, Vec<ProofUpload>), AppError> {
     let mut form = ClaimForm::default();
     let mut uploads = Vec::new();
     let mut refused = Vec::new();
@@ -723,7 +569,7 @@ async fn read_claim_form(
                     refused.push(format!("{file_name} is empty."));
                 } else {
                     match sniff(&bytes) {
-                        Some(kind) => uploads.push(Upload {
+                        Some(kind) => uploads.push(ProofUpload {
                             name: file_name,
                             kind: kind.as_str(),
                             bytes,
@@ -761,60 +607,19 @@ async fn claim(
         let store = crate::mdf::uploads::Uploads::new(&state.settings.data_dir);
         let actor = user.actor();
         let stored = db(&state.pool, move |conn| {
-            let mut written = Vec::new();
-            for upload in &uploads {
-                let name = store
-                    .store(&upload.bytes)
-                    .map_err(|e| AppError::internal(format!("cannot store an upload: {e}")))?;
-                written.push(name);
-            }
-            let proofs: Vec<NewProof<'_>> = uploads
-                .iter()
-                .zip(&written)
-                .map(|(u, stored_name)| NewProof {
-                    stored_name,
-                    original_name: &u.name,
-                    content_type: u.kind,
-                    size_bytes: u.bytes.len() as i64,
-                })
-                .collect();
-            let result = crate::mdf::add_proofs(conn, org_id, request_id, user_id, &proofs, &actor);
-            if result.is_err() {
-                for name in &written {
-                    store.remove(name);
-                }
-            }
-            result.map_err(AppError::from)
+            Ok::<_, AppError>(crate::mdf::attach_proofs(
+                conn, &store, org_id, request_id, user_id, &uploads, &actor,
+            ))
         })
-        .await;
-        if let Err(e) = stored {
-            match e {
-                AppError::BadRequest(message) => errors.add("proof", message),
-                other => return Err(other),
+        .await?;
+        match stored {
+            Err(MdfError::Refused(message) | MdfError::Field(_, message)) => {
+                errors.add("proof", message)
             }
+            other => other?,
         }
     }
-    let currency = request.currency();
-    let actual_cost = Money::parse(&form.actual_cost, currency);
-    let claimed = Money::parse(&form.claimed, currency);
-    if let Err(e) = &actual_cost {
-        errors.add("actual_cost", e.clone());
-    }
-    if let Err(e) = &claimed {
-        errors.add("claimed", e.clone());
-    }
-    let leads = if form.leads_generated.is_empty() {
-        Some(0)
-    } else {
-        form.leads_generated.parse::<i64>().ok().filter(|n| *n >= 0)
-    };
-    if leads.is_none() {
-        errors.add(
-            "leads_generated",
-            "Leads generated is a whole number, 0 or more.",
-        );
-    }
-    if !errors.is_empty() {
+    let Some(input) = form.check(request.currency(), &mut errors) else {
         return request_page(
             ctx,
             &state,
@@ -825,13 +630,6 @@ async fn claim(
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
-    }
-    let input = ClaimInput {
-        actual_cost: actual_cost.expect("checked"),
-        claimed: claimed.expect("checked"),
-        leads_generated: leads.expect("checked"),
-        results: form.results.clone(),
-        deal_ids: form.deal_ids.clone(),
     };
     let program = access.program.clone();
     let actor = user.actor();

@@ -242,7 +242,7 @@ async fn add_module(
         errors.add("module", "A module needs a title and some text.");
     }
     let link = form.link_url.trim().to_string();
-    if !link.is_empty() && !(link.starts_with("https://") || link.starts_with("http://")) {
+    if !link.is_empty() && !link.starts_with("https://") && !link.starts_with("http://") {
         errors.add("module", "The link must be an http:// or https:// address.");
     }
     if !errors.is_empty() {
