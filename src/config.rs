@@ -208,7 +208,7 @@ impl Settings {
 
     /// Reads settings from a map of variables; `from_env` passes the process environment.
     pub fn from_map(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let get = |name: &str| setting(vars, name);
 
         let database = DatabaseUrl::parse(get("DATABASE_URL").unwrap_or("sqlite://concord.db"))
             .map_err(|m| bad("DATABASE_URL", m))?;
@@ -236,23 +236,7 @@ impl Settings {
             None => format!("http://{bind}"),
         };
 
-        let session_key = match get("CONCORD_SESSION_KEY") {
-            Some(raw) => {
-                let key = hex::decode(raw)
-                    .map_err(|_| bad("CONCORD_SESSION_KEY", "must be hexadecimal"))?;
-                if key.len() < 64 {
-                    return Err(bad(
-                        "CONCORD_SESSION_KEY",
-                        format!(
-                            "must be at least 64 bytes (128 hex digits); got {} bytes",
-                            key.len()
-                        ),
-                    ));
-                }
-                Some(key)
-            }
-            None => None,
-        };
+        let session_key = get("CONCORD_SESSION_KEY").map(session_key).transpose()?;
 
         let cookie_secure = match get("CONCORD_COOKIE_SECURE") {
             Some(raw) => parse_bool(raw)
@@ -278,16 +262,7 @@ impl Settings {
         let mail_dir = std::path::PathBuf::from(get("CONCORD_MAIL_DIR").unwrap_or("mail"));
         let data_dir = std::path::PathBuf::from(get("CONCORD_DATA_DIR").unwrap_or("data"));
         let outbox_max_attempts = match get("CONCORD_OUTBOX_MAX_ATTEMPTS") {
-            Some(raw) => raw
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=100).contains(n))
-                .ok_or_else(|| {
-                    bad(
-                        "CONCORD_OUTBOX_MAX_ATTEMPTS",
-                        "must be a whole number from 1 to 100",
-                    )
-                })?,
+            Some(raw) => whole_number("CONCORD_OUTBOX_MAX_ATTEMPTS", raw, 1..=100)?,
             None => 8,
         };
         let behind_proxy = match get("CONCORD_BEHIND_PROXY") {
@@ -297,36 +272,7 @@ impl Settings {
             None => false,
         };
         let stripe = match get("CONCORD_STRIPE_SECRET_KEY") {
-            Some(key) => {
-                let base = get("CONCORD_STRIPE_API_BASE").unwrap_or(STRIPE_API_BASE);
-                url::Url::parse(base)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https"))
-                    .ok_or_else(|| {
-                        bad(
-                            "CONCORD_STRIPE_API_BASE",
-                            format!("'{base}' is not an http(s) address"),
-                        )
-                    })?;
-                Some(StripeSettings {
-                    secret_key: key.to_string(),
-                    api_base: format!("{}/", base.trim_end_matches('/')),
-                    webhook_secret: get("CONCORD_STRIPE_WEBHOOK_SECRET").map(str::to_string),
-                    timeout_secs: match get("CONCORD_STRIPE_TIMEOUT_SECS") {
-                        Some(raw) => raw
-                            .parse()
-                            .ok()
-                            .filter(|n| (1..=120).contains(n))
-                            .ok_or_else(|| {
-                                bad(
-                                    "CONCORD_STRIPE_TIMEOUT_SECS",
-                                    "must be a whole number from 1 to 120",
-                                )
-                            })?,
-                        None => 30,
-                    },
-                })
-            }
+            Some(key) => Some(stripe_settings(key, vars)?),
             None => None,
         };
         let run_jobs = match get("CONCORD_JOBS") {
@@ -350,6 +296,75 @@ impl Settings {
             stripe,
         })
     }
+}
+
+/// A variable's value, trimmed; unset and blank are the same.
+fn setting<'a>(vars: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// `CONCORD_SESSION_KEY`: hexadecimal, at least 64 bytes.
+fn session_key(raw: &str) -> Result<Vec<u8>, ConfigError> {
+    let key = hex::decode(raw).map_err(|_| bad("CONCORD_SESSION_KEY", "must be hexadecimal"))?;
+    if key.len() < 64 {
+        return Err(bad(
+            "CONCORD_SESSION_KEY",
+            format!(
+                "must be at least 64 bytes (128 hex digits); got {} bytes",
+                key.len()
+            ),
+        ));
+    }
+    Ok(key)
+}
+
+/// A whole-number setting within `range`.
+fn whole_number(
+    name: &'static str,
+    raw: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            bad(
+                name,
+                format!(
+                    "must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                ),
+            )
+        })
+}
+
+/// Stripe Connect payouts, on when `CONCORD_STRIPE_SECRET_KEY` is set.
+fn stripe_settings(
+    secret_key: &str,
+    vars: &HashMap<String, String>,
+) -> Result<StripeSettings, ConfigError> {
+    let get = |name: &str| setting(vars, name);
+    let base = get("CONCORD_STRIPE_API_BASE").unwrap_or(STRIPE_API_BASE);
+    url::Url::parse(base)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| {
+            bad(
+                "CONCORD_STRIPE_API_BASE",
+                format!("'{base}' is not an http(s) address"),
+            )
+        })?;
+    let timeout_secs = match get("CONCORD_STRIPE_TIMEOUT_SECS") {
+        Some(raw) => whole_number("CONCORD_STRIPE_TIMEOUT_SECS", raw, 1..=120)? as u64,
+        None => 30,
+    };
+    Ok(StripeSettings {
+        secret_key: secret_key.to_string(),
+        api_base: format!("{}/", base.trim_end_matches('/')),
+        webhook_secret: get("CONCORD_STRIPE_WEBHOOK_SECRET").map(str::to_string),
+        timeout_secs,
+    })
 }
 
 fn parse_bool(raw: &str) -> Option<bool> {

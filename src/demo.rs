@@ -48,29 +48,7 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
         programs::rename(conn, program.id, "Acme Cloud Partner Program", usd)?;
         let system = Actor::system("demo data");
 
-        let mut tier_ids = Vec::new();
-        for (rank, name, margin, commission, mdf, won, reps) in [
-            ("1", "Registered", "5", "", "0", "", ""),
-            ("2", "Silver", "10", "20", "2500", "25000", "1"),
-            ("3", "Gold", "15", "25", "10000", "100000", "3"),
-            ("4", "Platinum", "20", "30", "25000", "500000", "6"),
-        ] {
-            let input = TierInput {
-                name,
-                rank,
-                description: "",
-                margin_percent: margin,
-                commission_override_percent: commission,
-                mdf_allowance: mdf,
-                min_won_revenue: won,
-                min_certified_reps: reps,
-                min_won_deals: "",
-                min_sales_revenue: "",
-            };
-            let definition = TierDefinition::parse(&input, usd).expect("demo tiers are valid");
-            let id = tiers::create(conn, program.id, &definition, &system)?;
-            tier_ids.push(id);
-        }
+        let tier_ids = demo_tiers(conn, program.id, usd, &system)?;
 
         let org =
             |conn: &mut DbConn, name: &str, kind, status, tier_id, country: &str, domain: &str| {
@@ -115,112 +93,179 @@ pub fn load(conn: &mut DbConn) -> anyhow::Result<Option<Vec<DemoLogin>>> {
             "contoso.example",
         )?;
 
-        let mut logins = Vec::new();
-        let mut rep_id = 0;
-        for (role, email, name, user_role, org_id) in [
-            (
-                "admin",
-                "admin@demo.concord.test",
-                "Avery Admin",
-                Role::Admin,
-                None,
-            ),
-            (
-                "affiliate",
-                "affiliate@demo.concord.test",
-                "Bo Blogger",
-                Role::PartnerAdmin,
-                Some(affiliate),
-            ),
-            (
-                "reseller partner admin",
-                "reseller@demo.concord.test",
-                "Nia Northwind",
-                Role::PartnerAdmin,
-                Some(reseller),
-            ),
-            (
-                "reseller rep",
-                "rep@demo.concord.test",
-                "Raj Rep",
-                Role::PartnerUser,
-                Some(reseller),
-            ),
-            (
-                "applicant",
-                "applicant@demo.concord.test",
-                "Cal Contoso",
-                Role::PartnerAdmin,
-                Some(applicant),
-            ),
-        ] {
-            let password = new_token()[..16].to_string();
-            let user_id = accounts::create(
-                conn,
-                &NewAccount {
-                    email,
-                    display_name: name,
-                    password: &password,
-                    role: user_role,
-                    partner_org_id: org_id,
-                },
-            )?;
-            if email == "rep@demo.concord.test" {
-                rep_id = user_id;
-            }
-            logins.push(DemoLogin {
-                role,
-                email,
-                password,
-            });
-        }
-        // The affiliate side: tracking settings, the affiliate's default link plus a campaign link, and a coupon.
-        let settings = AffiliateSettings {
-            cookie_window_days: 30,
-            attribution_model: AttributionModel::LastClick,
-            terms_text: "Promote honestly: no spam, no bidding on our brand name, disclose that you earn commission.".into(),
-            auto_approve_affiliates: false,
-            default_landing_url: "https://acme.example/".into(),
-            allowed_domains: vec!["acme.example".into()],
-            min_seconds_to_convert: 10,
-            max_conversions_per_ip_hour: 5,
-            blocked_ips: Vec::new(),
-            hold_days: 30,
-        };
-        crate::affiliate::update_settings(conn, program.id, &settings, &system)?;
-        // The demo affiliate joined under these terms, as a signup at /join records them.
-        let terms_version = programs::current(conn)?.terms_version;
-        partners::record_application(conn, affiliate, "A deals blog with a newsletter", terms_version)?;
-        links::ensure_default(conn, affiliate, &settings.default_landing_url)?;
-        let campaign = NewLink {
-            partner_org_id: affiliate,
-            code: "spring-sale",
-            destination_url: "https://acme.example/pricing",
-            sub_id: "newsletter",
-            utm_source: "brightdeals",
-            utm_medium: "affiliate",
-            utm_campaign: "spring",
-            is_default: false,
-        };
-        links::create(conn, &campaign)?;
-        coupons::assign(conn, affiliate, "Bright Deals Blog", "BRIGHT10", "bright10", &system)?;
-        let sales = Rule {
-            id: 0,
-            name: "Affiliate sales".into(),
-            applies_to: ConversionKind::Sale,
-            rate_type: RateType::Percent,
-            rate: 2_000,
-            product_filter: String::new(),
-            tier_id: None,
-            volume_threshold: Some(50),
-            volume_rate: Some(2_500),
-            recurrence: Recurrence::Recurring,
-            recurring_months: Some(12),
-        };
-        crate::commissions::create(conn, program.id, &sales, &system)?;
+        let (logins, rep_id) = demo_people(conn, affiliate, reseller, applicant)?;
+        demo_affiliate(conn, program.id, affiliate, &system)?;
         demo_deals(conn, reseller, rep_id, &system)?;
         Ok(Some(logins))
     })
+}
+
+/// The four tiers of the demo program, lowest first; their ids in rank order.
+fn demo_tiers(
+    conn: &mut DbConn,
+    program_id: i64,
+    usd: Currency,
+    system: &Actor,
+) -> anyhow::Result<Vec<i64>> {
+    let mut tier_ids = Vec::new();
+    for (rank, name, margin, commission, mdf, won, reps) in [
+        ("1", "Registered", "5", "", "0", "", ""),
+        ("2", "Silver", "10", "20", "2500", "25000", "1"),
+        ("3", "Gold", "15", "25", "10000", "100000", "3"),
+        ("4", "Platinum", "20", "30", "25000", "500000", "6"),
+    ] {
+        let input = TierInput {
+            name,
+            rank,
+            description: "",
+            margin_percent: margin,
+            commission_override_percent: commission,
+            mdf_allowance: mdf,
+            min_won_revenue: won,
+            min_certified_reps: reps,
+            min_won_deals: "",
+            min_sales_revenue: "",
+        };
+        let definition = TierDefinition::parse(&input, usd).expect("demo tiers are valid");
+        let id = tiers::create(conn, program_id, &definition, system)?;
+        tier_ids.push(id);
+    }
+    Ok(tier_ids)
+}
+
+/// A login per role, each with a fresh random password; and the reseller rep's user id.
+fn demo_people(
+    conn: &mut DbConn,
+    affiliate: i64,
+    reseller: i64,
+    applicant: i64,
+) -> anyhow::Result<(Vec<DemoLogin>, i64)> {
+    let mut logins = Vec::new();
+    let mut rep_id = 0;
+    for (role, email, name, user_role, org_id) in [
+        (
+            "admin",
+            "admin@demo.concord.test",
+            "Avery Admin",
+            Role::Admin,
+            None,
+        ),
+        (
+            "affiliate",
+            "affiliate@demo.concord.test",
+            "Bo Blogger",
+            Role::PartnerAdmin,
+            Some(affiliate),
+        ),
+        (
+            "reseller partner admin",
+            "reseller@demo.concord.test",
+            "Nia Northwind",
+            Role::PartnerAdmin,
+            Some(reseller),
+        ),
+        (
+            "reseller rep",
+            "rep@demo.concord.test",
+            "Raj Rep",
+            Role::PartnerUser,
+            Some(reseller),
+        ),
+        (
+            "applicant",
+            "applicant@demo.concord.test",
+            "Cal Contoso",
+            Role::PartnerAdmin,
+            Some(applicant),
+        ),
+    ] {
+        let password = new_token()[..16].to_string();
+        let user_id = accounts::create(
+            conn,
+            &NewAccount {
+                email,
+                display_name: name,
+                password: &password,
+                role: user_role,
+                partner_org_id: org_id,
+            },
+        )?;
+        if email == "rep@demo.concord.test" {
+            rep_id = user_id;
+        }
+        logins.push(DemoLogin {
+            role,
+            email,
+            password,
+        });
+    }
+    Ok((logins, rep_id))
+}
+
+/// The affiliate side: tracking settings, the affiliate's default link plus a campaign link, a coupon, and the
+/// sales commission rule.
+fn demo_affiliate(
+    conn: &mut DbConn,
+    program_id: i64,
+    affiliate: i64,
+    system: &Actor,
+) -> anyhow::Result<()> {
+    let settings = AffiliateSettings {
+        cookie_window_days: 30,
+        attribution_model: AttributionModel::LastClick,
+        terms_text: "Promote honestly: no spam, no bidding on our brand name, disclose that you earn commission.".into(),
+        auto_approve_affiliates: false,
+        default_landing_url: "https://acme.example/".into(),
+        allowed_domains: vec!["acme.example".into()],
+        min_seconds_to_convert: 10,
+        max_conversions_per_ip_hour: 5,
+        blocked_ips: Vec::new(),
+        hold_days: 30,
+    };
+    crate::affiliate::update_settings(conn, program_id, &settings, system)?;
+    // The demo affiliate joined under these terms, as a signup at /join records them.
+    let terms_version = programs::current(conn)?.terms_version;
+    partners::record_application(
+        conn,
+        affiliate,
+        "A deals blog with a newsletter",
+        terms_version,
+    )?;
+    links::ensure_default(conn, affiliate, &settings.default_landing_url)?;
+    let campaign = NewLink {
+        partner_org_id: affiliate,
+        code: "spring-sale",
+        destination_url: "https://acme.example/pricing",
+        sub_id: "newsletter",
+        utm_source: "brightdeals",
+        utm_medium: "affiliate",
+        utm_campaign: "spring",
+        is_default: false,
+    };
+    links::create(conn, &campaign)?;
+    coupons::assign(
+        conn,
+        affiliate,
+        "Bright Deals Blog",
+        "BRIGHT10",
+        "bright10",
+        system,
+    )?;
+    let sales = Rule {
+        id: 0,
+        name: "Affiliate sales".into(),
+        applies_to: ConversionKind::Sale,
+        rate_type: RateType::Percent,
+        rate: 2_000,
+        product_filter: String::new(),
+        tier_id: None,
+        volume_threshold: Some(50),
+        volume_rate: Some(2_500),
+        recurrence: Recurrence::Recurring,
+        recurring_months: Some(12),
+    };
+    crate::commissions::create(conn, program_id, &sales, system)?;
+    Ok(())
 }
 
 /// The reseller side: products, a direct account, and Northwind's deals in every state the pipeline shows.

@@ -96,20 +96,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         .map_err(|e| anyhow::anyhow!("CONCORD_BIND: cannot listen on {}: {e}", settings.bind))?;
     let port = listener.local_addr()?.port();
     let cookie_secure = settings.cookie_secure;
-    let ip_salt = crate::platform::auth::token::new_token();
-    let ip_salt = crate::platform::db::run(&pool, move |conn| {
-        crate::platform::db::settings::get_or_insert(conn, "ip_salt", &ip_salt)
-    })
-    .await
-    .context("cannot keep the IP salt in the database")?;
-    let tracking =
-        crate::affiliate::tracking::Tracking::start(pool.clone(), ip_salt, &settings.data_dir)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot open the click journal in {}: {e}",
-                    settings.data_dir.display()
-                )
-            })?;
+    let tracking = start_tracking(&pool, &settings).await?;
     let clicks = tracking.journal().clone();
     let payer = crate::payouts::Payer::from_settings(pool.clone(), &settings)
         .map_err(|e| anyhow::anyhow!(e))?;
@@ -117,17 +104,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         // A batch a killed process left unfinished is resumed with the same idempotency keys.
         tokio::spawn(payer.resume_after_start());
     }
-    let jobs = Arc::new(Jobs::new(
-        JobContext::new(pool.clone(), settings.clone()).map_err(|e| anyhow::anyhow!(e))?,
-        jobs(payer.clone()),
-    ));
-    if settings.run_jobs {
-        tracing::info!(
-            "jobs run every few seconds; email goes to {}",
-            jobs.ctx.mailer.describe()
-        );
-        jobs.spawn_scheduler();
-    }
+    let jobs = start_jobs(&pool, &settings, payer.clone())?;
     let conversion_writers = match settings.database.backend {
         crate::config::Backend::Sqlite => 1,
         crate::config::Backend::Postgres => 4,
@@ -203,6 +180,49 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         clicks,
         server,
     })
+}
+
+/// The redirect's link cache and click journal, with this install's IP salt (kept in the database, so IP hashes stay
+/// comparable across restarts and instances).
+async fn start_tracking(
+    pool: &DbPool,
+    settings: &Settings,
+) -> anyhow::Result<crate::affiliate::tracking::Tracking> {
+    let ip_salt = crate::platform::auth::token::new_token();
+    let ip_salt = crate::platform::db::run(pool, move |conn| {
+        crate::platform::db::settings::get_or_insert(conn, "ip_salt", &ip_salt)
+    })
+    .await
+    .context("cannot keep the IP salt in the database")?;
+    let tracking =
+        crate::affiliate::tracking::Tracking::start(pool.clone(), ip_salt, &settings.data_dir)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the click journal in {}: {e}",
+                    settings.data_dir.display()
+                )
+            })?;
+    Ok(tracking)
+}
+
+/// Every job, scheduled unless `CONCORD_JOBS` is off (another instance runs them, or `run-once` does).
+fn start_jobs(
+    pool: &DbPool,
+    settings: &Settings,
+    payer: Option<crate::payouts::Payer>,
+) -> anyhow::Result<Arc<Jobs>> {
+    let jobs = Arc::new(Jobs::new(
+        JobContext::new(pool.clone(), settings.clone()).map_err(|e| anyhow::anyhow!(e))?,
+        jobs(payer),
+    ));
+    if settings.run_jobs {
+        tracing::info!(
+            "jobs run every few seconds; email goes to {}",
+            jobs.ctx.mailer.describe()
+        );
+        jobs.spawn_scheduler();
+    }
+    Ok(jobs)
 }
 
 /// Drops sessions past their end and sign-in attempts too old to count, so neither table grows without bound.

@@ -215,31 +215,7 @@ pub fn report(
             .then(a.label.cmp(&b.label))
     });
 
-    let forecasts = quarters
-        .iter()
-        .map(|&quarter| {
-            let mut forecast = Forecast {
-                quarter,
-                open_count: 0,
-                open_minor: 0,
-                weighted_minor: 0,
-                won_minor: 0,
-            };
-            for deal in deals {
-                if deal.status.in_pipeline() && quarter.contains(deal.expected_close) {
-                    forecast.open_count += 1;
-                    forecast.open_minor += deal.open_amount();
-                    forecast.weighted_minor += deal.weighted_minor();
-                }
-                if deal.status == DealStatus::Won
-                    && deal.closed_at.is_some_and(|at| quarter.contains(at.date()))
-                {
-                    forecast.won_minor += deal.won_amount_minor.unwrap_or(deal.amount_minor);
-                }
-            }
-            forecast
-        })
-        .collect();
+    let forecasts = quarters.iter().map(|&q| forecast(deals, q)).collect();
 
     let mut outcomes_by_tier = Vec::new();
     let mut outcomes_by_partner = Vec::new();
@@ -262,6 +238,46 @@ pub fn report(
     outcomes_by_tier.sort_by(by_average);
     outcomes_by_partner.sort_by(by_average);
 
+    let approval = approval_times(deals, sla_hours, now);
+
+    PipelineReport {
+        by_stage,
+        by_partner,
+        by_tier,
+        total,
+        forecasts,
+        outcomes_by_tier,
+        outcomes_by_partner,
+        approval,
+    }
+}
+
+/// A quarter's forecast: the open deals expected to close in it (plain and weighted by stage) and what was won.
+fn forecast(deals: &[DealFacts], quarter: Quarter) -> Forecast {
+    let mut forecast = Forecast {
+        quarter,
+        open_count: 0,
+        open_minor: 0,
+        weighted_minor: 0,
+        won_minor: 0,
+    };
+    for deal in deals {
+        if deal.status.in_pipeline() && quarter.contains(deal.expected_close) {
+            forecast.open_count += 1;
+            forecast.open_minor += deal.open_amount();
+            forecast.weighted_minor += deal.weighted_minor();
+        }
+        if deal.status == DealStatus::Won
+            && deal.closed_at.is_some_and(|at| quarter.contains(at.date()))
+        {
+            forecast.won_minor += deal.won_amount_minor.unwrap_or(deal.amount_minor);
+        }
+    }
+    forecast
+}
+
+/// How long approvals took (median and 90th percentile, in hours) and how many went past the SLA.
+fn approval_times(deals: &[DealFacts], sla_hours: i64, now: NaiveDateTime) -> ApprovalTimes {
     let mut hours: Vec<i64> = deals
         .iter()
         .filter_map(|d| {
@@ -277,7 +293,7 @@ pub fn report(
             business_minutes_between(d.first_submitted_at, until) > sla_hours * 60
         })
         .count() as i64;
-    let approval = ApprovalTimes {
+    ApprovalTimes {
         decided: deals
             .iter()
             .filter(|d| d.first_decided_at.is_some())
@@ -285,17 +301,6 @@ pub fn report(
         median_hours: percentile(&hours, 50),
         p90_hours: percentile(&hours, 90),
         sla_breaches,
-    };
-
-    PipelineReport {
-        by_stage,
-        by_partner,
-        by_tier,
-        total,
-        forecasts,
-        outcomes_by_tier,
-        outcomes_by_partner,
-        approval,
     }
 }
 

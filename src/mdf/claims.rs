@@ -1,7 +1,7 @@
 //! Claims after the activity: proof files, filing within the deadline and the reimbursement share, the staff's
 //! decision (an approved claim writes its ledger entry once), and the deadline job's reminders and lapses.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::domain::money::Money;
@@ -185,56 +185,8 @@ pub fn file_claim(
             submitted_at: at,
             updated_at: at,
         };
-        let claim_id = match &existing {
-            Some(claim) => {
-                let changed = diesel::update(
-                    mdf_claims::table
-                        .filter(mdf_claims::id.eq(claim.id))
-                        .filter(mdf_claims::status.eq(ClaimStatus::InfoRequested.as_str())),
-                )
-                .set(&columns)
-                .execute(conn)?;
-                if changed == 0 {
-                    return Err(MdfError::Refused(
-                        "The claim changed a moment ago; look again.".into(),
-                    ));
-                }
-                diesel::delete(
-                    mdf_claim_deals::table.filter(mdf_claim_deals::claim_id.eq(claim.id)),
-                )
-                .execute(conn)?;
-                claim.id
-            }
-            None => {
-                let inserted = conn.transaction(|conn| {
-                    diesel::insert_into(mdf_claims::table)
-                        .values((
-                            &columns,
-                            mdf_claims::request_id.eq(request_id),
-                            mdf_claims::created_at.eq(at),
-                        ))
-                        .returning(mdf_claims::id)
-                        .get_result::<i64>(conn)
-                });
-                match inserted {
-                    Ok(id) => id,
-                    Err(e) if is_unique_violation(&e) => {
-                        return Err(MdfError::Refused(
-                            "This request's claim was filed a moment ago.".into(),
-                        ))
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        };
-        for deal_id in &input.deal_ids {
-            diesel::insert_into(mdf_claim_deals::table)
-                .values((
-                    mdf_claim_deals::claim_id.eq(claim_id),
-                    mdf_claim_deals::deal_id.eq(deal_id),
-                ))
-                .execute(conn)?;
-        }
+        let claim_id = save_claim(conn, existing.as_ref(), request_id, &columns, at)?;
+        link_deals(conn, claim_id, &input.deal_ids)?;
         event(
             conn,
             request_id,
@@ -301,7 +253,6 @@ pub fn decide_claim(
                 "Someone else decided this claim a moment ago; look again.".into(),
             ));
         }
-        let claimed = Money::new(claim.claimed_minor, request.currency());
         let request_after = match after {
             ClaimStatus::Approved => Some(RequestStatus::Completed),
             ClaimStatus::Rejected => Some(RequestStatus::Closed),
@@ -323,34 +274,7 @@ pub fn decide_claim(
             .execute(conn)?;
         }
         let detail = match after {
-            ClaimStatus::Approved => {
-                let explanation =
-                    format!("{}: reimbursement of {claimed} approved", request.label());
-                crate::ledger::store::append(
-                    conn,
-                    &crate::ledger::store::NewEntry {
-                        partner_org_id: request.partner_org_id,
-                        amount_minor: claim.claimed_minor,
-                        currency: &request.currency,
-                        kind: EntryKind::MdfReimbursement,
-                        status: EntryStatus::Approved,
-                        available_at: at,
-                        source_type: "mdf_claim",
-                        source_id: claim.id,
-                        conversion_id: None,
-                        rule_id: None,
-                        explanation: &explanation,
-                    },
-                )?;
-                crate::webhooks::emit(
-                    conn,
-                    program.id,
-                    crate::webhooks::EventType::MdfClaimApproved,
-                    serde_json::json!({"request_id": request_id, "claim_id": claim.id,
-                        "partner_id": request.partner_org_id, "amount": claim.claimed_minor, "currency": request.currency}),
-                )?;
-                format!("Claim approved: {claimed} will be paid with the next payout.")
-            }
+            ClaimStatus::Approved => reimburse(conn, program.id, &request, &claim, at)?,
             ClaimStatus::Rejected => format!("Claim rejected: {reason}"),
             _ => format!("Claim returned for more information: {reason}"),
         };
@@ -482,4 +406,104 @@ pub fn run_claim_deadlines(
         }
     }
     Ok(run)
+}
+
+/// Writes a first claim, or files again one the staff asked more information about; guarded on the status read.
+fn save_claim(
+    conn: &mut DbConn,
+    existing: Option<&Claim>,
+    request_id: i64,
+    columns: &ClaimColumns<'_>,
+    at: NaiveDateTime,
+) -> Result<i64, MdfError> {
+    match existing {
+        Some(claim) => {
+            let changed = diesel::update(
+                mdf_claims::table
+                    .filter(mdf_claims::id.eq(claim.id))
+                    .filter(mdf_claims::status.eq(ClaimStatus::InfoRequested.as_str())),
+            )
+            .set(columns)
+            .execute(conn)?;
+            if changed == 0 {
+                return Err(MdfError::Refused(
+                    "The claim changed a moment ago; look again.".into(),
+                ));
+            }
+            diesel::delete(mdf_claim_deals::table.filter(mdf_claim_deals::claim_id.eq(claim.id)))
+                .execute(conn)?;
+            Ok(claim.id)
+        }
+        None => {
+            let inserted = conn.transaction(|conn| {
+                diesel::insert_into(mdf_claims::table)
+                    .values((
+                        columns,
+                        mdf_claims::request_id.eq(request_id),
+                        mdf_claims::created_at.eq(at),
+                    ))
+                    .returning(mdf_claims::id)
+                    .get_result::<i64>(conn)
+            });
+            match inserted {
+                Ok(id) => Ok(id),
+                Err(e) if is_unique_violation(&e) => Err(MdfError::Refused(
+                    "This request's claim was filed a moment ago.".into(),
+                )),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// The won deals a claim names as its results.
+fn link_deals(conn: &mut DbConn, claim_id: i64, deal_ids: &[i64]) -> QueryResult<()> {
+    for deal_id in deal_ids {
+        diesel::insert_into(mdf_claim_deals::table)
+            .values((
+                mdf_claim_deals::claim_id.eq(claim_id),
+                mdf_claim_deals::deal_id.eq(deal_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// An approved claim's money: the reimbursement entry in the ledger (approved, so the next payout takes it) and the
+/// `mdf.claim_approved` webhook. Returns the timeline's line.
+fn reimburse(
+    conn: &mut DbConn,
+    program_id: i64,
+    request: &MdfRequest,
+    claim: &Claim,
+    at: NaiveDateTime,
+) -> Result<String, MdfError> {
+    let claimed = Money::new(claim.claimed_minor, request.currency());
+    let explanation = format!("{}: reimbursement of {claimed} approved", request.label());
+    crate::ledger::store::append(
+        conn,
+        &crate::ledger::store::NewEntry {
+            partner_org_id: request.partner_org_id,
+            amount_minor: claim.claimed_minor,
+            currency: &request.currency,
+            kind: EntryKind::MdfReimbursement,
+            status: EntryStatus::Approved,
+            available_at: at,
+            source_type: "mdf_claim",
+            source_id: claim.id,
+            conversion_id: None,
+            rule_id: None,
+            explanation: &explanation,
+        },
+    )?;
+    crate::webhooks::emit(
+        conn,
+        program_id,
+        crate::webhooks::EventType::MdfClaimApproved,
+        serde_json::json!({"request_id": request.id, "claim_id": claim.id,
+            "partner_id": request.partner_org_id, "amount": claim.claimed_minor, "currency": request.currency}),
+    )?;
+    Ok(format!(
+        "Claim approved: {claimed} will be paid with the next payout."
+    ))
 }

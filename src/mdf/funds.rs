@@ -319,79 +319,140 @@ pub fn positions(
     // (id, name, status, tier id, tier name)
     type OrgRow = (i64, String, String, Option<i64>, Option<String>);
     let orgs: Vec<OrgRow> = orgs_query.load(conn)?;
-    let rules: Vec<Allocation> = mdf_allocations::table
-        .filter(mdf_allocations::fund_id.eq(fund.id))
-        .select(AllocationRow::as_select())
-        .load(conn)?
-        .iter()
-        .map(AllocationRow::rule)
-        .collect();
-    let won = if fund.accrual_bps > 0 {
-        let (from, until) = fund.accrual_range();
-        deals::table
-            .filter(deals::program_id.eq(fund.program_id))
-            .filter(deals::status.eq(DealStatus::Won.as_str()))
-            .filter(deals::currency.eq(&fund.currency))
-            .filter(deals::closed_at.ge(from))
-            .filter(deals::closed_at.lt(until))
-            .group_by(deals::partner_org_id)
-            .select((
-                deals::partner_org_id,
-                diesel::dsl::sql::<BigInt>("CAST(SUM(won_amount_minor) AS BIGINT)"),
-            ))
-            .load::<(i64, i64)>(conn)?
-    } else {
-        Vec::new()
-    };
-    let requests: Vec<(i64, i64, String, i64, Option<i64>)> = mdf_requests::table
-        .filter(mdf_requests::fund_id.eq(fund.id))
-        .select((
-            mdf_requests::id,
-            mdf_requests::partner_org_id,
-            mdf_requests::status,
-            mdf_requests::requested_minor,
-            mdf_requests::approved_minor,
-        ))
-        .load(conn)?;
-    // Approved claims of the fund with their ledger entry's amount and status.
-    let claims: Vec<(i64, i64, i64)> = mdf_claims::table
-        .inner_join(mdf_requests::table)
-        .filter(mdf_requests::fund_id.eq(fund.id))
-        .filter(mdf_claims::status.eq(ClaimStatus::Approved.as_str()))
-        .select((
-            mdf_claims::id,
-            mdf_requests::partner_org_id,
-            mdf_claims::claimed_minor,
-        ))
-        .load(conn)?;
-    let claim_ids: Vec<i64> = claims.iter().map(|c| c.0).collect();
-    let entries: Vec<(i64, String)> = ledger_entries::table
-        .filter(ledger_entries::source_type.eq("mdf_claim"))
-        .filter(ledger_entries::kind.eq(EntryKind::MdfReimbursement.as_str()))
-        .filter(ledger_entries::source_id.eq_any(&claim_ids))
-        .select((ledger_entries::source_id, ledger_entries::status))
-        .load(conn)?;
-    let linked: Vec<(i64, i64, Option<i64>)> = mdf_claim_deals::table
-        .inner_join(deals::table)
-        .filter(mdf_claim_deals::claim_id.eq_any(&claim_ids))
-        .filter(deals::status.eq(DealStatus::Won.as_str()))
-        .filter(deals::currency.eq(&fund.currency))
-        .select((deals::partner_org_id, deals::id, deals::won_amount_minor))
-        .distinct()
-        .load(conn)?;
-    let expired: Vec<(i64, i64)> = mdf_expiries::table
-        .filter(mdf_expiries::fund_id.eq(fund.id))
-        .select((mdf_expiries::partner_org_id, mdf_expiries::amount_minor))
-        .load(conn)?;
+    let facts = FundFacts::load(conn, fund)?;
 
     let mut out = Vec::new();
     for (org_id, org_name, status, tier_id, tier_name) in orgs {
+        let position = facts.position(fund, org_id, &status, tier_id);
+        if !position.is_empty() || only_org.is_some() {
+            out.push(OrgPosition {
+                org_id,
+                org_name,
+                tier_name,
+                position,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What a fund's positions are computed from, loaded once for all its orgs.
+struct FundFacts {
+    rules: Vec<Allocation>,
+    /// Won deal revenue per org in the accrual range (empty without accrual).
+    won: Vec<(i64, i64)>,
+    /// (request, org, status, requested, approved)
+    requests: Vec<(i64, i64, String, i64, Option<i64>)>,
+    /// Approved claims: (claim, org, claimed)
+    claims: Vec<(i64, i64, i64)>,
+    /// The ledger status of each approved claim's reimbursement: (claim, status)
+    entries: Vec<(i64, String)>,
+    /// Won deals linked to approved claims: (org, deal, won amount)
+    linked: Vec<(i64, i64, Option<i64>)>,
+    /// What lapsed at the fund's end: (org, amount)
+    expired: Vec<(i64, i64)>,
+}
+
+impl FundFacts {
+    fn load(conn: &mut DbConn, fund: &Fund) -> QueryResult<Self> {
+        let rules: Vec<Allocation> = mdf_allocations::table
+            .filter(mdf_allocations::fund_id.eq(fund.id))
+            .select(AllocationRow::as_select())
+            .load(conn)?
+            .iter()
+            .map(AllocationRow::rule)
+            .collect();
+        let won = if fund.accrual_bps > 0 {
+            let (from, until) = fund.accrual_range();
+            deals::table
+                .filter(deals::program_id.eq(fund.program_id))
+                .filter(deals::status.eq(DealStatus::Won.as_str()))
+                .filter(deals::currency.eq(&fund.currency))
+                .filter(deals::closed_at.ge(from))
+                .filter(deals::closed_at.lt(until))
+                .group_by(deals::partner_org_id)
+                .select((
+                    deals::partner_org_id,
+                    diesel::dsl::sql::<BigInt>("CAST(SUM(won_amount_minor) AS BIGINT)"),
+                ))
+                .load::<(i64, i64)>(conn)?
+        } else {
+            Vec::new()
+        };
+        let requests: Vec<(i64, i64, String, i64, Option<i64>)> = mdf_requests::table
+            .filter(mdf_requests::fund_id.eq(fund.id))
+            .select((
+                mdf_requests::id,
+                mdf_requests::partner_org_id,
+                mdf_requests::status,
+                mdf_requests::requested_minor,
+                mdf_requests::approved_minor,
+            ))
+            .load(conn)?;
+        // Approved claims of the fund with their ledger entry's amount and status.
+        let claims: Vec<(i64, i64, i64)> = mdf_claims::table
+            .inner_join(mdf_requests::table)
+            .filter(mdf_requests::fund_id.eq(fund.id))
+            .filter(mdf_claims::status.eq(ClaimStatus::Approved.as_str()))
+            .select((
+                mdf_claims::id,
+                mdf_requests::partner_org_id,
+                mdf_claims::claimed_minor,
+            ))
+            .load(conn)?;
+        let claim_ids: Vec<i64> = claims.iter().map(|c| c.0).collect();
+        let entries: Vec<(i64, String)> = ledger_entries::table
+            .filter(ledger_entries::source_type.eq("mdf_claim"))
+            .filter(ledger_entries::kind.eq(EntryKind::MdfReimbursement.as_str()))
+            .filter(ledger_entries::source_id.eq_any(&claim_ids))
+            .select((ledger_entries::source_id, ledger_entries::status))
+            .load(conn)?;
+        let linked: Vec<(i64, i64, Option<i64>)> = mdf_claim_deals::table
+            .inner_join(deals::table)
+            .filter(mdf_claim_deals::claim_id.eq_any(&claim_ids))
+            .filter(deals::status.eq(DealStatus::Won.as_str()))
+            .filter(deals::currency.eq(&fund.currency))
+            .select((deals::partner_org_id, deals::id, deals::won_amount_minor))
+            .distinct()
+            .load(conn)?;
+        let expired: Vec<(i64, i64)> = mdf_expiries::table
+            .filter(mdf_expiries::fund_id.eq(fund.id))
+            .select((mdf_expiries::partner_org_id, mdf_expiries::amount_minor))
+            .load(conn)?;
+        Ok(Self {
+            rules,
+            won,
+            requests,
+            claims,
+            entries,
+            linked,
+            expired,
+        })
+    }
+
+    /// One org's position; `status` is the org's, as a suspended or rejected org gets no new allocation.
+    fn position(
+        &self,
+        fund: &Fund,
+        org_id: i64,
+        status: &str,
+        tier_id: Option<i64>,
+    ) -> FundPosition {
+        let Self {
+            rules,
+            won,
+            requests,
+            claims,
+            entries,
+            linked,
+            expired,
+        } = self;
         let won_minor = crate::domain::money::sum_minor(
             won.iter().filter(|(o, _)| *o == org_id).map(|(_, w)| *w),
         );
         // A suspended or rejected org keeps what it committed, but receives no new allocation.
         let allocated = if status == "approved" {
-            org_allocation(org_id, tier_id, &rules, fund.accrual_bps, won_minor)
+            org_allocation(org_id, tier_id, rules, fund.accrual_bps, won_minor)
         } else {
             0
         };
@@ -428,17 +489,8 @@ pub fn positions(
                 .filter(|(o, _)| *o == org_id)
                 .map(|(_, amount)| *amount),
         );
-        let position = position.allocate(allocated);
-        if !position.is_empty() || only_org.is_some() {
-            out.push(OrgPosition {
-                org_id,
-                org_name,
-                tier_name,
-                position,
-            });
-        }
+        position.allocate(allocated)
     }
-    Ok(out)
 }
 
 pub fn position_of(conn: &mut DbConn, fund: &Fund, org_id: i64) -> QueryResult<FundPosition> {

@@ -112,64 +112,8 @@ pub fn start_run(
             if line.eligibility != Eligibility::Pay(rail) {
                 continue;
             }
+            create_payout(conn, run_id, rail, &line, at)?;
             let balance = &line.balance;
-            let period_from = balance
-                .entries
-                .iter()
-                .map(|e| e.created_at)
-                .min()
-                .unwrap_or(at);
-            let period_to = balance
-                .entries
-                .iter()
-                .map(|e| e.created_at)
-                .max()
-                .unwrap_or(at);
-            let payout_id: i64 = diesel::insert_into(payouts::table)
-                .values((
-                    payouts::run_id.eq(run_id),
-                    payouts::partner_org_id.eq(balance.org_id),
-                    payouts::amount_minor.eq(balance.amount.minor),
-                    payouts::currency.eq(balance.amount.currency.code()),
-                    payouts::rail.eq(rail.as_str()),
-                    payouts::status.eq(PayoutStatus::Pending.as_str()),
-                    payouts::stripe_account_id.eq(line.stripe_account_id.as_deref()),
-                    payouts::period_from.eq(period_from),
-                    payouts::period_to.eq(period_to),
-                    payouts::created_at.eq(at),
-                    payouts::updated_at.eq(at),
-                ))
-                .returning(payouts::id)
-                .get_result(conn)?;
-            for entry in &balance.entries {
-                diesel::insert_into(payout_entries::table)
-                    .values((
-                        payout_entries::payout_id.eq(payout_id),
-                        payout_entries::ledger_entry_id.eq(entry.id),
-                    ))
-                    .execute(conn)?;
-            }
-            let explanation = format!("Payout #{payout_id} ({})", rail.label());
-            let entry_id = crate::ledger::store::append(
-                conn,
-                &NewEntry {
-                    partner_org_id: balance.org_id,
-                    amount_minor: -balance.amount.minor,
-                    currency: balance.amount.currency.code(),
-                    kind: EntryKind::Payout,
-                    status: EntryStatus::Approved,
-                    available_at: at,
-                    source_type: "payout",
-                    source_id: payout_id,
-                    conversion_id: None,
-                    rule_id: None,
-                    explanation: &explanation,
-                },
-            )?
-            .expect("a new payout has no ledger entry yet");
-            diesel::update(payouts::table.find(payout_id))
-                .set(payouts::ledger_entry_id.eq(Some(entry_id)))
-                .execute(conn)?;
             count += 1;
             total.push(format!("{} {}", balance.org_name, balance.amount));
         }
@@ -491,4 +435,74 @@ pub fn save_settings(
             },
         )
     })
+}
+
+/// One org's payout in a new batch: the payout row, the ledger entries it pays, and the negative payout entry that
+/// takes them out of the balance.
+fn create_payout(
+    conn: &mut DbConn,
+    run_id: i64,
+    rail: Rail,
+    line: &PreviewLine,
+    at: NaiveDateTime,
+) -> QueryResult<i64> {
+    let balance = &line.balance;
+    let period_from = balance
+        .entries
+        .iter()
+        .map(|e| e.created_at)
+        .min()
+        .unwrap_or(at);
+    let period_to = balance
+        .entries
+        .iter()
+        .map(|e| e.created_at)
+        .max()
+        .unwrap_or(at);
+    let payout_id: i64 = diesel::insert_into(payouts::table)
+        .values((
+            payouts::run_id.eq(run_id),
+            payouts::partner_org_id.eq(balance.org_id),
+            payouts::amount_minor.eq(balance.amount.minor),
+            payouts::currency.eq(balance.amount.currency.code()),
+            payouts::rail.eq(rail.as_str()),
+            payouts::status.eq(PayoutStatus::Pending.as_str()),
+            payouts::stripe_account_id.eq(line.stripe_account_id.as_deref()),
+            payouts::period_from.eq(period_from),
+            payouts::period_to.eq(period_to),
+            payouts::created_at.eq(at),
+            payouts::updated_at.eq(at),
+        ))
+        .returning(payouts::id)
+        .get_result(conn)?;
+    for entry in &balance.entries {
+        diesel::insert_into(payout_entries::table)
+            .values((
+                payout_entries::payout_id.eq(payout_id),
+                payout_entries::ledger_entry_id.eq(entry.id),
+            ))
+            .execute(conn)?;
+    }
+    let explanation = format!("Payout #{payout_id} ({})", rail.label());
+    let entry_id = crate::ledger::store::append(
+        conn,
+        &NewEntry {
+            partner_org_id: balance.org_id,
+            amount_minor: -balance.amount.minor,
+            currency: balance.amount.currency.code(),
+            kind: EntryKind::Payout,
+            status: EntryStatus::Approved,
+            available_at: at,
+            source_type: "payout",
+            source_id: payout_id,
+            conversion_id: None,
+            rule_id: None,
+            explanation: &explanation,
+        },
+    )?
+    .expect("a new payout has no ledger entry yet");
+    diesel::update(payouts::table.find(payout_id))
+        .set(payouts::ledger_entry_id.eq(Some(entry_id)))
+        .execute(conn)?;
+    Ok(payout_id)
 }

@@ -88,15 +88,11 @@ pub fn recalculate_all(
             now,
         };
         let numbers = m.summary(program.currency());
-        // Optimistic guard: a row another process changed since we read it is left to that process.
-        let still = partner_orgs::table
-            .filter(partner_orgs::id.eq(org.id))
-            .filter(partner_orgs::updated_at.eq(org.updated_at));
         conn.transaction::<_, NotifyError, _>(|conn| {
             match place(&situation) {
                 Placement::Stay => {}
                 Placement::ClearWarning => {
-                    diesel::update(still)
+                    diesel::update(unchanged(&org))
                         .set((
                             partner_orgs::demotion_warned_at.eq(None::<NaiveDateTime>),
                             partner_orgs::updated_at.eq(now),
@@ -104,85 +100,22 @@ pub fn recalculate_all(
                         .execute(conn)?;
                 }
                 Placement::Warn { to, until } => {
-                    let claimed =
-                        diesel::update(still.filter(partner_orgs::demotion_warned_at.is_null()))
-                            .set((
-                                partner_orgs::demotion_warned_at.eq(Some(now)),
-                                partner_orgs::updated_at.eq(now),
-                            ))
-                            .execute(conn)?;
-                    if claimed == 1 {
-                        notices::tier_warning(
-                            conn,
-                            base_url,
-                            &org,
-                            &name_of(org.tier_id),
-                            until,
-                            &numbers,
-                        )?;
-                        let label = format!(
-                            "{} would move to {} on {}",
-                            name_of(org.tier_id),
-                            name_of(to),
-                            until.format("%Y-%m-%d")
-                        );
-                        audit::record(
-                            conn,
-                            &system,
-                            "partner.tier_warning",
-                            &Subject {
-                                kind: "partner",
-                                id: Some(org.id),
-                                label: &org.name,
-                            },
-                            &Change {
-                                reason: Some(&numbers),
-                                after: Some(&label),
-                                ..Default::default()
-                            },
-                        )?;
+                    let warning = Warning {
+                        to,
+                        until,
+                        numbers: &numbers,
+                    };
+                    if warn_org(conn, base_url, &org, &warning, &name_of, now, &system)? {
                         done.warned += 1;
                     }
                 }
                 Placement::Move { to, reason } => {
-                    let moved = diesel::update(still)
-                        .set((
-                            partner_orgs::tier_id.eq(to),
-                            partner_orgs::demotion_warned_at.eq(None::<NaiveDateTime>),
-                            partner_orgs::tier_override.eq(false),
-                            partner_orgs::tier_override_until.eq(None::<NaiveDateTime>),
-                            partner_orgs::updated_at.eq(now),
-                        ))
-                        .execute(conn)?;
-                    if moved == 1 {
-                        diesel::insert_into(partner_tier_history::table)
-                            .values((
-                                partner_tier_history::partner_org_id.eq(org.id),
-                                partner_tier_history::from_tier_id.eq(org.tier_id),
-                                partner_tier_history::to_tier_id.eq(to),
-                                partner_tier_history::from_tier_name.eq(name_of(org.tier_id)),
-                                partner_tier_history::to_tier_name.eq(name_of(to)),
-                                partner_tier_history::reason.eq(format!("Automatic: {reason}")),
-                                partner_tier_history::changed_by_user_id.eq(None::<i64>),
-                                partner_tier_history::changed_at.eq(now),
-                                partner_tier_history::metrics.eq(&numbers),
-                            ))
-                            .execute(conn)?;
-                        audit::record(
-                            conn,
-                            &system,
-                            "partner.tier_change",
-                            &Subject {
-                                kind: "partner",
-                                id: Some(org.id),
-                                label: &org.name,
-                            },
-                            &Change {
-                                reason: Some(&format!("{reason}: {numbers}")),
-                                before: Some(&name_of(org.tier_id)),
-                                after: Some(&name_of(to)),
-                            },
-                        )?;
+                    let change = Move {
+                        to,
+                        reason: &reason,
+                        numbers: &numbers,
+                    };
+                    if move_org(conn, &org, &change, &name_of, now, &system)? {
                         done.moved += 1;
                     }
                 }
@@ -191,6 +124,133 @@ pub fn recalculate_all(
         })?;
     }
     Ok(done)
+}
+
+/// The org's row as it was read: a row another process changed since is left to that process.
+type Unchanged = diesel::dsl::Filter<
+    diesel::dsl::Filter<partner_orgs::table, diesel::dsl::Eq<partner_orgs::id, i64>>,
+    diesel::dsl::Eq<partner_orgs::updated_at, NaiveDateTime>,
+>;
+
+fn unchanged(org: &PartnerOrg) -> Unchanged {
+    partner_orgs::table
+        .filter(partner_orgs::id.eq(org.id))
+        .filter(partner_orgs::updated_at.eq(org.updated_at))
+}
+
+/// An org that stopped qualifying: the tier it would move to and when, and its numbers in words.
+struct Warning<'a> {
+    to: Option<i64>,
+    until: NaiveDateTime,
+    numbers: &'a str,
+}
+
+/// Warns an org once (the first process to set `demotion_warned_at` sends it); true when this call warned.
+fn warn_org(
+    conn: &mut DbConn,
+    base_url: &str,
+    org: &PartnerOrg,
+    warning: &Warning<'_>,
+    name_of: &dyn Fn(Option<i64>) -> String,
+    now: NaiveDateTime,
+    system: &Actor,
+) -> Result<bool, NotifyError> {
+    let claimed = diesel::update(unchanged(org).filter(partner_orgs::demotion_warned_at.is_null()))
+        .set((
+            partner_orgs::demotion_warned_at.eq(Some(now)),
+            partner_orgs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if claimed == 1 {
+        notices::tier_warning(
+            conn,
+            base_url,
+            org,
+            &name_of(org.tier_id),
+            warning.until,
+            warning.numbers,
+        )?;
+        let label = format!(
+            "{} would move to {} on {}",
+            name_of(org.tier_id),
+            name_of(warning.to),
+            warning.until.format("%Y-%m-%d")
+        );
+        audit::record(
+            conn,
+            system,
+            "partner.tier_warning",
+            &Subject {
+                kind: "partner",
+                id: Some(org.id),
+                label: &org.name,
+            },
+            &Change {
+                reason: Some(warning.numbers),
+                after: Some(&label),
+                ..Default::default()
+            },
+        )?;
+    }
+    Ok(claimed == 1)
+}
+
+/// An org that qualifies for another tier: which, why, and its numbers in words.
+struct Move<'a> {
+    to: Option<i64>,
+    reason: &'a str,
+    numbers: &'a str,
+}
+
+/// Moves an org to the tier it qualifies for, with history and audit; true when this call moved it.
+fn move_org(
+    conn: &mut DbConn,
+    org: &PartnerOrg,
+    change: &Move<'_>,
+    name_of: &dyn Fn(Option<i64>) -> String,
+    now: NaiveDateTime,
+    system: &Actor,
+) -> QueryResult<bool> {
+    let moved = diesel::update(unchanged(org))
+        .set((
+            partner_orgs::tier_id.eq(change.to),
+            partner_orgs::demotion_warned_at.eq(None::<NaiveDateTime>),
+            partner_orgs::tier_override.eq(false),
+            partner_orgs::tier_override_until.eq(None::<NaiveDateTime>),
+            partner_orgs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if moved == 1 {
+        diesel::insert_into(partner_tier_history::table)
+            .values((
+                partner_tier_history::partner_org_id.eq(org.id),
+                partner_tier_history::from_tier_id.eq(org.tier_id),
+                partner_tier_history::to_tier_id.eq(change.to),
+                partner_tier_history::from_tier_name.eq(name_of(org.tier_id)),
+                partner_tier_history::to_tier_name.eq(name_of(change.to)),
+                partner_tier_history::reason.eq(format!("Automatic: {}", change.reason)),
+                partner_tier_history::changed_by_user_id.eq(None::<i64>),
+                partner_tier_history::changed_at.eq(now),
+                partner_tier_history::metrics.eq(change.numbers),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            system,
+            "partner.tier_change",
+            &Subject {
+                kind: "partner",
+                id: Some(org.id),
+                label: &org.name,
+            },
+            &Change {
+                reason: Some(&format!("{}: {}", change.reason, change.numbers)),
+                before: Some(&name_of(org.tier_id)),
+                after: Some(&name_of(change.to)),
+            },
+        )?;
+    }
+    Ok(moved == 1)
 }
 
 /// Hands an org back to automatic placement, recorded in the audit log.

@@ -8,7 +8,7 @@ use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::accounts::store::users;
-use crate::affiliate::attribution::{attribute, AttributedBy, Evidence};
+use crate::affiliate::attribution::{attribute, AttributedBy, Attribution, Evidence};
 use crate::affiliate::fraud::{flags, FraudFacts};
 use crate::affiliate::store::{clicks, coupons, customers};
 pub use crate::domain::conversion::{ConversionKind, ReviewStatus};
@@ -126,42 +126,7 @@ pub fn record(
     let ip_hash = presented_click.map(|c| c.ip_hash.clone());
     let reasons = match &attribution {
         None => Vec::new(),
-        Some(won) => {
-            let partner_status: crate::domain::partner::PartnerStatus =
-                db::schema::partner_orgs::table
-                    .find(won.partner_org_id)
-                    .select(db::schema::partner_orgs::status)
-                    .first::<String>(conn)?
-                    .parse()
-                    .map_err(|e: String| diesel::result::Error::DeserializationError(e.into()))?;
-            let partner_emails: Vec<String> = users::list_for_org(conn, won.partner_org_id)?
-                .into_iter()
-                .map(|u| u.email)
-                .collect();
-            let winning_click = won
-                .click_id
-                .as_ref()
-                .and_then(|id| chain.iter().find(|c| &c.click_id == id));
-            let from_ip = match &ip_hash {
-                Some(hash) => conversions::table
-                    .filter(conversions::program_id.eq(program.id))
-                    .filter(conversions::ip_hash.eq(hash))
-                    .filter(conversions::created_at.gt(now() - Duration::hours(1)))
-                    .count()
-                    .get_result(conn)?,
-                None => 0,
-            };
-            flags(&FraudFacts {
-                customer_email: input.customer_email.as_deref(),
-                partner_emails: &partner_emails,
-                clicked_at: winning_click.map(|c| c.clicked_at),
-                occurred_at: input.occurred_at,
-                min_seconds_to_convert: program.min_seconds_to_convert,
-                conversions_from_ip_last_hour: from_ip,
-                max_conversions_per_ip_hour: program.max_conversions_per_ip_hour,
-                partner_status,
-            })
-        }
+        Some(won) => fraud_reasons(conn, program, input, won, &chain, ip_hash.as_deref())?,
     };
     let review = if reasons.is_empty() {
         ReviewStatus::None
@@ -225,6 +190,51 @@ pub fn record(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Why a conversion attributed to `won` should wait for review, if it should (see `fraud::flags`): the partner's
+/// status, a customer who is the partner, a click too soon before the sale, too many conversions from one IP.
+fn fraud_reasons(
+    conn: &mut DbConn,
+    program: &Program,
+    input: &ConversionInput,
+    won: &Attribution,
+    chain: &[clicks::Click],
+    ip_hash: Option<&str>,
+) -> QueryResult<Vec<String>> {
+    let partner_status: crate::domain::partner::PartnerStatus = db::schema::partner_orgs::table
+        .find(won.partner_org_id)
+        .select(db::schema::partner_orgs::status)
+        .first::<String>(conn)?
+        .parse()
+        .map_err(|e: String| diesel::result::Error::DeserializationError(e.into()))?;
+    let partner_emails: Vec<String> = users::list_for_org(conn, won.partner_org_id)?
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    let winning_click = won
+        .click_id
+        .as_ref()
+        .and_then(|id| chain.iter().find(|c| &c.click_id == id));
+    let from_ip = match ip_hash {
+        Some(hash) => conversions::table
+            .filter(conversions::program_id.eq(program.id))
+            .filter(conversions::ip_hash.eq(hash))
+            .filter(conversions::created_at.gt(now() - Duration::hours(1)))
+            .count()
+            .get_result(conn)?,
+        None => 0,
+    };
+    Ok(flags(&FraudFacts {
+        customer_email: input.customer_email.as_deref(),
+        partner_emails: &partner_emails,
+        clicked_at: winning_click.map(|c| c.clicked_at),
+        occurred_at: input.occurred_at,
+        min_seconds_to_convert: program.min_seconds_to_convert,
+        conversions_from_ip_last_hour: from_ip,
+        max_conversions_per_ip_hour: program.max_conversions_per_ip_hour,
+        partner_status,
+    }))
 }
 
 /// Months from the first to the second date, counting calendar months: the same month is month 1.

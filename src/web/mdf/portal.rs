@@ -8,7 +8,6 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use futures_util::StreamExt;
-use serde::Deserialize;
 
 use crate::domain::money::{percent_text, Money};
 use crate::mdf::forms::{ClaimForm, RequestForm};
