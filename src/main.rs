@@ -205,12 +205,15 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             None => println!("The database already has data; demo data was not loaded."),
         }
     }
-    let base_url = settings.base_url.clone();
     let app = startup::build(settings).await?;
     if let Some(url) = &app.setup_url {
         tracing::warn!("No admin yet. Create the first one at {url}");
     }
-    tracing::info!("Concord is listening on port {} ({base_url})", app.port);
+    tracing::info!(
+        "Concord is listening on port {} ({})",
+        app.port,
+        app.base_url
+    );
     app.run_until_stopped().await?;
     Ok(())
 }

@@ -25,6 +25,8 @@ use crate::web::{self as routes, AppState};
 
 pub struct Application {
     pub port: u16,
+    /// Where links in pages and emails point: `CONCORD_BASE_URL`, or this server's own address.
+    pub base_url: String,
     pub pool: DbPool,
     /// The first-run link, present while no admin exists.
     pub setup_url: Option<String>,
@@ -81,7 +83,16 @@ async fn session_key(settings: &Settings, pool: &DbPool) -> anyhow::Result<Key> 
     Ok(Key::from(&bytes))
 }
 
-pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+/// Prepares the database and everything the server runs with, and binds `CONCORD_BIND`. On port 0 the system
+/// picks a free port; without `CONCORD_BASE_URL`, links then name the port it picked (tests start servers so,
+/// with no window between choosing a port and listening on it).
+pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+    let listener = TcpListener::bind(settings.bind)
+        .map_err(|e| anyhow::anyhow!("CONCORD_BIND: cannot listen on {}: {e}", settings.bind))?;
+    let port = listener.local_addr()?.port();
+    if settings.bind.port() == 0 && settings.base_url == format!("http://{}", settings.bind) {
+        settings.base_url = format!("http://{}:{port}", settings.bind.ip());
+    }
     let pool = prepare_database(&settings).await?;
     let key = session_key(&settings, &pool).await?;
     crate::platform::db::run(&pool, forget_expired)
@@ -92,9 +103,6 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         .context("cannot prepare first-run setup")?
         .map(|token| format!("{}/setup?token={token}", settings.base_url));
 
-    let listener = TcpListener::bind(settings.bind)
-        .map_err(|e| anyhow::anyhow!("CONCORD_BIND: cannot listen on {}: {e}", settings.bind))?;
-    let port = listener.local_addr()?.port();
     let cookie_secure = settings.cookie_secure;
     let tracking = start_tracking(&pool, &settings).await?;
     let clicks = tracking.journal().clone();
@@ -109,6 +117,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         crate::config::Backend::Sqlite => 1,
         crate::config::Backend::Postgres => 4,
     };
+    let base_url = settings.base_url.clone();
     let state = web::Data::new(AppState {
         pool: pool.clone(),
         settings,
@@ -174,6 +183,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
 
     Ok(Application {
         port,
+        base_url,
         pool,
         setup_url,
         jobs,

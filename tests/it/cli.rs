@@ -20,8 +20,9 @@ pub(crate) fn concord(dir: &std::path::Path) -> Command {
     command
 }
 
-/// `concord serve` on 127.0.0.1:`port` and `database_url`, jobs off, with `extra` variables; returns once it
-/// listens. Restarting on the same port keeps the addresses a test already holds valid.
+/// `concord serve` on 127.0.0.1:`port` (0: a free port the server picks and reports, in `Server::port`) and
+/// `database_url`, jobs off, with `extra` variables; returns once it listens. Restarting on the port a first start
+/// reported keeps the addresses a test already holds valid.
 pub(crate) fn serve(
     dir: &std::path::Path,
     database_url: &str,
@@ -32,18 +33,25 @@ pub(crate) fn serve(
     command
         .arg("serve")
         .env("CONCORD_BIND", format!("127.0.0.1:{port}"))
-        .env("CONCORD_BASE_URL", format!("http://127.0.0.1:{port}"))
         .env("DATABASE_URL", database_url)
         .env("CONCORD_DATA_DIR", dir.join("data"))
         .env("CONCORD_JOBS", "off")
         .envs(extra.iter().copied());
     let mut server = Server::start(command);
-    server.wait_for("listening on");
+    let line = server.wait_for("listening on port ");
+    server.port = line
+        .split("listening on port ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
     server
 }
 
 /// A running `concord serve`, stopped when dropped.
 pub(crate) struct Server {
+    /// The port it listens on, once `serve` has seen it say so.
+    pub(crate) port: u16,
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
@@ -69,6 +77,7 @@ impl Server {
             });
         }
         Self {
+            port: 0,
             child,
             lines,
             seen: Vec::new(),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 
 use crate::cli::{concord, serve};
-use crate::harness::{free_port, TestApp};
+use crate::harness::TestApp;
 
 #[derive(Default)]
 struct Acknowledged {
@@ -29,8 +29,8 @@ async fn clicks_and_conversions_acknowledged_before_a_kill_9_are_stored_exactly_
         .await;
     let key = app.api_key().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let server = serve(dir.path(), app.database.url(), port, &[]);
+    let server = serve(dir.path(), app.database.url(), 0, &[]);
+    let port = server.port;
     let base = format!("http://127.0.0.1:{port}");
 
     let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));

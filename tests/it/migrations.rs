@@ -35,7 +35,7 @@ fn the_two_migration_trees_have_the_same_versions() {
 
 #[test]
 fn every_migration_runs_up_down_and_up_again() {
-    let database = TestDatabase::create();
+    let database = TestDatabase::create_empty();
     let pool = concord::platform::db::pool(&DatabaseUrl::parse(database.url()).unwrap()).unwrap();
     let mut conn = pool.get().unwrap();
     let total = versions("sqlite").len();

@@ -519,8 +519,7 @@ async fn killed_mid_batch(amounts: &[i64], answered: usize) {
     })
     .await
     .unwrap();
-    let port = crate::harness::free_port();
-    let start_server = || {
+    let start_server = |port| {
         crate::cli::serve(
             dir.path(),
             database.url(),
@@ -555,7 +554,8 @@ async fn killed_mid_batch(amounts: &[i64], answered: usize) {
     };
 
     // Stripe makes the held transfer but its answer never arrives: the process is killed first.
-    let server = start_server();
+    let server = start_server(0);
+    let port = server.port;
     let admin = Browser::new(&format!("http://127.0.0.1:{port}"));
     admin
         .login("admin@example.test", PASSWORD)
@@ -591,7 +591,7 @@ async fn killed_mid_batch(amounts: &[i64], answered: usize) {
 
     // Restarted, Concord resumes the batch with the same idempotency keys: the held transfer's key is answered
     // with the first transfer, and the payouts not started yet are paid.
-    let _server = start_server();
+    let _server = start_server(port);
     let mut states = payout_states().await;
     for _ in 0..300 {
         if states.iter().all(|(status, _)| status == "paid") {

@@ -629,17 +629,17 @@ async fn passwords_are_argon2_and_never_logged() {
         .output()
         .unwrap();
     assert!(output.status.success());
-    let port = crate::harness::free_port();
     let mut command = crate::cli::concord(dir.path());
     command
         .arg("serve")
-        .env("CONCORD_BIND", format!("127.0.0.1:{port}"))
+        .env("CONCORD_BIND", "127.0.0.1:0")
         .env("DATABASE_URL", database.url())
         .env("CONCORD_JOBS", "off")
         .env("RUST_LOG", "trace");
     let mut server = crate::cli::Server::start(command);
-    server.wait_for("listening on");
-    let browser = Browser::new(&format!("http://127.0.0.1:{port}"));
+    let line = server.wait_for("listening on");
+    let base = &line[line.find("http://").expect("the address")..];
+    let browser = Browser::new(base.trim_end_matches(')'));
     browser.login("ops@example.test", "wrong-but-logged?").await;
     browser
         .login("ops@example.test", secret)

@@ -1,5 +1,5 @@
 //! A real SMTP server as the test sink: aiosmtpd (PyPI) with its Maildir handler, on a free port of 127.0.0.1.
-//! The first use installs aiosmtpd into the test target directory, so `cargo test` works on a fresh machine.
+//! Tests install nothing: aiosmtpd must be importable by `python3` (`.ci/run` installs it; the README says how).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -8,46 +8,20 @@ use std::time::{Duration, Instant};
 
 use crate::harness::free_port;
 
-/// Where aiosmtpd is importable from (empty when the system Python already has it).
-fn python_path() -> &'static str {
-    static PATH: OnceLock<String> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let has_it = |path: &str| {
-            Command::new("python3")
-                .args(["-c", "import aiosmtpd"])
-                .env("PYTHONPATH", path)
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        };
-        if has_it("") {
-            return String::new();
-        }
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join("test-peers")
-            .join("python");
-        let dir = dir.to_string_lossy().into_owned();
-        if !has_it(&dir) {
-            let status = Command::new("python3")
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--target",
-                    &dir,
-                    "aiosmtpd",
-                ])
-                .status()
-                .expect("python3 runs");
-            assert!(
-                status.success(),
-                "could not install aiosmtpd, the SMTP sink of the tests (pip install aiosmtpd)"
-            );
-        }
-        dir
-    })
+/// Checks once that aiosmtpd can be imported; tests install nothing (`.ci/run` installs it, the README says how).
+fn require_aiosmtpd() {
+    static CHECKED: OnceLock<()> = OnceLock::new();
+    CHECKED.get_or_init(|| {
+        let importable = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(
+            importable,
+            "the SMTP tests need python3 with aiosmtpd (python3 -m pip install aiosmtpd)"
+        );
+    });
 }
 
 pub struct SmtpSink {
@@ -106,6 +80,7 @@ impl SmtpSink {
 
     /// (Re)starts the server on the same port and waits until it answers.
     pub fn resume(&mut self) {
+        require_aiosmtpd();
         let child = Command::new("python3")
             .args([
                 "-m",
@@ -117,7 +92,6 @@ impl SmtpSink {
                 "aiosmtpd.handlers.Mailbox",
             ])
             .arg(self.maildir.path().join("mail"))
-            .env("PYTHONPATH", python_path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

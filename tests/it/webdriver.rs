@@ -1,6 +1,6 @@
 //! A small WebDriver client for the browser journeys: Debian's `chromedriver` driving headless `chromium`, spoken
-//! to over HTTP with reqwest (already a test dependency) instead of a WebDriver crate and its own HTTP stack. It
-//! installs both from Debian's packages when they are missing.
+//! to over HTTP with reqwest (already a test dependency) instead of a WebDriver crate and its own HTTP stack. Tests
+//! install nothing: without both, a journey fails and says what to install.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,25 +10,10 @@ use serde_json::{json, Value};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// Installs chromium and chromium-driver when missing; false when that is not possible here.
-pub fn available() -> bool {
-    let present = || {
-        std::path::Path::new("/usr/bin/chromedriver").exists()
-            && std::path::Path::new("/usr/bin/chromium").exists()
-    };
-    if present() {
-        return true;
-    }
-    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _once = INSTALL.lock().unwrap();
-    if !present() {
-        let _ = Command::new("apt-get")
-            .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status();
-    }
-    present()
+/// Whether Debian's chromium and chromedriver are here (`.ci/run` installs them; the README says how).
+fn available() -> bool {
+    std::path::Path::new("/usr/bin/chromedriver").exists()
+        && std::path::Path::new("/usr/bin/chromium").exists()
 }
 
 pub struct Chrome {
@@ -45,7 +30,7 @@ impl Chrome {
     pub async fn start(journey: &str) -> Self {
         assert!(
             available(),
-            "chromium and chromedriver are needed (apt-get install chromium chromium-driver)"
+            "the browser journeys need /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)"
         );
         let port = crate::harness::free_port();
         let driver = Command::new("/usr/bin/chromedriver")
