@@ -135,11 +135,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             command: JobsCommand::RunOnce { name },
         } => {
             let pool = startup::prepare_database(&settings).await?;
-            let payer = concord::payouts::Payer::from_settings(pool.clone(), &settings)
-                .map_err(|e| anyhow::anyhow!(e))?;
+            let payer = concord::payouts::Payer::from_settings(pool.clone(), &settings)?;
             let jobs = concord::platform::jobs::Jobs::new(
-                concord::platform::jobs::JobContext::new(pool, settings)
-                    .map_err(|e| anyhow::anyhow!(e))?,
+                concord::platform::jobs::JobContext::new(pool, settings)?,
                 concord::startup::jobs(payer),
             );
             let names: Vec<String> = match name {

@@ -47,8 +47,7 @@ impl Application {
 pub async fn prepare_database(settings: &Settings) -> anyhow::Result<DbPool> {
     let database = settings.database.clone();
     tokio::task::spawn_blocking(move || {
-        let pool = crate::platform::db::pool(&database)
-            .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
+        let pool = crate::platform::db::pool(&database).context("DATABASE_URL")?;
         let mut conn = pool
             .get()
             .map_err(|e| anyhow::anyhow!("DATABASE_URL: cannot connect: {e}"))?;
@@ -106,8 +105,7 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
     let cookie_secure = settings.cookie_secure;
     let tracking = start_tracking(&pool, &settings).await?;
     let clicks = tracking.journal().clone();
-    let payer = crate::payouts::Payer::from_settings(pool.clone(), &settings)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let payer = crate::payouts::Payer::from_settings(pool.clone(), &settings)?;
     if let Some(payer) = payer.clone() {
         // A batch a killed process left unfinished is resumed with the same idempotency keys.
         tokio::spawn(payer.resume_after_start());
@@ -222,7 +220,7 @@ fn start_jobs(
     payer: Option<crate::payouts::Payer>,
 ) -> anyhow::Result<Arc<Jobs>> {
     let jobs = Arc::new(Jobs::new(
-        JobContext::new(pool.clone(), settings.clone()).map_err(|e| anyhow::anyhow!(e))?,
+        JobContext::new(pool.clone(), settings.clone())?,
         jobs(payer),
     ));
     if settings.run_jobs {

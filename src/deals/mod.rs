@@ -31,38 +31,8 @@ pub use store::{
     DealFilter, DealRow, Extension, Registration,
 };
 
-#[derive(Debug, thiserror::Error)]
-pub enum DealError {
-    #[error("No such deal.")]
-    NotFound,
-    /// Understood and refused; the text is for the person who asked.
-    #[error("{0}")]
-    Refused(String),
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
-    #[error(transparent)]
-    Notify(#[from] NotifyError),
-}
-
-impl crate::platform::db::DatabaseFailure for DealError {
-    fn database_error(&self) -> Option<&diesel::result::Error> {
-        match self {
-            DealError::Database(e) | DealError::Notify(NotifyError::Database(e)) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<DealError> for crate::platform::http::AppError {
-    fn from(error: DealError) -> Self {
-        match error {
-            DealError::NotFound => Self::NotFound,
-            DealError::Refused(message) => Self::BadRequest(message),
-            DealError::Database(e) => e.into(),
-            DealError::Notify(e) => e.into(),
-        }
-    }
-}
+/// Why a deal use case did not happen.
+pub type DealError = crate::platform::use_case::UseCaseError;
 
 /// What happened to a deal, for the email to its partner.
 #[derive(Debug, Clone)]

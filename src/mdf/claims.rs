@@ -38,7 +38,9 @@ pub fn attach_proofs(
             Ok(name) => written.push(name),
             Err(e) => {
                 written.iter().for_each(|name| store.remove(name));
-                return Err(e.into());
+                return Err(anyhow::Error::new(e)
+                    .context("cannot store a proof file")
+                    .into());
             }
         }
     }

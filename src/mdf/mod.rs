@@ -27,36 +27,8 @@ pub use funds::*;
 pub use requests::*;
 pub use store::*;
 
-#[derive(Debug, thiserror::Error)]
-pub enum MdfError {
-    #[error("No such request.")]
-    NotFound,
-    /// Understood and refused; the text is for the person who asked.
-    #[error("{0}")]
-    Refused(String),
-    /// Refused because of one form field; the page shows the message next to it.
-    #[error("{1}")]
-    Field(&'static str, String),
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
-    #[error(transparent)]
-    Notify(#[from] NotifyError),
-    /// A proof file could not be written to or removed from the uploads directory.
-    #[error("cannot store a proof file")]
-    Storage(#[from] std::io::Error),
-}
-
-impl From<MdfError> for crate::platform::http::AppError {
-    fn from(error: MdfError) -> Self {
-        match error {
-            MdfError::NotFound => Self::NotFound,
-            MdfError::Refused(message) | MdfError::Field(_, message) => Self::BadRequest(message),
-            MdfError::Database(e) => e.into(),
-            MdfError::Notify(e) => e.into(),
-            MdfError::Storage(e) => Self::internal(format!("cannot store a proof file: {e}")),
-        }
-    }
-}
+/// Why an MDF use case did not happen.
+pub type MdfError = crate::platform::use_case::UseCaseError;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Funds and allocations

@@ -17,18 +17,7 @@ use crate::platform::db::DbConn;
 pub use store::{find, overview, PartnerListing, PartnerOrg, PartnerOverview};
 
 /// Why a write to a partner did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum PartnerWriteError {
-    #[error("No such partner.")]
-    NotFound,
-    /// The request was understood and refused; the text is for the person who asked.
-    #[error("{0}")]
-    Refused(String),
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
-    #[error(transparent)]
-    Notify(#[from] crate::platform::mail::NotifyError),
-}
+pub type PartnerWriteError = crate::platform::use_case::UseCaseError;
 
 /// Applies an admin's decision (approve, reject, suspend, reinstate), records it in the audit log and writes the
 /// partner's notification, in one transaction. The update is conditional on the status read, so two admins deciding

@@ -32,7 +32,7 @@ pub struct RunOutcome {
 
 impl Payer {
     /// A payer when Stripe is configured.
-    pub fn from_settings(pool: DbPool, settings: &Settings) -> Result<Option<Self>, String> {
+    pub fn from_settings(pool: DbPool, settings: &Settings) -> anyhow::Result<Option<Self>> {
         let Some(stripe_settings) = &settings.stripe else {
             return Ok(None);
         };

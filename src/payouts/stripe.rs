@@ -56,12 +56,12 @@ impl From<StripeError> for CallError {
 }
 
 impl Stripe {
-    pub fn new(settings: &StripeSettings) -> Result<Self, String> {
+    pub fn new(settings: &StripeSettings) -> anyhow::Result<Self> {
         let client = ClientBuilder::new(settings.secret_key.clone())
             .url(settings.api_base.clone())
             .timeout(std::time::Duration::from_secs(settings.timeout_secs))
             .build()
-            .map_err(|e| format!("Stripe client: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("cannot build the Stripe client: {e}"))?;
         Ok(Self { client })
     }
 

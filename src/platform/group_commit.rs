@@ -96,7 +96,7 @@ fn write_batches<J, R>(
             Ok(conn) => conn,
             Err(e) => {
                 for reply in replies {
-                    let _ = reply.send(Err(AppError::Unavailable(e.clone())));
+                    let _ = reply.send(Err(AppError::Unavailable(format!("{e:#}"))));
                 }
                 continue;
             }
@@ -118,11 +118,13 @@ fn write_batches<J, R>(
             }
             Err(e) => {
                 tracing::error!(error = %e, requests = replies.len(), "a group commit failed");
+                // Every request of the batch gets the same cause.
+                let e = Arc::new(e);
                 for reply in replies {
                     let _ = reply.send(Err(if database_unavailable(&e) {
                         AppError::Unavailable(e.to_string())
                     } else {
-                        AppError::Internal(e.to_string())
+                        AppError::caused("a group commit failed", e.clone())
                     }));
                 }
             }

@@ -9,3 +9,4 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod outbox;
+pub mod use_case;

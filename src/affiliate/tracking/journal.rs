@@ -122,21 +122,22 @@ impl ClickJournal {
 
     /// Journals `click`: when this returns Ok, the click is on its way to the database and survives a crash of
     /// this process.
-    pub fn append(&self, click: NewClick) -> Result<(), String> {
+    pub fn append(&self, click: NewClick) -> anyhow::Result<()> {
         let shared = &self.shared;
-        let mut line = serde_json::to_vec(&click).map_err(|e| e.to_string())?;
+        let mut line = serde_json::to_vec(&click)?;
         line.push(b'\n');
         let mut shard = shared.shards[shard_of_this_thread(shared.shards.len())]
             .lock()
             .expect("journal shard");
         if !shard.segment.append(&line) {
             // Filled before the ingest thread sealed it.
-            let fresh = Segment::create(&shared.dir)
-                .map_err(|e| format!("cannot open a new click journal segment: {e}"))?;
+            let fresh = Segment::create(&shared.dir).map_err(|e| {
+                anyhow::Error::new(e).context("cannot open a new click journal segment")
+            })?;
             let full = std::mem::replace(&mut shard.segment, fresh);
             shard.full.push(full);
             if !shard.segment.append(&line) {
-                return Err("a click does not fit in a journal segment".into());
+                anyhow::bail!("a click does not fit in a journal segment");
             }
         }
         // Counted before the ingest thread can take it (it takes under this lock), so the count never underflows.
@@ -324,8 +325,7 @@ fn ingest(pool: DbPool, shared: Weak<Shared>) {
                 None => crate::platform::db::writer_connection(&pool),
             }
             .and_then(|mut conn| {
-                crate::affiliate::store::clicks::insert_batch(&mut conn, clicks)
-                    .map_err(|e| e.to_string())?;
+                crate::affiliate::store::clicks::insert_batch(&mut conn, clicks)?;
                 connection = Some(conn);
                 Ok(())
             })

@@ -238,7 +238,7 @@ impl Tracking {
 
     /// Journals a click: when this returns Ok, the click survives a crash and reaches the database. Waits first
     /// when the database is far behind the journal.
-    pub async fn record(&self, click: NewClick) -> Result<(), String> {
+    pub async fn record(&self, click: NewClick) -> anyhow::Result<()> {
         self.journal.wait_for_room().await;
         self.journal.append(click)
     }

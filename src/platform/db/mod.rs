@@ -65,11 +65,12 @@ impl ManageConnection for DbManager {
 
 /// A pooled connection for a writer thread to keep, with a page cache large enough for the index pages its inserts
 /// touch (SQLite's default is 2 MB; PostgreSQL caches on the server).
-pub fn writer_connection(pool: &DbPool) -> Result<PooledConn, String> {
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
+pub fn writer_connection(pool: &DbPool) -> anyhow::Result<PooledConn> {
+    use anyhow::Context;
+    let mut conn = pool.get().context("no database connection for a writer")?;
     if let DbConn::Sqlite(c) = &mut *conn {
         c.batch_execute("PRAGMA cache_size = -16384")
-            .map_err(|e| e.to_string())?;
+            .context("cannot size the writer's page cache")?;
     }
     Ok(conn)
 }
@@ -218,7 +219,7 @@ pub async fn run_blocking<T: Send + 'static>(
     Ok(tokio::task::spawn_blocking(work).await?)
 }
 
-pub fn pool(url: &DatabaseUrl) -> Result<DbPool, String> {
+pub fn pool(url: &DatabaseUrl) -> anyhow::Result<DbPool> {
     let max_size = match url.backend {
         // Five of them held for good by the click ingest and the four conversion writers.
         Backend::Postgres => 16,
@@ -233,7 +234,7 @@ pub fn pool(url: &DatabaseUrl) -> Result<DbPool, String> {
         .test_on_check_out(url.backend == Backend::Postgres)
         .connection_timeout(std::time::Duration::from_secs(5))
         .build(DbManager { url: url.clone() })
-        .map_err(|e| format!("cannot connect: {e}"))
+        .map_err(|e| anyhow::Error::new(e).context("cannot connect to the database"))
 }
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");

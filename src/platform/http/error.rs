@@ -38,8 +38,9 @@ pub enum AppError {
     Unavailable(String),
     #[error("Something went wrong on our side.")]
     Database(diesel::result::Error),
+    /// Anything else that went wrong on our side, with its cause chain for the log (never shown).
     #[error("Something went wrong on our side.")]
-    Internal(String),
+    Internal(anyhow::Error),
 }
 
 /// A database that is down, locked by another process or read-only is a 503 ("try again"), not a 500: the request
@@ -54,11 +55,19 @@ impl From<diesel::result::Error> for AppError {
     }
 }
 
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        AppError::Internal(e)
+    }
+}
+
 impl From<crate::platform::db::Unreachable> for AppError {
     fn from(e: crate::platform::db::Unreachable) -> Self {
         match e {
             crate::platform::db::Unreachable::Pool(e) => AppError::Unavailable(e.to_string()),
-            crate::platform::db::Unreachable::Join(e) => AppError::internal(e),
+            crate::platform::db::Unreachable::Join(e) => {
+                AppError::Internal(anyhow::Error::new(e).context("a blocking task failed"))
+            }
         }
     }
 }
@@ -93,8 +102,19 @@ pub fn database_unavailable(e: &diesel::result::Error) -> bool {
 }
 
 impl AppError {
-    pub fn internal(detail: impl std::fmt::Display) -> Self {
-        AppError::Internal(detail.to_string())
+    /// An internal error described in words, for a state that should not happen and has no error value.
+    pub fn internal(
+        detail: impl std::fmt::Display + std::fmt::Debug + Send + Sync + 'static,
+    ) -> Self {
+        AppError::Internal(anyhow::Error::msg(detail))
+    }
+
+    /// An internal error with its cause kept: `what` says what was being done, `cause` why it failed.
+    pub fn caused(
+        what: &'static str,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        AppError::Internal(anyhow::Error::new(cause).context(what))
     }
 
     /// Stable machine-readable code for JSON errors.
@@ -130,7 +150,8 @@ impl AppError {
     fn log(&self) {
         match self {
             AppError::Database(e) => tracing::error!(error = %e, "database error"),
-            AppError::Internal(e) => tracing::error!(error = %e, "internal error"),
+            // `{:#}` prints the whole chain: "cannot store a proof file: No space left on device".
+            AppError::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
             AppError::Unavailable(e) => tracing::warn!(error = %e, "unavailable"),
             _ => {}
         }

@@ -90,7 +90,9 @@ impl PageContext {
 
 /// Renders a template with a status code.
 pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, AppError> {
-    let html = page.render().map_err(AppError::internal)?;
+    let html = page
+        .render()
+        .map_err(|e| AppError::caused("a page did not render", e))?;
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(html))

@@ -24,7 +24,7 @@ pub struct JobContext {
 }
 
 impl JobContext {
-    pub fn new(pool: DbPool, settings: Settings) -> Result<Self, String> {
+    pub fn new(pool: DbPool, settings: Settings) -> anyhow::Result<Self> {
         let mailer = Mailer::from_settings(&settings)?;
         let worker_id = format!(
             "{}-{}",

@@ -40,11 +40,11 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    pub fn from_settings(settings: &Settings) -> Result<Self, String> {
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let from: Mailbox = settings
             .mail_from
             .parse()
-            .map_err(|e| format!("CONCORD_MAIL_FROM: {e}"))?;
+            .map_err(|e| anyhow::Error::new(e).context("CONCORD_MAIL_FROM"))?;
         let transport = match &settings.smtp {
             None => Transport::Files(settings.mail_dir.clone()),
             Some(target) => {
@@ -54,11 +54,11 @@ impl Mailer {
                     }
                     SmtpSecurity::Implicit => {
                         AsyncSmtpTransport::<Tokio1Executor>::relay(&target.host)
-                            .map_err(|e| format!("CONCORD_SMTP_URL: {e}"))?
+                            .map_err(|e| anyhow::Error::new(e).context("CONCORD_SMTP_URL"))?
                     }
                     SmtpSecurity::StartTls => {
                         AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&target.host)
-                            .map_err(|e| format!("CONCORD_SMTP_URL: {e}"))?
+                            .map_err(|e| anyhow::Error::new(e).context("CONCORD_SMTP_URL"))?
                     }
                 };
                 let mut builder = builder
@@ -138,7 +138,7 @@ impl From<NotifyError> for crate::platform::http::AppError {
     fn from(e: NotifyError) -> Self {
         match e {
             NotifyError::Database(e) => Self::from(e),
-            NotifyError::Render(e) => Self::internal(e),
+            NotifyError::Render(e) => Self::caused("an email did not render", e),
         }
     }
 }

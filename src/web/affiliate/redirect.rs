@@ -89,7 +89,7 @@ async fn follow(req: HttpRequest, state: State) -> Result<HttpResponse, AppError
         .tracking
         .record(click)
         .await
-        .map_err(AppError::Unavailable)?;
+        .map_err(|e| AppError::Unavailable(format!("{e:#}")))?;
 
     let mut response = HttpResponse::Found();
     response.insert_header((header::LOCATION, cached.destination.with_click(&click_id)));

@@ -691,9 +691,9 @@ pub async fn serve_proof(
     let (file, bytes) = db(&state.pool, move |conn| {
         let file =
             crate::mdf::find_proof(conn, program_id, id, org_id)?.ok_or(AppError::NotFound)?;
-        let bytes = store.read(&file.stored_name).map_err(|e| {
-            AppError::internal(format!("proof file {} cannot be read: {e}", file.id))
-        })?;
+        let bytes = store
+            .read(&file.stored_name)
+            .map_err(|e| AppError::caused("a stored proof file cannot be read", e))?;
         Ok::<_, AppError>((file, bytes))
     })
     .await?;

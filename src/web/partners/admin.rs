@@ -235,16 +235,14 @@ async fn decide(
             session.success(format!("Partner {}.", status.label().to_lowercase()));
             Ok(redirect(&format!("/admin/partners/{org_id}")))
         }
-        Err(PartnerWriteError::Refused(message)) => {
+        Err(PartnerWriteError::Refused(message) | PartnerWriteError::Field(_, message)) => {
             let data = db(&state.pool, move |conn| load(conn, org_id)).await?;
             let mut page = PartnerPage::new(ctx, data);
             page.decision_error = Some(message);
             page.decision_reason = form.reason;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
-        Err(PartnerWriteError::NotFound) => Err(AppError::NotFound),
-        Err(PartnerWriteError::Database(e)) => Err(e.into()),
-        Err(PartnerWriteError::Notify(e)) => Err(e.into()),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -321,7 +319,7 @@ async fn change_tier(
             session.success("Tier changed. The placement holds until its end date; automatic placement leaves it alone until then.");
             Ok(redirect(&format!("/admin/partners/{org_id}")))
         }
-        Err(PartnerWriteError::Refused(message)) => {
+        Err(PartnerWriteError::Refused(message) | PartnerWriteError::Field(_, message)) => {
             let data = db(&state.pool, move |conn| load(conn, org_id)).await?;
             let mut page = PartnerPage::new(ctx, data);
             page.tier_error = Some(message);
@@ -329,9 +327,7 @@ async fn change_tier(
             page.tier_choice = form.tier_id;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
-        Err(PartnerWriteError::NotFound) => Err(AppError::NotFound),
-        Err(PartnerWriteError::Database(e)) => Err(e.into()),
-        Err(PartnerWriteError::Notify(e)) => Err(e.into()),
+        Err(other) => Err(other.into()),
     }
 }
 
