@@ -2,7 +2,8 @@
 
 use diesel::prelude::*;
 
-use super::rules::Rule;
+use super::rules::{RateType, Recurrence, Rule};
+use crate::domain::conversion::ConversionKind;
 use crate::platform::db::schema::commission_rules;
 use crate::platform::db::{now, DbConn};
 
@@ -13,14 +14,14 @@ pub struct RuleRow {
     pub program_id: i64,
     pub position: i64,
     pub name: String,
-    pub applies_to: String,
-    pub rate_type: String,
+    pub applies_to: ConversionKind,
+    pub rate_type: RateType,
     pub rate: i64,
     pub product_filter: String,
     pub tier_id: Option<i64>,
     pub volume_threshold: Option<i64>,
     pub volume_rate: Option<i64>,
-    pub recurrence: String,
+    pub recurrence: Recurrence,
     pub recurring_months: Option<i64>,
     pub created_at: chrono::NaiveDateTime,
 }
@@ -30,17 +31,14 @@ impl RuleRow {
         Rule {
             id: self.id,
             name: self.name.clone(),
-            applies_to: self
-                .applies_to
-                .parse()
-                .expect("written from ConversionKind"),
-            rate_type: self.rate_type.parse().expect("written from RateType"),
+            applies_to: self.applies_to,
+            rate_type: self.rate_type,
             rate: self.rate,
             product_filter: self.product_filter.clone(),
             tier_id: self.tier_id,
             volume_threshold: self.volume_threshold,
             volume_rate: self.volume_rate,
-            recurrence: self.recurrence.parse().expect("written from Recurrence"),
+            recurrence: self.recurrence,
             recurring_months: self.recurring_months,
         }
     }

@@ -192,7 +192,7 @@ pub struct CustomField {
     pub program_id: i64,
     pub position: i64,
     pub label: String,
-    pub field_type: String,
+    pub field_type: CustomFieldType,
     pub options: String,
     pub required: bool,
     pub active: bool,
@@ -201,8 +201,6 @@ pub struct CustomField {
 impl CustomField {
     pub fn field_type(&self) -> CustomFieldType {
         self.field_type
-            .parse()
-            .expect("written from CustomFieldType")
     }
 
     pub fn option_list(&self) -> Vec<&str> {

@@ -87,7 +87,7 @@ pub fn update_progress(
         let changed = diesel::update(
             deals::table
                 .filter(deals::id.eq(deal_id))
-                .filter(deals::status.eq(DealStatus::Approved.as_str())),
+                .filter(deals::status.eq(DealStatus::Approved)),
         )
         .set((
             deals::stage_id.eq(progress.stage_id.or(deal.stage_id)),
@@ -181,10 +181,10 @@ pub(crate) fn close_by_partner(
         let changed = diesel::update(
             deals::table
                 .filter(deals::id.eq(deal_id))
-                .filter(deals::status.eq(DealStatus::Approved.as_str())),
+                .filter(deals::status.eq(DealStatus::Approved)),
         )
         .set((
-            deals::status.eq(status.as_str()),
+            deals::status.eq(status),
             deals::won_amount_minor.eq(won_minor),
             deals::status_reason.eq(reason),
             deals::closed_at.eq(closed_at),
@@ -223,10 +223,10 @@ pub fn confirm_win(
         let changed = diesel::update(
             deals::table
                 .filter(deals::id.eq(deal_id))
-                .filter(deals::status.eq(DealStatus::WonReported.as_str())),
+                .filter(deals::status.eq(DealStatus::WonReported)),
         )
         .set((
-            deals::status.eq(DealStatus::Won.as_str()),
+            deals::status.eq(DealStatus::Won),
             deals::closed_at.eq(Some(at)),
             deals::updated_at.eq(at),
         ))
@@ -327,10 +327,10 @@ pub fn send_back_win(
         let changed = diesel::update(
             deals::table
                 .filter(deals::id.eq(deal_id))
-                .filter(deals::status.eq(DealStatus::WonReported.as_str())),
+                .filter(deals::status.eq(DealStatus::WonReported)),
         )
         .set((
-            deals::status.eq(DealStatus::Approved.as_str()),
+            deals::status.eq(DealStatus::Approved),
             deals::won_amount_minor.eq(None::<i64>),
             deals::status_reason.eq(Some(&reason)),
             deals::updated_at.eq(now()),

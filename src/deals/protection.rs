@@ -118,7 +118,7 @@ pub fn decide_extension(
                 let extended = diesel::update(
                     deals::table
                         .filter(deals::id.eq(deal_id))
-                        .filter(deals::status.eq(DealStatus::Approved.as_str())),
+                        .filter(deals::status.eq(DealStatus::Approved)),
                 )
                 .set((
                     deals::protection_until.eq(Some(until)),
@@ -180,7 +180,7 @@ pub fn run_expiry(
     notify: DealNotifier<'_>,
 ) -> Result<ExpiryRun, DealError> {
     let due: Vec<Deal> = deals::table
-        .filter(deals::status.eq(DealStatus::Approved.as_str()))
+        .filter(deals::status.eq(DealStatus::Approved))
         .filter(
             deals::protection_until
                 .le(at + Duration::days(crate::deals::rules::EXPIRY_WARNING_DAYS)),
@@ -200,7 +200,7 @@ pub fn run_expiry(
         conn.transaction::<_, DealError, _>(|conn| {
             let still = deals::table
                 .filter(deals::id.eq(deal.id))
-                .filter(deals::status.eq(DealStatus::Approved.as_str()))
+                .filter(deals::status.eq(DealStatus::Approved))
                 .filter(deals::protection_until.eq(until));
             match expiry_step(until, deal.expiry_warned_at, at) {
                 ExpiryStep::Nothing => {}
@@ -226,7 +226,7 @@ pub fn run_expiry(
                 ExpiryStep::Expire => {
                     let claimed = diesel::update(still)
                         .set((
-                            deals::status.eq(DealStatus::Expired.as_str()),
+                            deals::status.eq(DealStatus::Expired),
                             deals::closed_at.eq(Some(at)),
                             deals::updated_at.eq(at),
                         ))
@@ -243,7 +243,7 @@ pub fn run_expiry(
                             ),
                         )?;
                         let expired = Deal {
-                            status: DealStatus::Expired.as_str().into(),
+                            status: DealStatus::Expired,
                             ..deal.clone()
                         };
                         notify(conn, &expired, &DealNotice::Expired)?;
@@ -267,7 +267,7 @@ pub fn escalate_overdue(
     let waiting: Vec<(Deal, String)> = deals::table
         .inner_join(partner_orgs::table)
         .filter(deals::program_id.eq(program.id))
-        .filter(deals::status.eq(DealStatus::Submitted.as_str()))
+        .filter(deals::status.eq(DealStatus::Submitted))
         .filter(deals::escalated_at.is_null())
         .order(deals::submitted_at)
         .select((Deal::as_select(), partner_orgs::name))
@@ -283,7 +283,7 @@ pub fn escalate_overdue(
             let claimed = diesel::update(
                 deals::table
                     .filter(deals::id.eq(deal.id))
-                    .filter(deals::status.eq(DealStatus::Submitted.as_str()))
+                    .filter(deals::status.eq(DealStatus::Submitted))
                     .filter(deals::escalated_at.is_null()),
             )
             .set(deals::escalated_at.eq(Some(at)))

@@ -33,7 +33,7 @@ pub fn register(
                 deals::partner_org_id.eq(org_id),
                 deals::registered_by_user_id.eq(actor.user_id.expect("a person registers deals")),
                 RegistrationColumns::of(registration, &keys),
-                deals::status.eq(DealStatus::Submitted.as_str()),
+                deals::status.eq(DealStatus::Submitted),
                 deals::submitted_at.eq(at),
                 deals::created_at.eq(at),
                 deals::updated_at.eq(at),
@@ -105,11 +105,11 @@ pub fn correct(
         let changed = diesel::update(
             deals::table
                 .filter(deals::id.eq(deal_id))
-                .filter(deals::status.eq(before.as_str())),
+                .filter(deals::status.eq(before)),
         )
         .set((
             RegistrationColumns::of(registration, &keys),
-            deals::status.eq(DealStatus::Submitted.as_str()),
+            deals::status.eq(DealStatus::Submitted),
             deals::submitted_at.eq(submitted_at),
             // A fresh clock may be escalated again; an edit while waiting keeps the one escalation.
             deals::escalated_at.eq(if before == DealStatus::InfoRequested {
@@ -259,10 +259,10 @@ pub(crate) fn apply_decision(
     let changed = diesel::update(
         deals::table
             .filter(deals::id.eq(deal_id))
-            .filter(deals::status.eq(before.as_str())),
+            .filter(deals::status.eq(before)),
     )
     .set((
-        deals::status.eq(after.as_str()),
+        deals::status.eq(after),
         deals::status_reason.eq(Some(reason).filter(|r| !r.is_empty())),
         deals::first_decided_at.eq(deal.first_decided_at.unwrap_or(at)),
         deals::approved_at.eq(if approved { Some(at) } else { deal.approved_at }),

@@ -37,7 +37,7 @@ pub struct Deal {
     pub description: String,
     pub custom_fields: String,
     pub justification: String,
-    pub status: String,
+    pub status: DealStatus,
     pub status_reason: Option<String>,
     pub stage_id: Option<i64>,
     pub submitted_at: NaiveDateTime,
@@ -62,7 +62,7 @@ pub struct CustomValue {
 
 impl Deal {
     pub fn status(&self) -> DealStatus {
-        self.status.parse().expect("written from DealStatus")
+        self.status
     }
 
     pub fn currency(&self) -> Currency {
@@ -231,7 +231,7 @@ pub fn list(conn: &mut DbConn, program_id: i64, filter: &DealFilter) -> QueryRes
         query = query.filter(deals::registered_by_user_id.eq(owner));
     }
     if let Some(status) = filter.status {
-        query = query.filter(deals::status.eq(status.as_str()));
+        query = query.filter(deals::status.eq(status));
     }
     if let Some(stage_id) = filter.stage_id {
         query = query.filter(deals::stage_id.eq(stage_id));
@@ -559,7 +559,7 @@ pub fn won_since(
 ) -> QueryResult<(i64, i64)> {
     let amounts: Vec<Option<i64>> = deals::table
         .filter(deals::partner_org_id.eq(org_id))
-        .filter(deals::status.eq(DealStatus::Won.as_str()))
+        .filter(deals::status.eq(DealStatus::Won))
         .filter(deals::currency.eq(currency))
         .filter(deals::closed_at.ge(since))
         .select(deals::won_amount_minor)

@@ -138,7 +138,7 @@ pub fn decide(
         for entry in chosen {
             let group = match entry.conversion_id {
                 Some(conversion)
-                    if to == EntryStatus::Void && entry.kind == EntryKind::Commission.as_str() =>
+                    if to == EntryStatus::Void && entry.kind == EntryKind::Commission =>
                 {
                     store::for_conversion(conn, conversion)?
                         .into_iter()

@@ -6,6 +6,8 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use super::rules::{EntryKind, EntryStatus};
+use crate::domain::conversion::ReviewStatus;
+use crate::payouts::rules::PayoutStatus;
 use crate::platform::db::schema::{conversions, ledger_entries};
 use crate::platform::db::{is_unique_violation, now, DbConn};
 
@@ -16,8 +18,8 @@ pub struct LedgerEntry {
     pub partner_org_id: i64,
     pub amount_minor: i64,
     pub currency: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: EntryKind,
+    pub status: EntryStatus,
     pub available_at: NaiveDateTime,
     pub source_type: String,
     pub source_id: i64,
@@ -31,7 +33,7 @@ pub struct LedgerEntry {
 
 impl LedgerEntry {
     pub fn status(&self) -> EntryStatus {
-        self.status.parse().expect("written from EntryStatus")
+        self.status
     }
 
     pub fn money(&self) -> crate::domain::money::Money {
@@ -65,8 +67,8 @@ pub fn append(conn: &mut DbConn, entry: &NewEntry<'_>) -> QueryResult<Option<i64
                 ledger_entries::partner_org_id.eq(entry.partner_org_id),
                 ledger_entries::amount_minor.eq(entry.amount_minor),
                 ledger_entries::currency.eq(entry.currency),
-                ledger_entries::kind.eq(entry.kind.as_str()),
-                ledger_entries::status.eq(entry.status.as_str()),
+                ledger_entries::kind.eq(entry.kind),
+                ledger_entries::status.eq(entry.status),
                 ledger_entries::available_at.eq(entry.available_at),
                 ledger_entries::source_type.eq(entry.source_type),
                 ledger_entries::source_id.eq(entry.source_id),
@@ -98,10 +100,10 @@ pub fn advance(
     diesel::update(
         ledger_entries::table
             .filter(ledger_entries::id.eq_any(ids))
-            .filter(ledger_entries::status.eq(from.as_str())),
+            .filter(ledger_entries::status.eq(from)),
     )
     .set((
-        ledger_entries::status.eq(to.as_str()),
+        ledger_entries::status.eq(to),
         ledger_entries::status_changed_at.eq(now()),
         ledger_entries::status_reason.eq(reason),
     ))
@@ -118,12 +120,12 @@ pub fn approve_due(
     at: NaiveDateTime,
 ) -> QueryResult<Vec<ApprovedEntry>> {
     let under_review = conversions::table
-        .filter(conversions::review_status.eq_any(["held", "rejected"]))
+        .filter(conversions::review_status.eq_any([ReviewStatus::Held, ReviewStatus::Rejected]))
         .select(conversions::id.nullable());
     diesel::update(
         ledger_entries::table
             .filter(ledger_entries::partner_org_id.eq_any(orgs))
-            .filter(ledger_entries::status.eq(EntryStatus::Pending.as_str()))
+            .filter(ledger_entries::status.eq(EntryStatus::Pending))
             .filter(ledger_entries::available_at.le(at))
             .filter(
                 ledger_entries::conversion_id
@@ -132,7 +134,7 @@ pub fn approve_due(
             ),
     )
     .set((
-        ledger_entries::status.eq(EntryStatus::Approved.as_str()),
+        ledger_entries::status.eq(EntryStatus::Approved),
         ledger_entries::status_changed_at.eq(at),
         ledger_entries::status_reason.eq("hold period ended"),
     ))
@@ -179,9 +181,9 @@ impl Balance {
 pub fn balances(conn: &mut DbConn, partner_org_id: i64) -> QueryResult<Vec<Balance>> {
     // SUM over BIGINT is NUMERIC on PostgreSQL; cast it back so both backends read an i64. Every stored amount is
     // bounded (money::MAX_AMOUNT_MINOR), so a group's sum fits; the groups are added in i128.
-    let rows: Vec<(String, String, String, String, i64)> = ledger_entries::table
+    let rows: Vec<(String, EntryStatus, EntryKind, String, i64)> = ledger_entries::table
         .filter(ledger_entries::partner_org_id.eq(partner_org_id))
-        .filter(ledger_entries::status.ne(EntryStatus::Void.as_str()))
+        .filter(ledger_entries::status.ne(EntryStatus::Void))
         .group_by((
             ledger_entries::currency,
             ledger_entries::status,
@@ -208,13 +210,13 @@ pub fn balances(conn: &mut DbConn, partner_org_id: i64) -> QueryResult<Vec<Balan
         };
         let sum = i128::from(sum);
         let (_, pending, approved, paid) = &mut sums[index];
-        match status.parse::<EntryStatus>() {
-            Ok(EntryStatus::Pending) => *pending += sum,
-            Ok(EntryStatus::Approved) => *approved += sum,
+        match status {
+            EntryStatus::Pending => *pending += sum,
+            EntryStatus::Approved => *approved += sum,
             // A paid payout's own (negative) entry is the money leaving, not an earning: "paid" counts what it paid.
-            Ok(EntryStatus::Paid) if kind == EntryKind::Payout.as_str() => {}
-            Ok(EntryStatus::Paid) => *paid += sum,
-            _ => {}
+            EntryStatus::Paid if kind == EntryKind::Payout => {}
+            EntryStatus::Paid => *paid += sum,
+            EntryStatus::Void => {}
         }
         // A reversed payout's amount is back in the approved balance, so it no longer counts as paid.
         if source_type == "payout_reversal" {
@@ -251,7 +253,7 @@ pub fn list(conn: &mut DbConn, filter: &EntryFilter, limit: i64) -> QueryResult<
         query = query.filter(ledger_entries::partner_org_id.eq(partner));
     }
     if let Some(status) = filter.status {
-        query = query.filter(ledger_entries::status.eq(status.as_str()));
+        query = query.filter(ledger_entries::status.eq(status));
     }
     if let Some(from) = filter.from {
         query = query.filter(ledger_entries::created_at.ge(from));
@@ -272,7 +274,7 @@ pub fn list(conn: &mut DbConn, filter: &EntryFilter, limit: i64) -> QueryResult<
 /// Orgs with pending entries whose hold has ended at `at`.
 pub fn orgs_with_due_entries(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<Vec<i64>> {
     ledger_entries::table
-        .filter(ledger_entries::status.eq(EntryStatus::Pending.as_str()))
+        .filter(ledger_entries::status.eq(EntryStatus::Pending))
         .filter(ledger_entries::available_at.le(at))
         .select(ledger_entries::partner_org_id)
         .distinct()
@@ -310,7 +312,7 @@ pub fn held_by_payout(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<i64>> {
     use crate::platform::db::schema::{payout_entries, payouts};
     payout_entries::table
         .inner_join(payouts::table)
-        .filter(payouts::status.eq_any(["pending", "paid"]))
+        .filter(payouts::status.eq_any([PayoutStatus::Pending, PayoutStatus::Paid]))
         .filter(payout_entries::ledger_entry_id.eq_any(ids))
         .select(payout_entries::ledger_entry_id)
         .load(conn)

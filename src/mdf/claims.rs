@@ -241,10 +241,10 @@ pub fn decide_claim(
         let changed = diesel::update(
             mdf_claims::table
                 .filter(mdf_claims::id.eq(claim.id))
-                .filter(mdf_claims::status.eq(ClaimStatus::Submitted.as_str())),
+                .filter(mdf_claims::status.eq(ClaimStatus::Submitted)),
         )
         .set((
-            mdf_claims::status.eq(after.as_str()),
+            mdf_claims::status.eq(after),
             mdf_claims::status_reason.eq(Some(reason).filter(|r| !r.is_empty())),
             mdf_claims::decided_at.eq(Some(at)),
             mdf_claims::updated_at.eq(at),
@@ -264,10 +264,10 @@ pub fn decide_claim(
             diesel::update(
                 mdf_requests::table
                     .filter(mdf_requests::id.eq(request_id))
-                    .filter(mdf_requests::status.eq(RequestStatus::Approved.as_str())),
+                    .filter(mdf_requests::status.eq(RequestStatus::Approved)),
             )
             .set((
-                mdf_requests::status.eq(status.as_str()),
+                mdf_requests::status.eq(status),
                 mdf_requests::status_reason
                     .eq((status == RequestStatus::Closed)
                         .then(|| format!("Claim rejected: {reason}"))),
@@ -335,7 +335,7 @@ pub fn run_claim_deadlines(
     let open: Vec<MdfRequest> = mdf_requests::table
         .inner_join(mdf_funds::table)
         .filter(mdf_funds::program_id.eq(program_id))
-        .filter(mdf_requests::status.eq(RequestStatus::Approved.as_str()))
+        .filter(mdf_requests::status.eq(RequestStatus::Approved))
         .select(MdfRequest::as_select())
         .load(conn)?;
     let mut run = DeadlineRun::default();
@@ -356,10 +356,10 @@ pub fn run_claim_deadlines(
                 let changed = diesel::update(
                     mdf_requests::table
                         .filter(mdf_requests::id.eq(request.id))
-                        .filter(mdf_requests::status.eq(RequestStatus::Approved.as_str())),
+                        .filter(mdf_requests::status.eq(RequestStatus::Approved)),
                 )
                 .set((
-                    mdf_requests::status.eq(RequestStatus::Closed.as_str()),
+                    mdf_requests::status.eq(RequestStatus::Closed),
                     mdf_requests::status_reason.eq(Some(format!("No claim was filed by {due}."))),
                     mdf_requests::updated_at.eq(now()),
                 ))
@@ -423,7 +423,7 @@ fn save_claim(
             let changed = diesel::update(
                 mdf_claims::table
                     .filter(mdf_claims::id.eq(claim.id))
-                    .filter(mdf_claims::status.eq(ClaimStatus::InfoRequested.as_str())),
+                    .filter(mdf_claims::status.eq(ClaimStatus::InfoRequested)),
             )
             .set(columns)
             .execute(conn)?;

@@ -36,7 +36,7 @@ impl RequestForm {
     pub fn of(request: &MdfRequest) -> Self {
         Self {
             fund_id: request.fund_id.to_string(),
-            activity_type: request.activity_type.clone(),
+            activity_type: request.activity_type.to_string(),
             title: request.title.clone(),
             description: request.description.clone(),
             starts_on: request.starts_on.to_string(),

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use crate::deals::rules::DealStatus;
-use crate::domain::partner::PartnerKind;
+use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::ledger::rules::{EntryKind, EntryStatus};
 use crate::mdf::rules::{org_allocation, Allocation, ClaimStatus, FundPosition, RequestStatus};
 use crate::platform::audit::{self, Actor, Change, Subject};
@@ -303,7 +303,7 @@ pub fn positions(
     let mut orgs_query = partner_orgs::table
         .left_join(tiers::table)
         .filter(partner_orgs::program_id.eq(fund.program_id))
-        .filter(partner_orgs::kind.ne(PartnerKind::Affiliate.as_str()))
+        .filter(partner_orgs::kind.ne(PartnerKind::Affiliate))
         .select((
             partner_orgs::id,
             partner_orgs::name,
@@ -317,13 +317,13 @@ pub fn positions(
         orgs_query = orgs_query.filter(partner_orgs::id.eq(org));
     }
     // (id, name, status, tier id, tier name)
-    type OrgRow = (i64, String, String, Option<i64>, Option<String>);
+    type OrgRow = (i64, String, PartnerStatus, Option<i64>, Option<String>);
     let orgs: Vec<OrgRow> = orgs_query.load(conn)?;
     let facts = FundFacts::load(conn, fund)?;
 
     let mut out = Vec::new();
     for (org_id, org_name, status, tier_id, tier_name) in orgs {
-        let position = facts.position(fund, org_id, &status, tier_id);
+        let position = facts.position(fund, org_id, status, tier_id);
         if !position.is_empty() || only_org.is_some() {
             out.push(OrgPosition {
                 org_id,
@@ -342,7 +342,7 @@ struct FundFacts {
     /// Won deal revenue per org in the accrual range (empty without accrual).
     won: Vec<(i64, i64)>,
     /// (request, org, status, requested, approved)
-    requests: Vec<(i64, i64, String, i64, Option<i64>)>,
+    requests: Vec<(i64, i64, RequestStatus, i64, Option<i64>)>,
     /// Approved claims: (claim, org, claimed)
     claims: Vec<(i64, i64, i64)>,
     /// The ledger status of each approved claim's reimbursement: (claim, status)
@@ -366,7 +366,7 @@ impl FundFacts {
             let (from, until) = fund.accrual_range();
             deals::table
                 .filter(deals::program_id.eq(fund.program_id))
-                .filter(deals::status.eq(DealStatus::Won.as_str()))
+                .filter(deals::status.eq(DealStatus::Won))
                 .filter(deals::currency.eq(&fund.currency))
                 .filter(deals::closed_at.ge(from))
                 .filter(deals::closed_at.lt(until))
@@ -379,7 +379,7 @@ impl FundFacts {
         } else {
             Vec::new()
         };
-        let requests: Vec<(i64, i64, String, i64, Option<i64>)> = mdf_requests::table
+        let requests: Vec<(i64, i64, RequestStatus, i64, Option<i64>)> = mdf_requests::table
             .filter(mdf_requests::fund_id.eq(fund.id))
             .select((
                 mdf_requests::id,
@@ -393,7 +393,7 @@ impl FundFacts {
         let claims: Vec<(i64, i64, i64)> = mdf_claims::table
             .inner_join(mdf_requests::table)
             .filter(mdf_requests::fund_id.eq(fund.id))
-            .filter(mdf_claims::status.eq(ClaimStatus::Approved.as_str()))
+            .filter(mdf_claims::status.eq(ClaimStatus::Approved))
             .select((
                 mdf_claims::id,
                 mdf_requests::partner_org_id,
@@ -403,14 +403,14 @@ impl FundFacts {
         let claim_ids: Vec<i64> = claims.iter().map(|c| c.0).collect();
         let entries: Vec<(i64, String)> = ledger_entries::table
             .filter(ledger_entries::source_type.eq("mdf_claim"))
-            .filter(ledger_entries::kind.eq(EntryKind::MdfReimbursement.as_str()))
+            .filter(ledger_entries::kind.eq(EntryKind::MdfReimbursement))
             .filter(ledger_entries::source_id.eq_any(&claim_ids))
             .select((ledger_entries::source_id, ledger_entries::status))
             .load(conn)?;
         let linked: Vec<(i64, i64, Option<i64>)> = mdf_claim_deals::table
             .inner_join(deals::table)
             .filter(mdf_claim_deals::claim_id.eq_any(&claim_ids))
-            .filter(deals::status.eq(DealStatus::Won.as_str()))
+            .filter(deals::status.eq(DealStatus::Won))
             .filter(deals::currency.eq(&fund.currency))
             .select((deals::partner_org_id, deals::id, deals::won_amount_minor))
             .distinct()
@@ -435,7 +435,7 @@ impl FundFacts {
         &self,
         fund: &Fund,
         org_id: i64,
-        status: &str,
+        status: PartnerStatus,
         tier_id: Option<i64>,
     ) -> FundPosition {
         let Self {
@@ -451,18 +451,18 @@ impl FundFacts {
             won.iter().filter(|(o, _)| *o == org_id).map(|(_, w)| *w),
         );
         // A suspended or rejected org keeps what it committed, but receives no new allocation.
-        let allocated = if status == "approved" {
+        let allocated = if status == PartnerStatus::Approved {
             org_allocation(org_id, tier_id, rules, fund.accrual_bps, won_minor)
         } else {
             0
         };
         let mut position = FundPosition::default();
         for (_, _, status, requested, approved) in requests.iter().filter(|r| r.1 == org_id) {
-            match status.parse::<RequestStatus>() {
-                Ok(s) if RequestStatus::AWAITING.contains(&s) => {
+            match *status {
+                s if RequestStatus::AWAITING.contains(&s) => {
                     position.awaiting = position.awaiting.saturating_add(*requested)
                 }
-                Ok(RequestStatus::Approved) => {
+                RequestStatus::Approved => {
                     position.reserved = position.reserved.saturating_add(approved.unwrap_or(0))
                 }
                 _ => {}

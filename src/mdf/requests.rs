@@ -75,7 +75,7 @@ pub fn submit_request(
                 RequestColumns::of(input),
                 mdf_requests::partner_org_id.eq(org_id),
                 mdf_requests::requested_by_user_id.eq(user_id),
-                mdf_requests::status.eq(RequestStatus::Submitted.as_str()),
+                mdf_requests::status.eq(RequestStatus::Submitted),
                 mdf_requests::created_at.eq(at),
                 mdf_requests::updated_at.eq(at),
             ))
@@ -125,11 +125,11 @@ pub fn resubmit_request(
         let changed = diesel::update(
             mdf_requests::table
                 .filter(mdf_requests::id.eq(request_id))
-                .filter(mdf_requests::status.eq(RequestStatus::InfoRequested.as_str())),
+                .filter(mdf_requests::status.eq(RequestStatus::InfoRequested)),
         )
         .set((
             RequestColumns::of(input),
-            mdf_requests::status.eq(RequestStatus::Submitted.as_str()),
+            mdf_requests::status.eq(RequestStatus::Submitted),
             mdf_requests::updated_at.eq(now()),
         ))
         .execute(conn)?;
@@ -219,10 +219,10 @@ pub fn decide_request(
         let changed = diesel::update(
             mdf_requests::table
                 .filter(mdf_requests::id.eq(request_id))
-                .filter(mdf_requests::status.eq(before.as_str())),
+                .filter(mdf_requests::status.eq(before)),
         )
         .set((
-            mdf_requests::status.eq(after.as_str()),
+            mdf_requests::status.eq(after),
             mdf_requests::status_reason.eq(Some(reason).filter(|r| !r.is_empty())),
             mdf_requests::approved_minor.eq(approved_minor),
             mdf_requests::claim_due_on.eq(due),

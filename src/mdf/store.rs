@@ -195,7 +195,7 @@ pub struct MdfRequest {
     pub fund_id: i64,
     pub partner_org_id: i64,
     pub requested_by_user_id: i64,
-    pub activity_type: String,
+    pub activity_type: ActivityType,
     pub title: String,
     pub description: String,
     pub starts_on: NaiveDate,
@@ -204,7 +204,7 @@ pub struct MdfRequest {
     pub currency: String,
     pub expected_leads: i64,
     pub expected_pipeline_minor: i64,
-    pub status: String,
+    pub status: RequestStatus,
     pub status_reason: Option<String>,
     pub approved_minor: Option<i64>,
     pub decided_at: Option<NaiveDateTime>,
@@ -216,13 +216,11 @@ pub struct MdfRequest {
 
 impl MdfRequest {
     pub fn status(&self) -> RequestStatus {
-        self.status.parse().expect("written from RequestStatus")
+        self.status
     }
 
     pub fn activity(&self) -> ActivityType {
         self.activity_type
-            .parse()
-            .expect("written from ActivityType")
     }
 
     pub fn currency(&self) -> Currency {
@@ -436,7 +434,7 @@ pub(crate) fn request_rows(
         query = query.order(mdf_requests::updated_at.asc());
     }
     if let Some(statuses) = statuses {
-        query = query.filter(mdf_requests::status.eq_any(statuses.iter().map(|s| s.as_str())));
+        query = query.filter(mdf_requests::status.eq_any(statuses.iter().copied()));
     }
     if let Some(statuses) = claim_statuses {
         query = query.filter(
@@ -493,13 +491,13 @@ pub fn waiting_counts(conn: &mut DbConn, program_id: i64) -> QueryResult<(i64, i
     let requests = mdf_requests::table
         .inner_join(mdf_funds::table)
         .filter(mdf_funds::program_id.eq(program_id))
-        .filter(mdf_requests::status.eq(RequestStatus::Submitted.as_str()))
+        .filter(mdf_requests::status.eq(RequestStatus::Submitted))
         .count()
         .get_result(conn)?;
     let claims = mdf_claims::table
         .inner_join(mdf_requests::table.inner_join(mdf_funds::table))
         .filter(mdf_funds::program_id.eq(program_id))
-        .filter(mdf_claims::status.eq(ClaimStatus::Submitted.as_str()))
+        .filter(mdf_claims::status.eq(ClaimStatus::Submitted))
         .count()
         .get_result(conn)?;
     Ok((requests, claims))
@@ -525,7 +523,7 @@ pub struct Claim {
     pub claimed_minor: i64,
     pub leads_generated: i64,
     pub results: String,
-    pub status: String,
+    pub status: ClaimStatus,
     pub status_reason: Option<String>,
     pub submitted_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
@@ -535,7 +533,7 @@ pub struct Claim {
 
 impl Claim {
     pub fn status(&self) -> ClaimStatus {
-        self.status.parse().expect("written from ClaimStatus")
+        self.status
     }
 }
 
@@ -556,7 +554,7 @@ pub struct LinkedDeal {
 }
 
 pub fn linked_deals(conn: &mut DbConn, claim_id: i64) -> QueryResult<Vec<LinkedDeal>> {
-    let rows: Vec<(i64, String, String, Option<i64>, String)> = mdf_claim_deals::table
+    let rows: Vec<(i64, String, DealStatus, Option<i64>, String)> = mdf_claim_deals::table
         .inner_join(deals::table)
         .filter(mdf_claim_deals::claim_id.eq(claim_id))
         .order(deals::id)
@@ -573,7 +571,7 @@ pub fn linked_deals(conn: &mut DbConn, claim_id: i64) -> QueryResult<Vec<LinkedD
         .map(|(id, name, status, won, currency)| LinkedDeal {
             id,
             title: format!("#{id} {name}"),
-            status: status.parse().expect("written from DealStatus"),
+            status,
             won: won.map(|m| Money::new(m, Currency::parse(&currency).expect("ISO code"))),
         })
         .collect())
@@ -581,12 +579,12 @@ pub fn linked_deals(conn: &mut DbConn, claim_id: i64) -> QueryResult<Vec<LinkedD
 
 /// The org's registrations a claim may name as results: approved, reported or confirmed wins.
 pub fn linkable_deals(conn: &mut DbConn, org_id: i64) -> QueryResult<Vec<(i64, String)>> {
-    let rows: Vec<(i64, String, String)> = deals::table
+    let rows: Vec<(i64, String, DealStatus)> = deals::table
         .filter(deals::partner_org_id.eq(org_id))
         .filter(deals::status.eq_any([
-            DealStatus::Approved.as_str(),
-            DealStatus::WonReported.as_str(),
-            DealStatus::Won.as_str(),
+            DealStatus::Approved,
+            DealStatus::WonReported,
+            DealStatus::Won,
         ]))
         .order(deals::id.desc())
         .select((deals::id, deals::customer_name, deals::status))
@@ -594,7 +592,6 @@ pub fn linkable_deals(conn: &mut DbConn, org_id: i64) -> QueryResult<Vec<(i64, S
     Ok(rows
         .into_iter()
         .map(|(id, name, status)| {
-            let status: DealStatus = status.parse().expect("written from DealStatus");
             (
                 id,
                 format!("#{id} {name} ({})", status.label().to_lowercase()),

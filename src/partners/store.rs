@@ -14,8 +14,8 @@ pub struct PartnerOrg {
     pub id: i64,
     pub program_id: i64,
     pub name: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: PartnerKind,
+    pub status: PartnerStatus,
     pub status_reason: Option<String>,
     pub tier_id: Option<i64>,
     pub country: String,
@@ -30,14 +30,10 @@ pub struct PartnerOrg {
 impl PartnerOrg {
     pub fn kind(&self) -> PartnerKind {
         self.kind
-            .parse()
-            .expect("the schema only admits known kinds")
     }
 
     pub fn status(&self) -> PartnerStatus {
         self.status
-            .parse()
-            .expect("the schema only admits known statuses")
     }
 }
 
@@ -73,8 +69,8 @@ pub fn insert(conn: &mut DbConn, org: &NewPartnerOrg<'_>) -> QueryResult<i64> {
         .values((
             partner_orgs::program_id.eq(org.program_id),
             partner_orgs::name.eq(org.name),
-            partner_orgs::kind.eq(org.kind.as_str()),
-            partner_orgs::status.eq(org.status.as_str()),
+            partner_orgs::kind.eq(org.kind),
+            partner_orgs::status.eq(org.status),
             partner_orgs::tier_id.eq(org.tier_id),
             partner_orgs::country.eq(org.country),
             partner_orgs::website_domain.eq(org.website_domain),
@@ -106,10 +102,10 @@ pub fn list(
         .filter(partner_orgs::program_id.eq(program_id))
         .into_boxed();
     if let Some(kind) = filter.kind {
-        query = query.filter(partner_orgs::kind.eq(kind.as_str()));
+        query = query.filter(partner_orgs::kind.eq(kind));
     }
     if let Some(status) = filter.status {
-        query = query.filter(partner_orgs::status.eq(status.as_str()));
+        query = query.filter(partner_orgs::status.eq(status));
     }
     if let Some(tier_id) = filter.tier_id {
         query = query.filter(partner_orgs::tier_id.eq(tier_id));
@@ -246,10 +242,10 @@ pub fn set_status(
     diesel::update(
         partner_orgs::table
             .filter(partner_orgs::id.eq(org_id))
-            .filter(partner_orgs::status.eq(before.as_str())),
+            .filter(partner_orgs::status.eq(before)),
     )
     .set((
-        partner_orgs::status.eq(after.as_str()),
+        partner_orgs::status.eq(after),
         partner_orgs::status_reason.eq(reason),
         partner_orgs::updated_at.eq(now()),
     ))

@@ -79,8 +79,8 @@ pub fn start_run(
             diesel::insert_into(payout_runs::table)
                 .values((
                     payout_runs::program_id.eq(program.id),
-                    payout_runs::rail.eq(rail.as_str()),
-                    payout_runs::status.eq(RunStatus::Running.as_str()),
+                    payout_runs::rail.eq(rail),
+                    payout_runs::status.eq(RunStatus::Running),
                     payout_runs::started_by.eq(&actor.label),
                     payout_runs::started_at.eq(at),
                 ))
@@ -93,7 +93,7 @@ pub fn start_run(
                 // The running batch may have finished since the insert saw it.
                 let running: Option<i64> = payout_runs::table
                     .filter(payout_runs::program_id.eq(program.id))
-                    .filter(payout_runs::status.eq(RunStatus::Running.as_str()))
+                    .filter(payout_runs::status.eq(RunStatus::Running))
                     .select(payout_runs::id)
                     .first(conn)
                     .optional()?;
@@ -156,10 +156,10 @@ pub fn mark_paid(
         let changed = diesel::update(
             payouts::table
                 .filter(payouts::id.eq(payout_id))
-                .filter(payouts::status.eq(PayoutStatus::Pending.as_str())),
+                .filter(payouts::status.eq(PayoutStatus::Pending)),
         )
         .set((
-            payouts::status.eq(PayoutStatus::Paid.as_str()),
+            payouts::status.eq(PayoutStatus::Paid),
             payouts::stripe_transfer_id.eq(transfer_id),
             payouts::reference.eq(reference),
             payouts::failure_message.eq(None::<String>),
@@ -216,10 +216,10 @@ pub(crate) fn end_unpaid(
         let changed = diesel::update(
             payouts::table
                 .filter(payouts::id.eq(payout_id))
-                .filter(payouts::status.eq(PayoutStatus::Pending.as_str())),
+                .filter(payouts::status.eq(PayoutStatus::Pending)),
         )
         .set((
-            payouts::status.eq(status.as_str()),
+            payouts::status.eq(status),
             payouts::failure_message.eq(Some(message)),
             payouts::claimed_until.eq(None::<NaiveDateTime>),
             payouts::updated_at.eq(at),
@@ -261,10 +261,10 @@ pub fn mark_reversed(conn: &mut DbConn, transfer_id: &str) -> QueryResult<Option
         let changed = diesel::update(
             payouts::table
                 .filter(payouts::id.eq(payout.id))
-                .filter(payouts::status.eq(PayoutStatus::Paid.as_str())),
+                .filter(payouts::status.eq(PayoutStatus::Paid)),
         )
         .set((
-            payouts::status.eq(PayoutStatus::Reversed.as_str()),
+            payouts::status.eq(PayoutStatus::Reversed),
             payouts::updated_at.eq(now()),
         ))
         .execute(conn)?;
@@ -303,7 +303,7 @@ pub(crate) fn close_if_done(
 ) -> QueryResult<bool> {
     let pending: i64 = payouts::table
         .filter(payouts::run_id.eq(run_id))
-        .filter(payouts::status.eq(PayoutStatus::Pending.as_str()))
+        .filter(payouts::status.eq(PayoutStatus::Pending))
         .count()
         .get_result(conn)?;
     if pending > 0 {
@@ -312,10 +312,10 @@ pub(crate) fn close_if_done(
     diesel::update(
         payout_runs::table
             .filter(payout_runs::id.eq(run_id))
-            .filter(payout_runs::status.eq(RunStatus::Running.as_str())),
+            .filter(payout_runs::status.eq(RunStatus::Running)),
     )
     .set((
-        payout_runs::status.eq(closed.as_str()),
+        payout_runs::status.eq(closed),
         payout_runs::finished_at.eq(Some(now())),
     ))
     .execute(conn)?;
@@ -343,7 +343,7 @@ pub fn settle_manual_run(
         }
         let pending: Vec<i64> = payouts::table
             .filter(payouts::run_id.eq(run_id))
-            .filter(payouts::status.eq(PayoutStatus::Pending.as_str()))
+            .filter(payouts::status.eq(PayoutStatus::Pending))
             .select(payouts::id)
             .load(conn)?;
         let mut changed = 0;
@@ -465,8 +465,8 @@ fn create_payout(
             payouts::partner_org_id.eq(balance.org_id),
             payouts::amount_minor.eq(balance.amount.minor),
             payouts::currency.eq(balance.amount.currency.code()),
-            payouts::rail.eq(rail.as_str()),
-            payouts::status.eq(PayoutStatus::Pending.as_str()),
+            payouts::rail.eq(rail),
+            payouts::status.eq(PayoutStatus::Pending),
             payouts::stripe_account_id.eq(line.stripe_account_id.as_deref()),
             payouts::period_from.eq(period_from),
             payouts::period_to.eq(period_to),

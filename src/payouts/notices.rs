@@ -101,11 +101,7 @@ pub fn payout_statement(
     let lines: Vec<String> = entries
         .iter()
         .map(|e| {
-            let kind = e
-                .kind
-                .parse::<crate::ledger::rules::EntryKind>()
-                .map(|k| k.label())
-                .unwrap_or("Entry");
+            let kind = e.kind.label();
             format!(
                 "{} {} {}: {}",
                 e.created_at.format("%Y-%m-%d"),
@@ -116,11 +112,7 @@ pub fn payout_statement(
         })
         .collect();
     let org_name = crate::mdf::org_name(conn, payout.partner_org_id)?;
-    let rail = payout
-        .rail
-        .parse::<crate::payouts::rules::Rail>()
-        .map(|r| r.label().to_string())
-        .unwrap_or_default();
+    let rail = payout.rail.label().to_string();
     for contact in users::org_contacts(conn, payout.partner_org_id)? {
         let email = PayoutStatement {
             frame: frame.clone(),

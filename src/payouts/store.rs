@@ -122,9 +122,7 @@ impl Balance {
 pub(crate) fn held_entry_ids(conn: &mut DbConn, org_ids: Option<&[i64]>) -> QueryResult<Vec<i64>> {
     let mut query = payout_entries::table
         .inner_join(payouts::table)
-        .filter(
-            payouts::status.eq_any([PayoutStatus::Pending.as_str(), PayoutStatus::Paid.as_str()]),
-        )
+        .filter(payouts::status.eq_any([PayoutStatus::Pending, PayoutStatus::Paid]))
         .select(payout_entries::ledger_entry_id)
         .into_boxed();
     if let Some(orgs) = org_ids {
@@ -139,11 +137,11 @@ pub fn balances(
     program_id: i64,
     at: NaiveDateTime,
 ) -> QueryResult<Vec<Balance>> {
-    let rows: Vec<(LedgerEntry, String, String)> = ledger_entries::table
+    let rows: Vec<(LedgerEntry, String, PartnerStatus)> = ledger_entries::table
         .inner_join(partner_orgs::table.on(ledger_entries::partner_org_id.eq(partner_orgs::id)))
         .filter(partner_orgs::program_id.eq(program_id))
-        .filter(ledger_entries::status.eq(EntryStatus::Approved.as_str()))
-        .filter(ledger_entries::kind.ne(EntryKind::Payout.as_str()))
+        .filter(ledger_entries::status.eq(EntryStatus::Approved))
+        .filter(ledger_entries::kind.ne(EntryKind::Payout))
         .filter(ledger_entries::available_at.le(at))
         .order((
             partner_orgs::name,
@@ -175,7 +173,7 @@ pub fn balances(
             None => out.push(Balance {
                 org_id: entry.partner_org_id,
                 org_name,
-                org_status: org_status.parse().expect("written from PartnerStatus"),
+                org_status,
                 amount: Money::new(entry.amount_minor, currency),
                 entries: vec![entry],
             }),
@@ -189,8 +187,8 @@ pub fn balances(
 pub struct PayoutRun {
     pub id: i64,
     pub program_id: i64,
-    pub rail: String,
-    pub status: String,
+    pub rail: Rail,
+    pub status: RunStatus,
     pub started_by: String,
     pub reference: String,
     pub started_at: NaiveDateTime,
@@ -199,11 +197,11 @@ pub struct PayoutRun {
 
 impl PayoutRun {
     pub fn rail(&self) -> Rail {
-        self.rail.parse().expect("written from Rail")
+        self.rail
     }
 
     pub fn status(&self) -> RunStatus {
-        self.status.parse().expect("written from RunStatus")
+        self.status
     }
 
     pub fn running(&self) -> bool {
@@ -219,8 +217,8 @@ pub struct Payout {
     pub partner_org_id: i64,
     pub amount_minor: i64,
     pub currency: String,
-    pub rail: String,
-    pub status: String,
+    pub rail: Rail,
+    pub status: PayoutStatus,
     pub stripe_account_id: Option<String>,
     pub stripe_transfer_id: Option<String>,
     pub failure_message: Option<String>,
@@ -237,7 +235,7 @@ pub struct Payout {
 
 impl Payout {
     pub fn status(&self) -> PayoutStatus {
-        self.status.parse().expect("written from PayoutStatus")
+        self.status
     }
 
     pub fn amount(&self) -> Money {
@@ -274,8 +272,8 @@ pub fn claim_next(
     let at = now();
     let candidates: Vec<Payout> = payouts::table
         .filter(payouts::run_id.eq(run_id))
-        .filter(payouts::status.eq(PayoutStatus::Pending.as_str()))
-        .filter(payouts::rail.eq(Rail::Stripe.as_str()))
+        .filter(payouts::status.eq(PayoutStatus::Pending))
+        .filter(payouts::rail.eq(Rail::Stripe))
         .filter(
             payouts::claimed_until
                 .is_null()
@@ -288,7 +286,7 @@ pub fn claim_next(
         let claimed = diesel::update(
             payouts::table
                 .filter(payouts::id.eq(payout.id))
-                .filter(payouts::status.eq(PayoutStatus::Pending.as_str()))
+                .filter(payouts::status.eq(PayoutStatus::Pending))
                 .filter(
                     payouts::claimed_until
                         .is_null()
@@ -319,7 +317,7 @@ pub fn next_lease_end(
 ) -> QueryResult<Option<Option<NaiveDateTime>>> {
     let leases: Vec<Option<NaiveDateTime>> = payouts::table
         .filter(payouts::run_id.eq(run_id))
-        .filter(payouts::status.eq(PayoutStatus::Pending.as_str()))
+        .filter(payouts::status.eq(PayoutStatus::Pending))
         .select(payouts::claimed_until)
         .load(conn)?;
     if leases.is_empty() {
@@ -346,7 +344,7 @@ pub fn postpone(
     diesel::update(
         payouts::table
             .filter(payouts::id.eq(payout_id))
-            .filter(payouts::status.eq(PayoutStatus::Pending.as_str())),
+            .filter(payouts::status.eq(PayoutStatus::Pending)),
     )
     .set((
         payouts::failure_message.eq(Some(message)),
@@ -360,8 +358,8 @@ pub fn postpone(
 /// Stripe runs that have not finished: after a crash, these are resumed.
 pub fn unfinished_stripe_runs(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
     payout_runs::table
-        .filter(payout_runs::status.eq(RunStatus::Running.as_str()))
-        .filter(payout_runs::rail.eq(Rail::Stripe.as_str()))
+        .filter(payout_runs::status.eq(RunStatus::Running))
+        .filter(payout_runs::rail.eq(Rail::Stripe))
         .select(payout_runs::id)
         .load(conn)
 }

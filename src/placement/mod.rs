@@ -9,6 +9,7 @@ pub mod notices;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
+use crate::domain::conversion::{ConversionKind, ReviewStatus};
 use crate::domain::partner::PartnerStatus;
 use crate::partners::store::PartnerOrg;
 use crate::platform::audit::{self, Actor, Change, Subject};
@@ -29,9 +30,9 @@ pub fn metrics(
 ) -> QueryResult<Metrics> {
     let sales: Vec<i64> = conversions::table
         .filter(conversions::partner_org_id.eq(org_id))
-        .filter(conversions::kind.eq("sale"))
+        .filter(conversions::kind.eq(ConversionKind::Sale))
         .filter(conversions::currency.eq(currency))
-        .filter(conversions::review_status.ne("rejected"))
+        .filter(conversions::review_status.ne(ReviewStatus::Rejected))
         .filter(conversions::occurred_at.ge(now - Duration::days(365)))
         .select(conversions::amount_minor)
         .load(conn)?;
@@ -68,7 +69,7 @@ pub fn recalculate_all(
     };
     let orgs: Vec<PartnerOrg> = partner_orgs::table
         .filter(partner_orgs::program_id.eq(program.id))
-        .filter(partner_orgs::status.eq(PartnerStatus::Approved.as_str()))
+        .filter(partner_orgs::status.eq(PartnerStatus::Approved))
         .select(PartnerOrg::as_select())
         .load(conn)?;
     let system = Actor::system("tier recalculation");

@@ -5,6 +5,8 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use super::rules::PartnerFigures;
+use crate::domain::conversion::ReviewStatus;
+use crate::ledger::rules::{EntryKind, EntryStatus};
 use crate::platform::db::schema::{clicks, conversions, ledger_entries, partner_orgs, refunds};
 use crate::platform::db::DbConn;
 
@@ -30,7 +32,7 @@ pub fn partner_figures(
     let conversion_sums: Vec<(Option<i64>, String, String, i64, i64)> = conversions::table
         .filter(conversions::program_id.eq(program_id))
         .filter(conversions::partner_org_id.is_not_null())
-        .filter(conversions::review_status.ne("rejected"))
+        .filter(conversions::review_status.ne(ReviewStatus::Rejected))
         .filter(conversions::occurred_at.ge(from))
         .filter(conversions::occurred_at.lt(to))
         .group_by((
@@ -51,7 +53,7 @@ pub fn partner_figures(
         .inner_join(conversions::table)
         .filter(conversions::program_id.eq(program_id))
         .filter(conversions::partner_org_id.is_not_null())
-        .filter(conversions::review_status.ne("rejected"))
+        .filter(conversions::review_status.ne(ReviewStatus::Rejected))
         .filter(conversions::occurred_at.ge(from))
         .filter(conversions::occurred_at.lt(to))
         .group_by((conversions::partner_org_id, conversions::currency))
@@ -62,8 +64,8 @@ pub fn partner_figures(
         ))
         .load(conn)?;
     let commission_sums: Vec<(i64, String, i64)> = ledger_entries::table
-        .filter(ledger_entries::kind.eq_any(["commission", "clawback"]))
-        .filter(ledger_entries::status.ne("void"))
+        .filter(ledger_entries::kind.eq_any([EntryKind::Commission, EntryKind::Clawback]))
+        .filter(ledger_entries::status.ne(EntryStatus::Void))
         .filter(ledger_entries::created_at.ge(from))
         .filter(ledger_entries::created_at.lt(to))
         .group_by((ledger_entries::partner_org_id, ledger_entries::currency))

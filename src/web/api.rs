@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::State;
+use crate::ledger::rules::EntryKind;
 use crate::platform::auth::token::hash_token;
 use crate::platform::db::{self, DbConn};
 use crate::platform::http::{db, ApiError, AppError};
@@ -158,13 +159,13 @@ impl From<crate::affiliate::conversions::Conversion> for ConversionView {
         Self {
             id: c.id,
             external_id: c.external_id,
-            kind: c.kind,
+            kind: c.kind.to_string(),
             amount: c.amount_minor,
             currency: c.currency,
             partner_id: c.partner_org_id,
             attributed_by: c.attributed_by,
             commission: None,
-            review_status: c.review_status,
+            review_status: c.review_status.to_string(),
             flags,
         }
     }
@@ -191,7 +192,7 @@ async fn record_conversion(
     view.commission = recorded
         .entries
         .iter()
-        .find(|e| e.kind == "commission")
+        .find(|e| e.kind == EntryKind::Commission)
         .map(|e| serde_json::to_value(EntryView::from(e)).expect("serialisable"));
     let status = if recorded.created {
         actix_web::http::StatusCode::CREATED
@@ -320,8 +321,8 @@ impl From<&crate::ledger::store::LedgerEntry> for EntryView {
         Self {
             id: e.id,
             partner_id: e.partner_org_id,
-            kind: e.kind.clone(),
-            status: e.status.clone(),
+            kind: e.kind.to_string(),
+            status: e.status.to_string(),
             amount: e.amount_minor,
             currency: e.currency.clone(),
             available_at: e.available_at.and_utc().to_rfc3339(),

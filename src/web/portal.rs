@@ -7,6 +7,7 @@ use askama::Template;
 
 use super::{Ctx, State};
 use crate::affiliate::stats::{performance, ConversionRow, Performance};
+use crate::domain::conversion::{ConversionKind, ReviewStatus};
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::partners::store::PartnerOverview;
 use crate::platform::http::{db, page, AppError, PageContext};
@@ -174,10 +175,10 @@ fn affiliate_performance(
     let conversions = crate::affiliate::conversions::for_partner_since(conn, org_id, since)?;
     let rows: Vec<ConversionRow<'_>> = conversions
         .iter()
-        .filter(|(c, _)| c.review_status != "rejected")
+        .filter(|(c, _)| c.review_status != ReviewStatus::Rejected)
         .map(|(c, refunded)| ConversionRow {
             occurred_at: c.occurred_at,
-            is_sale: c.kind == "sale",
+            is_sale: c.kind == ConversionKind::Sale,
             amount_minor: c.amount_minor,
             refunded_minor: *refunded,
             currency: &c.currency,

@@ -6,6 +6,12 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+crate::text_enum!(DeliveryStatus {
+    Pending => "pending" / "Pending",
+    Delivered => "delivered" / "Delivered",
+    Dead => "dead" / "Given up",
+});
+
 crate::text_enum!(EventType {
     PartnerApplied => "partner.applied" / "A partner applied (affiliate signup or reseller application)",
     PartnerApproved => "partner.approved" / "A partner was approved or reinstated",

@@ -1,5 +1,6 @@
 //! The webhooks' SQL: endpoints and deliveries.
 
+use super::rules::DeliveryStatus;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -36,7 +37,7 @@ pub struct Delivery {
     pub event_id: String,
     pub event_type: String,
     pub payload: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: NaiveDateTime,
     pub claimed_until: Option<NaiveDateTime>,
@@ -72,7 +73,7 @@ pub fn claim_due(
     let at = now();
     let due: Vec<(Delivery, String, String)> = webhook_deliveries::table
         .inner_join(webhook_endpoints::table)
-        .filter(webhook_deliveries::status.eq("pending"))
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending))
         .filter(webhook_deliveries::next_attempt_at.le(at))
         .filter(
             webhook_deliveries::claimed_until
@@ -92,7 +93,7 @@ pub fn claim_due(
         let got = diesel::update(
             webhook_deliveries::table
                 .filter(webhook_deliveries::id.eq(delivery.id))
-                .filter(webhook_deliveries::status.eq("pending"))
+                .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending))
                 .filter(
                     webhook_deliveries::claimed_until
                         .is_null()
@@ -121,11 +122,11 @@ pub fn record_attempt(
     let attempts = attempts_before + 1;
     let delivered = status_code.is_some_and(|c| (200..300).contains(&c));
     let status = if delivered {
-        "delivered"
+        DeliveryStatus::Delivered
     } else if crate::platform::outbox::rules::is_dead(attempts, max_attempts) {
-        "dead"
+        DeliveryStatus::Dead
     } else {
-        "pending"
+        DeliveryStatus::Pending
     };
     diesel::update(webhook_deliveries::table.find(id))
         .set((
@@ -207,7 +208,7 @@ pub fn insert_delivery(
             webhook_deliveries::event_id.eq(event_id),
             webhook_deliveries::event_type.eq(event_type),
             webhook_deliveries::payload.eq(payload),
-            webhook_deliveries::status.eq("pending"),
+            webhook_deliveries::status.eq(DeliveryStatus::Pending),
             webhook_deliveries::next_attempt_at.eq(at),
             webhook_deliveries::created_at.eq(at),
         ))

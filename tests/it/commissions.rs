@@ -364,7 +364,7 @@ async fn held_conversions_wait_for_review_and_rejection_voids_their_commission()
     let entries = app
         .db(move |conn| concord::ledger::store::for_conversion(conn, id).unwrap())
         .await;
-    assert_eq!(entries[0].status, "void");
+    assert_eq!(entries[0].status.as_str(), "void");
 }
 
 #[tokio::test]
@@ -430,7 +430,7 @@ async fn refunds_void_reduce_or_claw_back_and_the_balance_nets_them() {
                     concord::ledger::store::for_conversion(conn, c.id)
                         .unwrap()
                         .into_iter()
-                        .map(|e| (e.kind, e.status, e.amount_minor))
+                        .map(|e| (e.kind.to_string(), e.status.to_string(), e.amount_minor))
                         .collect::<Vec<_>>(),
                 );
             }
@@ -521,7 +521,7 @@ async fn the_hold_release_run_twice_at_once_approves_each_commission_once() {
             concord::ledger::store::list(conn, &Default::default(), 100)
                 .unwrap()
                 .iter()
-                .filter(|e| e.status == "approved")
+                .filter(|e| e.status.as_str() == "approved")
                 .count()
         })
         .await;

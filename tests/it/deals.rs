@@ -177,7 +177,7 @@ pub(crate) async fn approved(
     decide(admin, id, "approve", "")
         .await
         .assert_redirect(&format!("/admin/deals/{id}"));
-    assert_eq!(deal(app, id).await.status, "approved");
+    assert_eq!(deal(app, id).await.status.as_str(), "approved");
     id
 }
 
@@ -327,7 +327,7 @@ async fn a_rep_registers_a_deal_with_custom_fields_and_every_error_keeps_the_for
     let page = register(&northwind.rep, &good).await;
     let id = deal_id(&page);
     let stored = deal(&app, id).await;
-    assert_eq!(stored.status, "submitted");
+    assert_eq!(stored.status.as_str(), "submitted");
     assert_eq!(stored.customer_key, "acme");
     assert_eq!(stored.customer_domain, "acme.example");
     assert_eq!(stored.amount_minor, 1_000_000);
@@ -470,7 +470,7 @@ async fn approval_protects_the_customer_and_refusals_need_reasons() {
     page.assert_contains("Give a reason for the rejection");
     let page = decide(&admin, id, "request_info", "").await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(deal(&app, id).await.status, "submitted");
+    assert_eq!(deal(&app, id).await.status.as_str(), "submitted");
 
     decide(
         &admin,
@@ -480,7 +480,7 @@ async fn approval_protects_the_customer_and_refusals_need_reasons() {
     )
     .await
     .assert_redirect(&format!("/admin/deals/{id}"));
-    assert_eq!(deal(&app, id).await.status, "info_requested");
+    assert_eq!(deal(&app, id).await.status.as_str(), "info_requested");
     let long_ago = concord::platform::db::now() - Duration::days(9);
     age(&app, id, "submitted_at", long_ago).await;
     let edit = format!("/portal/deals/{id}/edit");
@@ -504,7 +504,7 @@ async fn approval_protects_the_customer_and_refusals_need_reasons() {
         .await
         .assert_redirect(&format!("/portal/deals/{id}"));
     let resubmitted = deal(&app, id).await;
-    assert_eq!(resubmitted.status, "submitted");
+    assert_eq!(resubmitted.status.as_str(), "submitted");
     assert!(
         resubmitted.submitted_at > long_ago + Duration::days(8),
         "the SLA clock restarts"
@@ -514,7 +514,7 @@ async fn approval_protects_the_customer_and_refusals_need_reasons() {
         .await
         .assert_redirect(&format!("/admin/deals/{id}"));
     let approved = deal(&app, id).await;
-    assert_eq!(approved.status, "approved");
+    assert_eq!(approved.status.as_str(), "approved");
     let protection = approved.protection_until.unwrap() - approved.approved_at.unwrap();
     assert_eq!(protection, Duration::days(90));
     assert!(
@@ -578,7 +578,7 @@ async fn auto_approval_takes_small_deals_without_conflicts() {
     )
     .await;
     let small = deal(&app, deal_id(&small)).await;
-    assert_eq!(small.status, "approved");
+    assert_eq!(small.status.as_str(), "approved");
     assert_eq!(
         small.protection_until.unwrap() - small.approved_at.unwrap(),
         Duration::days(60)
@@ -591,7 +591,7 @@ async fn auto_approval_takes_small_deals_without_conflicts() {
     );
     conflicting.push(("acknowledged".into(), "1".into()));
     let waiting = deal(&app, deal_id(&register(&contoso.rep, &conflicting).await)).await;
-    assert_eq!(waiting.status, "submitted");
+    assert_eq!(waiting.status.as_str(), "submitted");
     let large = register(
         &contoso.rep,
         &registration(
@@ -601,7 +601,10 @@ async fn auto_approval_takes_small_deals_without_conflicts() {
         ),
     )
     .await;
-    assert_eq!(deal(&app, deal_id(&large)).await.status, "submitted");
+    assert_eq!(
+        deal(&app, deal_id(&large)).await.status.as_str(),
+        "submitted"
+    );
 }
 
 #[tokio::test]
@@ -672,7 +675,7 @@ async fn protection_warns_a_week_ahead_once_then_expires() {
     age(&app, id, "protection_until", now - Duration::minutes(1)).await;
     assert_eq!(app.run_job("deal_expiry").await, "0 warned, 1 expired");
     assert_eq!(app.run_job("deal_expiry").await, "");
-    assert_eq!(deal(&app, id).await.status, "expired");
+    assert_eq!(deal(&app, id).await.status.as_str(), "expired");
     let outbox = app.outbox().await;
     assert_eq!(
         mail_to(&outbox, "rep@northwind.test", "Protection of deal"),
@@ -885,7 +888,7 @@ async fn stages_build_a_timeline_and_a_confirmed_win_writes_the_margin_once() {
         explanation.contains("Gold tier margin 15%"),
         "{explanation}"
     );
-    assert_eq!(deal(&app, id).await.status, "won");
+    assert_eq!(deal(&app, id).await.status.as_str(), "won");
     northwind
         .admin
         .get("/portal/earnings")

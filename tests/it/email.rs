@@ -238,7 +238,7 @@ async fn without_smtp_messages_are_written_as_eml_files() {
         parsed.subject(),
         Some("Welcome to Partner Program: Contoso IT is approved")
     );
-    assert_eq!(app.outbox().await[0].status, "sent");
+    assert_eq!(app.outbox().await[0].status.as_str(), "sent");
 }
 
 #[tokio::test]

@@ -543,6 +543,7 @@ impl TestApp {
                 .unwrap()
                 .org
                 .status
+                .to_string()
         })
         .await
     }

@@ -567,7 +567,7 @@ async fn check(world: &World, seed: u64) {
             "paid" => {
                 assert_eq!(own.amount, -amount);
                 assert_eq!(
-                    own.status,
+                    own.status.as_str(),
                     "paid",
                     "{}",
                     fails(format!("payout {id}'s own entry"))
@@ -580,7 +580,7 @@ async fn check(world: &World, seed: u64) {
                 );
                 for e in &settled {
                     assert_eq!(
-                        e.status,
+                        e.status.as_str(),
                         "paid",
                         "{}",
                         fails(format!("entry {} of paid payout {id}: {e:?}", e.id))
@@ -595,7 +595,7 @@ async fn check(world: &World, seed: u64) {
             }
             "failed" | "cancelled" => {
                 assert_eq!(
-                    own.status,
+                    own.status.as_str(),
                     "void",
                     "{}",
                     fails(format!("{status} payout {id} gives the balance back"))

@@ -183,7 +183,7 @@ async fn entries_of(app: &TestApp, external_id: &'static str) -> Vec<(String, i6
         concord::ledger::store::for_conversion(conn, sale.id)
             .unwrap()
             .into_iter()
-            .map(|e| (e.kind, e.amount_minor, e.status))
+            .map(|e| (e.kind.to_string(), e.amount_minor, e.status.to_string()))
             .collect()
     })
     .await

@@ -15,7 +15,7 @@ pub struct Invitation {
     pub id: i64,
     pub partner_org_id: i64,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub token_hash: String,
     pub invited_by_user_id: Option<i64>,
     pub created_at: NaiveDateTime,
@@ -27,8 +27,6 @@ pub struct Invitation {
 impl Invitation {
     pub fn role(&self) -> Role {
         self.role
-            .parse()
-            .expect("the schema only admits partner roles")
     }
 }
 
@@ -58,7 +56,7 @@ pub fn create(conn: &mut DbConn, invitation: &NewInvitation<'_>) -> QueryResult<
         .values((
             invitations::partner_org_id.eq(invitation.partner_org_id),
             invitations::email.eq(invitation.email),
-            invitations::role.eq(invitation.role.as_str()),
+            invitations::role.eq(invitation.role),
             invitations::token_hash.eq(invitation.token_hash),
             invitations::invited_by_user_id.eq(Some(invitation.invited_by_user_id)),
             invitations::created_at.eq(invitation.now),

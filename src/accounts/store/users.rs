@@ -13,7 +13,7 @@ pub struct User {
     pub email: String,
     pub display_name: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub partner_org_id: Option<i64>,
     pub active: bool,
     pub created_at: chrono::NaiveDateTime,
@@ -23,8 +23,6 @@ pub struct User {
 impl User {
     pub fn role(&self) -> Role {
         self.role
-            .parse()
-            .expect("the schema only admits known roles")
     }
 
     /// The name to show: the display name, or the email when none was given.
@@ -52,7 +50,7 @@ pub fn insert(conn: &mut DbConn, user: &NewUser<'_>) -> QueryResult<i64> {
             users::email.eq(user.email),
             users::display_name.eq(user.display_name),
             users::password_hash.eq(user.password_hash),
-            users::role.eq(user.role.as_str()),
+            users::role.eq(user.role),
             users::partner_org_id.eq(user.partner_org_id),
             users::active.eq(true),
             users::created_at.eq(now()),
@@ -79,7 +77,7 @@ pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>
 
 pub fn admin_exists(conn: &mut DbConn) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
-        users::table.filter(users::role.eq(Role::Admin.as_str())),
+        users::table.filter(users::role.eq(Role::Admin)),
     ))
     .get_result(conn)
 }
@@ -116,7 +114,7 @@ pub fn org_contacts(conn: &mut DbConn, partner_org_id: i64) -> QueryResult<Vec<U
 /// Active staff (admins and managers), who hear about new applications.
 pub fn active_staff(conn: &mut DbConn) -> QueryResult<Vec<User>> {
     users::table
-        .filter(users::role.eq_any([Role::Admin.as_str(), Role::Manager.as_str()]))
+        .filter(users::role.eq_any([Role::Admin, Role::Manager]))
         .filter(users::active.eq(true))
         .order(users::id)
         .select(User::as_select())

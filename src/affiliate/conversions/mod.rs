@@ -23,7 +23,7 @@ pub struct Conversion {
     pub id: i64,
     pub program_id: i64,
     pub external_id: String,
-    pub kind: String,
+    pub kind: ConversionKind,
     pub amount_minor: i64,
     pub currency: String,
     pub partner_org_id: Option<i64>,
@@ -36,7 +36,7 @@ pub struct Conversion {
     pub ip_hash: Option<String>,
     pub occurred_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
-    pub review_status: String,
+    pub review_status: ReviewStatus,
     pub flag_reasons: String,
     pub review_reason: Option<String>,
 }
@@ -139,7 +139,7 @@ pub fn record(
             .values((
                 conversions::program_id.eq(program.id),
                 conversions::external_id.eq(&input.external_id),
-                conversions::kind.eq(input.kind.as_str()),
+                conversions::kind.eq(input.kind),
                 conversions::amount_minor.eq(input.amount_minor),
                 conversions::currency.eq(&input.currency),
                 conversions::partner_org_id.eq(attribution.as_ref().map(|a| a.partner_org_id)),
@@ -155,7 +155,7 @@ pub fn record(
                 conversions::ip_hash.eq(&ip_hash),
                 conversions::occurred_at.eq(input.occurred_at),
                 conversions::created_at.eq(now()),
-                conversions::review_status.eq(review.as_str()),
+                conversions::review_status.eq(review),
                 conversions::flag_reasons.eq(reasons.join("\n")),
             ))
             .returning(conversions::id)
@@ -282,8 +282,8 @@ fn write_commission(
         .expect("midnight");
     let sales_earlier_this_month: i64 = conversions::table
         .filter(conversions::partner_org_id.eq(partner_org_id))
-        .filter(conversions::kind.eq(ConversionKind::Sale.as_str()))
-        .filter(conversions::review_status.ne(ReviewStatus::Rejected.as_str()))
+        .filter(conversions::kind.eq(ConversionKind::Sale))
+        .filter(conversions::review_status.ne(ReviewStatus::Rejected))
         .filter(conversions::occurred_at.ge(month_start))
         .filter(
             conversions::occurred_at
@@ -299,7 +299,7 @@ fn write_commission(
             .filter(conversions::program_id.eq(program.id))
             .filter(conversions::partner_org_id.eq(partner_org_id))
             .filter(conversions::customer_external_id.eq(customer))
-            .filter(conversions::kind.eq(ConversionKind::Sale.as_str()))
+            .filter(conversions::kind.eq(ConversionKind::Sale))
             .filter(conversions::id.ne(conversion_id))
             .select(diesel::dsl::min(conversions::occurred_at))
             .first(conn)?,
@@ -380,10 +380,10 @@ pub fn review(
         let changed = diesel::update(
             conversions::table
                 .filter(conversions::id.eq(id))
-                .filter(conversions::review_status.eq(ReviewStatus::Held.as_str())),
+                .filter(conversions::review_status.eq(ReviewStatus::Held)),
         )
         .set((
-            conversions::review_status.eq(verdict.as_str()),
+            conversions::review_status.eq(verdict),
             conversions::review_reason.eq(reason),
         ))
         .execute(conn)?;
@@ -513,7 +513,7 @@ pub fn refund(
     }
     let sale = find_by_external_id(conn, program_id, external_id)?
         .ok_or_else(|| RefundError::UnknownSale(external_id.to_string()))?;
-    if sale.kind != ConversionKind::Sale.as_str() {
+    if sale.kind != ConversionKind::Sale {
         return Err(RefundError::NotASale(external_id.to_string()));
     }
     let recorded = db::exclusive_transaction(conn, |conn| {
@@ -574,15 +574,12 @@ fn reverse_commission(
 ) -> QueryResult<()> {
     use crate::ledger::rules::{on_refund, CommissionState, EntryKind, EntryStatus, RefundAction};
     let entries = crate::ledger::store::for_conversion(conn, sale.id)?;
-    let Some(commission) = entries
-        .iter()
-        .find(|e| e.kind == EntryKind::Commission.as_str())
-    else {
+    let Some(commission) = entries.iter().find(|e| e.kind == EntryKind::Commission) else {
         return Ok(());
     };
     let reversals: Vec<&crate::ledger::store::LedgerEntry> = entries
         .iter()
-        .filter(|e| e.source_type == "refund" && e.status != EntryStatus::Void.as_str())
+        .filter(|e| e.source_type == "refund" && e.status != EntryStatus::Void)
         .collect();
     let written: Vec<i64> = std::iter::once(commission.id)
         .chain(reversals.iter().map(|e| e.id))

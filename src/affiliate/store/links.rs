@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::domain::partner::PartnerStatus;
 use crate::platform::db::schema::{clicks, conversions, links, partner_orgs};
 use crate::platform::db::{is_unique_violation, now, DbConn};
 
@@ -136,12 +137,12 @@ pub fn find_target(conn: &mut DbConn, code: &str) -> QueryResult<Option<LinkTarg
         .inner_join(partner_orgs::table)
         .filter(links::code.eq(code))
         .select((Link::as_select(), partner_orgs::status))
-        .first::<(Link, String)>(conn)
+        .first::<(Link, PartnerStatus)>(conn)
         .optional()
         .map(|row| {
             row.map(|(link, status)| LinkTarget {
                 link,
-                partner_approved: status == "approved",
+                partner_approved: status == PartnerStatus::Approved,
             })
         })
 }

@@ -1,12 +1,40 @@
 //! Text enums: a closed set of values stored as text in a column (`as_str`), shown to people (`label`), read back
-//! with `FromStr`, and serialised as their text.
+//! with `FromStr`, and serialised as their text. They read and write as their text in SQL on both backends
+//! (`ToSql`/`FromSql` for `Text`, as crates.io's `pg_enum!` and vaultwarden's text enums do for their columns), so
+//! a row's field is the enum itself and a filter says `.eq(DealStatus::Won)`; an unknown text in a row is a
+//! deserialisation error naming the enum, never a silent default.
 
 /// A closed set of values stored as text: `as_str` for the database, `label` for people, `FromStr` to read back.
 #[macro_export]
 macro_rules! text_enum {
     ($name:ident { $($variant:ident => $text:literal / $label:literal),+ $(,)? }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
+        #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name { $($variant),+ }
+
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, DB>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text = <String as diesel::deserialize::FromSql<diesel::sql_types::Text, DB>>::from_sql(bytes)?;
+                text.parse::<$name>().map_err(Into::into)
+            }
+        }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];

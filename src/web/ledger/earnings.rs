@@ -158,8 +158,8 @@ async fn csv(
         let fields = [
             e.id.to_string(),
             e.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            e.kind.clone(),
-            e.status.clone(),
+            e.kind.to_string(),
+            e.status.to_string(),
             e.money().amount_text().replace(',', ""),
             e.currency.clone(),
             e.available_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),

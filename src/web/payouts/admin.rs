@@ -8,6 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::domain::money::Money;
+use crate::payouts::rules::PayoutStatus;
 use crate::payouts::rules::{Eligibility, Rail};
 use crate::payouts::{Payout, PayoutError, PayoutRun, PreviewLine};
 use crate::platform::http::{
@@ -257,7 +258,7 @@ impl RunPage {
     fn count(&self, status: &str) -> usize {
         self.payouts
             .iter()
-            .filter(|(p, _, _)| p.status == status)
+            .filter(|(p, _, _)| p.status.as_str() == status)
             .count()
     }
 
@@ -268,7 +269,11 @@ impl RunPage {
 
     fn totals(&self) -> Vec<String> {
         let mut totals: Vec<Money> = Vec::new();
-        for (p, _, _) in self.payouts.iter().filter(|(p, _, _)| p.status == "paid") {
+        for (p, _, _) in self
+            .payouts
+            .iter()
+            .filter(|(p, _, _)| p.status == PayoutStatus::Paid)
+        {
             let amount = p.amount();
             match totals.iter_mut().find(|t| t.currency == amount.currency) {
                 Some(t) => t.minor = t.minor.saturating_add(amount.minor),
@@ -405,7 +410,9 @@ async fn batch_file(
 ) -> Result<HttpResponse, AppError> {
     let (id, format) = path.into_inner();
     let (_, payouts) = load_run(&state, id).await?;
-    let pending = payouts.iter().filter(|(p, _, _)| p.status == "pending");
+    let pending = payouts
+        .iter()
+        .filter(|(p, _, _)| p.status == PayoutStatus::Pending);
     let mut out = String::new();
     match format.as_str() {
         "paypal" => {
