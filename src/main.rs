@@ -75,6 +75,8 @@ fn main() -> ExitCode {
         )
         .with_target(false)
         .with_ansi(std::io::stdout().is_terminal())
+        // A use case's or job's span logs when it closes, with how long it took (time.busy).
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .init();
 
     let settings = match Settings::from_env() {

@@ -13,6 +13,7 @@ use rules::Rule;
 pub use store::{list, RuleRow};
 
 /// Adds a rule at the end of the list.
+#[tracing::instrument(skip_all)]
 pub fn create(conn: &mut DbConn, program_id: i64, rule: &Rule, actor: &Actor) -> QueryResult<i64> {
     conn.transaction(|conn| {
         let id = store::insert_last(conn, program_id, rule)?;

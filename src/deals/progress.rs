@@ -25,6 +25,7 @@ pub struct Progress {
 
 /// Moves an approved deal to another stage and updates its amount and close date; one event per change. Returns
 /// how many things changed.
+#[tracing::instrument(skip_all, fields(deal_id = deal_id))]
 pub fn update_progress(
     conn: &mut DbConn,
     viewer: &Viewer,
@@ -111,6 +112,7 @@ pub fn update_progress(
 }
 
 /// The partner reports a win with the final amount; the vendor confirms it before any margin is written.
+#[tracing::instrument(skip_all, fields(deal_id = deal_id))]
 pub fn report_won(
     conn: &mut DbConn,
     viewer: &Viewer,
@@ -137,6 +139,7 @@ pub fn report_won(
 }
 
 /// The partner reports a loss, with the reason.
+#[tracing::instrument(skip_all, fields(deal_id = deal_id))]
 pub fn report_lost(
     conn: &mut DbConn,
     viewer: &Viewer,
@@ -204,6 +207,7 @@ pub(crate) fn close_by_partner(
 /// The vendor confirms a reported win: the deal is won and the partner's margin (the org's tier benefit in basis
 /// points of the won amount, in the deal's currency) is written to the ledger, once, with the rule in words.
 /// Returns what the staff member is told: the margin written, or why there is none.
+#[tracing::instrument(skip_all, fields(deal_id = deal_id))]
 pub fn confirm_win(
     conn: &mut DbConn,
     program: &Program,
@@ -308,6 +312,7 @@ pub fn confirm_win(
 }
 
 /// The vendor does not confirm a reported win (yet): the deal goes back to approved, with the reason.
+#[tracing::instrument(skip_all, fields(deal_id = deal_id))]
 pub fn send_back_win(
     conn: &mut DbConn,
     program: &Program,

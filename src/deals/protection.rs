@@ -14,6 +14,7 @@ use super::store::*;
 use super::*;
 
 /// The partner asks once per deal for longer protection, saying why.
+#[tracing::instrument(skip_all, fields(deal_id = deal_id))]
 pub fn request_extension(
     conn: &mut DbConn,
     viewer: &Viewer,
@@ -65,6 +66,7 @@ pub fn request_extension(
 }
 
 /// An admin grants the extension (`Some(days)`, added to the protection) or refuses it with a reason.
+#[tracing::instrument(skip_all)]
 pub fn decide_extension(
     conn: &mut DbConn,
     program: &Program,
@@ -174,6 +176,7 @@ pub struct ExpiryRun {
 }
 
 /// The protection job: warns a week ahead, once, and expires deals whose protection passed without a win.
+#[tracing::instrument(skip_all)]
 pub fn run_expiry(
     conn: &mut DbConn,
     at: NaiveDateTime,
@@ -258,6 +261,7 @@ pub fn run_expiry(
 }
 
 /// The SLA job: each registration waiting past the program's SLA is escalated to the staff once.
+#[tracing::instrument(skip_all)]
 pub fn escalate_overdue(
     conn: &mut DbConn,
     program: &Program,

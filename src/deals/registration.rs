@@ -15,6 +15,7 @@ use super::*;
 
 /// Registers a deal in `submitted` with its first event. Without conflicts and below the program's threshold it
 /// is approved at once by the system. Returns the new deal's id and the conflicts found.
+#[tracing::instrument(skip_all)]
 pub fn register(
     conn: &mut DbConn,
     program: &Program,
@@ -80,6 +81,7 @@ pub fn register(
 
 /// The partner's correction of a registration still awaiting approval or returned for more information. A
 /// returned one goes back into the queue with a fresh SLA clock.
+#[tracing::instrument(skip_all)]
 pub fn correct(
     conn: &mut DbConn,
     viewer: &Viewer,
@@ -168,6 +170,7 @@ pub fn protecting(
 /// which the timeline and the audit log keep. Decisions of one program are taken one at a time (`db::lock`), so two
 /// conflicting registrations approved at the same moment are never both approved without the override.
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(deal_id = deal_id))]
 pub fn decide(
     conn: &mut DbConn,
     program: &Program,

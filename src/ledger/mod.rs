@@ -39,6 +39,7 @@ pub fn hold_release_job() -> Job {
 /// for fraud review. One guarded statement, so concurrent runs approve each entry once; the entries it approved
 /// are announced to webhook endpoints (`commission.approved`) in the same transaction. The orgs whose entries it
 /// approves are locked first, so a refund deciding about the same entries waits (ledger invariant 3).
+#[tracing::instrument(skip_all)]
 pub fn release_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
     crate::platform::db::exclusive_transaction(conn, |conn| {
         let orgs = store::orgs_with_due_entries(conn, at)?;
@@ -68,6 +69,7 @@ pub fn release_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<usize> {
 /// payout has taken any of them (paid, or held by a payout in progress) they are voided; otherwise none is voided
 /// and one approved clawback of their net amount nets against the next payout (ledger invariant 3). The caller
 /// holds the org's lock (`db::lock`). Returns whether anything changed.
+#[tracing::instrument(skip_all)]
 pub fn take_back(
     conn: &mut DbConn,
     entries: &[LedgerEntry],
@@ -123,6 +125,7 @@ pub fn take_back(
 /// reversals earlier partial refunds wrote against it too, so no clawback is left behind for money never paid.
 /// Entries a payout in progress holds are left as they are (voiding one would not stop the transfer), and so is a
 /// commission one of whose reversals a payout holds. Returns (changed, left because held).
+#[tracing::instrument(skip_all)]
 pub fn decide(
     conn: &mut DbConn,
     ids: &[i64],

@@ -23,6 +23,7 @@ use super::*;
 
 /// Stores proof files for one of the org's requests: written under the uploads directory, then recorded; if the
 /// request refuses them (not the org's, or no longer open to proof), the written files are removed again.
+#[tracing::instrument(skip_all, fields(org_id = org_id, request_id = request_id))]
 pub fn attach_proofs(
     conn: &mut DbConn,
     store: &Uploads,
@@ -116,6 +117,7 @@ pub fn add_proofs(
 /// field, when the amount is over the approval or the reimbursement rate, outside the claim window, without
 /// proof, or naming a deal that is not the org's.
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(org_id = org_id, request_id = request_id))]
 pub fn file_claim(
     conn: &mut DbConn,
     program: &Program,
@@ -216,6 +218,7 @@ pub fn file_claim(
 /// A staff decision on a claim. Approval writes the `mdf_reimbursement` ledger entry (approved, to be paid with
 /// the next payout) and completes the request; rejection closes the request and frees its reservation; a return
 /// lets the partner correct the claim.
+#[tracing::instrument(skip_all, fields(request_id = request_id))]
 pub fn decide_claim(
     conn: &mut DbConn,
     program: &Program,

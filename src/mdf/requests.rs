@@ -56,6 +56,7 @@ pub(crate) fn check_request(
 }
 
 /// A partner's request for funds. Refused (naming the field) when it asks for more than the org has available.
+#[tracing::instrument(skip_all)]
 pub fn submit_request(
     conn: &mut DbConn,
     program_id: i64,
@@ -155,6 +156,7 @@ pub fn resubmit_request(
 /// or return for more information (both with a reason). Event, audit entry and the partner's email, in one
 /// transaction.
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(request_id = request_id))]
 pub fn decide_request(
     conn: &mut DbConn,
     program: &Program,

@@ -22,6 +22,7 @@ pub type PartnerWriteError = crate::platform::use_case::UseCaseError;
 /// Applies an admin's decision (approve, reject, suspend, reinstate), records it in the audit log and writes the
 /// partner's notification, in one transaction. The update is conditional on the status read, so two admins deciding
 /// at once cannot both win.
+#[tracing::instrument(skip_all, fields(org_id = org_id))]
 pub fn apply_decision(
     conn: &mut DbConn,
     program_id: i64,
@@ -71,6 +72,7 @@ pub fn apply_decision(
 }
 
 /// Moves a partner to another tier (or to none), keeping the move in tier history and the audit log.
+#[tracing::instrument(skip_all, fields(org_id = org_id))]
 pub fn change_tier(
     conn: &mut DbConn,
     program_id: i64,

@@ -66,6 +66,7 @@ pub fn preview(
 /// and a negative `payout` ledger entry, all in one transaction with the run itself. The program's orgs are locked
 /// first, so no refund or void changes an entry between the preview reading it and the batch taking it (ledger
 /// invariant 3).
+#[tracing::instrument(skip_all)]
 pub fn start_run(
     conn: &mut DbConn,
     program: &Program,

@@ -54,6 +54,7 @@ pub struct Recalculated {
 
 /// Places every approved org. An org that stopped qualifying is warned by email (`base_url` makes its links), in
 /// the same transaction as the warning itself.
+#[tracing::instrument(skip_all)]
 pub fn recalculate_all(
     conn: &mut DbConn,
     base_url: &str,

@@ -46,6 +46,7 @@ fn conflict(
     Ok(())
 }
 
+#[tracing::instrument(skip_all)]
 pub fn create(
     conn: &mut DbConn,
     program_id: i64,

@@ -90,6 +90,7 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Conversion>> {
 
 /// Records a conversion once. Returns it and whether this call created it; a repeat of the same external id (even
 /// a concurrent one: the UNIQUE constraint decides) returns the conversion recorded first.
+#[tracing::instrument(skip_all)]
 pub fn record(
     conn: &mut DbConn,
     program: &Program,
@@ -493,6 +494,7 @@ impl db::DatabaseFailure for RefundError {
 /// Records a refund once per refund id. Without an amount the whole remaining sale is refunded. The sale's row is
 /// locked while the refund is decided, so refunds of one sale are decided one after the other and never add up to
 /// more than the sale (ledger invariant 1); the org's row is locked before its commission is reversed (invariant 3).
+#[tracing::instrument(skip_all)]
 pub fn refund(
     conn: &mut DbConn,
     program_id: i64,

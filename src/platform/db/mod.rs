@@ -197,7 +197,9 @@ pub async fn with_connection<T: Send + 'static>(
     work: impl FnOnce(&mut DbConn) -> T + Send + 'static,
 ) -> Result<T, Unreachable> {
     let pool = pool.clone();
-    tokio::task::spawn_blocking(move || Ok(work(&mut *pool.get()?))).await?
+    // The caller's span (the request, or the job) goes along, so a use case's span nests under it in the log.
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(|| Ok(work(&mut *pool.get()?)))).await?
 }
 
 /// Database work for jobs and workers, which report failures as `anyhow` errors.
@@ -216,7 +218,8 @@ where
 pub async fn run_blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Unreachable> {
-    Ok(tokio::task::spawn_blocking(work).await?)
+    let span = tracing::Span::current();
+    Ok(tokio::task::spawn_blocking(move || span.in_scope(work)).await?)
 }
 
 pub fn pool(url: &DatabaseUrl) -> anyhow::Result<DbPool> {

@@ -129,6 +129,18 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
 }
 
 /// Quotes a CSV field when it needs it (RFC 4180), and defuses spreadsheet formulas.
+/// A CSV download: `body` as `text/csv` under `file_name` (quoted; callers give plain ASCII names). Rows in the
+/// body end with CRLF and their fields go through `csv_field`.
+pub fn csv_response(file_name: &str, body: String) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file_name}\""),
+        ))
+        .body(body)
+}
+
 pub fn csv_field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@']) && text.parse::<f64>().is_err() {
         format!("'{text}")

@@ -116,6 +116,7 @@ impl Jobs {
         self.run_job(job).await
     }
 
+    #[tracing::instrument(name = "job", skip_all, fields(job = job.name))]
     async fn run_job(&self, job: &Job) -> anyhow::Result<String> {
         let started = db::now();
         let result = (job.work)(self.ctx.clone()).await;

@@ -3,7 +3,6 @@
 //! and time to approval; with SVG charts and a CSV export. Amounts are in the program currency; deals in other
 //! currencies are counted and named, never converted.
 
-use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
@@ -171,11 +170,5 @@ async fn csv(state: State) -> Result<HttpResponse, AppError> {
             ));
         }
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"pipeline.csv\"",
-        ))
-        .body(out))
+    Ok(crate::platform::http::csv_response("pipeline.csv", out))
 }

@@ -3,7 +3,7 @@
 //! `/portal/deals/{id}` (the deal, its timeline, and the partner's moves: stage, amount, close date, won, lost,
 //! extension). A partner never learns which other partner holds a conflicting registration.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::NaiveDate;
@@ -190,13 +190,7 @@ pub fn deals_csv(rows: &[DealRow], file_name: &str) -> HttpResponse {
             deal.created_at.format("%Y-%m-%d %H:%M"),
         ));
     }
-    HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{file_name}\""),
-        ))
-        .body(out)
+    crate::platform::http::csv_response(file_name, out)
 }
 
 #[derive(Template)]

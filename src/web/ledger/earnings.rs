@@ -1,7 +1,6 @@
 //! `/portal/earnings`: a partner's balances per currency and every ledger entry with its explanation, filtered by
 //! status and month, and the same as CSV.
 
-use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::{Datelike, NaiveDate};
@@ -174,11 +173,5 @@ async fn csv(
         );
         out.push_str("\r\n");
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"earnings.csv\"",
-        ))
-        .body(out))
+    Ok(crate::platform::http::csv_response("earnings.csv", out))
 }

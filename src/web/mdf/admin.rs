@@ -2,7 +2,7 @@
 //! decline or return it and review its claim; `/admin/mdf/budgets` (funds, allocations per tier or partner,
 //! accrual, the program's reimbursement rules; admins only); and `/admin/reports/mdf` with CSV.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -828,11 +828,5 @@ async fn report_csv(
             line("partner", &p.org_name, fund.currency(), &p.position);
         }
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"mdf.csv\"",
-        ))
-        .body(out))
+    Ok(crate::platform::http::csv_response("mdf.csv", out))
 }

@@ -2,7 +2,7 @@
 //! program's payout rules, batches with their progress (a page that refreshes itself while Stripe is paid), and
 //! the manual rail's files (PayPal mass pay, bank) and its "paid with reference".
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -442,11 +442,8 @@ async fn batch_file(
         }
         _ => return Err(AppError::NotFound),
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"payouts-{id}-{format}.csv\""),
-        ))
-        .body(out))
+    Ok(crate::platform::http::csv_response(
+        &format!("payouts-{id}-{format}.csv"),
+        out,
+    ))
 }

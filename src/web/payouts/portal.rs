@@ -259,11 +259,8 @@ async fn statement_csv(
             crate::platform::http::csv_field(&e.explanation)
         ));
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"payout-{}.csv\"", payout.id),
-        ))
-        .body(out))
+    Ok(crate::platform::http::csv_response(
+        &format!("payout-{}.csv", payout.id),
+        out,
+    ))
 }

@@ -1,7 +1,6 @@
 //! `/admin/reports`: per partner, for a date range: clicks, conversions, conversion rate, EPC, revenue and
 //! commission cost, sortable, with a chart of the top partners and a CSV export.
 
-use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::{Duration, NaiveDate};
@@ -162,14 +161,8 @@ async fn csv(state: State, query: web::Query<ReportQuery>) -> Result<HttpRespons
             r.other_currencies
         ));
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!(
-                "attachment; filename=\"partners-{}-{}.csv\"",
-                report.from, report.to
-            ),
-        ))
-        .body(out))
+    Ok(crate::platform::http::csv_response(
+        &format!("partners-{}-{}.csv", report.from, report.to),
+        out,
+    ))
 }
