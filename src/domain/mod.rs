@@ -6,4 +6,5 @@ pub mod domain_name;
 pub mod email;
 pub mod money;
 pub mod partner;
+pub mod payout;
 pub mod quarter;

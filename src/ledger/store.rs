@@ -7,7 +7,7 @@ use diesel::sql_types::BigInt;
 
 use super::rules::{EntryKind, EntryStatus};
 use crate::domain::conversion::ReviewStatus;
-use crate::payouts::rules::PayoutStatus;
+use crate::domain::payout::PayoutStatus;
 use crate::platform::db::schema::{conversions, ledger_entries};
 use crate::platform::db::{is_unique_violation, now, DbConn};
 

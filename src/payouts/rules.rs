@@ -5,13 +5,7 @@
 use crate::domain::money::{Currency, Money};
 use crate::domain::partner::PartnerStatus;
 
-crate::text_enum!(PayoutStatus {
-    Pending => "pending" / "In progress",
-    Paid => "paid" / "Paid",
-    Failed => "failed" / "Failed",
-    Reversed => "reversed" / "Reversed",
-    Cancelled => "cancelled" / "Cancelled",
-});
+pub use crate::domain::payout::PayoutStatus;
 
 crate::text_enum!(RunStatus {
     Running => "running" / "Running",
