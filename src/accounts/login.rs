@@ -1,4 +1,5 @@
-//! Signing in: throttling, password check and a new server-side session, as one blocking unit of work.
+//! Signing in: throttling, the password check and a new server-side session, in three steps so that the argon2
+//! check (tens of milliseconds of CPU) holds no database connection.
 
 use chrono::Duration;
 
@@ -26,29 +27,53 @@ pub enum LoginOutcome {
     },
 }
 
-pub fn attempt(
+/// What is known before the password is checked: the address is throttled, or here is the user (if any).
+pub enum BeforePassword {
+    Throttled { minutes: i64 },
+    Check(Option<users::User>),
+}
+
+/// Step one of signing in (database): refuses a throttled address, else finds the user.
+#[tracing::instrument(skip_all)]
+pub fn before_password(
     conn: &mut DbConn,
     email: &EmailAddress,
-    password_typed: &str,
-    ip: &str,
-) -> diesel::QueryResult<LoginOutcome> {
+) -> diesel::QueryResult<BeforePassword> {
     let now = db::now();
     let failures =
         login_attempts::failures_since(conn, email.as_str(), login_throttle::window_start(now))?;
     if let Some(retry_at) = login_throttle::refused_until(&failures, now) {
-        return Ok(LoginOutcome::Throttled {
+        return Ok(BeforePassword::Throttled {
             minutes: login_throttle::minutes_to_wait(retry_at, now),
         });
     }
-    let user = users::find_by_email(conn, email.as_str())?;
-    let verified = match &user {
+    Ok(BeforePassword::Check(users::find_by_email(
+        conn,
+        email.as_str(),
+    )?))
+}
+
+/// Step two (CPU, no connection held): the argon2 check; an unknown address costs the same time as a known one.
+pub fn check_password(user: Option<&users::User>, password_typed: &str) -> bool {
+    match user {
         Some(user) => password::verify(password_typed, &user.password_hash),
         None => {
             password::verify_against_nothing(password_typed);
             false
         }
-    };
-    login_attempts::record(conn, email.as_str(), verified, ip, now)?;
+    }
+}
+
+/// Step three (database): records the attempt and, for a verified active user, starts a session.
+#[tracing::instrument(skip_all)]
+pub fn after_password(
+    conn: &mut DbConn,
+    email: &EmailAddress,
+    user: Option<users::User>,
+    verified: bool,
+    ip: &str,
+) -> diesel::QueryResult<LoginOutcome> {
+    login_attempts::record(conn, email.as_str(), verified, ip, db::now())?;
     let Some(user) = user.filter(|_| verified) else {
         return Ok(LoginOutcome::WrongCredentials);
     };

@@ -5,7 +5,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::accounts::login::{self, LoginOutcome};
+use crate::accounts::login::{self, BeforePassword, LoginOutcome};
 use crate::domain::email::EmailAddress;
 use crate::platform::auth::token::hash_token;
 use crate::platform::http::{db, redirect, render, safe_next, AppError, PageContext, TypedSession};
@@ -98,10 +98,25 @@ async fn login_submit(
         .unwrap_or("")
         .to_string();
     let password = form.password.clone();
-    let outcome = db(&state.pool, move |conn| {
-        login::attempt(conn, &email, &password, &ip)
+    let lookup = email.clone();
+    let before = db(&state.pool, move |conn| {
+        login::before_password(conn, &lookup)
     })
     .await?;
+    let outcome = match before {
+        BeforePassword::Throttled { minutes } => LoginOutcome::Throttled { minutes },
+        BeforePassword::Check(user) => {
+            let (user, verified) = crate::platform::db::run_blocking(move || {
+                let verified = login::check_password(user.as_ref(), &password);
+                (user, verified)
+            })
+            .await?;
+            db(&state.pool, move |conn| {
+                login::after_password(conn, &email, user, verified, &ip)
+            })
+            .await?
+        }
+    };
     match outcome {
         LoginOutcome::Success {
             user,

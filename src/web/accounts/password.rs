@@ -169,8 +169,11 @@ async fn choose_submit(
     }
     let token_hash = hash_token(&token);
     let new_password = form.password;
+    // Argon2 takes tens of milliseconds of CPU: done off the executor and before a database connection is
+    // taken, so signups and resets do not hold connections others wait for.
+    let password_hash =
+        crate::platform::db::run_blocking(move || password::hash(&new_password)).await?;
     let signed_in = db(&state.pool, move |conn| {
-        let password_hash = password::hash(&new_password);
         match password_resets::consume(
             conn,
             &token_hash,

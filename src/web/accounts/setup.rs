@@ -116,8 +116,10 @@ async fn setup_submit(
 
     let token_hash = hash_token(&form.token);
     let (name, secret) = (form.name.trim().to_string(), form.password.clone());
+    // Argon2 takes tens of milliseconds of CPU: done off the executor and before a database connection is
+    // taken, so signups and resets do not hold connections others wait for.
+    let password_hash = crate::platform::db::run_blocking(move || password::hash(&secret)).await?;
     let created = db(&state.pool, move |conn| {
-        let password_hash = password::hash(&secret);
         let first = FirstAdmin {
             program_name: &program_name,
             currency,

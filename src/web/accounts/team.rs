@@ -304,8 +304,10 @@ async fn accept_submit(
     }
     let token_hash = hash_token(&token);
     let (name, secret) = (form.name.trim().to_string(), form.password);
+    // Argon2 takes tens of milliseconds of CPU: done off the executor and before a database connection is
+    // taken, so signups and resets do not hold connections others wait for.
+    let password_hash = crate::platform::db::run_blocking(move || password::hash(&secret)).await?;
     let accepted = db(&state.pool, move |conn| {
-        let password_hash = password::hash(&secret);
         match invitations::accept(
             conn,
             &token_hash,

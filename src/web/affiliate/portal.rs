@@ -167,8 +167,10 @@ async fn join_submit(
         form.password.clone(),
         state.settings.base_url.clone(),
     );
+    // Argon2 takes tens of milliseconds of CPU: done off the executor and before a database connection is
+    // taken, so signups and resets do not hold connections others wait for.
+    let password_hash = crate::platform::db::run_blocking(move || password::hash(&secret)).await?;
     let created = db(&state.pool, move |conn| {
-        let password_hash = password::hash(&secret);
         let signup = AffiliateSignup {
             name: &name,
             email: email.as_str(),

@@ -166,8 +166,10 @@ async fn apply_submit(
         form.password.clone(),
         state.settings.base_url.clone(),
     );
+    // Argon2 takes tens of milliseconds of CPU: done off the executor and before a database connection is
+    // taken, so signups and resets do not hold connections others wait for.
+    let password_hash = crate::platform::db::run_blocking(move || password::hash(&secret)).await?;
     let created = db(&state.pool, move |conn| {
-        let password_hash = password::hash(&secret);
         let application = ResellerApplication {
             company_name: &company,
             website_domain: &domain,
