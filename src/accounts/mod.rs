@@ -55,3 +55,29 @@ pub fn create(conn: &mut DbConn, account: &NewAccount<'_>) -> Result<i64, Accoun
         }
     })
 }
+
+/// Someone asked to reset the password of `email`: an active account gets a link valid for an hour; an unknown or
+/// disabled address gets nothing, and the caller's page says the same either way.
+#[tracing::instrument(skip_all)]
+pub fn request_password_reset(
+    conn: &mut DbConn,
+    base_url: &str,
+    email: &EmailAddress,
+) -> Result<(), crate::platform::mail::NotifyError> {
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        let Some(user) = users::find_by_email(conn, email.as_str())?.filter(|u| u.active) else {
+            return Ok(());
+        };
+        let token = crate::platform::auth::token::new_token();
+        let now = crate::platform::db::now();
+        store::password_resets::create(
+            conn,
+            user.id,
+            &crate::platform::auth::token::hash_token(&token),
+            now,
+            now + chrono::Duration::minutes(notices::RESET_VALID_MINUTES),
+        )?;
+        notices::password_reset(conn, base_url, &user, &token)
+    })
+}

@@ -8,6 +8,7 @@ pub mod notices;
 pub mod rules;
 pub mod signup;
 pub mod store;
+pub mod team;
 
 use diesel::prelude::*;
 

@@ -255,6 +255,25 @@ fn move_org(
     Ok(moved == 1)
 }
 
+/// A tier set by hand: the org moves (a reason is required; history and audit as for any tier change) and
+/// automatic placement leaves it alone until `hold_until`, or for good without one, in one transaction.
+#[tracing::instrument(skip_all, fields(org_id = org_id))]
+pub fn place_by_hand(
+    conn: &mut DbConn,
+    org_id: i64,
+    to_tier_id: Option<i64>,
+    reason: &str,
+    hold_until: Option<NaiveDateTime>,
+    actor: &Actor,
+) -> Result<(), crate::partners::PartnerWriteError> {
+    let program_id = programs::current(conn)?.id;
+    conn.transaction(|conn| {
+        crate::partners::change_tier(conn, program_id, org_id, to_tier_id, reason, actor)?;
+        set_override(conn, org_id, true, hold_until)?;
+        Ok(())
+    })
+}
+
 /// Hands an org back to automatic placement, recorded in the audit log.
 pub fn return_to_automatic(
     conn: &mut DbConn,

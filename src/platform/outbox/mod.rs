@@ -94,3 +94,39 @@ pub async fn deliver_due(ctx: &JobContext) -> anyhow::Result<String> {
         _ => format!("{sent} sent, {failed} failed, {dead} dead"),
     })
 }
+
+/// Gives a dead message a fresh set of attempts, audited; `None` when there is no such message, `Some(None)` when it
+/// was not dead, else the recipient it goes to again.
+pub fn resend_dead(
+    conn: &mut db::DbConn,
+    id: i64,
+    actor: &crate::platform::audit::Actor,
+) -> diesel::QueryResult<Option<Option<String>>> {
+    use crate::platform::audit::{self, Change, Subject};
+    use diesel::Connection;
+    conn.transaction(|conn| {
+        let Some(message) = store::find(conn, id)? else {
+            return Ok(None);
+        };
+        if !store::resend(conn, id)? {
+            return Ok(Some(None));
+        }
+        let label = format!("{} to {}", message.subject, message.recipient);
+        audit::record(
+            conn,
+            actor,
+            "outbox.resend",
+            &Subject {
+                kind: "outbox",
+                id: Some(id),
+                label: &label,
+            },
+            &Change {
+                before: Some(store::DEAD),
+                after: Some(store::PENDING),
+                ..Default::default()
+            },
+        )?;
+        Ok(Some(Some(message.recipient)))
+    })
+}

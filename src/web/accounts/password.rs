@@ -4,15 +4,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use chrono::Duration;
 use serde::Deserialize;
 
 use crate::accounts::login;
-use crate::accounts::notices::RESET_VALID_MINUTES;
-use crate::accounts::store::{password_resets, users};
+use crate::accounts::store::password_resets;
 use crate::domain::email::EmailAddress;
 use crate::platform::auth::password;
-use crate::platform::auth::token::{hash_token, new_token};
+use crate::platform::auth::token::hash_token;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
@@ -71,25 +69,7 @@ async fn request_submit(
     };
     let base_url = state.settings.base_url.clone();
     db(&state.pool, move |conn| {
-        use diesel::Connection;
-        conn.transaction::<_, AppError, _>(|conn| {
-            // Unknown and disabled accounts get no email, and the page below says the same either way.
-            let Some(user) = users::find_by_email(conn, email.as_str())?.filter(|u| u.active)
-            else {
-                return Ok(());
-            };
-            let token = new_token();
-            let now = crate::platform::db::now();
-            password_resets::create(
-                conn,
-                user.id,
-                &hash_token(&token),
-                now,
-                now + Duration::minutes(RESET_VALID_MINUTES),
-            )?;
-            crate::accounts::notices::password_reset(conn, &base_url, &user, &token)?;
-            Ok(())
-        })
+        crate::accounts::request_password_reset(conn, &base_url, &email)
     })
     .await?;
     crate::platform::http::page(&RequestPage {

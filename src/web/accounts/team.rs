@@ -4,21 +4,20 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use chrono::Duration;
 use serde::Deserialize;
 
 use crate::accounts::login;
-use crate::accounts::notices::INVITATION_VALID_DAYS;
 use crate::accounts::role::Role;
-use crate::accounts::store::invitations::{self, AcceptError, Invitation, NewInvitation};
+use crate::accounts::store::invitations::{self, AcceptError, Invitation};
 use crate::accounts::store::users::{self, User};
 use crate::domain::email::EmailAddress;
 use crate::domain::partner::PartnerStatus;
 use crate::platform::auth::password;
-use crate::platform::auth::token::{hash_token, new_token};
+use crate::platform::auth::token::hash_token;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::platform::use_case::UseCaseError;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -163,44 +162,18 @@ async fn invite(
     let base_url = state.settings.base_url.clone();
     let inviter = user.0.clone();
     let invitee = email.clone();
-    let refusal = db(&state.pool, move |conn| {
-        use diesel::Connection;
-        conn.transaction::<_, AppError, _>(|conn| {
-            let partner =
-                crate::partners::store::overview(conn, org_id)?.ok_or(AppError::NotFound)?;
-            if partner.org.status() != PartnerStatus::Approved {
-                return Ok(Some(
-                    "Your partnership must be approved before you can invite colleagues.",
-                ));
+    let refusal = db(
+        &state.pool,
+        move |conn| match crate::partners::team::invite_colleague(
+            conn, &base_url, org_id, &inviter, &invitee, role,
+        ) {
+            Ok(()) => Ok(None),
+            Err(UseCaseError::Field(_, message) | UseCaseError::Refused(message)) => {
+                Ok(Some(message))
             }
-            if users::find_by_email(conn, invitee.as_str())?.is_some() {
-                return Ok(Some("That person already has an account."));
-            }
-            let token = new_token();
-            let now = crate::platform::db::now();
-            invitations::create(
-                conn,
-                &NewInvitation {
-                    partner_org_id: org_id,
-                    email: invitee.as_str(),
-                    role,
-                    token_hash: &hash_token(&token),
-                    invited_by_user_id: inviter.id,
-                    now,
-                    expires_at: now + Duration::days(INVITATION_VALID_DAYS),
-                },
-            )?;
-            crate::accounts::notices::team_invitation(
-                conn,
-                &base_url,
-                &partner.org.name,
-                &inviter,
-                invitee.as_str(),
-                &token,
-            )?;
-            Ok(None)
-        })
-    })
+            Err(other) => Err(AppError::from(other)),
+        },
+    )
     .await?;
     if let Some(message) = refusal {
         let mut errors = FieldErrors::default();

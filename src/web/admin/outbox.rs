@@ -4,7 +4,6 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::platform::audit::{self, Change, Subject};
 use crate::platform::http::{db, page, redirect, AppError, PageContext, TypedSession};
 use crate::platform::outbox::store::{self as outbox, OutboxMessage, DEAD, PENDING, SENT};
 use crate::web::guard::CurrentUser;
@@ -77,30 +76,7 @@ async fn resend(
     let id = path.into_inner();
     let actor = user.actor();
     let resent = db(&state.pool, move |conn| {
-        use diesel::Connection;
-        conn.transaction::<_, AppError, _>(|conn| {
-            let message = outbox::find(conn, id)?.ok_or(AppError::NotFound)?;
-            if !outbox::resend(conn, id)? {
-                return Ok(None);
-            }
-            let label = format!("{} to {}", message.subject, message.recipient);
-            audit::record(
-                conn,
-                &actor,
-                "outbox.resend",
-                &Subject {
-                    kind: "outbox",
-                    id: Some(id),
-                    label: &label,
-                },
-                &Change {
-                    before: Some(DEAD),
-                    after: Some(PENDING),
-                    ..Default::default()
-                },
-            )?;
-            Ok(Some(message.recipient))
-        })
+        crate::platform::outbox::resend_dead(conn, id, &actor)?.ok_or(AppError::NotFound)
     })
     .await?;
     match resent {

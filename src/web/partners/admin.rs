@@ -305,13 +305,9 @@ async fn change_tier(
     let actor = user.actor();
     let reason = form.reason.clone();
     let outcome = db(&state.pool, move |conn| {
-        use diesel::Connection;
-        let program_id = crate::programs::current(conn)?.id;
-        Ok::<_, AppError>(conn.transaction(|conn| {
-            crate::partners::change_tier(conn, program_id, org_id, to_tier, &reason, &actor)?;
-            crate::placement::set_override(conn, org_id, true, hold_until)?;
-            Ok(())
-        }))
+        Ok::<_, AppError>(crate::placement::place_by_hand(
+            conn, org_id, to_tier, &reason, hold_until, &actor,
+        ))
     })
     .await?;
     match outcome {
