@@ -80,15 +80,7 @@ impl RequestForm {
         if ends_on.is_none() {
             errors.add("ends_on", "Give the planned last day (YYYY-MM-DD).");
         }
-        let expected_leads = if self.expected_leads.trim().is_empty() {
-            Some(0)
-        } else {
-            self.expected_leads
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-        };
+        let expected_leads = lead_count(&self.expected_leads);
         if expected_leads.is_none() {
             errors.add(
                 "expected_leads",
@@ -165,11 +157,7 @@ impl ClaimForm {
         let claimed = Money::parse(&self.claimed, currency)
             .map_err(|e| errors.add("claimed", e))
             .ok();
-        let leads = if self.leads_generated.is_empty() {
-            Some(0)
-        } else {
-            self.leads_generated.parse::<i64>().ok().filter(|n| *n >= 0)
-        };
+        let leads = lead_count(&self.leads_generated);
         if leads.is_none() {
             errors.add(
                 "leads_generated",
@@ -188,5 +176,13 @@ impl ClaimForm {
             }
             _ => None,
         }
+    }
+}
+
+/// A count of leads as typed: blank is 0, otherwise a whole number, 0 or more.
+fn lead_count(typed: &str) -> Option<i64> {
+    match typed.trim() {
+        "" => Some(0),
+        text => text.parse::<i64>().ok().filter(|n| *n >= 0),
     }
 }

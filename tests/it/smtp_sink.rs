@@ -19,7 +19,7 @@ fn require_aiosmtpd() {
             .unwrap_or(false);
         assert!(
             importable,
-            "the SMTP tests need python3 with aiosmtpd (python3 -m pip install aiosmtpd)"
+            "the SMTP tests need python3 with the aiosmtpd module: see the README's Set up"
         );
     });
 }

@@ -30,7 +30,7 @@ impl Chrome {
     pub async fn start(journey: &str) -> Self {
         assert!(
             available(),
-            "the browser journeys need /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)"
+            "the browser journeys need /usr/bin/chromium and /usr/bin/chromedriver: see the README's Set up"
         );
         let port = crate::harness::free_port();
         let driver = Command::new("/usr/bin/chromedriver")
