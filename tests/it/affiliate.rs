@@ -349,18 +349,6 @@ async fn the_redirect_sets_the_cookie_and_files_bots_heads_and_duplicates() {
         .assert_contains("1 filtered: bot or link preview");
 }
 
-async fn post(app: &TestApp, key: &str, path: &str, body: &Value) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", app.address))
-        .bearer_auth(key)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn conversions_are_attributed_by_click_customer_and_coupon() {
     let app = TestApp::spawn().await;
@@ -387,7 +375,7 @@ async fn conversions_are_attributed_by_click_customer_and_coupon() {
     let click = follow(&visitor, "bright").await;
 
     // A lead with a click binds the customer to the partner.
-    let (status, body) = post(&app, &key, "/api/v1/conversions", &json!({"external_id": "lead-1", "kind": "lead", "click_id": click, "customer_id": "cus_1"})).await;
+    let (status, body) = crate::fixtures::api_post(&app, &key, "/api/v1/conversions", &json!({"external_id": "lead-1", "kind": "lead", "click_id": click, "customer_id": "cus_1"})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(
         (
@@ -399,7 +387,7 @@ async fn conversions_are_attributed_by_click_customer_and_coupon() {
     assert_eq!(body["conversion"]["commission"], Value::Null);
 
     // A later sale (another device, a renewal) carries only the customer id.
-    let (status, body) = post(&app, &key, "/api/v1/conversions", &json!({"external_id": "sale-1", "kind": "sale", "amount": 19900, "currency": "USD", "customer_id": "cus_1"})).await;
+    let (status, body) = crate::fixtures::api_post(&app, &key, "/api/v1/conversions", &json!({"external_id": "sale-1", "kind": "sale", "amount": 19900, "currency": "USD", "customer_id": "cus_1"})).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(
         (
@@ -410,7 +398,7 @@ async fn conversions_are_attributed_by_click_customer_and_coupon() {
     );
 
     // A coupon beats a click.
-    let (_, body) = post(&app, &key, "/api/v1/conversions", &json!({"external_id": "sale-2", "kind": "sale", "amount": 5000, "currency": "USD", "click_id": click, "coupon": "Save10"})).await;
+    let (_, body) = crate::fixtures::api_post(&app, &key, "/api/v1/conversions", &json!({"external_id": "sale-2", "kind": "sale", "amount": 5000, "currency": "USD", "click_id": click, "coupon": "Save10"})).await;
     assert_eq!(
         (
             body["conversion"]["partner_id"].as_i64(),
@@ -420,7 +408,7 @@ async fn conversions_are_attributed_by_click_customer_and_coupon() {
     );
 
     // Nothing to go on: recorded, attributed to nobody.
-    let (status, body) = post(
+    let (status, body) = crate::fixtures::api_post(
         &app,
         &key,
         "/api/v1/conversions",
@@ -457,7 +445,7 @@ async fn clicks_outside_the_cookie_window_do_not_attribute() {
             .unwrap();
     })
     .await;
-    let (_, body) = post(
+    let (_, body) = crate::fixtures::api_post(
         &app,
         &key,
         "/api/v1/conversions",
@@ -482,7 +470,7 @@ async fn first_click_and_last_click_pick_different_partners() {
     follow(&visitor, "first").await;
     let latest = follow(&visitor, "last").await; // the cookie chains the two clicks
 
-    let (_, body) = post(
+    let (_, body) = crate::fixtures::api_post(
         &app,
         &key,
         "/api/v1/conversions",
@@ -494,7 +482,7 @@ async fn first_click_and_last_click_pick_different_partners() {
         s.attribution_model = concord::programs::affiliate_settings::AttributionModel::FirstClick
     })
     .await;
-    let (_, body) = post(
+    let (_, body) = crate::fixtures::api_post(
         &app,
         &key,
         "/api/v1/conversions",
@@ -513,7 +501,8 @@ async fn the_same_external_id_posted_twenty_times_at_once_is_one_conversion() {
     let key = app.api_key().await;
     let click = follow(&app.browser(), "bright").await;
     let body = json!({"external_id": "ord-77", "kind": "sale", "amount": 4200, "currency": "USD", "click_id": click});
-    let posts = (0..20).map(|_| post(&app, &key, "/api/v1/conversions", &body));
+    let posts =
+        (0..20).map(|_| crate::fixtures::api_post(&app, &key, "/api/v1/conversions", &body));
     let answers = futures_util::future::join_all(posts).await;
     let created = answers
         .iter()
@@ -558,7 +547,7 @@ async fn conversions_posted_at_once_are_stored_and_a_refused_one_fails_alone() {
             ),
         };
         let app = &app;
-        async move { post(app, &key, "/api/v1/conversions", &body).await }
+        async move { crate::fixtures::api_post(app, &key, "/api/v1/conversions", &body).await }
     });
     let answers = futures_util::future::join_all(posts).await;
     for (i, (status, body)) in answers.iter().enumerate() {
@@ -611,7 +600,8 @@ async fn bad_conversion_input_is_422_naming_the_field_and_keys_are_required() {
             "occurred_at",
         ),
     ] {
-        let (status, answer) = post(&app, &key, "/api/v1/conversions", &body).await;
+        let (status, answer) =
+            crate::fixtures::api_post(&app, &key, "/api/v1/conversions", &body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(answer["error"]["field"], field, "{answer}");
         assert!(answer["error"]["code"]
@@ -664,7 +654,7 @@ async fn self_referral_and_fast_conversions_are_held_for_review() {
         .await;
     let key = app.api_key().await;
     let click = follow(&app.browser(), "bright").await;
-    let (_, body) = post(
+    let (_, body) = crate::fixtures::api_post(
         &app,
         &key,
         "/api/v1/conversions",
@@ -710,14 +700,14 @@ async fn self_referral_and_fast_conversions_are_held_for_review() {
 async fn refunds_are_recorded_once_and_never_exceed_the_sale() {
     let app = TestApp::spawn().await;
     let key = app.api_key().await;
-    post(
+    crate::fixtures::api_post(
         &app,
         &key,
         "/api/v1/conversions",
         &json!({"external_id": "ord-1", "kind": "sale", "amount": 10000, "currency": "USD"}),
     )
     .await;
-    let (status, body) = post(
+    let (status, body) = crate::fixtures::api_post(
         &app,
         &key,
         "/api/v1/refunds",
@@ -728,7 +718,7 @@ async fn refunds_are_recorded_once_and_never_exceed_the_sale() {
         (status, body["refund"]["amount"].as_i64()),
         (StatusCode::CREATED, Some(2500))
     );
-    let (status, again) = post(
+    let (status, again) = crate::fixtures::api_post(
         &app,
         &key,
         "/api/v1/refunds",
@@ -739,7 +729,7 @@ async fn refunds_are_recorded_once_and_never_exceed_the_sale() {
         (status, again["refund"]["id"].clone()),
         (StatusCode::OK, body["refund"]["id"].clone())
     );
-    let (status, body) = post(
+    let (status, body) = crate::fixtures::api_post(
         &app,
         &key,
         "/api/v1/refunds",
@@ -750,7 +740,7 @@ async fn refunds_are_recorded_once_and_never_exceed_the_sale() {
         (status, body["error"]["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("amount"))
     );
-    let (status, body) = post(
+    let (status, body) = crate::fixtures::api_post(
         &app,
         &key,
         "/api/v1/refunds",
@@ -762,7 +752,7 @@ async fn refunds_are_recorded_once_and_never_exceed_the_sale() {
         (StatusCode::CREATED, Some(7500)),
         "the rest of the sale"
     );
-    let (status, body) = post(
+    let (status, body) = crate::fixtures::api_post(
         &app,
         &key,
         "/api/v1/refunds",

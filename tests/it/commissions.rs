@@ -1,5 +1,6 @@
 //! Commissions from rules, the ledger's lifecycle (hold, approval, refunds, clawbacks) and the pages and API over it.
 
+use crate::fixtures;
 use crate::harness::{TestApp, PASSWORD};
 use concord::commissions::rules::{RateType, Recurrence, Rule};
 use concord::domain::conversion::ConversionKind;
@@ -41,59 +42,13 @@ pub(crate) async fn add_rules(app: &TestApp, rules: Vec<Rule>) {
     .await;
 }
 
-/// An affiliate program with a partner that owns coupon `BO`: conversions with it are attributed without clicks.
-async fn program_with_partner(app: &TestApp, hold_days: i64) -> (i64, String) {
-    app.affiliate_program(true, move |s| s.hold_days = hold_days)
-        .await;
-    let (org, _) = app
-        .affiliate_with_link("Bright Deals", "bo@brightdeals.example", "bright")
-        .await;
-    app.db(move |conn| {
-        concord::affiliate::store::coupons::assign(
-            conn,
-            org,
-            "Bright Deals",
-            "BO",
-            "bo",
-            &concord::platform::audit::Actor::system("test"),
-        )
-        .unwrap();
-    })
-    .await;
-    (org, app.api_key().await)
-}
-
-pub(crate) async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", app.address))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
-}
-
-pub(crate) async fn get(app: &TestApp, key: &str, path: &str) -> Value {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", app.address))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
-}
-
+/// A sale with the program's coupon `BO` (unless `extra` names another); returns its commission.
 async fn sale(app: &TestApp, key: &str, id: &str, amount: i64, extra: Value) -> Value {
-    let mut body = json!({"external_id": id, "kind": "sale", "amount": amount, "currency": "USD", "coupon": "BO"});
+    let mut body = json!({"coupon": "BO"});
     for (k, v) in extra.as_object().unwrap() {
         body[k] = v.clone();
     }
-    let (status, answer) = post(app, key, "/api/v1/conversions", body).await;
-    assert_eq!(status, StatusCode::CREATED, "{answer}");
-    answer["conversion"]["commission"].clone()
+    fixtures::sale(app, key, id, amount, body).await["commission"].clone()
 }
 
 fn amount(commission: &Value) -> Option<i64> {
@@ -103,7 +58,8 @@ fn amount(commission: &Value) -> Option<i64> {
 #[tokio::test]
 async fn percent_and_flat_rules_round_half_up_and_explain_themselves() {
     let app = TestApp::spawn().await;
-    let (_, key) = program_with_partner(&app, 30).await;
+    let fixtures::AffiliateProgram { key, .. } =
+        fixtures::affiliate_program(&app).hold_days(30).await;
     add_rules(
         &app,
         vec![
@@ -127,7 +83,7 @@ async fn percent_and_flat_rules_round_half_up_and_explain_themselves() {
         amount(&sale(&app, &key, "s-2", 1_004, json!({})).await),
         Some(100)
     );
-    let (_, lead) = post(
+    let (_, lead) = fixtures::api_post(
         &app,
         &key,
         "/api/v1/conversions",
@@ -147,7 +103,8 @@ async fn percent_and_flat_rules_round_half_up_and_explain_themselves() {
 #[tokio::test]
 async fn product_filters_and_tier_rules_pick_the_rate() {
     let app = TestApp::spawn().await;
-    let (org, key) = program_with_partner(&app, 30).await;
+    let fixtures::AffiliateProgram { org, key, .. } =
+        fixtures::affiliate_program(&app).hold_days(30).await;
     let admin = app.admin_browser().await;
     admin
         .submit(
@@ -204,7 +161,8 @@ async fn product_filters_and_tier_rules_pick_the_rate() {
 #[tokio::test]
 async fn the_fifty_first_sale_of_a_month_gets_the_volume_rate_and_earlier_ones_keep_theirs() {
     let app = TestApp::spawn().await;
-    let (org, key) = program_with_partner(&app, 30).await;
+    let fixtures::AffiliateProgram { org, key, .. } =
+        fixtures::affiliate_program(&app).hold_days(30).await;
     let mut volume = rule("Volume", ConversionKind::Sale, RateType::Percent, 2_000);
     volume.volume_threshold = Some(50);
     volume.volume_rate = Some(2_500);
@@ -272,7 +230,8 @@ async fn the_fifty_first_sale_of_a_month_gets_the_volume_rate_and_earlier_ones_k
 #[tokio::test]
 async fn recurring_for_three_months_stops_at_month_four_and_lifetime_never_stops() {
     let app = TestApp::spawn().await;
-    let (_, key) = program_with_partner(&app, 30).await;
+    let fixtures::AffiliateProgram { key, .. } =
+        fixtures::affiliate_program(&app).hold_days(30).await;
     let mut recurring = rule(
         "Starter recurring",
         ConversionKind::Sale,
@@ -298,7 +257,7 @@ async fn recurring_for_three_months_stops_at_month_four_and_lifetime_never_stops
     );
     for (n, month) in [(2, "02"), (3, "03")] {
         let body = json!({"external_id": format!("r-{n}"), "kind": "sale", "amount": 1_000, "currency": "USD", "customer_id": "cus_9", "product": "starter", "occurred_at": format!("2025-{month}-15T00:00:00Z")});
-        let (_, answer) = post(&app, &key, "/api/v1/conversions", body).await;
+        let (_, answer) = fixtures::api_post(&app, &key, "/api/v1/conversions", body).await;
         assert_eq!(answer["conversion"]["attributed_by"], "customer");
         assert_eq!(
             answer["conversion"]["commission"]["explanation"],
@@ -306,7 +265,7 @@ async fn recurring_for_three_months_stops_at_month_four_and_lifetime_never_stops
         );
     }
     let body = json!({"external_id": "r-4", "kind": "sale", "amount": 1_000, "currency": "USD", "customer_id": "cus_9", "product": "starter", "occurred_at": "2025-04-15T00:00:00Z"});
-    let (_, answer) = post(&app, &key, "/api/v1/conversions", body).await;
+    let (_, answer) = fixtures::api_post(&app, &key, "/api/v1/conversions", body).await;
     assert!(answer["conversion"]["partner_id"].is_i64());
     assert_eq!(
         answer["conversion"]["commission"],
@@ -315,7 +274,7 @@ async fn recurring_for_three_months_stops_at_month_four_and_lifetime_never_stops
     );
 
     let body = json!({"external_id": "l-13", "kind": "sale", "amount": 1_000, "currency": "USD", "customer_id": "cus_9", "occurred_at": "2026-02-15T00:00:00Z"});
-    let (_, answer) = post(&app, &key, "/api/v1/conversions", body).await;
+    let (_, answer) = fixtures::api_post(&app, &key, "/api/v1/conversions", body).await;
     assert_eq!(
         answer["conversion"]["commission"]["explanation"],
         "5% of 10.00 USD under rule 'Lifetime'"
@@ -325,7 +284,8 @@ async fn recurring_for_three_months_stops_at_month_four_and_lifetime_never_stops
 #[tokio::test]
 async fn the_hold_release_approves_commissions_when_their_hold_ends_and_only_then() {
     let app = TestApp::spawn().await;
-    let (org, key) = program_with_partner(&app, 30).await;
+    let fixtures::AffiliateProgram { org, key, .. } =
+        fixtures::affiliate_program(&app).hold_days(30).await;
     sales_rule(&app, 1_000).await;
     let old = (chrono::Utc::now() - chrono::Duration::days(31)).to_rfc3339();
     let recent = (chrono::Utc::now() - chrono::Duration::days(29)).to_rfc3339();
@@ -333,7 +293,7 @@ async fn the_hold_release_approves_commissions_when_their_hold_ends_and_only_the
     sale(&app, &key, "recent", 20_000, json!({"occurred_at": recent})).await;
     assert_eq!(app.run_job("hold_release").await, "1 approved");
     assert_eq!(app.run_job("hold_release").await, "", "nothing twice");
-    let balance = get(&app, &key, &format!("/api/v1/partners/{org}/balance")).await;
+    let balance = fixtures::api_get(&app, &key, &format!("/api/v1/partners/{org}/balance")).await;
     assert_eq!(
         balance["balances"][0],
         json!({"currency": "USD", "pending": 2_000, "approved": 1_000, "available": 1_000, "paid": 0})
@@ -343,9 +303,10 @@ async fn the_hold_release_approves_commissions_when_their_hold_ends_and_only_the
 #[tokio::test]
 async fn held_conversions_wait_for_review_and_rejection_voids_their_commission() {
     let app = TestApp::spawn().await;
-    let (_, key) = program_with_partner(&app, 0).await;
+    let fixtures::AffiliateProgram { key, .. } =
+        fixtures::affiliate_program(&app).hold_days(0).await;
     sales_rule(&app, 1_000).await;
-    let (_, answer) = post(&app, &key, "/api/v1/conversions", json!({"external_id": "self", "kind": "sale", "amount": 5_000, "currency": "USD", "coupon": "BO", "customer_email": "bo@brightdeals.example"})).await;
+    let (_, answer) = fixtures::api_post(&app, &key, "/api/v1/conversions", json!({"external_id": "self", "kind": "sale", "amount": 5_000, "currency": "USD", "coupon": "BO", "customer_email": "bo@brightdeals.example"})).await;
     assert_eq!(answer["conversion"]["review_status"], "held");
     assert_eq!(
         app.run_job("hold_release").await,
@@ -370,14 +331,15 @@ async fn held_conversions_wait_for_review_and_rejection_voids_their_commission()
 #[tokio::test]
 async fn refunds_void_reduce_or_claw_back_and_the_balance_nets_them() {
     let app = TestApp::spawn().await;
-    let (org, key) = program_with_partner(&app, 0).await;
+    let fixtures::AffiliateProgram { org, key, .. } =
+        fixtures::affiliate_program(&app).hold_days(0).await;
     sales_rule(&app, 2_000).await;
     sale(&app, &key, "full", 10_000, json!({})).await;
     sale(&app, &key, "partial", 10_000, json!({})).await;
     sale(&app, &key, "paid", 10_000, json!({})).await;
 
     // Refund before approval: the whole sale voids its commission.
-    post(
+    fixtures::api_post(
         &app,
         &key,
         "/api/v1/refunds",
@@ -385,7 +347,7 @@ async fn refunds_void_reduce_or_claw_back_and_the_balance_nets_them() {
     )
     .await;
     // A partial refund reduces it.
-    post(
+    fixtures::api_post(
         &app,
         &key,
         "/api/v1/refunds",
@@ -411,7 +373,7 @@ async fn refunds_void_reduce_or_claw_back_and_the_balance_nets_them() {
     })
     .await;
     // A refund after payout claws back.
-    post(
+    fixtures::api_post(
         &app,
         &key,
         "/api/v1/refunds",
@@ -457,7 +419,7 @@ async fn refunds_void_reduce_or_claw_back_and_the_balance_nets_them() {
     );
 
     // Approved: 2000 - 500 (partial) - 2000 (clawback after payout) = -500, carried into the next payout.
-    let balance = get(&app, &key, &format!("/api/v1/partners/{org}/balance")).await;
+    let balance = fixtures::api_get(&app, &key, &format!("/api/v1/partners/{org}/balance")).await;
     assert_eq!(
         balance["balances"][0],
         json!({"currency": "USD", "pending": 0, "approved": -500, "available": -500, "paid": 2_000})
@@ -473,11 +435,12 @@ async fn refunds_void_reduce_or_claw_back_and_the_balance_nets_them() {
 #[tokio::test]
 async fn two_currencies_stay_apart() {
     let app = TestApp::spawn().await;
-    let (org, key) = program_with_partner(&app, 0).await;
+    let fixtures::AffiliateProgram { org, key, .. } =
+        fixtures::affiliate_program(&app).hold_days(0).await;
     sales_rule(&app, 1_000).await;
     sale(&app, &key, "usd", 10_000, json!({})).await;
     sale(&app, &key, "eur", 5_000, json!({"currency": "EUR"})).await;
-    let balance = get(&app, &key, &format!("/api/v1/partners/{org}/balance")).await;
+    let balance = fixtures::api_get(&app, &key, &format!("/api/v1/partners/{org}/balance")).await;
     assert_eq!(
         balance["balances"],
         json!([
@@ -490,7 +453,8 @@ async fn two_currencies_stay_apart() {
 #[tokio::test]
 async fn the_hold_release_run_twice_at_once_approves_each_commission_once() {
     let app = TestApp::spawn().await;
-    let (_, key) = program_with_partner(&app, 0).await;
+    let fixtures::AffiliateProgram { key, .. } =
+        fixtures::affiliate_program(&app).hold_days(0).await;
     sales_rule(&app, 1_000).await;
     for n in 0..30 {
         sale(&app, &key, &format!("s-{n}"), 1_000, json!({})).await;
@@ -531,7 +495,8 @@ async fn the_hold_release_run_twice_at_once_approves_each_commission_once() {
 #[tokio::test]
 async fn admins_keep_rules_and_the_commission_queue_and_partners_export_their_earnings() {
     let app = TestApp::spawn().await;
-    let (org, key) = program_with_partner(&app, 30).await;
+    let fixtures::AffiliateProgram { org, key, .. } =
+        fixtures::affiliate_program(&app).hold_days(30).await;
     let admin = app.admin_browser().await;
     let page = admin
         .submit(
@@ -635,7 +600,7 @@ async fn admins_keep_rules_and_the_commission_queue_and_partners_export_their_ea
         .await
         .assert_contains("Verified with finance");
 
-    let page1 = get(
+    let page1 = fixtures::api_get(
         &app,
         &key,
         &format!("/api/v1/commissions?partner_id={org}&limit=2"),
@@ -643,7 +608,7 @@ async fn admins_keep_rules_and_the_commission_queue_and_partners_export_their_ea
     .await;
     assert_eq!(page1["commissions"].as_array().unwrap().len(), 2);
     let cursor = page1["next_cursor"].as_i64().unwrap();
-    let page2 = get(
+    let page2 = fixtures::api_get(
         &app,
         &key,
         &format!("/api/v1/commissions?partner_id={org}&limit=2&cursor={cursor}"),
@@ -651,7 +616,7 @@ async fn admins_keep_rules_and_the_commission_queue_and_partners_export_their_ea
     .await;
     assert_eq!(page2["commissions"].as_array().unwrap().len(), 1);
     assert_eq!(page2["next_cursor"], Value::Null);
-    let approved = get(&app, &key, "/api/v1/commissions?status=approved").await;
+    let approved = fixtures::api_get(&app, &key, "/api/v1/commissions?status=approved").await;
     assert_eq!(approved["commissions"].as_array().unwrap().len(), 2);
 
     let bo = app.browser();
@@ -685,7 +650,8 @@ async fn admins_keep_rules_and_the_commission_queue_and_partners_export_their_ea
 #[tokio::test]
 async fn the_report_shows_per_partner_figures_sorted_and_as_csv() {
     let app = TestApp::spawn().await;
-    let (_, key) = program_with_partner(&app, 30).await;
+    let fixtures::AffiliateProgram { key, .. } =
+        fixtures::affiliate_program(&app).hold_days(30).await;
     app.affiliate_with_link("Quiet Blog", "q@quiet.example", "quiet")
         .await;
     sales_rule(&app, 1_000).await;
@@ -702,7 +668,7 @@ async fn the_report_shows_per_partner_figures_sorted_and_as_csv() {
             .to_string();
     }
     // Two clicks on Quiet Blog (the second from the same visitor is filtered), then a sale through the click.
-    post(&app, &key, "/api/v1/conversions", json!({"external_id": "q-1", "kind": "sale", "amount": 5_000, "currency": "USD", "click_id": last_click})).await;
+    fixtures::api_post(&app, &key, "/api/v1/conversions", json!({"external_id": "q-1", "kind": "sale", "amount": 5_000, "currency": "USD", "click_id": last_click})).await;
     sale(&app, &key, "b-1", 20_000, json!({})).await;
     sale(&app, &key, "b-2", 10_000, json!({})).await;
     sale(&app, &key, "b-3", 10_000, json!({"currency": "EUR"})).await;

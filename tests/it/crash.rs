@@ -197,14 +197,14 @@ async fn an_outbox_sender_killed_mid_batch_loses_no_email() {
     })
     .await;
     for _ in 0..10 {
-        if app.outbox().await.iter().all(|m| m.status == "sent") {
+        if app.outbox().await.iter().all(|m| m.status.as_str() == "sent") {
             break;
         }
         assert!(sender().wait().unwrap().success());
     }
     let outbox = app.outbox().await;
     assert!(
-        outbox.iter().all(|m| m.status == "sent"),
+        outbox.iter().all(|m| m.status.as_str() == "sent"),
         "every message ends sent"
     );
     let received = sink.messages();

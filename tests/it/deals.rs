@@ -3,48 +3,11 @@
 //! expiry with its warning, the one extension, stages and the win that writes the margin, org boundaries, and the
 //! pipeline report against a hand-computed fixture.
 
+use crate::fixtures::{self, in_days};
 use crate::harness::{Browser, TestApp, PASSWORD};
 use chrono::{Duration, NaiveDateTime};
 use concord::accounts::role::Role;
-use concord::domain::partner::{PartnerKind, PartnerStatus};
 use reqwest::StatusCode;
-
-pub(crate) struct Reseller {
-    pub(crate) org: i64,
-    pub(crate) admin: Browser,
-    pub(crate) rep: Browser,
-    pub(crate) rep_id: i64,
-}
-
-pub(crate) async fn reseller(app: &TestApp, name: &str, slug: &str) -> Reseller {
-    let org = app
-        .create_partner(name, PartnerKind::Reseller, PartnerStatus::Approved)
-        .await;
-    let (admin_email, rep_email) = (format!("boss@{slug}.test"), format!("rep@{slug}.test"));
-    app.create_user(&admin_email, Role::PartnerAdmin, Some(org))
-        .await;
-    let rep_id = app
-        .create_user(&rep_email, Role::PartnerUser, Some(org))
-        .await;
-    let (admin, rep) = (app.browser(), app.browser());
-    admin
-        .login(&admin_email, PASSWORD)
-        .await
-        .assert_redirect("/portal");
-    rep.login(&rep_email, PASSWORD)
-        .await
-        .assert_redirect("/portal");
-    Reseller {
-        org,
-        admin,
-        rep,
-        rep_id,
-    }
-}
-
-pub(crate) fn in_days(days: i64) -> String {
-    (concord::platform::db::now().date() + Duration::days(days)).to_string()
-}
 
 /// A complete registration; `extra` replaces or adds fields.
 pub(crate) fn registration(
@@ -85,30 +48,6 @@ pub(crate) async fn register(
     browser
         .submit("/portal/deals/new", "/portal/deals/new", &refs)
         .await
-}
-
-/// Puts `org` in a new Gold tier with a 15% deal margin.
-pub(crate) async fn gold_tier(app: &TestApp, org: i64) {
-    app.db(move |conn| {
-        let program = concord::programs::current(conn).unwrap();
-        let zero = concord::domain::money::Money::new(0, program.currency());
-        let gold = concord::tiers::rules::TierDefinition {
-            name: "Gold".into(),
-            rank: 3,
-            description: String::new(),
-            margin: concord::domain::money::BasisPoints::new(1500).unwrap(),
-            commission_override: None,
-            mdf_allowance: zero,
-            min_won_revenue: zero,
-            min_certified_reps: 0,
-            min_won_deals: 0,
-            min_sales_revenue: zero,
-        };
-        let system = concord::platform::audit::Actor::system("test");
-        let tier = concord::tiers::create(conn, program.id, &gold, &system).unwrap();
-        concord::partners::change_tier(conn, program.id, org, Some(tier), "test", &system).unwrap();
-    })
-    .await;
 }
 
 /// Saves the deal settings page: 48 h SLA, 60 days of protection, auto-approval below an amount ("" for none), and
@@ -273,8 +212,8 @@ async fn a_rep_registers_a_deal_with_custom_fields_and_every_error_keeps_the_for
         format!("custom_{}", field_ids[2]),
     );
 
-    let northwind = reseller(&app, "Northwind", "northwind").await;
-    let form = northwind.rep.get("/portal/deals/new").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
+    let form = northwind.rep().get("/portal/deals/new").await;
     assert_eq!(form.status, StatusCode::OK);
     form.assert_contains("Backup Cloud")
         .assert_contains("Deployment")
@@ -291,7 +230,7 @@ async fn a_rep_registers_a_deal_with_custom_fields_and_every_error_keeps_the_for
             (&budget, "31/12/2026"),
         ],
     );
-    let page = register(&northwind.rep, &bad).await;
+    let page = register(northwind.rep(), &bad).await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     page.assert_contains("is not a website domain")
         .assert_contains("not a valid email")
@@ -324,7 +263,7 @@ async fn a_rep_registers_a_deal_with_custom_fields_and_every_error_keeps_the_for
             (&seats, "250"),
         ],
     );
-    let page = register(&northwind.rep, &good).await;
+    let page = register(northwind.rep(), &good).await;
     let id = deal_id(&page);
     let stored = deal(&app, id).await;
     assert_eq!(stored.status.as_str(), "submitted");
@@ -341,7 +280,7 @@ async fn a_rep_registers_a_deal_with_custom_fields_and_every_error_keeps_the_for
     );
     assert_eq!(values[2].value, "");
     northwind
-        .rep
+        .rep()
         .get(&format!("/portal/deals/{id}"))
         .await
         .assert_contains("Awaiting approval")
@@ -358,23 +297,25 @@ async fn a_rep_registers_a_deal_with_custom_fields_and_every_error_keeps_the_for
 async fn conflicts_warn_the_partner_without_naming_anyone_and_show_the_approver_the_evidence() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let northwind = reseller(&app, "Northwind", "northwind").await;
-    let contoso = reseller(&app, "Contoso Partners", "contoso").await;
-    let first = registered(&northwind.rep, "Acme, Inc.", "acme.com").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
+    let contoso = fixtures::reseller(&app, "Contoso Partners")
+        .with_rep()
+        .await;
+    let first = registered(northwind.rep(), "Acme, Inc.", "acme.com").await;
 
     let live = contoso
-        .rep
+        .rep()
         .get("/portal/deals/check?customer_name=ACME%20Inc&website=")
         .await;
     assert_eq!(live.body, r#"{"possible_conflict":true}"#);
     let live = contoso
-        .rep
+        .rep()
         .get("/portal/deals/check?customer_name=Initech&website=initech.example")
         .await;
     assert_eq!(live.body, r#"{"possible_conflict":false}"#);
 
     let second = registration("ACME Inc", "https://www.eu.acme.com/path", &[]);
-    let warned = register(&contoso.rep, &second).await;
+    let warned = register(contoso.rep(), &second).await;
     assert_eq!(warned.status, StatusCode::OK);
     warned
         .assert_contains("A registration for this customer may already exist")
@@ -391,9 +332,9 @@ async fn conflicts_warn_the_partner_without_naming_anyone_and_show_the_approver_
         "justification".into(),
         "Their EU arm asked us directly in October.".into(),
     ));
-    let page = register(&contoso.rep, &again).await;
+    let page = register(contoso.rep(), &again).await;
     let id = deal_id(&page);
-    let own_view = contoso.rep.get(&format!("/portal/deals/{id}")).await;
+    let own_view = contoso.rep().get(&format!("/portal/deals/{id}")).await;
     assert!(!own_view.body.contains("Northwind"));
     own_view.assert_contains("1 possible conflict");
 
@@ -442,14 +383,14 @@ async fn conflicts_warn_the_partner_without_naming_anyone_and_show_the_approver_
         .assert_contains("2 listed");
 
     let warned = register(
-        &northwind.rep,
+        northwind.rep(),
         &registration("Globex", "", &[("contact_email", "ceo@globex.de")]),
     )
     .await;
     warned.assert_contains("may already exist");
     let mut again = registration("Globex", "", &[("contact_email", "ceo@globex.de")]);
     again.push(("acknowledged".into(), "1".into()));
-    let id = deal_id(&register(&northwind.rep, &again).await);
+    let id = deal_id(&register(northwind.rep(), &again).await);
     admin
         .get(&format!("/admin/deals/{id}"))
         .await
@@ -462,8 +403,8 @@ async fn conflicts_warn_the_partner_without_naming_anyone_and_show_the_approver_
 async fn approval_protects_the_customer_and_refusals_need_reasons() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let northwind = reseller(&app, "Northwind", "northwind").await;
-    let id = registered(&northwind.rep, "Acme", "acme.com").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
+    let id = registered(northwind.rep(), "Acme", "acme.com").await;
 
     let page = decide(&admin, id, "reject", "  ").await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -485,7 +426,7 @@ async fn approval_protects_the_customer_and_refusals_need_reasons() {
     age(&app, id, "submitted_at", long_ago).await;
     let edit = format!("/portal/deals/{id}/edit");
     northwind
-        .rep
+        .rep()
         .get(&edit)
         .await
         .assert_contains("Which products and how many seats?");
@@ -499,7 +440,7 @@ async fn approval_protects_the_customer_and_refusals_need_reasons() {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     northwind
-        .rep
+        .rep()
         .submit(&edit, &edit, &refs)
         .await
         .assert_redirect(&format!("/portal/deals/{id}"));
@@ -540,7 +481,7 @@ async fn approval_protects_the_customer_and_refusals_need_reasons() {
         .assert_contains("deal.approve")
         .assert_contains("deal.request_info");
     northwind
-        .rep
+        .rep()
         .get(&format!("/portal/deals/{id}"))
         .await
         .assert_contains("More information requested: Which products and how many seats?")
@@ -566,10 +507,10 @@ async fn auto_approval_takes_small_deals_without_conflicts() {
         .await
         .assert_contains("is not an amount");
     deal_settings(&admin, "20,000", true).await;
-    let northwind = reseller(&app, "Northwind", "northwind").await;
-    let contoso = reseller(&app, "Contoso", "contoso").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
+    let contoso = fixtures::reseller(&app, "Contoso").with_rep().await;
     let small = register(
-        &northwind.rep,
+        northwind.rep(),
         &registration(
             "Acme",
             "acme.com",
@@ -590,10 +531,10 @@ async fn auto_approval_takes_small_deals_without_conflicts() {
         &[("currency", "USD"), ("amount", "5000")],
     );
     conflicting.push(("acknowledged".into(), "1".into()));
-    let waiting = deal(&app, deal_id(&register(&contoso.rep, &conflicting).await)).await;
+    let waiting = deal(&app, deal_id(&register(contoso.rep(), &conflicting).await)).await;
     assert_eq!(waiting.status.as_str(), "submitted");
     let large = register(
-        &contoso.rep,
+        contoso.rep(),
         &registration(
             "Initech",
             "initech.example",
@@ -613,10 +554,10 @@ async fn the_queue_runs_by_sla_clock_and_an_overdue_registration_escalates_once(
     let admin = app.admin_browser().await;
     app.create_user("manager@example.test", Role::Manager, None)
         .await;
-    let northwind = reseller(&app, "Northwind", "northwind").await;
-    let fresh = registered(&northwind.rep, "Fresh Co", "fresh.example").await;
-    let old = registered(&northwind.rep, "Old Co", "old.example").await;
-    let older = registered(&northwind.rep, "Older Co", "older.example").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
+    let fresh = registered(northwind.rep(), "Fresh Co", "fresh.example").await;
+    let old = registered(northwind.rep(), "Old Co", "old.example").await;
+    let older = registered(northwind.rep(), "Older Co", "older.example").await;
     let now = concord::platform::db::now();
     age(&app, old, "submitted_at", now - Duration::days(6)).await;
     age(&app, older, "submitted_at", now - Duration::days(12)).await;
@@ -641,7 +582,7 @@ async fn the_queue_runs_by_sla_clock_and_an_overdue_registration_escalates_once(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     northwind
-        .rep
+        .rep()
         .submit(&edit, &edit, &refs)
         .await
         .assert_redirect(&format!("/portal/deals/{older}"));
@@ -665,8 +606,8 @@ async fn the_queue_runs_by_sla_clock_and_an_overdue_registration_escalates_once(
 async fn protection_warns_a_week_ahead_once_then_expires() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let northwind = reseller(&app, "Northwind", "northwind").await;
-    let id = approved(&app, &admin, &northwind.rep, "Acme", "acme.com").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
+    let id = approved(&app, &admin, northwind.rep(), "Acme", "acme.com").await;
     assert_eq!(app.run_job("deal_expiry").await, "");
     let now = concord::platform::db::now();
     age(&app, id, "protection_until", now + Duration::days(3)).await;
@@ -683,14 +624,14 @@ async fn protection_warns_a_week_ahead_once_then_expires() {
     );
     assert_eq!(mail_to(&outbox, "rep@northwind.test", "has ended"), 1);
     northwind
-        .rep
+        .rep()
         .get(&format!("/portal/deals/{id}"))
         .await
         .assert_contains("Expired")
         .assert_contains("without a win");
     // An expired customer is open again: another partner registers it without a warning.
-    let contoso = reseller(&app, "Contoso", "contoso").await;
-    let page = register(&contoso.rep, &registration("Acme", "acme.com", &[])).await;
+    let contoso = fixtures::reseller(&app, "Contoso").with_rep().await;
+    let page = register(contoso.rep(), &registration("Acme", "acme.com", &[])).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
 }
 
@@ -698,12 +639,12 @@ async fn protection_warns_a_week_ahead_once_then_expires() {
 async fn a_deal_gets_one_extension_request_which_an_admin_grants_or_refuses() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let northwind = reseller(&app, "Northwind", "northwind").await;
-    let id = approved(&app, &admin, &northwind.rep, "Acme", "acme.com").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
+    let id = approved(&app, &admin, northwind.rep(), "Acme", "acme.com").await;
     let page_path = format!("/portal/deals/{id}");
     let action = format!("{page_path}/extension");
     let short = northwind
-        .rep
+        .rep()
         .submit(&page_path, &action, &[("justification", "busy")])
         .await;
     assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -711,7 +652,7 @@ async fn a_deal_gets_one_extension_request_which_an_admin_grants_or_refuses() {
         .assert_contains("at least 10 characters")
         .assert_contains(">busy</textarea>");
     northwind
-        .rep
+        .rep()
         .submit(
             &page_path,
             &action,
@@ -720,7 +661,7 @@ async fn a_deal_gets_one_extension_request_which_an_admin_grants_or_refuses() {
         .await
         .assert_redirect(&page_path);
     let again = northwind
-        .rep
+        .rep()
         .submit(
             &page_path,
             &action,
@@ -779,10 +720,11 @@ async fn a_deal_gets_one_extension_request_which_an_admin_grants_or_refuses() {
 async fn stages_build_a_timeline_and_a_confirmed_win_writes_the_margin_once() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let northwind = reseller(&app, "Northwind", "northwind").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
     let org = northwind.org;
-    gold_tier(&app, org).await;
-    let id = approved(&app, &admin, &northwind.rep, "Acme", "acme.com").await;
+    let gold = fixtures::tier(&app, "Gold", 3).margin_bps(1500).await;
+    fixtures::move_to_tier(&app, org, gold).await;
+    let id = approved(&app, &admin, northwind.rep(), "Acme", "acme.com").await;
     let proposal = app
         .db(|conn| {
             let program = concord::programs::current(conn).unwrap();
@@ -793,7 +735,7 @@ async fn stages_build_a_timeline_and_a_confirmed_win_writes_the_margin_once() {
     let proposal_text = proposal.to_string();
     let close = in_days(30);
     northwind
-        .rep
+        .rep()
         .submit(
             &page_path,
             &format!("{page_path}/progress"),
@@ -806,13 +748,13 @@ async fn stages_build_a_timeline_and_a_confirmed_win_writes_the_margin_once() {
         .await
         .assert_redirect(&page_path);
     let lost = northwind
-        .rep
+        .rep()
         .submit(&page_path, &format!("{page_path}/lost"), &[("reason", " ")])
         .await;
     assert_eq!(lost.status, StatusCode::UNPROCESSABLE_ENTITY);
     lost.assert_contains("Say why the deal was lost");
     let won = northwind
-        .rep
+        .rep()
         .submit(
             &page_path,
             &format!("{page_path}/won"),
@@ -822,7 +764,7 @@ async fn stages_build_a_timeline_and_a_confirmed_win_writes_the_margin_once() {
     assert_eq!(won.status, StatusCode::UNPROCESSABLE_ENTITY);
     won.assert_contains("Enter the final amount");
     northwind
-        .rep
+        .rep()
         .submit(
             &page_path,
             &format!("{page_path}/won"),
@@ -830,7 +772,7 @@ async fn stages_build_a_timeline_and_a_confirmed_win_writes_the_margin_once() {
         )
         .await
         .assert_redirect(&page_path);
-    let timeline = northwind.rep.get(&page_path).await;
+    let timeline = northwind.rep().get(&page_path).await;
     timeline
         .assert_contains("Stage Qualification → Proposal")
         .assert_contains("Amount 10,000.00 EUR → 12,000.00 EUR")
@@ -904,18 +846,18 @@ async fn stages_build_a_timeline_and_a_confirmed_win_writes_the_margin_once() {
 async fn a_rep_of_another_org_cannot_read_or_change_a_deal_by_any_url() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let northwind = reseller(&app, "Northwind", "northwind").await;
-    let contoso = reseller(&app, "Contoso", "contoso").await;
-    let id = approved(&app, &admin, &northwind.rep, "Acme", "acme.com").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
+    let contoso = fixtures::reseller(&app, "Contoso").with_rep().await;
+    let id = approved(&app, &admin, northwind.rep(), "Acme", "acme.com").await;
     let base = format!("/portal/deals/{id}");
     for path in [base.clone(), format!("{base}/edit")] {
         assert_eq!(
-            contoso.rep.get(&path).await.status,
+            contoso.rep().get(&path).await.status,
             StatusCode::NOT_FOUND,
             "{path}"
         );
     }
-    let token = contoso.rep.get("/portal/deals").await.csrf_token();
+    let token = contoso.rep().get("/portal/deals").await.csrf_token();
     for (action, field, value) in [
         ("progress", "amount", "1"),
         ("won", "won_amount", "1"),
@@ -924,7 +866,7 @@ async fn a_rep_of_another_org_cannot_read_or_change_a_deal_by_any_url() {
         ("edit", "customer_name", "Mine now"),
     ] {
         let page = contoso
-            .rep
+            .rep()
             .post_raw(
                 &format!("{base}/{action}"),
                 &[("csrf_token", &token), (field, value)],
@@ -937,9 +879,14 @@ async fn a_rep_of_another_org_cannot_read_or_change_a_deal_by_any_url() {
             page.body
         );
     }
-    assert!(!contoso.rep.get("/portal/deals").await.body.contains("Acme"));
     assert!(!contoso
-        .rep
+        .rep()
+        .get("/portal/deals")
+        .await
+        .body
+        .contains("Acme"));
+    assert!(!contoso
+        .rep()
         .get("/portal/deals.csv")
         .await
         .body
@@ -978,7 +925,7 @@ async fn a_rep_of_another_org_cannot_read_or_change_a_deal_by_any_url() {
     northwind.admin.get(&base).await.assert_contains("Acme");
     northwind
         .admin
-        .get(&format!("/portal/deals?owner={}", northwind.rep_id))
+        .get(&format!("/portal/deals?owner={}", northwind.rep_id()))
         .await
         .assert_contains(&base);
     // Affiliates have no deal registration at all.
@@ -1009,19 +956,19 @@ async fn progress(browser: &Browser, id: i64, stage: Option<&str>, amount: &str,
 async fn the_pipeline_report_matches_a_hand_computed_fixture() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let northwind = reseller(&app, "Northwind", "northwind").await;
-    let contoso = reseller(&app, "Contoso", "contoso").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
+    let contoso = fixtures::reseller(&app, "Contoso").with_rep().await;
     let today = concord::platform::db::now().date();
     let this_quarter = concord::deals::rules::Quarter::of(today);
     let next_quarter_day = this_quarter.next().first_day().to_string();
     let this_quarter_day = today.to_string();
     // Northwind: 1,000.00 in Qualification (10%) this quarter, 500.00 in Proposal (40%) next quarter.
-    let a = approved(&app, &admin, &northwind.rep, "Alpha", "alpha.example").await;
-    let b = approved(&app, &admin, &northwind.rep, "Beta", "beta.example").await;
+    let a = approved(&app, &admin, northwind.rep(), "Alpha", "alpha.example").await;
+    let b = approved(&app, &admin, northwind.rep(), "Beta", "beta.example").await;
     // Contoso: 200.00 in Proposal this quarter; one won at 350.00; one lost.
-    let c = approved(&app, &admin, &contoso.rep, "Gamma", "gamma.example").await;
-    let won = approved(&app, &admin, &contoso.rep, "Delta", "delta.example").await;
-    let lost = approved(&app, &admin, &contoso.rep, "Epsilon", "epsilon.example").await;
+    let c = approved(&app, &admin, contoso.rep(), "Gamma", "gamma.example").await;
+    let won = approved(&app, &admin, contoso.rep(), "Delta", "delta.example").await;
+    let lost = approved(&app, &admin, contoso.rep(), "Epsilon", "epsilon.example").await;
     let proposal = app
         .db(|conn| {
             let program = concord::programs::current(conn).unwrap();
@@ -1030,12 +977,19 @@ async fn the_pipeline_report_matches_a_hand_computed_fixture() {
                 .to_string()
         })
         .await;
-    progress(&northwind.rep, a, None, "1000", &this_quarter_day).await;
-    progress(&northwind.rep, b, Some(&proposal), "500", &next_quarter_day).await;
-    progress(&contoso.rep, c, Some(&proposal), "200", &this_quarter_day).await;
+    progress(northwind.rep(), a, None, "1000", &this_quarter_day).await;
+    progress(
+        northwind.rep(),
+        b,
+        Some(&proposal),
+        "500",
+        &next_quarter_day,
+    )
+    .await;
+    progress(contoso.rep(), c, Some(&proposal), "200", &this_quarter_day).await;
     let path = format!("/portal/deals/{won}");
     contoso
-        .rep
+        .rep()
         .submit(&path, &format!("{path}/won"), &[("won_amount", "350")])
         .await
         .assert_redirect(&path);
@@ -1050,13 +1004,13 @@ async fn the_pipeline_report_matches_a_hand_computed_fixture() {
         .assert_redirect(&admin_path);
     let path = format!("/portal/deals/{lost}");
     contoso
-        .rep
+        .rep()
         .submit(&path, &format!("{path}/lost"), &[("reason", "Price")])
         .await
         .assert_redirect(&path);
     // A deal in another currency is left out and counted.
     let usd = register(
-        &contoso.rep,
+        contoso.rep(),
         &registration("Zeta", "zeta.example", &[("currency", "USD")]),
     )
     .await;

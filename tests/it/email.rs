@@ -183,7 +183,7 @@ async fn smtp_down_keeps_the_message_pending_then_dead_and_resend_delivers_it() 
         .outbox()
         .await
         .into_iter()
-        .find(|m| m.status == "dead")
+        .find(|m| m.status.as_str() == "dead")
         .expect("a dead message");
     assert_eq!(dead.attempts, 2);
     let page = admin.get("/admin/outbox").await;
@@ -511,7 +511,7 @@ async fn the_outbox_job_in_two_processes_at_once_sends_each_message_once() {
         .outbox()
         .await
         .iter()
-        .all(|m| m.status == "sent" && m.attempts == 1));
+        .all(|m| m.status.as_str() == "sent" && m.attempts == 1));
 
     let admin = app.admin_browser().await;
     let page = admin.get("/admin/jobs").await;

@@ -270,8 +270,10 @@ async fn reseller_applies_is_approved_invites_a_rep_who_certifies_and_registers_
     let app = TestApp::spawn().await;
     // The program as staff set it up: another partner's deal, then an agreement and a course with one question.
     let staff = app.admin_browser().await;
-    let contoso = crate::deals::reseller(&app, "Contoso Partners", "contoso").await;
-    let first = crate::deals::registered(&contoso.rep, "Acme, Inc.", "acme.com").await;
+    let contoso = crate::fixtures::reseller(&app, "Contoso Partners")
+        .with_rep()
+        .await;
+    let first = crate::deals::registered(contoso.rep(), "Acme, Inc.", "acme.com").await;
     staff
         .submit(
             "/admin/agreement",
@@ -459,7 +461,10 @@ async fn reseller_applies_is_approved_invites_a_rep_who_certifies_and_registers_
     crawl.links_answer(&chrome, &base).await;
 
     // Staff see the evidence and approve; the org is Gold (15% margin) by the time the deal is won.
-    crate::deals::gold_tier(&app, org).await;
+    let gold = crate::fixtures::tier(&app, "Gold", 3)
+        .margin_bps(1500)
+        .await;
+    crate::fixtures::move_to_tier(&app, org, gold).await;
     sign_in(&mut chrome, &mut crawl, &base, "admin@example.test").await;
     chrome.goto(&format!("{base}/admin/deals/{deal}")).await;
     let evidence = crawl.check(&mut chrome, "evidence").await;
@@ -531,9 +536,9 @@ async fn mdf_request_is_partly_approved_claimed_with_a_pdf_paid_by_stripe_and_th
     let sink = crate::smtp_sink::SmtpSink::start();
     // The program as staff set it up: this quarter's fund with 2,000.00 for Northwind, whose Stripe account is ready.
     let staff = app.admin_browser().await;
-    let partner = crate::mdf::reseller(&app, "Northwind", None).await;
+    let partner = crate::fixtures::reseller(&app, "Northwind").await;
     let org = partner.org;
-    let fund = crate::mdf::fund(&staff, "Field marketing", -30, 60, "").await;
+    let fund = crate::fixtures::fund(&staff, "Field marketing", -30, 60, "").await;
     crate::mdf::allocate(&staff, fund, &format!("partner:{org}"), "2,000")
         .await
         .assert_redirect(&format!("/admin/mdf/budgets/{fund}"));

@@ -276,23 +276,10 @@ async fn world() -> World {
             .await;
         // Half of the orgs are paid through Stripe, the other half by hand.
         let account = (n % 2 == 0).then(|| fake.add_ready_account());
-        app.db(move |conn| {
-            let actor = concord::platform::audit::Actor::system("test");
-            let code = format!("C{n}");
-            concord::affiliate::store::coupons::assign(
-                conn,
-                org,
-                "owner",
-                &code,
-                &code.to_lowercase(),
-                &actor,
-            )
-            .unwrap();
-            if let Some(account) = account {
-                connect_ready(conn, org, &account);
-            }
-        })
-        .await;
+        crate::fixtures::coupon(&app, org, &format!("C{n}")).await;
+        if let Some(account) = account {
+            app.db(move |conn| connect_ready(conn, org, &account)).await;
+        }
         orgs.push(org);
     }
     // Every positive balance is paid, so batches take whatever the tasks left.

@@ -2,6 +2,7 @@
 //! port with its own database — a temporary SQLite file, or a fresh PostgreSQL database when
 //! `TEST_DATABASE_URL=postgres://...` is set — and drives it over HTTP the way a browser would.
 
+mod fixtures;
 mod harness;
 mod smtp_sink;
 mod stripe_fake;

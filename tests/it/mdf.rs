@@ -3,99 +3,13 @@
 //! rate, proof files judged by content and served only to their org and staff, the ledger entry written once under
 //! concurrent approvals, expiry and the claim deadline, and the report against a hand-computed fixture.
 
+use crate::fixtures::{self, in_days};
 use crate::harness::{Browser, Page, TestApp, PASSWORD};
 use chrono::Duration;
 use concord::accounts::role::Role;
 use concord::domain::partner::{PartnerKind, PartnerStatus};
 use diesel::prelude::*;
 use reqwest::StatusCode;
-
-pub(crate) fn in_days(days: i64) -> String {
-    (concord::platform::db::now().date() + Duration::days(days)).to_string()
-}
-
-pub(crate) async fn tier(app: &TestApp, name: &str, rank: i64) -> i64 {
-    let name = name.to_string();
-    app.db(move |conn| {
-        use concord::platform::db::schema::tiers;
-        let program = concord::programs::current(conn).unwrap();
-        diesel::insert_into(tiers::table)
-            .values((
-                tiers::program_id.eq(program.id),
-                tiers::name.eq(name),
-                tiers::rank.eq(rank),
-                tiers::created_at.eq(concord::platform::db::now()),
-                tiers::updated_at.eq(concord::platform::db::now()),
-            ))
-            .returning(tiers::id)
-            .get_result::<i64>(conn)
-            .unwrap()
-    })
-    .await
-}
-
-pub(crate) struct Partner {
-    pub(crate) org: i64,
-    pub(crate) browser: Browser,
-    pub(crate) user_id: i64,
-}
-
-/// An approved reseller in `tier`, with a signed-in partner admin.
-pub(crate) async fn reseller(app: &TestApp, name: &str, tier_id: Option<i64>) -> Partner {
-    let org = app
-        .create_partner(name, PartnerKind::Reseller, PartnerStatus::Approved)
-        .await;
-    app.db(move |conn| {
-        use concord::platform::db::schema::partner_orgs;
-        diesel::update(partner_orgs::table.find(org))
-            .set(partner_orgs::tier_id.eq(tier_id))
-            .execute(conn)
-            .unwrap()
-    })
-    .await;
-    let email = format!("boss@{}.test", name.to_lowercase());
-    let user_id = app.create_user(&email, Role::PartnerAdmin, Some(org)).await;
-    let browser = app.browser();
-    browser
-        .login(&email, PASSWORD)
-        .await
-        .assert_redirect("/portal");
-    Partner {
-        org,
-        browser,
-        user_id,
-    }
-}
-
-/// Creates a fund through the budgets page and returns its id.
-pub(crate) async fn fund(
-    admin: &Browser,
-    name: &str,
-    starts: i64,
-    ends: i64,
-    accrual: &str,
-) -> i64 {
-    let (starts, ends) = (in_days(starts), in_days(ends));
-    let page = admin
-        .submit(
-            "/admin/mdf/budgets",
-            "/admin/mdf/budgets",
-            &[
-                ("name", name),
-                ("currency", "USD"),
-                ("quarter", ""),
-                ("starts_on", &starts),
-                ("ends_on", &ends),
-                ("accrual_percent", accrual),
-            ],
-        )
-        .await;
-    let location = page
-        .location
-        .clone()
-        .unwrap_or_else(|| panic!("fund not created:\n{}", page.body));
-    location.rsplit('/').next().unwrap().parse().unwrap()
-}
 
 pub(crate) async fn allocate(admin: &Browser, fund: i64, target: &str, amount: &str) -> Page {
     let path = format!("/admin/mdf/budgets/{fund}");
@@ -227,12 +141,18 @@ pub(crate) async fn proof_ids(app: &TestApp, request: i64) -> Vec<i64> {
 async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let gold = tier(&app, "Gold", 3).await;
-    let silver = tier(&app, "Silver", 2).await;
-    let northwind = reseller(&app, "Northwind", Some(gold)).await;
-    let contoso = reseller(&app, "Contoso", Some(gold)).await;
-    let fabrikam = reseller(&app, "Fabrikam", Some(silver)).await;
-    let fund = fund(&admin, "Spring MDF", -30, 30, "0").await;
+    let gold = fixtures::tier(&app, "Gold", 3).await;
+    let silver = fixtures::tier(&app, "Silver", 2).await;
+    let northwind = fixtures::reseller(&app, "Northwind")
+        .in_tier(Some(gold))
+        .await;
+    let contoso = fixtures::reseller(&app, "Contoso")
+        .in_tier(Some(gold))
+        .await;
+    let fabrikam = fixtures::reseller(&app, "Fabrikam")
+        .in_tier(Some(silver))
+        .await;
+    let fund = fixtures::fund(&admin, "Spring MDF", -30, 30, "0").await;
     allocate(&admin, fund, &format!("tier:{gold}"), "5,000")
         .await
         .assert_redirect(&format!("/admin/mdf/budgets/{fund}"));
@@ -254,24 +174,24 @@ async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
         "an org without allocation is not listed"
     );
     northwind
-        .browser
+        .admin
         .get("/portal/mdf")
         .await
         .assert_contains("6,000.00 USD");
     contoso
-        .browser
+        .admin
         .get("/portal/mdf")
         .await
         .assert_contains("5,000.00 USD");
     fabrikam
-        .browser
+        .admin
         .get("/portal/mdf/new")
         .await
         .assert_contains("No fund is open to your organisation");
 
     // Above what is available: refused with the amount shown, and nothing typed is lost.
     let refused = request(
-        &northwind.browser,
+        &northwind.admin,
         fund,
         "6,000.01",
         &[("title", "Roadshow Q2")],
@@ -282,9 +202,9 @@ async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
         .assert_contains("You can request at most 6,000.00 USD")
         .assert_contains("Roadshow Q2");
 
-    let first = request_id(&request(&northwind.browser, fund, "4,000", &[]).await);
+    let first = request_id(&request(&northwind.admin, fund, "4,000", &[]).await);
     // A request awaiting review holds its amount, so the same money cannot be asked for twice.
-    request(&northwind.browser, fund, "2,500", &[])
+    request(&northwind.admin, fund, "2,500", &[])
         .await
         .assert_contains("You can request at most 2,000.00 USD");
     admin
@@ -304,7 +224,7 @@ async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
     decide(&admin, first, "approve", "3,000", "")
         .await
         .assert_redirect(&format!("/admin/mdf/{first}"));
-    let portal = northwind.browser.get("/portal/mdf").await;
+    let portal = northwind.admin.get("/portal/mdf").await;
     portal.assert_contains("3,000.00 USD");
     let position = app
         .db(move |conn| {
@@ -338,7 +258,7 @@ async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
     // Declining (and returning) needs a reason; the reason reaches the timeline, the audit log and the partner.
     let second = request_id(
         &request(
-            &northwind.browser,
+            &northwind.admin,
             fund,
             "1,000",
             &[("title", "Webinar series")],
@@ -352,7 +272,7 @@ async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
         .await
         .assert_redirect(&format!("/admin/mdf/{second}"));
     northwind
-        .browser
+        .admin
         .get(&format!("/portal/mdf/{second}"))
         .await
         .assert_contains("Which webinar platform?");
@@ -361,7 +281,7 @@ async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
     let ends = in_days(-1);
     let second_fund = fund.to_string();
     northwind
-        .browser
+        .admin
         .submit(
             &edit,
             &edit,
@@ -387,7 +307,7 @@ async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
     .await
     .assert_redirect(&format!("/admin/mdf/{second}"));
     northwind
-        .browser
+        .admin
         .get(&format!("/portal/mdf/{second}"))
         .await
         .assert_contains("Declined: Budget is for in-person events this quarter")
@@ -404,7 +324,7 @@ async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
     // Another org sees neither the request nor its page; affiliates have no MDF.
     assert_eq!(
         contoso
-            .browser
+            .admin
             .get(&format!("/portal/mdf/{first}"))
             .await
             .status,
@@ -426,17 +346,17 @@ async fn allocations_by_tier_and_partner_bound_requests_and_decisions() {
 async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let northwind = reseller(&app, "Northwind", None).await;
-    let contoso = reseller(&app, "Contoso", None).await;
-    let fund = fund(&admin, "Spring MDF", -30, 30, "0").await;
+    let northwind = fixtures::reseller(&app, "Northwind").await;
+    let contoso = fixtures::reseller(&app, "Contoso").await;
+    let fund = fixtures::fund(&admin, "Spring MDF", -30, 30, "0").await;
     allocate(&admin, fund, &format!("partner:{}", northwind.org), "2,000").await;
-    let id = request_id(&request(&northwind.browser, fund, "1,000", &[]).await);
+    let id = request_id(&request(&northwind.admin, fund, "1,000", &[]).await);
     decide(&admin, id, "approve", "1,000", "").await;
 
     // A renamed executable is refused by its content, and nothing is stored.
     let exe = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff".to_vec();
     let page = claim(
-        &northwind.browser,
+        &northwind.admin,
         id,
         &[("actual_cost", "1500"), ("claimed", "700")],
         &[("invoice.pdf", exe)],
@@ -453,7 +373,7 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
     let mut big = PDF.to_vec();
     big.resize(10 * 1024 * 1024 + 1, b' ');
     let page = claim(
-        &northwind.browser,
+        &northwind.admin,
         id,
         &[("actual_cost", "1500"), ("claimed", "700")],
         &[("scan.pdf", big)],
@@ -465,7 +385,7 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
 
     // Above the approved amount, then above 50% of the actual cost: refused, while the good proof is kept.
     let page = claim(
-        &northwind.browser,
+        &northwind.admin,
         id,
         &[("actual_cost", "4000"), ("claimed", "1,000.01")],
         &[("invoice.pdf", PDF.to_vec())],
@@ -475,7 +395,7 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
     page.assert_contains("You can claim at most the approved amount, 1,000.00 USD")
         .assert_contains("invoice.pdf");
     let page = claim(
-        &northwind.browser,
+        &northwind.admin,
         id,
         &[
             ("actual_cost", "1500"),
@@ -496,7 +416,7 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
 
     let photo = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec();
     claim(
-        &northwind.browser,
+        &northwind.admin,
         id,
         &[
             ("actual_cost", "1500"),
@@ -512,11 +432,11 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
 
     // Proof is served to its org and to staff, by content type; another org gets a 404 for the same URL.
     let own = northwind
-        .browser
+        .admin
         .client
         .get(format!(
             "{}/portal/mdf/proof/{}",
-            northwind.browser.base, files[0]
+            northwind.admin.base, files[0]
         ))
         .send()
         .await
@@ -534,7 +454,7 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
     );
     assert_eq!(
         contoso
-            .browser
+            .admin
             .get(&format!("/portal/mdf/proof/{}", files[0]))
             .await
             .status,
@@ -542,7 +462,7 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
     );
     assert_eq!(
         contoso
-            .browser
+            .admin
             .get(&format!("/admin/mdf/proof/{}", files[0]))
             .await
             .status,
@@ -606,7 +526,7 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
         )]
     );
     // The claim's 750 is claimed; the 250 of the reservation it did not use is available again.
-    let portal = northwind.browser.get(&format!("/portal/mdf/{id}")).await;
+    let portal = northwind.admin.get(&format!("/portal/mdf/{id}")).await;
     portal
         .assert_contains("Reimbursement approved")
         .assert_contains("Claim approved: 750.00 USD will be paid with the next payout.");
@@ -629,7 +549,7 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
         && m.subject.ends_with("approved")));
     // A second claim on the completed request is refused.
     claim(
-        &northwind.browser,
+        &northwind.admin,
         id,
         &[("actual_cost", "100"), ("claimed", "10")],
         &[],
@@ -642,10 +562,10 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
 async fn funds_expire_at_period_end_and_claims_keep_their_deadline() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let northwind = reseller(&app, "Northwind", None).await;
-    let fund = fund(&admin, "Winter MDF", -20, 10, "0").await;
+    let northwind = fixtures::reseller(&app, "Northwind").await;
+    let fund = fixtures::fund(&admin, "Winter MDF", -20, 10, "0").await;
     allocate(&admin, fund, &format!("partner:{}", northwind.org), "1,000").await;
-    let id = request_id(&request(&northwind.browser, fund, "400", &[]).await);
+    let id = request_id(&request(&northwind.admin, fund, "400", &[]).await);
     decide(&admin, id, "approve", "400", "").await;
     assert_eq!(app.run_job("mdf_deadlines").await, "");
 
@@ -672,7 +592,7 @@ async fn funds_expire_at_period_end_and_claims_keep_their_deadline() {
         .assert_contains("mdf.fund_expired");
     // No new request goes to an ended fund.
     northwind
-        .browser
+        .admin
         .get("/portal/mdf/new")
         .await
         .assert_contains("No fund is open");
@@ -705,7 +625,7 @@ async fn funds_expire_at_period_end_and_claims_keep_their_deadline() {
     assert_eq!(reminders.len(), 1);
     set_due(-1).await;
     claim(
-        &northwind.browser,
+        &northwind.admin,
         id,
         &[("actual_cost", "800"), ("claimed", "400")],
         &[("invoice.pdf", PDF.to_vec())],
@@ -717,7 +637,7 @@ async fn funds_expire_at_period_end_and_claims_keep_their_deadline() {
         "0 funds expired, 0 claims reminded, 1 reservations lapsed"
     );
     northwind
-        .browser
+        .admin
         .get(&format!("/portal/mdf/{id}"))
         .await
         .assert_contains("No claim was filed by");
@@ -740,73 +660,43 @@ async fn funds_expire_at_period_end_and_claims_keep_their_deadline() {
     );
 }
 
-/// Inserts a confirmed win of `amount_minor` for the org, closed `closed_days_ago`.
-async fn won_deal(
-    app: &TestApp,
-    org: i64,
-    user: i64,
-    customer: &str,
-    amount_minor: i64,
-    closed_days_ago: i64,
-) -> i64 {
-    let customer = customer.to_string();
-    app.db(move |conn| {
-        use concord::platform::db::schema::deals;
-        let program = concord::programs::current(conn).unwrap();
-        let now = concord::platform::db::now();
-        let closed = now - Duration::days(closed_days_ago);
-        diesel::insert_into(deals::table)
-            .values((
-                deals::program_id.eq(program.id),
-                deals::partner_org_id.eq(org),
-                deals::registered_by_user_id.eq(user),
-                deals::customer_name.eq(&customer),
-                deals::customer_key.eq(customer.to_lowercase()),
-                deals::contact_name.eq("Carla"),
-                deals::contact_email.eq("carla@buyer.example"),
-                deals::country.eq("US"),
-                deals::amount_minor.eq(amount_minor),
-                deals::currency.eq("USD"),
-                deals::expected_close_date.eq(closed.date()),
-                deals::status.eq("won"),
-                deals::submitted_at.eq(closed),
-                deals::won_amount_minor.eq(Some(amount_minor)),
-                deals::closed_at.eq(Some(closed)),
-                deals::created_at.eq(closed),
-                deals::updated_at.eq(closed),
-            ))
-            .returning(deals::id)
-            .get_result::<i64>(conn)
-            .unwrap()
-    })
-    .await
-}
-
 #[tokio::test]
 async fn accrual_utilization_and_roi_match_a_hand_computed_fixture() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let gold = tier(&app, "Gold", 3).await;
-    let northwind = reseller(&app, "Northwind", Some(gold)).await;
-    let _contoso = reseller(&app, "Contoso", Some(gold)).await;
+    let gold = fixtures::tier(&app, "Gold", 3).await;
+    let northwind = fixtures::reseller(&app, "Northwind")
+        .in_tier(Some(gold))
+        .await;
+    let _contoso = fixtures::reseller(&app, "Contoso")
+        .in_tier(Some(gold))
+        .await;
     // Won in the period: 50,000.00 (accrues 2% = 1,000.00). Won before it: 25,000.00 (accrues nothing).
-    let in_period = won_deal(&app, northwind.org, northwind.user_id, "Acme", 5_000_000, 5).await;
-    let before = won_deal(
+    let in_period = fixtures::won_deal(
         &app,
         northwind.org,
-        northwind.user_id,
+        northwind.admin_id,
+        "Acme",
+        5_000_000,
+        5,
+    )
+    .await;
+    let before = fixtures::won_deal(
+        &app,
+        northwind.org,
+        northwind.admin_id,
         "Globex",
         2_500_000,
         90,
     )
     .await;
-    let fund = fund(&admin, "Spring MDF", -30, 30, "2").await;
+    let fund = fixtures::fund(&admin, "Spring MDF", -30, 30, "2").await;
     allocate(&admin, fund, &format!("tier:{gold}"), "10,000").await;
-    let id = request_id(&request(&northwind.browser, fund, "4,000", &[]).await);
+    let id = request_id(&request(&northwind.admin, fund, "4,000", &[]).await);
     decide(&admin, id, "approve", "4,000", "").await;
     let (a, b) = (in_period.to_string(), before.to_string());
     claim(
-        &northwind.browser,
+        &northwind.admin,
         id,
         &[
             ("actual_cost", "6,000"),
@@ -875,7 +765,7 @@ async fn accrual_utilization_and_roi_match_a_hand_computed_fixture() {
         .assert_contains("27.27%")
         .assert_contains("<svg class=\"chart\"");
     northwind
-        .browser
+        .admin
         .get(&format!("/portal/mdf/{id}"))
         .await
         .assert_contains("#1 Acme (won, won 50,000.00 USD)");

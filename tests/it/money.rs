@@ -3,6 +3,7 @@
 //! the payout minimum per currency, the amount ceiling on every entry point, future-dated conversions, the figures
 //! partners see, conflicting deal approvals and the program terms' new versions.
 
+use crate::fixtures;
 use crate::harness::{Browser, Page, TestApp, PASSWORD};
 use crate::payouts::{app_with, connect_ready, ledger, start};
 use crate::stripe_fake::FakeStripe;
@@ -13,66 +14,13 @@ use diesel::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-/// An affiliate program (no hold, so the hold release approves at once) with a 20% sales rule, and an approved
-/// affiliate "Bright Deals" whose partner admin is signed in and who owns coupon `BO` and link `bright`.
-pub(crate) struct Program {
-    pub(crate) org: i64,
-    pub(crate) key: String,
-    pub(crate) partner: Browser,
-}
-
-pub(crate) async fn program(app: &TestApp) -> Program {
-    app.affiliate_program(true, |s| s.hold_days = 0).await;
-    crate::commissions::sales_rule(app, 2_000).await;
-    let (org, _) = app
-        .affiliate_with_link("Bright Deals", "bo@brightdeals.example", "bright")
-        .await;
-    assign_coupon(app, org, "BO").await;
-    let partner = app.browser();
-    partner
-        .login("bo@brightdeals.example", PASSWORD)
-        .await
-        .assert_redirect("/portal");
-    Program {
-        org,
-        key: app.api_key().await,
-        partner,
-    }
-}
-
-async fn assign_coupon(app: &TestApp, org: i64, code: &'static str) {
-    app.db(move |conn| {
-        concord::affiliate::store::coupons::assign(
-            conn,
-            org,
-            "coupon owner",
-            code,
-            &code.to_lowercase(),
-            &concord::platform::audit::Actor::system("test"),
-        )
-        .unwrap();
-    })
-    .await;
-}
-
-/// Records a sale with a coupon; returns the API's answer.
-pub(crate) async fn sale(app: &TestApp, key: &str, id: &str, amount: i64, extra: Value) -> Value {
-    let mut body = json!({"external_id": id, "kind": "sale", "amount": amount, "currency": "USD"});
-    for (k, v) in extra.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    let (status, answer) = crate::commissions::post(app, key, "/api/v1/conversions", body).await;
-    assert_eq!(status, StatusCode::CREATED, "{answer}");
-    answer["conversion"].clone()
-}
-
 pub(crate) async fn refund(
     app: &TestApp,
     key: &str,
     refund_id: &str,
     sale: &str,
 ) -> (StatusCode, Value) {
-    crate::commissions::post(
+    fixtures::api_post(
         app,
         key,
         "/api/v1/refunds",
@@ -82,9 +30,8 @@ pub(crate) async fn refund(
 }
 
 async fn balance(app: &TestApp, key: &str, org: i64) -> Value {
-    crate::commissions::get(app, key, &format!("/api/v1/partners/{org}/balance")).await["balances"]
-        [0]
-    .clone()
+    fixtures::api_get(app, key, &format!("/api/v1/partners/{org}/balance")).await["balances"][0]
+        .clone()
 }
 
 async fn settle(admin: &Browser, run_page: &str, action: &str) {
@@ -103,7 +50,7 @@ async fn ten_parallel_refunds_of_six_on_a_ten_dollar_sale_one_succeeds_and_none_
     let app = TestApp::spawn().await;
     let key = app.api_key().await;
     for id in ["ord-1", "ord-2"] {
-        let (status, _) = crate::commissions::post(
+        let (status, _) = fixtures::api_post(
             &app,
             &key,
             "/api/v1/conversions",
@@ -197,9 +144,12 @@ fn row(kind: &str, amount: i64, status: &str) -> (String, i64, String) {
 async fn a_refund_while_a_manual_batch_holds_the_commission_is_clawed_back_once_and_nets_the_next_payout(
 ) {
     let app = TestApp::spawn().await;
-    let p = program(&app).await;
+    let p = fixtures::affiliate_program(&app)
+        .hold_days(0)
+        .sales_rule(2_000)
+        .await;
     let admin = app.admin_browser().await;
-    sale(&app, &p.key, "ord-1", 30_000, json!({"coupon": "BO"})).await;
+    fixtures::sale(&app, &p.key, "ord-1", 30_000, json!({"coupon": "BO"})).await;
     app.run_job("hold_release").await;
     let run = start(&admin, "manual").await;
     let run_page = run
@@ -254,7 +204,7 @@ async fn a_refund_while_a_manual_batch_holds_the_commission_is_clawed_back_once_
     );
 
     // The next payout nets the clawback: 140.00 earned, 80.00 paid.
-    sale(&app, &p.key, "ord-2", 70_000, json!({"coupon": "BO"})).await;
+    fixtures::sale(&app, &p.key, "ord-2", 70_000, json!({"coupon": "BO"})).await;
     app.run_job("hold_release").await;
     admin
         .get("/admin/payouts")
@@ -290,9 +240,12 @@ async fn a_refund_while_a_manual_batch_holds_the_commission_is_clawed_back_once_
 #[tokio::test]
 async fn a_cancelled_manual_batch_reads_cancelled_and_a_refund_during_it_nets_to_zero() {
     let app = TestApp::spawn().await;
-    let p = program(&app).await;
+    let p = fixtures::affiliate_program(&app)
+        .hold_days(0)
+        .sales_rule(2_000)
+        .await;
     let admin = app.admin_browser().await;
-    sale(&app, &p.key, "ord-1", 30_000, json!({"coupon": "BO"})).await;
+    fixtures::sale(&app, &p.key, "ord-1", 30_000, json!({"coupon": "BO"})).await;
     app.run_job("hold_release").await;
     let run = start(&admin, "manual").await;
     let run_page = run.location.clone().unwrap();
@@ -326,12 +279,15 @@ async fn a_cancelled_manual_batch_reads_cancelled_and_a_refund_during_it_nets_to
 async fn a_refund_while_stripe_pays_the_commission_is_clawed_back_after_the_transfer() {
     let fake = FakeStripe::start().await;
     let app = app_with(&fake).await;
-    let p = program(&app).await;
+    let p = fixtures::affiliate_program(&app)
+        .hold_days(0)
+        .sales_rule(2_000)
+        .await;
     let admin = app.admin_browser().await;
     let account = fake.add_ready_account();
     let org = p.org;
     app.db(move |conn| connect_ready(conn, org, &account)).await;
-    sale(&app, &p.key, "ord-1", 50_000, json!({"coupon": "BO"})).await;
+    fixtures::sale(&app, &p.key, "ord-1", 50_000, json!({"coupon": "BO"})).await;
     app.run_job("hold_release").await;
 
     // Stripe is slow to answer: the payout is in flight while the sale is refunded.
@@ -380,7 +336,10 @@ async fn click_id(browser: &Browser, code: &str) -> String {
 #[tokio::test]
 async fn coupons_clicks_and_customers_of_orgs_that_are_not_approved_earn_nothing_payable() {
     let app = TestApp::spawn().await;
-    let p = program(&app).await;
+    let p = fixtures::affiliate_program(&app)
+        .hold_days(0)
+        .sales_rule(2_000)
+        .await;
     let admin = app.admin_browser().await;
     let applied = app
         .create_partner(
@@ -389,12 +348,12 @@ async fn coupons_clicks_and_customers_of_orgs_that_are_not_approved_earn_nothing
             PartnerStatus::Applied,
         )
         .await;
-    assign_coupon(&app, applied, "NEWBIE").await;
+    fixtures::coupon(&app, applied, "NEWBIE").await;
     // A visitor clicked while the affiliate was approved, and a customer was bound to it.
     let visitor = app.browser();
     let click = click_id(&visitor, "bright").await;
     app.settle_clicks().await;
-    sale(
+    fixtures::sale(
         &app,
         &p.key,
         "before",
@@ -412,9 +371,9 @@ async fn coupons_clicks_and_customers_of_orgs_that_are_not_approved_earn_nothing
         .await
         .assert_redirect(&detail);
 
-    let by_coupon = sale(&app, &p.key, "coupon", 10_000, json!({"coupon": "BO"})).await;
-    let by_click = sale(&app, &p.key, "click", 10_000, json!({"click_id": click})).await;
-    let by_customer = sale(
+    let by_coupon = fixtures::sale(&app, &p.key, "coupon", 10_000, json!({"coupon": "BO"})).await;
+    let by_click = fixtures::sale(&app, &p.key, "click", 10_000, json!({"click_id": click})).await;
+    let by_customer = fixtures::sale(
         &app,
         &p.key,
         "customer",
@@ -422,7 +381,7 @@ async fn coupons_clicks_and_customers_of_orgs_that_are_not_approved_earn_nothing
         json!({"customer_id": "cus_1"}),
     )
     .await;
-    let applicant = sale(
+    let applicant = fixtures::sale(
         &app,
         &p.key,
         "applicant",
@@ -511,7 +470,7 @@ async fn earn_in(app: &TestApp, org: i64, amounts: &'static [(i64, &'static str)
 async fn the_payout_minimum_is_the_same_number_of_major_units_in_every_currency() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let (org, _) = crate::payouts::partner(&app, "Northwind").await;
+    let org = fixtures::reseller(&app, "Northwind").await.org;
     earn_in(&app, org, &[(200, "JPY"), (2_469, "BHD"), (4_999, "USD")]).await;
     let preview = admin.get("/admin/payouts").await;
     preview
@@ -539,7 +498,10 @@ async fn the_payout_minimum_is_the_same_number_of_major_units_in_every_currency(
 #[tokio::test]
 async fn amounts_above_the_ceiling_are_refused_at_every_entry_point_and_pages_stay_up() {
     let app = TestApp::spawn().await;
-    let p = program(&app).await;
+    let p = fixtures::affiliate_program(&app)
+        .hold_days(0)
+        .sales_rule(2_000)
+        .await;
     let admin = app.admin_browser().await;
     let ceiling = concord::domain::money::MAX_AMOUNT_MINOR;
     for amount in [
@@ -547,7 +509,7 @@ async fn amounts_above_the_ceiling_are_refused_at_every_entry_point_and_pages_st
         json!(ceiling + 1),
         json!(u64::MAX),
     ] {
-        let (status, body) = crate::commissions::post(
+        let (status, body) = fixtures::api_post(
             &app,
             &p.key,
             "/api/v1/conversions",
@@ -563,7 +525,7 @@ async fn amounts_above_the_ceiling_are_refused_at_every_entry_point_and_pages_st
     }
     // Six sales at the ceiling: every figure adds up without overflow.
     for n in 0..6 {
-        sale(
+        fixtures::sale(
             &app,
             &p.key,
             &format!("max-{n}"),
@@ -572,7 +534,7 @@ async fn amounts_above_the_ceiling_are_refused_at_every_entry_point_and_pages_st
         )
         .await;
     }
-    let (status, body) = crate::commissions::post(
+    let (status, body) = fixtures::api_post(
         &app,
         &p.key,
         "/api/v1/refunds",
@@ -597,9 +559,9 @@ async fn amounts_above_the_ceiling_are_refused_at_every_entry_point_and_pages_st
 
     // Forms: a deal, a won amount, an MDF request, a commission rule, a tier, the payout minimum.
     let too_large = "That amount is too large: Concord accepts at most 10,000,000,000.00";
-    let northwind = crate::deals::reseller(&app, "Northwind", "northwind").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
     let page = crate::deals::register(
-        &northwind.rep,
+        northwind.rep(),
         &crate::deals::registration(
             "Acme",
             "acme.com",
@@ -634,9 +596,11 @@ async fn amounts_above_the_ceiling_are_refused_at_every_entry_point_and_pages_st
         .await;
     assert_eq!(minimum.status, StatusCode::UNPROCESSABLE_ENTITY);
     minimum.assert_contains(too_large);
-    let gold = crate::mdf::tier(&app, "Gold", 3).await;
-    let partner = crate::mdf::reseller(&app, "Contoso", Some(gold)).await;
-    let fund = crate::mdf::fund(&admin, "Spring MDF", -30, 30, "0").await;
+    let gold = fixtures::tier(&app, "Gold", 3).await;
+    let partner = fixtures::reseller(&app, "Contoso")
+        .in_tier(Some(gold))
+        .await;
+    let fund = fixtures::fund(&admin, "Spring MDF", -30, 30, "0").await;
     let allocation = crate::mdf::allocate(
         &admin,
         fund,
@@ -649,7 +613,7 @@ async fn amounts_above_the_ceiling_are_refused_at_every_entry_point_and_pages_st
     crate::mdf::allocate(&admin, fund, &format!("tier:{gold}"), "5,000")
         .await
         .assert_redirect(&format!("/admin/mdf/budgets/{fund}"));
-    let request = crate::mdf::request(&partner.browser, fund, "92233720368547758.07", &[]).await;
+    let request = crate::mdf::request(&partner.admin, fund, "92233720368547758.07", &[]).await;
     assert_eq!(request.status, StatusCode::UNPROCESSABLE_ENTITY);
     request.assert_contains(too_large);
 }
@@ -658,7 +622,7 @@ async fn amounts_above_the_ceiling_are_refused_at_every_entry_point_and_pages_st
 async fn a_conversion_dated_in_the_future_is_refused_and_one_a_minute_ahead_is_not() {
     let app = TestApp::spawn().await;
     let key = app.api_key().await;
-    let (status, body) = crate::commissions::post(
+    let (status, body) = fixtures::api_post(
         &app,
         &key,
         "/api/v1/conversions",
@@ -672,7 +636,7 @@ async fn a_conversion_dated_in_the_future_is_refused_and_one_a_minute_ahead_is_n
         .unwrap()
         .contains("in the future"));
     let soon = (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc3339();
-    let (status, _) = crate::commissions::post(
+    let (status, _) = fixtures::api_post(
         &app,
         &key,
         "/api/v1/conversions",
@@ -689,10 +653,13 @@ async fn a_conversion_dated_in_the_future_is_refused_and_one_a_minute_ahead_is_n
 #[tokio::test]
 async fn a_fully_refunded_sale_is_no_revenue_on_the_dashboard_or_in_the_report() {
     let app = TestApp::spawn().await;
-    let p = program(&app).await;
+    let p = fixtures::affiliate_program(&app)
+        .hold_days(0)
+        .sales_rule(2_000)
+        .await;
     let admin = app.admin_browser().await;
-    sale(&app, &p.key, "kept", 12_345, json!({"coupon": "BO"})).await;
-    sale(&app, &p.key, "refunded", 50_000, json!({"coupon": "BO"})).await;
+    fixtures::sale(&app, &p.key, "kept", 12_345, json!({"coupon": "BO"})).await;
+    fixtures::sale(&app, &p.key, "refunded", 50_000, json!({"coupon": "BO"})).await;
     refund(&app, &p.key, "re-1", "refunded").await;
     let dashboard = p.partner.get("/portal").await;
     dashboard.assert_contains("123.45 USD");
@@ -706,15 +673,17 @@ async fn a_fully_refunded_sale_is_no_revenue_on_the_dashboard_or_in_the_report()
 async fn after_a_demotion_the_mdf_page_shows_nothing_available_rather_than_a_negative_amount() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let gold = crate::mdf::tier(&app, "Gold", 3).await;
-    let silver = crate::mdf::tier(&app, "Silver", 2).await;
-    let northwind = crate::mdf::reseller(&app, "Northwind", Some(gold)).await;
-    let fund = crate::mdf::fund(&admin, "Spring MDF", -30, 30, "0").await;
+    let gold = fixtures::tier(&app, "Gold", 3).await;
+    let silver = fixtures::tier(&app, "Silver", 2).await;
+    let northwind = fixtures::reseller(&app, "Northwind")
+        .in_tier(Some(gold))
+        .await;
+    let fund = fixtures::fund(&admin, "Spring MDF", -30, 30, "0").await;
     crate::mdf::allocate(&admin, fund, &format!("tier:{gold}"), "5,000")
         .await
         .assert_redirect(&format!("/admin/mdf/budgets/{fund}"));
     let id =
-        crate::mdf::request_id(&crate::mdf::request(&northwind.browser, fund, "4,000", &[]).await);
+        crate::mdf::request_id(&crate::mdf::request(&northwind.admin, fund, "4,000", &[]).await);
     crate::mdf::decide(&admin, id, "approve", "4,000", "")
         .await
         .assert_redirect(&format!("/admin/mdf/{id}"));
@@ -732,14 +701,14 @@ async fn after_a_demotion_the_mdf_page_shows_nothing_available_rather_than_a_neg
         .unwrap();
     })
     .await;
-    let page = northwind.browser.get("/portal/mdf").await;
+    let page = northwind.admin.get("/portal/mdf").await;
     assert!(!page.body.contains("-4,000"), "{}", page.body);
     page.assert_contains("<td><strong>0.00 USD</strong></td>");
     // What was approved stands: the reservation is still there and the allocation shows it.
     let row = &page.body[page.body.find("Spring MDF").unwrap()..];
     assert!(row.contains("4,000.00 USD"), "{row}");
     // And nothing more can be asked for.
-    crate::mdf::request(&northwind.browser, fund, "1", &[])
+    crate::mdf::request(&northwind.admin, fund, "1", &[])
         .await
         .assert_contains("You can request at most 0.00 USD");
 }
@@ -750,7 +719,7 @@ async fn a_rep_who_sees_only_their_deals_sees_only_their_pipeline() {
     let admin = app.admin_browser().await;
     // Reps see only their own deals.
     crate::deals::deal_settings(&admin, "", false).await;
-    let northwind = crate::deals::reseller(&app, "Northwind", "northwind").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
     app.create_user(
         "other@northwind.test",
         Role::PartnerUser,
@@ -760,7 +729,7 @@ async fn a_rep_who_sees_only_their_deals_sees_only_their_pipeline() {
     let other = app.browser();
     other.login("other@northwind.test", PASSWORD).await;
     let mine = crate::deals::register(
-        &northwind.rep,
+        northwind.rep(),
         &crate::deals::registration(
             "Acme",
             "acme.com",
@@ -778,7 +747,7 @@ async fn a_rep_who_sees_only_their_deals_sees_only_their_pipeline() {
     let theirs = crate::deals::register(&other, &theirs_fields).await;
     crate::deals::decide(&admin, crate::deals::deal_id(&theirs), "approve", "").await;
 
-    let rep_home = northwind.rep.get("/portal").await;
+    let rep_home = northwind.rep().get("/portal").await;
     rep_home.assert_contains("11,000.00 USD");
     assert!(!rep_home.body.contains("33,000.00"), "{}", rep_home.body);
     assert!(!rep_home.body.contains("22,000.00"), "{}", rep_home.body);
@@ -794,9 +763,9 @@ async fn staff_and_partners_are_told_what_really_happened_to_a_deal() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
     crate::deals::deal_settings(&admin, "20,000", false).await;
-    let northwind = crate::deals::reseller(&app, "Northwind", "northwind").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
     let small = crate::deals::register(
-        &northwind.rep,
+        northwind.rep(),
         &crate::deals::registration(
             "Acme",
             "acme.com",
@@ -805,14 +774,14 @@ async fn staff_and_partners_are_told_what_really_happened_to_a_deal() {
     )
     .await;
     let id = crate::deals::deal_id(&small);
-    let page = northwind.rep.get(&format!("/portal/deals/{id}")).await;
+    let page = northwind.rep().get(&format!("/portal/deals/{id}")).await;
     page.assert_contains("Deal registered and approved at once: it is protected until");
     assert!(!page.body.contains("team reviews it"), "{}", page.body);
 
     // A win for an org with no tier: confirmed, and the staff member is told no margin was written.
     let path = format!("/portal/deals/{id}");
     northwind
-        .rep
+        .rep()
         .submit(&path, &format!("{path}/won"), &[("won_amount", "5,500")])
         .await
         .assert_redirect(&path);
@@ -837,20 +806,20 @@ async fn staff_and_partners_are_told_what_really_happened_to_a_deal() {
 async fn approving_over_another_partners_protection_needs_an_override_with_a_reason() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
-    let northwind = crate::deals::reseller(&app, "Northwind", "northwind").await;
-    let contoso = crate::deals::reseller(&app, "Contoso", "contoso").await;
-    let first = crate::deals::approved(&app, &admin, &northwind.rep, "Acme", "acme.com").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
+    let contoso = fixtures::reseller(&app, "Contoso").with_rep().await;
+    let first = crate::deals::approved(&app, &admin, northwind.rep(), "Acme", "acme.com").await;
     let fields = crate::deals::registration(
         "Acme, Inc.",
         "https://www.acme.com",
         &[("justification", "We own the renewal.")],
     );
-    let second_page = crate::deals::register(&contoso.rep, &fields).await;
+    let second_page = crate::deals::register(contoso.rep(), &fields).await;
     let second = if second_page.status == StatusCode::OK {
         // The live warning first: the partner submits again, acknowledged.
         let mut acknowledged = fields.clone();
         acknowledged.push(("acknowledged".into(), "1".into()));
-        crate::deals::deal_id(&crate::deals::register(&contoso.rep, &acknowledged).await)
+        crate::deals::deal_id(&crate::deals::register(contoso.rep(), &acknowledged).await)
     } else {
         crate::deals::deal_id(&second_page)
     };
@@ -910,12 +879,12 @@ async fn two_conflicting_registrations_approved_at_the_same_moment_are_not_both_
     app.create_user("admin2@example.test", Role::Admin, None)
         .await;
     second_admin.login("admin2@example.test", PASSWORD).await;
-    let northwind = crate::deals::reseller(&app, "Northwind", "northwind").await;
-    let contoso = crate::deals::reseller(&app, "Contoso", "contoso").await;
-    let a = crate::deals::registered(&northwind.rep, "Acme", "acme.com").await;
+    let northwind = fixtures::reseller(&app, "Northwind").with_rep().await;
+    let contoso = fixtures::reseller(&app, "Contoso").with_rep().await;
+    let a = crate::deals::registered(northwind.rep(), "Acme", "acme.com").await;
     let mut fields = crate::deals::registration("Acme", "acme.com", &[]);
     fields.push(("acknowledged".into(), "1".into()));
-    let b = crate::deals::deal_id(&crate::deals::register(&contoso.rep, &fields).await);
+    let b = crate::deals::deal_id(&crate::deals::register(contoso.rep(), &fields).await);
     let (one, two) = tokio::join!(
         crate::deals::decide(&admin, a, "approve", ""),
         crate::deals::decide(&second_admin, b, "approve", "")
@@ -944,7 +913,10 @@ async fn two_conflicting_registrations_approved_at_the_same_moment_are_not_both_
 #[tokio::test]
 async fn a_new_version_of_the_program_terms_asks_every_affiliate_to_accept_it() {
     let app = TestApp::spawn().await;
-    let p = program(&app).await;
+    let p = fixtures::affiliate_program(&app)
+        .hold_days(0)
+        .sales_rule(2_000)
+        .await;
     let admin = app.admin_browser().await;
     p.partner.get("/portal").await;
     assert_eq!(p.partner.get("/portal").await.status, StatusCode::OK);

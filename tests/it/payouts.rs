@@ -3,6 +3,7 @@
 //! two batches started at once, the manual rail, and a process killed after Stripe made the transfer but before
 //! Concord recorded it (alone, and third in a batch of five), which on restart pays nobody twice.
 
+use crate::fixtures;
 use crate::harness::{Browser, Page, TestApp, TestDatabase, PASSWORD};
 use crate::stripe_fake::{FakeStripe, SECRET_KEY};
 use concord::accounts::role::Role;
@@ -24,21 +25,6 @@ pub(crate) async fn app_with(fake: &FakeStripe) -> TestApp {
         })
     })
     .await
-}
-
-/// An approved reseller with a signed-in partner admin.
-pub(crate) async fn partner(app: &TestApp, name: &str) -> (i64, Browser) {
-    let org = app
-        .create_partner(name, PartnerKind::Reseller, PartnerStatus::Approved)
-        .await;
-    let email = format!("boss@{}.test", name.to_lowercase());
-    app.create_user(&email, Role::PartnerAdmin, Some(org)).await;
-    let browser = app.browser();
-    browser
-        .login(&email, PASSWORD)
-        .await
-        .assert_redirect("/portal");
-    (org, browser)
 }
 
 /// Approved ledger entries for the org: (kind, minor units).
@@ -118,7 +104,9 @@ pub(crate) async fn finished(admin: &Browser, location: &str) -> Page {
 async fn a_partner_admin_connects_an_express_account_and_sees_its_state() {
     let fake = FakeStripe::start().await;
     let app = app_with(&fake).await;
-    let (org, boss) = partner(&app, "Northwind").await;
+    let fixtures::Partner {
+        org, admin: boss, ..
+    } = fixtures::reseller(&app, "Northwind").await;
     boss.get("/portal/payouts")
         .await
         .assert_contains("Not connected.");
@@ -169,10 +157,14 @@ async fn a_batch_pays_each_eligible_org_once_and_skips_the_others_with_the_reaso
     let fake = FakeStripe::start().await;
     let app = app_with(&fake).await;
     let admin = app.admin_browser().await;
-    let (ready, ready_boss) = partner(&app, "Northwind").await;
-    let (small, _) = partner(&app, "Contoso").await;
-    let (pending, _) = partner(&app, "Fabrikam").await;
-    let (manual, _) = partner(&app, "Tailspin").await;
+    let fixtures::Partner {
+        org: ready,
+        admin: ready_boss,
+        ..
+    } = fixtures::reseller(&app, "Northwind").await;
+    let small = fixtures::reseller(&app, "Contoso").await.org;
+    let pending = fixtures::reseller(&app, "Fabrikam").await.org;
+    let manual = fixtures::reseller(&app, "Tailspin").await.org;
     let ready_account = fake.add_ready_account();
     let small_account = fake.add_ready_account();
     let ready_destination = ready_account.clone();
@@ -381,7 +373,7 @@ async fn a_stripe_refusal_fails_the_payout_and_restores_the_balance() {
     let fake = FakeStripe::start().await;
     let app = app_with(&fake).await;
     let admin = app.admin_browser().await;
-    let (org, _) = partner(&app, "Northwind").await;
+    let org = fixtures::reseller(&app, "Northwind").await.org;
     let account = fake.add_ready_account();
     app.db(move |conn| {
         earn(conn, org, &[(EntryKind::Commission, 12_000)]);
@@ -422,7 +414,7 @@ async fn two_batches_started_at_once_pay_once() {
     let second = app.browser();
     second.login("admin@example.test", PASSWORD).await;
     for name in ["Northwind", "Contoso"] {
-        let (org, _) = partner(&app, name).await;
+        let org = fixtures::reseller(&app, name).await.org;
         let account = fake.add_ready_account();
         app.db(move |conn| {
             earn(conn, org, &[(EntryKind::Commission, 9_900)]);

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use reqwest::StatusCode;
 
+use crate::fixtures::{self, fund, Partner};
 use crate::harness::{Browser, Page, TestApp, PASSWORD};
-use crate::mdf::{allocate, claim, fund, request, request_id, reseller, Partner, PDF};
+use crate::mdf::{allocate, claim, request, request_id, PDF};
 
 /// Every route pattern the application registers, read off actix's resource map (scopes joined to their routes).
 pub(crate) async fn route_patterns() -> Vec<String> {
@@ -207,10 +208,10 @@ async fn estate(names: &[&str]) -> Estate {
     let fund_id = fund(&admin, "Shared fund", -30, 60, "").await;
     let mut orgs = Vec::new();
     for name in names {
-        let partner = reseller(&app, name, None).await;
+        let partner = fixtures::reseller(&app, name).with_rep().await;
         let mut ids: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
         let deal = crate::deals::registered(
-            &partner.browser,
+            &partner.admin,
             &format!("{name} Customer GmbH"),
             &format!("{}-customer.example", name.to_lowercase()),
         )
@@ -224,10 +225,10 @@ async fn estate(names: &[&str]) -> Estate {
         )
         .await
         .assert_redirect(&format!("/admin/mdf/budgets/{fund_id}"));
-        let mdf = request_id(&request(&partner.browser, fund_id, "400.00", &[]).await);
+        let mdf = request_id(&request(&partner.admin, fund_id, "400.00", &[]).await);
         crate::mdf::decide(&admin, mdf, "approve", "400.00", "").await;
         claim(
-            &partner.browser,
+            &partner.admin,
             mdf,
             &[
                 ("actual_cost", "800.00"),
@@ -239,14 +240,7 @@ async fn estate(names: &[&str]) -> Estate {
         .await;
         ids.insert("mdf", vec![mdf]);
         ids.insert("proof", crate::mdf::proof_ids(&app, mdf).await);
-        let colleague = app
-            .create_user(
-                &format!("rep@{}.test", name.to_lowercase()),
-                concord::accounts::role::Role::PartnerUser,
-                Some(partner.org),
-            )
-            .await;
-        ids.insert("user", vec![partner.user_id, colleague]);
+        ids.insert("user", vec![partner.admin_id, partner.rep_id()]);
         let org = partner.org;
         app.db(move |conn| {
             crate::payouts::earn(
@@ -335,16 +329,12 @@ async fn every_portal_route_with_an_id_refuses_another_orgs_id() {
     for (pattern, kind) in &routes {
         let own = &estate.orgs[0];
         let path = fill(pattern, &own.ids[kind][0].to_string());
-        let page = own.partner.browser.get(&path).await;
+        let page = own.partner.admin.get(&path).await;
         if page.status == StatusCode::OK || page.status == StatusCode::SEE_OTHER {
             continue;
         }
-        let token = own.partner.browser.get("/portal").await.csrf_token();
-        let posted = own
-            .partner
-            .browser
-            .post_raw(&path, &probe_form(&token))
-            .await;
+        let token = own.partner.admin.get("/portal").await.csrf_token();
+        let posted = own.partner.admin.post_raw(&path, &probe_form(&token)).await;
         assert!(
             posted.status != StatusCode::NOT_FOUND && posted.status != StatusCode::FORBIDDEN,
             "{path} with the org's own id: GET {}, POST {}",
@@ -382,7 +372,7 @@ async fn every_portal_route_with_an_id_refuses_another_orgs_id() {
                     return Ok(());
                 }
                 let path = fill(pattern, &id.to_string());
-                let browser = &viewer.partner.browser;
+                let browser = &viewer.partner.admin;
                 let answers = handle.block_on(async {
                     let token = browser.get("/portal").await.csrf_token();
                     [
@@ -418,7 +408,7 @@ async fn every_portal_route_with_an_id_refuses_another_orgs_id() {
     for org in &estate.orgs {
         let deal = org.ids["deal"][0];
         org.partner
-            .browser
+            .admin
             .get(&format!("/portal/deals/{deal}"))
             .await
             .assert_contains(&format!("{} Customer GmbH", org.name));
@@ -492,7 +482,7 @@ async fn every_page_has_the_security_headers_and_no_form_answers_a_probe_with_a_
     let patterns = route_patterns().await;
     let mut visited = 0;
     let mut form_pages = Vec::new();
-    for (who, browser) in [("admin", &estate.admin), ("partner", &own.partner.browser)] {
+    for (who, browser) in [("admin", &estate.admin), ("partner", &own.partner.admin)] {
         for pattern in &patterns {
             if pattern == "/logout" || machine_endpoint(pattern) {
                 continue;
@@ -741,7 +731,7 @@ async fn uploads_are_never_served_as_html() {
     let app = TestApp::spawn().await;
     let admin = app.admin_browser().await;
     let fund_id = fund(&admin, "Upload fund", -30, 60, "").await;
-    let partner = reseller(&app, "Uploader", None).await;
+    let partner = fixtures::reseller(&app, "Uploader").await;
     allocate(
         &admin,
         fund_id,
@@ -749,11 +739,11 @@ async fn uploads_are_never_served_as_html() {
         "1,000.00",
     )
     .await;
-    let mdf = request_id(&request(&partner.browser, fund_id, "400.00", &[]).await);
+    let mdf = request_id(&request(&partner.admin, fund_id, "400.00", &[]).await);
     crate::mdf::decide(&admin, mdf, "approve", "400.00", "").await;
     let html = b"<!doctype html><html><script>alert(document.cookie)</script></html>".to_vec();
     let refused = claim(
-        &partner.browser,
+        &partner.admin,
         mdf,
         &[("actual_cost", "800.00"), ("claimed", "400.00")],
         &[("invoice.html", html.clone())],
@@ -771,7 +761,7 @@ async fn uploads_are_never_served_as_html() {
     let mut polyglot = PDF.to_vec();
     polyglot.extend_from_slice(&html);
     claim(
-        &partner.browser,
+        &partner.admin,
         mdf,
         &[("actual_cost", "800.00"), ("claimed", "400.00")],
         &[("invoice.html", polyglot)],
@@ -779,7 +769,7 @@ async fn uploads_are_never_served_as_html() {
     .await;
     let proof = crate::mdf::proof_ids(&app, mdf).await[0];
     for (browser, path) in [
-        (&partner.browser, format!("/portal/mdf/proof/{proof}")),
+        (&partner.admin, format!("/portal/mdf/proof/{proof}")),
         (&admin, format!("/admin/mdf/proof/{proof}")),
     ] {
         let response = browser.response(&path).await;

@@ -1,12 +1,12 @@
-//! A real SMTP server as the test sink: aiosmtpd (PyPI) with its Maildir handler, on a free port of 127.0.0.1.
+//! A real SMTP server as the test sink: aiosmtpd (PyPI) with its Maildir handler on 127.0.0.1. The server binds
+//! port 0 and prints the port it got, so no other test can take the port between choosing it and binding it.
 //! Tests install nothing: aiosmtpd must be importable by `python3` (`.ci/run` installs it; the README says how).
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-use crate::harness::free_port;
 
 /// Checks once that aiosmtpd can be imported; tests install nothing (`.ci/run` installs it, the README says how).
 fn require_aiosmtpd() {
@@ -23,6 +23,23 @@ fn require_aiosmtpd() {
         );
     });
 }
+
+/// aiosmtpd's server with the Maildir handler, as `python3 -m aiosmtpd -c aiosmtpd.handlers.Mailbox` runs it, but
+/// listening on the port given (0 for any) and printing the port it listens on.
+const SERVE: &str = r#"
+import asyncio, sys
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import SMTP
+
+async def main():
+    handler = Mailbox(sys.argv[2])
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(handler), "127.0.0.1", int(sys.argv[1]))
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+asyncio.run(main())
+"#;
 
 pub struct SmtpSink {
     pub port: u16,
@@ -58,7 +75,7 @@ impl ReceivedEmail {
 impl SmtpSink {
     pub fn start() -> Self {
         let mut sink = Self {
-            port: free_port(),
+            port: 0,
             maildir: tempfile::tempdir().unwrap(),
             child: None,
         };
@@ -78,24 +95,24 @@ impl SmtpSink {
         }
     }
 
-    /// (Re)starts the server on the same port and waits until it answers.
+    /// (Re)starts the server, on the port it had before if any, and waits until it answers.
     pub fn resume(&mut self) {
         require_aiosmtpd();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{}", self.port),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+        let mut child = Command::new("python3")
+            .args(["-c", SERVE, &self.port.to_string()])
             .arg(self.maildir.path().join("mail"))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start aiosmtpd");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        self.port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the SMTP sink did not report its port: {line:?}"));
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {

@@ -3,9 +3,7 @@
 //! click, and `invoice.paid` month after month earns under a 3-month recurring rule three times, not four.
 
 use crate::harness::TestApp;
-use crate::payouts::{
-    app_with, connect_ready, earn, finished, ledger, partner, start, WEBHOOK_SECRET,
-};
+use crate::payouts::{app_with, connect_ready, earn, finished, ledger, start, WEBHOOK_SECRET};
 use crate::stripe_fake::FakeStripe;
 use concord::commissions::rules::{RateType, Recurrence, Rule};
 use concord::domain::conversion::ConversionKind;
@@ -39,7 +37,9 @@ fn event(id: &str, kind: &str, created: i64, object: Value) -> Value {
 async fn only_signed_fresh_events_count_and_each_counts_once() {
     let fake = FakeStripe::start().await;
     let app = app_with(&fake).await;
-    let (org, boss) = partner(&app, "Northwind").await;
+    let crate::fixtures::Partner {
+        org, admin: boss, ..
+    } = crate::fixtures::reseller(&app, "Northwind").await;
     app.db(move |conn| concord::payouts::save_account(conn, org, "acct_hook").unwrap())
         .await;
     let updated = event(

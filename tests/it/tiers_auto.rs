@@ -32,15 +32,9 @@ async fn sales_tiers(app: &TestApp, admin: &crate::harness::Browser) -> (i64, i6
     (ids[1], ids[2])
 }
 
+/// A sale with the program's coupon `BO`.
 async fn sell(app: &TestApp, key: &str, id: &str, amount: i64) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/conversions", app.address))
-        .bearer_auth(key)
-        .json(&json!({"external_id": id, "kind": "sale", "amount": amount, "currency": "USD", "coupon": "BO"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    crate::fixtures::sale(app, key, id, amount, json!({"coupon": "BO"})).await;
 }
 
 async fn tier_of(app: &TestApp, org: i64) -> Option<String> {
@@ -56,23 +50,8 @@ async fn tier_of(app: &TestApp, org: i64) -> Option<String> {
 #[tokio::test]
 async fn tiers_follow_the_numbers_with_a_warned_grace_period_and_manual_holds() {
     let app = TestApp::spawn().await;
-    app.affiliate_program(true, |_| {}).await;
-    let (org, _) = app
-        .affiliate_with_link("Bright Deals", "bo@brightdeals.example", "bright")
-        .await;
-    app.db(move |conn| {
-        concord::affiliate::store::coupons::assign(
-            conn,
-            org,
-            "Bright Deals",
-            "BO",
-            "bo",
-            &concord::platform::audit::Actor::system("t"),
-        )
-        .unwrap()
-    })
-    .await;
-    let key = app.api_key().await;
+    let crate::fixtures::AffiliateProgram { org, key, .. } =
+        crate::fixtures::affiliate_program(&app).await;
     let admin = app.admin_browser().await;
     let (_, gold) = sales_tiers(&app, &admin).await;
 

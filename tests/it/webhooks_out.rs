@@ -234,38 +234,19 @@ async fn a_commission_is_announced_when_its_hold_ends() {
         )
         .await
         .assert_redirect("/admin/webhooks/1");
-    app.affiliate_program(true, |s| s.hold_days = 0).await;
-    let (org, _) = app
-        .affiliate_with_link("Bright Deals", "bo@brightdeals.example", "bright")
-        .await;
-    app.db(move |conn| {
-        let actor = concord::platform::audit::Actor::system("test");
-        concord::affiliate::store::coupons::assign(conn, org, "Bright Deals", "BO", "bo", &actor)
-            .unwrap();
-        let rule = concord::commissions::rules::Rule {
-            id: 0,
-            name: "Sales".into(),
-            applies_to: concord::domain::conversion::ConversionKind::Sale,
-            rate_type: concord::commissions::rules::RateType::Percent,
-            rate: 1_000,
-            product_filter: String::new(),
-            tier_id: None,
-            volume_threshold: None,
-            volume_rate: None,
-            recurrence: concord::commissions::rules::Recurrence::Lifetime,
-            recurring_months: None,
-        };
-        concord::commissions::create(conn, 1, &rule, &actor).unwrap();
-    })
+    let crate::fixtures::AffiliateProgram { org, key, .. } =
+        crate::fixtures::affiliate_program(&app)
+            .hold_days(0)
+            .sales_rule(1_000)
+            .await;
+    crate::fixtures::sale(
+        &app,
+        &key,
+        "o-7",
+        5_000,
+        serde_json::json!({"coupon": "BO"}),
+    )
     .await;
-    let key = app.api_key().await;
-    reqwest::Client::new()
-        .post(format!("{}/api/v1/conversions", app.address))
-        .bearer_auth(&key)
-        .json(&serde_json::json!({"external_id": "o-7", "kind": "sale", "amount": 5_000, "currency": "USD", "coupon": "BO"}))
-        .send()
-        .await
-        .unwrap();
     let released = app.run_job("hold_release").await;
     let entries = crate::payouts::ledger(&app, org).await;
     let events: Vec<(String, String)> = app

@@ -122,8 +122,8 @@ pub fn resend_dead(
                 label: &label,
             },
             &Change {
-                before: Some(store::DEAD),
-                after: Some(store::PENDING),
+                before: Some(rules::OutboxStatus::Dead.as_str()),
+                after: Some(rules::OutboxStatus::Pending.as_str()),
                 ..Default::default()
             },
         )?;

@@ -3,6 +3,12 @@
 
 use chrono::Duration;
 
+crate::text_enum!(OutboxStatus {
+    Pending => "pending" / "Pending",
+    Sent => "sent" / "Sent",
+    Dead => "dead" / "Dead",
+});
+
 /// How long to wait after the `attempts`-th failed attempt (1-based) before trying again.
 pub fn retry_delay(attempts: i64) -> Duration {
     let doublings = (attempts - 1).clamp(0, 20) as u32;

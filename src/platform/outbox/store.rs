@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use crate::platform::db::schema::outbox;
 use crate::platform::db::{now, DbConn};
 use crate::platform::mail::Email;
+use crate::platform::outbox::rules::OutboxStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = outbox)]
@@ -18,7 +19,7 @@ pub struct OutboxMessage {
     pub body_text: String,
     pub body_html: String,
     pub message_id: String,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub next_attempt_at: NaiveDateTime,
@@ -27,10 +28,6 @@ pub struct OutboxMessage {
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
 }
-
-pub const PENDING: &str = "pending";
-pub const SENT: &str = "sent";
-pub const DEAD: &str = "dead";
 
 /// Writes a message for delivery. Call it inside the transaction of the decision it reports.
 pub fn enqueue(conn: &mut DbConn, email: &Email) -> QueryResult<i64> {
@@ -44,7 +41,7 @@ pub fn enqueue(conn: &mut DbConn, email: &Email) -> QueryResult<i64> {
             outbox::body_text.eq(&email.text),
             outbox::body_html.eq(&email.html),
             outbox::message_id.eq(message_id),
-            outbox::status.eq(PENDING),
+            outbox::status.eq(OutboxStatus::Pending),
             outbox::next_attempt_at.eq(at),
             outbox::created_at.eq(at),
         ))
@@ -55,7 +52,7 @@ pub fn enqueue(conn: &mut DbConn, email: &Email) -> QueryResult<i64> {
 /// Ids of pending messages whose next attempt is due and that no live lease holds, oldest first.
 pub fn due_ids(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<i64>> {
     outbox::table
-        .filter(outbox::status.eq(PENDING))
+        .filter(outbox::status.eq(OutboxStatus::Pending))
         .filter(outbox::next_attempt_at.le(now))
         .filter(
             outbox::claimed_until
@@ -80,7 +77,7 @@ pub fn claim(
     let won = diesel::update(
         outbox::table
             .filter(outbox::id.eq(id))
-            .filter(outbox::status.eq(PENDING))
+            .filter(outbox::status.eq(OutboxStatus::Pending))
             .filter(outbox::next_attempt_at.le(now))
             .filter(
                 outbox::claimed_until
@@ -110,7 +107,7 @@ pub fn mark_sent(conn: &mut DbConn, id: i64, worker: &str) -> QueryResult<()> {
             .filter(outbox::claimed_by.eq(worker)),
     )
     .set((
-        outbox::status.eq(SENT),
+        outbox::status.eq(OutboxStatus::Sent),
         outbox::attempts.eq(outbox::attempts + 1),
         outbox::sent_at.eq(Some(now())),
         outbox::claimed_by.eq(None::<String>),
@@ -135,7 +132,7 @@ pub fn mark_failed(
             .filter(outbox::claimed_by.eq(worker)),
     )
     .set((
-        outbox::status.eq(if dead { DEAD } else { PENDING }),
+        outbox::status.eq(if dead { OutboxStatus::Dead } else { OutboxStatus::Pending }),
         outbox::attempts.eq(outbox::attempts + 1),
         outbox::last_error.eq(Some(error)),
         outbox::next_attempt_at.eq(retry_at),
@@ -151,10 +148,10 @@ pub fn resend(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
     diesel::update(
         outbox::table
             .filter(outbox::id.eq(id))
-            .filter(outbox::status.eq(DEAD)),
+            .filter(outbox::status.eq(OutboxStatus::Dead)),
     )
     .set((
-        outbox::status.eq(PENDING),
+        outbox::status.eq(OutboxStatus::Pending),
         outbox::attempts.eq(0),
         outbox::next_attempt_at.eq(now()),
     ))
@@ -171,7 +168,11 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<OutboxMessage>> {
 }
 
 /// Messages of one status, newest first.
-pub fn list(conn: &mut DbConn, status: &str, limit: i64) -> QueryResult<Vec<OutboxMessage>> {
+pub fn list(
+    conn: &mut DbConn,
+    status: OutboxStatus,
+    limit: i64,
+) -> QueryResult<Vec<OutboxMessage>> {
     outbox::table
         .filter(outbox::status.eq(status))
         .order(outbox::id.desc())
@@ -180,7 +181,7 @@ pub fn list(conn: &mut DbConn, status: &str, limit: i64) -> QueryResult<Vec<Outb
         .load(conn)
 }
 
-pub fn count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
+pub fn count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(OutboxStatus, i64)>> {
     outbox::table
         .group_by(outbox::status)
         .select((outbox::status, diesel::dsl::count_star()))

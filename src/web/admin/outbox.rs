@@ -5,7 +5,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::platform::http::{db, page, redirect, AppError, PageContext, TypedSession};
-use crate::platform::outbox::store::{self as outbox, OutboxMessage, DEAD, PENDING, SENT};
+use crate::platform::outbox::rules::OutboxStatus;
+use crate::platform::outbox::store::{self as outbox, OutboxMessage};
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
 
@@ -23,8 +24,8 @@ struct OutboxQuery {
 #[template(path = "admin/outbox.html")]
 struct OutboxPage {
     ctx: PageContext,
-    status: String,
-    counts: Vec<(&'static str, i64)>,
+    status: OutboxStatus,
+    counts: Vec<(OutboxStatus, i64)>,
     messages: Vec<OutboxMessage>,
 }
 
@@ -34,11 +35,11 @@ async fn list(
     query: web::Query<OutboxQuery>,
 ) -> Result<HttpResponse, AppError> {
     // Dead messages first: they are the ones that need a person.
-    let status = match query.into_inner().status.as_deref() {
-        Some(PENDING) => PENDING,
-        Some(SENT) => SENT,
-        _ => DEAD,
-    };
+    let status = query
+        .into_inner()
+        .status
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(OutboxStatus::Dead);
     let (counts, messages) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
             outbox::count_by_status(conn)?,
@@ -46,14 +47,14 @@ async fn list(
         ))
     })
     .await?;
-    let counts = [DEAD, PENDING, SENT]
+    let counts = [OutboxStatus::Dead, OutboxStatus::Pending, OutboxStatus::Sent]
         .into_iter()
         .map(|s| {
             (
                 s,
                 counts
                     .iter()
-                    .find(|(c, _)| c == s)
+                    .find(|(c, _)| *c == s)
                     .map(|(_, n)| *n)
                     .unwrap_or(0),
             )
@@ -61,7 +62,7 @@ async fn list(
         .collect();
     page(&OutboxPage {
         ctx,
-        status: status.to_string(),
+        status,
         counts,
         messages,
     })
