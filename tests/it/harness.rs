@@ -341,14 +341,6 @@ pub struct TestApp {
     clicks: concord::affiliate::tracking::journal::ClickJournal,
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await

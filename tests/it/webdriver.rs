@@ -32,13 +32,14 @@ impl Chrome {
             available(),
             "the browser journeys need /usr/bin/chromium and /usr/bin/chromedriver: see the README's Set up"
         );
-        let port = crate::harness::free_port();
-        let driver = Command::new("/usr/bin/chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        // Port 0: chromedriver binds a port of its own and says which ("... started successfully on port N.").
+        let mut driver = Command::new("/usr/bin/chromedriver")
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
+        let port = reported_port(driver.stdout.take().unwrap());
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -280,4 +281,22 @@ impl Drop for Chrome {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Reads chromedriver's output until it names the port it listens on; later output is drained on a thread so the
+/// driver never blocks on a full pipe.
+fn reported_port(stdout: std::process::ChildStdout) -> u16 {
+    use std::io::{BufRead, BufReader};
+    let mut lines = BufReader::new(stdout).lines();
+    let port = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split("started successfully on port ")
+                .nth(1)
+                .and_then(|rest| rest.trim_end_matches('.').trim().parse().ok())
+        })
+        .expect("chromedriver did not report its port");
+    std::thread::spawn(move || lines.for_each(drop));
+    port
 }
