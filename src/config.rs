@@ -2,6 +2,8 @@
 //! message naming the variable instead of failing later on first use. Defaults serve the embedded case: SQLite in
 //! the working directory, listening on 127.0.0.1:8080.
 
+use crate::domain::refusal::Refusal;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -21,7 +23,7 @@ pub struct DatabaseUrl {
 }
 
 impl DatabaseUrl {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, crate::domain::refusal::Refusal> {
         if let Some(path) = raw.strip_prefix("sqlite://") {
             if path.is_empty() {
                 return Err("sqlite:// needs a file path, e.g. sqlite://concord.db".into());
@@ -116,7 +118,7 @@ impl std::fmt::Debug for SmtpTarget {
 
 impl SmtpTarget {
     /// `smtp://host:port`, `smtps://user:pass@host:465`, `smtp://host:587?tls=starttls`.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, crate::domain::refusal::Refusal> {
         let url = Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
         let host = url
             .host_str()
@@ -132,9 +134,15 @@ impl SmtpTarget {
             ("smtp", None | Some("none") | Some("off")) => SmtpSecurity::Plain,
             ("smtp", Some("starttls") | Some("required")) => SmtpSecurity::StartTls,
             ("smtp" | "smtps", Some(other)) => {
-                return Err(format!("tls={other} is not one of starttls, none"))
+                return Err(Refusal::new(format!(
+                    "tls={other} is not one of starttls, none"
+                )))
             }
-            (scheme, _) => return Err(format!("scheme {scheme}:// is not smtp:// or smtps://")),
+            (scheme, _) => {
+                return Err(Refusal::new(format!(
+                    "scheme {scheme}:// is not smtp:// or smtps://"
+                )))
+            }
         };
         let port = url.port().unwrap_or(match security {
             SmtpSecurity::Plain => 25,

@@ -37,8 +37,9 @@ pub struct NewAccount<'a> {
 }
 
 pub fn create(conn: &mut DbConn, account: &NewAccount<'_>) -> Result<i64, AccountError> {
-    let email = EmailAddress::parse(account.email).map_err(AccountError::InvalidEmail)?;
-    password::check_policy(account.password).map_err(AccountError::WeakPassword)?;
+    let email =
+        EmailAddress::parse(account.email).map_err(|r| AccountError::InvalidEmail(r.into()))?;
+    password::check_policy(account.password).map_err(|r| AccountError::WeakPassword(r.into()))?;
     let password_hash = password::hash(account.password);
     let new_user = NewUser {
         email: email.as_str(),

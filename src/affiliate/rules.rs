@@ -2,6 +2,8 @@
 //! which visitors are bots. The program's affiliate settings (and the destinations it allows) are
 //! `programs::affiliate_settings`.
 
+use crate::domain::refusal::Refusal;
+
 use url::Url;
 
 // Why a click does not count. Filtered clicks are still stored, so dashboards can say what was filtered and why.
@@ -26,7 +28,7 @@ const RESERVED_CODES: &[&str] = &[
 
 /// A custom link code: 3 to 40 characters of lowercase letters, digits and dashes, not starting or ending with a
 /// dash. Returns the code lowercased.
-pub fn check_slug(raw: &str) -> Result<String, String> {
+pub fn check_slug(raw: &str) -> Result<String, crate::domain::refusal::Refusal> {
     let slug = raw.trim().to_ascii_lowercase();
     let valid_chars = slug
         .chars()
@@ -39,13 +41,13 @@ pub fn check_slug(raw: &str) -> Result<String, String> {
         return Err("Use 3 to 40 letters, digits or dashes, like spring-sale.".into());
     }
     if RESERVED_CODES.contains(&slug.as_str()) {
-        return Err(format!("'{slug}' is reserved; pick another."));
+        return Err(Refusal::new(format!("'{slug}' is reserved; pick another.")));
     }
     Ok(slug)
 }
 
 /// Coupon codes as merchants print them: 3 to 40 letters, digits, dashes or underscores. Compared without case.
-pub fn check_coupon(raw: &str) -> Result<(String, String), String> {
+pub fn check_coupon(raw: &str) -> Result<(String, String), crate::domain::refusal::Refusal> {
     let code = raw.trim().to_string();
     let valid = (3..=40).contains(&code.len())
         && code

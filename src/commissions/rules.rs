@@ -437,7 +437,7 @@ impl Rule {
                     }),
                 };
                 parsed.unwrap_or_else(|e| {
-                    errors.push((field, e));
+                    errors.push((field, e.into()));
                     0
                 })
             };

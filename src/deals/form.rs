@@ -2,6 +2,8 @@
 //! the field it belongs to, or the `Registration` to store. The same form registers a deal and corrects one sent
 //! back for more information.
 
+use crate::domain::refusal::Refusal;
+
 use chrono::NaiveDate;
 
 use super::config::CustomField;
@@ -219,9 +221,14 @@ fn check_close_date(typed: &str, today: NaiveDate) -> Result<NaiveDate, &'static
 }
 
 /// At least one product when the program lists any, and only products it lists.
-fn check_products(chosen: &[String], offered: &[String]) -> Result<(), String> {
+fn check_products(
+    chosen: &[String],
+    offered: &[String],
+) -> Result<(), crate::domain::refusal::Refusal> {
     if let Some(unknown) = chosen.iter().find(|p| !offered.contains(p)) {
-        Err(format!("'{unknown}' is not one of the program's products."))
+        Err(Refusal::new(format!(
+            "'{unknown}' is not one of the program's products."
+        )))
     } else if chosen.is_empty() && !offered.is_empty() {
         Err("Choose at least one product.".into())
     } else {

@@ -248,8 +248,8 @@ pub(crate) fn apply_decision(
 ) -> Result<DealStatus, DealError> {
     let deal = find(conn, program.id, deal_id)?.ok_or(DealError::NotFound)?;
     let before = deal.status();
-    let after =
-        crate::deals::rules::decide(before, decision, reason).map_err(DealError::Refused)?;
+    let after = crate::deals::rules::decide(before, decision, reason)
+        .map_err(|r| DealError::Refused(r.into()))?;
     let reason = reason.trim();
     let at = now();
     let approved = after == DealStatus::Approved;

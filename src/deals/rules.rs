@@ -2,6 +2,8 @@
 //! work ("Acme, Inc." at `https://www.eu.acme.com/x` is the customer "acme" at `acme.com`), the SLA clock in
 //! business hours, protection and expiry, and the partner's margin on a confirmed win.
 
+use crate::domain::refusal::Refusal;
+
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
 
 use crate::domain::money::{percent_text, Currency, Money};
@@ -54,12 +56,12 @@ pub fn decide(
     status: DealStatus,
     decision: DealDecision,
     reason: &str,
-) -> Result<DealStatus, String> {
+) -> Result<DealStatus, crate::domain::refusal::Refusal> {
     if status != DealStatus::Submitted {
-        return Err(format!(
+        return Err(Refusal::new(format!(
             "This registration is no longer awaiting approval (it is {}).",
             status.label().to_lowercase()
-        ));
+        )));
     }
     let reason = reason.trim();
     match decision {
@@ -200,7 +202,7 @@ const FREE_MAIL: &[&str] = &[
 
 /// The registrable domain of a website as typed: scheme, `www.`, port and path stripped, subdomains dropped, so
 /// `https://www.EU.acme.com/path` is `acme.com` and `shop.acme.co.uk` is `acme.co.uk`. Empty input is empty.
-pub fn registrable_domain(raw: &str) -> Result<String, String> {
+pub fn registrable_domain(raw: &str) -> Result<String, crate::domain::refusal::Refusal> {
     let host = crate::domain::domain_name::normalise_domain(raw)?;
     if host.is_empty() {
         return Ok(host);
@@ -425,17 +427,23 @@ pub struct CustomFieldSpec<'a> {
 }
 
 /// Checks a custom field's value as typed; returns the value to store.
-pub fn check_custom_value(spec: &CustomFieldSpec<'_>, raw: &str) -> Result<String, String> {
+pub fn check_custom_value(
+    spec: &CustomFieldSpec<'_>,
+    raw: &str,
+) -> Result<String, crate::domain::refusal::Refusal> {
     let value = raw.trim();
     if value.is_empty() {
         return if spec.required {
-            Err(format!("{} is required.", spec.label))
+            Err(Refusal::new(format!("{} is required.", spec.label)))
         } else {
             Ok(String::new())
         };
     }
     if value.chars().count() > 500 {
-        return Err(format!("{} takes at most 500 characters.", spec.label));
+        return Err(Refusal::new(format!(
+            "{} takes at most 500 characters.",
+            spec.label
+        )));
     }
     match spec.field_type {
         CustomFieldType::Text => Ok(value.to_string()),
@@ -449,20 +457,23 @@ pub fn check_custom_value(spec: &CustomFieldSpec<'_>, raw: &str) -> Result<Strin
             {
                 Ok(value.to_string())
             } else {
-                Err(format!("{} takes a number, like 250 or 12.5.", spec.label))
+                Err(Refusal::new(format!(
+                    "{} takes a number, like 250 or 12.5.",
+                    spec.label
+                )))
             }
         }
         CustomFieldType::Date => NaiveDate::parse_from_str(value, "%Y-%m-%d")
             .map(|d| d.to_string())
-            .map_err(|_| format!("{} takes a date like 2026-12-31.", spec.label)),
+            .map_err(|_| Refusal::new(format!("{} takes a date like 2026-12-31.", spec.label))),
         CustomFieldType::Select => {
             if spec.options.contains(&value) {
                 Ok(value.to_string())
             } else {
-                Err(format!(
+                Err(Refusal::new(format!(
                     "Choose one of the listed values for {}.",
                     spec.label
-                ))
+                )))
             }
         }
     }
@@ -522,8 +533,8 @@ pub const DEFAULT_STAGES: &[(&str, i64)] =
 
 /// The currency a deal is registered in, as typed.
 pub fn parse_amount(raw_amount: &str, raw_currency: &str) -> Result<Money, (&'static str, String)> {
-    let currency = Currency::parse(raw_currency).map_err(|e| ("currency", e))?;
-    let money = Money::parse(raw_amount, currency).map_err(|e| ("amount", e))?;
+    let currency = Currency::parse(raw_currency).map_err(|e| ("currency", e.into()))?;
+    let money = Money::parse(raw_amount, currency).map_err(|e| ("amount", e.into()))?;
     if money.minor <= 0 {
         return Err((
             "amount",
@@ -596,7 +607,7 @@ impl DealSettings {
                         None
                     }
                     Err(e) => {
-                        errors.push(("auto_approve_below", e));
+                        errors.push(("auto_approve_below", e.into()));
                         None
                     }
                 }
@@ -625,7 +636,11 @@ pub struct NewDirectAccount {
 }
 
 impl NewDirectAccount {
-    pub fn parse(company_name: &str, website: &str, owner: &str) -> Result<Self, String> {
+    pub fn parse(
+        company_name: &str,
+        website: &str,
+        owner: &str,
+    ) -> Result<Self, crate::domain::refusal::Refusal> {
         let company_name = company_name.trim();
         if company_name.is_empty() || company_name.chars().count() > 200 {
             return Err("Enter the company's name (at most 200 characters).".into());

@@ -1,8 +1,10 @@
 //! Website domains as people type them, reduced to the host, so two spellings of one company compare equal.
 
+use crate::domain::refusal::Refusal;
+
 /// A website domain as partners type it ("https://www.Acme.com/about") reduced to its host ("acme.com"), so two
 /// spellings of one company compare equal.
-pub fn normalise_domain(raw: &str) -> Result<String, String> {
+pub fn normalise_domain(raw: &str) -> Result<String, crate::domain::refusal::Refusal> {
     let trimmed = raw.trim().to_lowercase();
     if trimmed.is_empty() {
         return Ok(String::new());
@@ -24,10 +26,10 @@ pub fn normalise_domain(raw: &str) -> Result<String, String> {
             && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     });
     if !host.contains('.') || !labels_ok {
-        return Err(format!(
+        return Err(Refusal::new(format!(
             "'{}' is not a website domain like example.com.",
             raw.trim()
-        ));
+        )));
     }
     Ok(host.to_string())
 }

@@ -1,18 +1,23 @@
 //! E-mail addresses as accounts know them: trimmed and lowercased, so one person is one account.
 
+use crate::domain::refusal::Refusal;
+
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EmailAddress(String);
 
 impl EmailAddress {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, crate::domain::refusal::Refusal> {
         let email = raw.trim().to_lowercase();
         if email.is_empty() {
             return Err("Enter an email address.".into());
         }
         if email.len() > 254 || !validator::ValidateEmail::validate_email(&email) {
-            return Err(format!("'{}' is not a valid email address.", raw.trim()));
+            return Err(Refusal::new(format!(
+                "'{}' is not a valid email address.",
+                raw.trim()
+            )));
         }
         Ok(Self(email))
     }

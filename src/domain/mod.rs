@@ -8,3 +8,4 @@ pub mod money;
 pub mod partner;
 pub mod payout;
 pub mod quarter;
+pub mod refusal;

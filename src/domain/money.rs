@@ -3,6 +3,8 @@
 //! Every amount that enters Concord (API, forms, settings) is at most `MAX_AMOUNT_MINOR` in size, and sums are
 //! taken in i128, so no total overflows or wraps.
 
+use crate::domain::refusal::Refusal;
+
 /// The largest amount Concord accepts in one conversion, refund, deal, claim, rule or setting: 10^12 minor units
 /// (10,000,000,000.00 USD). Far above any real sale, and low enough that about nine million of them still add up
 /// within an i64.
@@ -66,14 +68,14 @@ const ZERO_DECIMAL: &[&str] = &[
 const THREE_DECIMAL: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
 
 impl Currency {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, crate::domain::refusal::Refusal> {
         let upper = raw.trim().to_ascii_uppercase();
         let bytes = upper.as_bytes();
         if bytes.len() != 3 || !bytes.iter().all(u8::is_ascii_uppercase) {
-            return Err(format!(
+            return Err(Refusal::new(format!(
                 "'{}' is not a three-letter ISO currency code such as USD or EUR.",
                 raw.trim()
-            ));
+            )));
         }
         Ok(Self {
             code: [bytes[0], bytes[1], bytes[2]],
@@ -113,7 +115,7 @@ impl Money {
     }
 
     /// Parses what a person types ("1,250.50", "1250", "-3.5") into minor units of `currency`.
-    pub fn parse(raw: &str, currency: Currency) -> Result<Self, String> {
+    pub fn parse(raw: &str, currency: Currency) -> Result<Self, crate::domain::refusal::Refusal> {
         let text: String = raw
             .trim()
             .chars()
@@ -129,16 +131,16 @@ impl Money {
             && whole.chars().all(|c| c.is_ascii_digit())
             && fraction.chars().all(|c| c.is_ascii_digit());
         if !valid {
-            return Err(format!(
+            return Err(Refusal::new(format!(
                 "'{}' is not an amount; write it like 1250.00.",
                 raw.trim()
-            ));
+            )));
         }
         if fraction.len() > decimals {
-            return Err(format!(
+            return Err(Refusal::new(format!(
                 "{} amounts have at most {} decimal places.",
                 currency, decimals
-            ));
+            )));
         }
         let scale = 10i64.pow(decimals as u32);
         let whole_value: i64 = if whole.is_empty() {
@@ -219,7 +221,7 @@ fn group_thousands(value: u64) -> String {
 pub struct BasisPoints(i64);
 
 impl BasisPoints {
-    pub fn new(bps: i64) -> Result<Self, String> {
+    pub fn new(bps: i64) -> Result<Self, crate::domain::refusal::Refusal> {
         if (0..=10_000).contains(&bps) {
             Ok(Self(bps))
         } else {
@@ -228,7 +230,7 @@ impl BasisPoints {
     }
 
     /// Parses a percentage as typed ("12.5", "12.5%", "7") with at most two decimals.
-    pub fn parse_percent(raw: &str) -> Result<Self, String> {
+    pub fn parse_percent(raw: &str) -> Result<Self, crate::domain::refusal::Refusal> {
         let text = raw.trim().trim_end_matches('%').trim();
         let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
         let valid = !whole.is_empty()
@@ -237,10 +239,10 @@ impl BasisPoints {
             && fraction.len() <= 2
             && fraction.chars().all(|c| c.is_ascii_digit());
         if !valid {
-            return Err(format!(
+            return Err(Refusal::new(format!(
                 "'{}' is not a percentage like 12.5 (at most two decimals).",
                 raw.trim()
-            ));
+            )));
         }
         let bps = whole.parse::<i64>().expect("digits") * 100
             + format!("{fraction:0<2}").parse::<i64>().expect("digits");

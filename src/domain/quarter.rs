@@ -58,8 +58,13 @@ impl Quarter {
         Quarter::of(date) == self
     }
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let fail = || format!("'{}' is not a quarter like 2026-Q4.", raw.trim());
+    pub fn parse(raw: &str) -> Result<Self, crate::domain::refusal::Refusal> {
+        let fail = || {
+            crate::domain::refusal::Refusal::new(format!(
+                "'{}' is not a quarter like 2026-Q4.",
+                raw.trim()
+            ))
+        };
         let (year, number) = raw.trim().split_once("-Q").ok_or_else(fail)?;
         let year: i32 = year.parse().map_err(|_| fail())?;
         let number: u32 = number.parse().map_err(|_| fail())?;

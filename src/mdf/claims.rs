@@ -147,7 +147,8 @@ pub fn file_claim(
             }
         }
         let due = request.claim_due_on.expect("set on approval");
-        check_claim_window(request.ends_on, due, now().date()).map_err(MdfError::Refused)?;
+        check_claim_window(request.ends_on, due, now().date())
+            .map_err(|r| MdfError::Refused(r.into()))?;
         let approved = request.approved().expect("set on approval");
         if let Some((field, message)) = check_claim(
             approved,
@@ -233,7 +234,7 @@ pub fn decide_claim(
         let request = find_request(conn, program.id, request_id)?.ok_or(MdfError::NotFound)?;
         let claim = claim_of(conn, request_id)?.ok_or(MdfError::NotFound)?;
         check_decision(claim.status() == ClaimStatus::Submitted, decision, reason)
-            .map_err(MdfError::Refused)?;
+            .map_err(|r| MdfError::Refused(r.into()))?;
         let reason = reason.trim();
         let after = match decision {
             Decision::Approve => ClaimStatus::Approved,

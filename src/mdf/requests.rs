@@ -51,7 +51,7 @@ pub(crate) fn check_request(
     let position = position_of(conn, &fund, org_id)?;
     let available = Money::new(position.available() + own_awaiting, fund.currency());
     check_requested_amount(input.requested, available)
-        .map_err(|message| MdfError::Field("requested", message))?;
+        .map_err(|message| MdfError::Field("requested", message.into()))?;
     Ok(fund)
 }
 
@@ -172,7 +172,7 @@ pub fn decide_request(
         let request = find_request(conn, program.id, request_id)?.ok_or(MdfError::NotFound)?;
         let before = request.status();
         check_decision(before == RequestStatus::Submitted, decision, reason)
-            .map_err(MdfError::Refused)?;
+            .map_err(|r| MdfError::Refused(r.into()))?;
         let reason = reason.trim();
         let fund = find_fund(conn, program.id, request.fund_id)?.ok_or(MdfError::NotFound)?;
         let (after, approved_minor, due, detail) = match decision {
@@ -190,7 +190,7 @@ pub fn decide_request(
                     fund.currency(),
                 );
                 check_approved_amount(approved, request.requested(), available)
-                    .map_err(|m| MdfError::Field("approved", m))?;
+                    .map_err(|m| MdfError::Field("approved", m.into()))?;
                 let due = claim_due_on(request.ends_on, program.mdf_claim_days);
                 let part = if approved.minor < request.requested_minor {
                     format!(" (of {} requested)", request.requested())

@@ -14,6 +14,8 @@
 //! A claim approved for less than its reservation, a declined request and a rejected claim give the difference
 //! back to *available*.
 
+use crate::domain::refusal::Refusal;
+
 use chrono::{Duration, NaiveDate};
 
 use crate::domain::money::{share, Currency, Money};
@@ -84,20 +86,20 @@ pub fn check_decision(
     awaiting_review: bool,
     decision: Decision,
     reason: &str,
-) -> Result<(), String> {
+) -> Result<(), crate::domain::refusal::Refusal> {
     if !awaiting_review {
         return Err(
             "Only items awaiting review can be decided; this one was decided already.".into(),
         );
     }
     if decision != Decision::Approve && reason.trim().is_empty() {
-        return Err(format!(
+        return Err(Refusal::new(format!(
             "Give a reason to {}: the partner reads it.",
             match decision {
                 Decision::Decline => "decline",
                 _ => "return it",
             }
-        ));
+        )));
     }
     Ok(())
 }
@@ -108,34 +110,37 @@ pub fn check_approved_amount(
     approved: Money,
     requested: Money,
     available: Money,
-) -> Result<(), String> {
+) -> Result<(), crate::domain::refusal::Refusal> {
     if approved.minor <= 0 {
         return Err("Approve an amount above zero, or decline the request.".into());
     }
     if approved.minor > requested.minor {
-        return Err(format!(
+        return Err(Refusal::new(format!(
             "Approve at most the requested {requested}; approve part of it if the fund is short."
-        ));
+        )));
     }
     if approved.minor > available.minor {
-        return Err(format!(
+        return Err(Refusal::new(format!(
             "Only {} is available in this partner's fund, so at most that can be approved.",
             Money::new(available.minor.max(0), available.currency)
-        ));
+        )));
     }
     Ok(())
 }
 
 /// Checks a requested amount against what the org has left in the fund.
-pub fn check_requested_amount(requested: Money, available: Money) -> Result<(), String> {
+pub fn check_requested_amount(
+    requested: Money,
+    available: Money,
+) -> Result<(), crate::domain::refusal::Refusal> {
     if requested.minor <= 0 {
         return Err("Enter the amount you request, more than zero.".into());
     }
     if requested.minor > available.minor {
-        return Err(format!(
+        return Err(Refusal::new(format!(
             "You can request at most {}: that is what is available in your fund.",
             Money::new(available.minor.max(0), available.currency)
-        ));
+        )));
     }
     Ok(())
 }
@@ -195,16 +200,16 @@ pub fn check_claim_window(
     ends_on: NaiveDate,
     due_on: NaiveDate,
     today: NaiveDate,
-) -> Result<(), String> {
+) -> Result<(), crate::domain::refusal::Refusal> {
     if today < ends_on {
-        return Err(format!(
+        return Err(Refusal::new(format!(
             "Claims open when the activity has ended, on {ends_on}."
-        ));
+        )));
     }
     if today > due_on {
-        return Err(format!(
+        return Err(Refusal::new(format!(
             "The claim deadline for this activity was {due_on}; the reservation has lapsed."
-        ));
+        )));
     }
     Ok(())
 }
@@ -248,7 +253,7 @@ pub fn parse_period(
     ends_on: &str,
 ) -> Result<(NaiveDate, NaiveDate), (&'static str, String)> {
     if !quarter.trim().is_empty() {
-        let q = Quarter::parse(quarter).map_err(|e| ("quarter", e))?;
+        let q = Quarter::parse(quarter).map_err(|e| ("quarter", e.into()))?;
         return Ok((q.first_day(), q.end() - Duration::days(1)));
     }
     let day = |raw: &str, field: &'static str| {

@@ -51,7 +51,7 @@ fn text(value: &Value, key: &str) -> Option<String> {
 }
 
 /// Reads an event; an event Concord acts on but that lacks what it needs is an error naming the field.
-pub fn parse(event: &Value) -> Result<StripeEvent, String> {
+pub fn parse(event: &Value) -> Result<StripeEvent, crate::domain::refusal::Refusal> {
     let id = text(event, "id").ok_or("the event has no id")?;
     let event_type = text(event, "type").ok_or("the event has no type")?;
     let created = event

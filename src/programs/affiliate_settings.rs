@@ -2,6 +2,8 @@
 //! landing page and allowed destination domains, fraud limits and the hold period; and whether a destination is
 //! one the program allows.
 
+use crate::domain::refusal::Refusal;
+
 use url::Url;
 
 use crate::domain::domain_name::normalise_domain;
@@ -91,13 +93,13 @@ impl AffiliateSettings {
             match normalise_domain(line) {
                 Ok(domain) if !allowed_domains.contains(&domain) => allowed_domains.push(domain),
                 Ok(_) => {}
-                Err(e) => errors.push(("allowed_domains", e)),
+                Err(e) => errors.push(("allowed_domains", e.into())),
             }
         }
         let default_landing_url = input.default_landing_url.trim().to_string();
         if !default_landing_url.is_empty() {
             if let Err(e) = check_destination(&default_landing_url, &allowed_domains) {
-                errors.push(("default_landing_url", e));
+                errors.push(("default_landing_url", e.into()));
             }
         }
         let min_seconds_to_convert = whole_number(
@@ -153,7 +155,10 @@ impl AffiliateSettings {
 }
 
 /// A destination must be an http(s) URL on an allowed domain or one of its subdomains.
-pub fn check_destination(raw: &str, allowed_domains: &[String]) -> Result<Url, String> {
+pub fn check_destination(
+    raw: &str,
+    allowed_domains: &[String],
+) -> Result<Url, crate::domain::refusal::Refusal> {
     let url = Url::parse(raw.trim()).map_err(|_| {
         format!(
             "'{}' is not a web address; start it with https://",
@@ -177,10 +182,10 @@ pub fn check_destination(raw: &str, allowed_domains: &[String]) -> Result<Url, S
         .iter()
         .any(|d| host == *d || host.ends_with(&format!(".{d}")));
     if !allowed {
-        return Err(format!(
+        return Err(Refusal::new(format!(
             "{host} is not one of the program's domains ({}).",
             allowed_domains.join(", ")
-        ));
+        )));
     }
     Ok(url)
 }

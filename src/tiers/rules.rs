@@ -60,14 +60,14 @@ impl TierDefinition {
             BasisPoints::parse_percent(input.margin_percent)
         }
         .unwrap_or_else(|e| {
-            errors.push(("margin_percent", e));
+            errors.push(("margin_percent", e.into()));
             BasisPoints::new(0).expect("zero is a rate")
         });
         let commission_override = if input.commission_override_percent.trim().is_empty() {
             None
         } else {
             BasisPoints::parse_percent(input.commission_override_percent)
-                .map_err(|e| errors.push(("commission_override_percent", e)))
+                .map_err(|e| errors.push(("commission_override_percent", e.into())))
                 .ok()
         };
         let mdf_allowance = if input.mdf_allowance.trim().is_empty() {
@@ -83,7 +83,7 @@ impl TierDefinition {
                     Money::new(0, currency)
                 }
                 Err(e) => {
-                    errors.push(("mdf_allowance", e));
+                    errors.push(("mdf_allowance", e.into()));
                     Money::new(0, currency)
                 }
             }

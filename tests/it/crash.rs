@@ -197,7 +197,12 @@ async fn an_outbox_sender_killed_mid_batch_loses_no_email() {
     })
     .await;
     for _ in 0..10 {
-        if app.outbox().await.iter().all(|m| m.status.as_str() == "sent") {
+        if app
+            .outbox()
+            .await
+            .iter()
+            .all(|m| m.status.as_str() == "sent")
+        {
             break;
         }
         assert!(sender().wait().unwrap().success());

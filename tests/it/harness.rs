@@ -411,7 +411,10 @@ impl TestApp {
     pub async fn outbox(&self) -> Vec<concord::platform::outbox::store::OutboxMessage> {
         self.db(|conn| {
             let mut all = Vec::new();
-            for status in concord::platform::outbox::rules::OutboxStatus::ALL.iter().copied() {
+            for status in concord::platform::outbox::rules::OutboxStatus::ALL
+                .iter()
+                .copied()
+            {
                 all.extend(concord::platform::outbox::store::list(conn, status, 1000).unwrap());
             }
             all.sort_by_key(|m| m.id);

@@ -208,7 +208,7 @@ fn fraud_reasons(
         .select(db::schema::partner_orgs::status)
         .first::<String>(conn)?
         .parse()
-        .map_err(|e: String| diesel::result::Error::DeserializationError(e.into()))?;
+        .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
     let partner_emails: Vec<String> = users::list_for_org(conn, won.partner_org_id)?
         .into_iter()
         .map(|u| u.email)

@@ -1,15 +1,19 @@
 //! Password hashing with Argon2id (the crate's defaults: 19 MiB, 2 passes). Hashing is CPU-heavy: call it inside
 //! `web::block`, never on the async executor.
 
+use crate::domain::refusal::Refusal;
+
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 
 pub const MIN_LENGTH: usize = 10;
 
 /// Checks a new password against the policy; the message is for the person choosing it.
-pub fn check_policy(password: &str) -> Result<(), String> {
+pub fn check_policy(password: &str) -> Result<(), crate::domain::refusal::Refusal> {
     if password.chars().count() < MIN_LENGTH {
-        return Err(format!("Use at least {MIN_LENGTH} characters."));
+        return Err(Refusal::new(format!(
+            "Use at least {MIN_LENGTH} characters."
+        )));
     }
     if password.len() > 1024 {
         return Err("That password is too long.".into());

@@ -49,10 +49,10 @@ macro_rules! text_enum {
         }
 
         impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
+            type Err = $crate::domain::refusal::Refusal;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
                 $name::ALL.iter().copied().find(|v| v.as_str() == s)
-                    .ok_or_else(|| format!("unknown {} '{}'", stringify!($name), s))
+                    .ok_or_else(|| $crate::domain::refusal::Refusal::new(format!("unknown {} '{}'", stringify!($name), s)))
             }
         }
 

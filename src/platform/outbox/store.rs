@@ -132,7 +132,11 @@ pub fn mark_failed(
             .filter(outbox::claimed_by.eq(worker)),
     )
     .set((
-        outbox::status.eq(if dead { OutboxStatus::Dead } else { OutboxStatus::Pending }),
+        outbox::status.eq(if dead {
+            OutboxStatus::Dead
+        } else {
+            OutboxStatus::Pending
+        }),
         outbox::attempts.eq(outbox::attempts + 1),
         outbox::last_error.eq(Some(error)),
         outbox::next_attempt_at.eq(retry_at),

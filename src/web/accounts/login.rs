@@ -90,7 +90,7 @@ async fn login_submit(
 
     let email = match EmailAddress::parse(&form.email) {
         Ok(email) => email,
-        Err(message) => return refuse(ctx, StatusCode::UNPROCESSABLE_ENTITY, message),
+        Err(message) => return refuse(ctx, StatusCode::UNPROCESSABLE_ENTITY, message.into()),
     };
     let ip = req
         .connection_info()

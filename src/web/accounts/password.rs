@@ -61,7 +61,7 @@ async fn request_submit(
                 &RequestPage {
                     ctx,
                     email: typed,
-                    error: Some(message),
+                    error: Some(message.into()),
                     sent: false,
                 },
             );

@@ -47,19 +47,23 @@ async fn list(
         ))
     })
     .await?;
-    let counts = [OutboxStatus::Dead, OutboxStatus::Pending, OutboxStatus::Sent]
-        .into_iter()
-        .map(|s| {
-            (
-                s,
-                counts
-                    .iter()
-                    .find(|(c, _)| *c == s)
-                    .map(|(_, n)| *n)
-                    .unwrap_or(0),
-            )
-        })
-        .collect();
+    let counts = [
+        OutboxStatus::Dead,
+        OutboxStatus::Pending,
+        OutboxStatus::Sent,
+    ]
+    .into_iter()
+    .map(|s| {
+        (
+            s,
+            counts
+                .iter()
+                .find(|(c, _)| *c == s)
+                .map(|(_, n)| *n)
+                .unwrap_or(0),
+        )
+    })
+    .collect();
     page(&OutboxPage {
         ctx,
         status,

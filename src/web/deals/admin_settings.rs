@@ -429,7 +429,7 @@ async fn add_account(
         Err(message) => {
             let page = accounts_page(ctx, &state, String::new(), |page| {
                 page.form = form;
-                page.form_error = Some(message);
+                page.form_error = Some(message.into());
             })
             .await?;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)

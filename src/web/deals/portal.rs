@@ -813,7 +813,7 @@ async fn won(
             return deal_page(ctx, &state, &access, deal.id, Some(message), typed).await;
         }
         Err(message) => {
-            return deal_page(ctx, &state, &access, deal.id, Some(message), typed).await
+            return deal_page(ctx, &state, &access, deal.id, Some(message.into()), typed).await
         }
     };
     let actor = user.actor();

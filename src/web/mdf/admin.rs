@@ -221,7 +221,7 @@ async fn decide(
                 crate::mdf::find_request(conn, program.id, id)?.ok_or(MdfError::NotFound)?;
             Some(
                 Money::parse(&approved_raw, request.currency())
-                    .map_err(|e| MdfError::Field("approved", e))?,
+                    .map_err(|e| MdfError::Field("approved", e.into()))?,
             )
         } else {
             None
@@ -614,7 +614,7 @@ async fn set_allocation(
                     "An allocation cannot be negative.".into(),
                 )))
             }
-            Err(e) => return Ok(Err(MdfError::Field("amount", e))),
+            Err(e) => return Ok(Err(MdfError::Field("amount", e.into()))),
         };
         let Some(target) = target else {
             return Ok(Err(MdfError::Field(

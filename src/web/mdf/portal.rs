@@ -387,7 +387,9 @@ impl RequestDetails {
     /// Why a claim cannot be filed today, when the window is shut.
     pub fn window_problem(&self) -> Option<String> {
         let due = self.request.claim_due_on?;
-        check_claim_window(self.request.ends_on, due, db::now().date()).err()
+        check_claim_window(self.request.ends_on, due, db::now().date())
+            .err()
+            .map(String::from)
     }
 }
 

@@ -364,7 +364,9 @@ async fn assign_coupon(
             .await?;
             match assigned {
                 Ok(_) => None,
-                Err(e @ CouponError::Taken(_)) => Some(e.to_string()),
+                Err(e @ CouponError::Taken(_)) => {
+                    Some(crate::domain::refusal::Refusal::new(e.to_string()))
+                }
                 Err(CouponError::Database(e)) => return Err(e.into()),
             }
         }
@@ -377,7 +379,7 @@ async fn assign_coupon(
         Some(message) => {
             let data = db(&state.pool, move |conn| load(conn, org_id)).await?;
             let mut page = PartnerPage::new(ctx, data);
-            page.coupon_error = Some(message);
+            page.coupon_error = Some(message.into());
             page.coupon_code = typed;
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
