@@ -132,6 +132,38 @@ pub async fn own_channel_partner(
     Ok(partner)
 }
 
+/// What a channel-partner feature keeps of the asking user's org. The feature's pages take `Channel<Self>`, an
+/// extractor that lets in only an approved reseller or referral partner and refuses the others naming the feature.
+pub trait ChannelFeature: Sized + 'static {
+    /// Names the feature in the refusal ("Deal registration is for reseller and referral partners.").
+    const NAME: &'static str;
+    fn of(user: &CurrentUser, partner: PartnerOverview) -> Self;
+}
+
+/// A channel-partner feature's view of the request (`A`) and the signed-in user asking.
+pub struct Channel<A>(pub A, pub CurrentUser);
+
+impl<A: ChannelFeature> actix_web::FromRequest for Channel<A> {
+    type Error = AppError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let user = CurrentUser::from_request(req, payload);
+        let state = req.app_data::<State>().cloned();
+        Box::pin(async move {
+            let user = user.await?;
+            let state = state.ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("the channel extractor found no app state"))
+            })?;
+            let partner = own_channel_partner(&state, &user, A::NAME).await?;
+            Ok(Channel(A::of(&user, partner), user))
+        })
+    }
+}
+
 const DASHBOARD_DAYS: i64 = 30;
 
 /// The tier above the org's own, with each criterion in words and whether the org meets it.

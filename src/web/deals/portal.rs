@@ -17,11 +17,13 @@ use crate::deals::{
     Deal, DealError, DealEvent, DealFilter, DealRow, Extension, Progress, Registration, Viewer,
 };
 use crate::domain::money::Money;
+use crate::partners::store::PartnerOverview;
 use crate::platform::http::{
     csv_field, db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
 use crate::programs::Program;
 use crate::web::guard::CurrentUser;
+use crate::web::portal::{Channel, ChannelFeature};
 use crate::web::{Ctx, State};
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
@@ -47,20 +49,23 @@ struct Access {
     viewer: Viewer,
 }
 
-async fn access(state: &State, user: &CurrentUser) -> Result<Access, AppError> {
-    let partner = crate::web::portal::own_channel_partner(state, user, "Deal registration").await?;
-    let viewer = Viewer {
-        org_id: partner.org.id,
-        user_id: user.0.id,
-        manages_org: user.role() == Role::PartnerAdmin,
-        reps_see_org: partner.program.deal_reps_see_org,
-    };
-    Ok(Access {
-        org_name: partner.org.name,
-        org_country: partner.org.country,
-        program: partner.program,
-        viewer,
-    })
+impl ChannelFeature for Access {
+    const NAME: &'static str = "Deal registration";
+
+    fn of(user: &CurrentUser, partner: PartnerOverview) -> Self {
+        let viewer = Viewer {
+            org_id: partner.org.id,
+            user_id: user.0.id,
+            manages_org: user.role() == Role::PartnerAdmin,
+            reps_see_org: partner.program.deal_reps_see_org,
+        };
+        Access {
+            org_name: partner.org.name,
+            org_country: partner.org.country,
+            program: partner.program,
+            viewer,
+        }
+    }
 }
 
 /// The program may require a valid certification before a rep registers deals.
@@ -243,10 +248,9 @@ async fn load_list(
 async fn list(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, _): Channel<Access>,
     query: web::Query<DealListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let query = query.into_inner();
     let mut problems = Vec::new();
     let (rows, stages, owners) = load_list(&state, &access, &query, &mut problems).await?;
@@ -266,10 +270,9 @@ async fn list(
 
 async fn csv(
     state: State,
-    user: CurrentUser,
+    Channel(access, _): Channel<Access>,
     query: web::Query<DealListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let (rows, _, _) = load_list(&state, &access, &query.into_inner(), &mut Vec::new()).await?;
     Ok(deals_csv(&rows, "deals.csv"))
 }
@@ -328,9 +331,8 @@ async fn form_data(state: &State, program_id: i64) -> Result<FormData, AppError>
 async fn new_form(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, _): Channel<Access>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     require_certification(&state, &access).await?;
     let data = form_data(&state, access.program.id).await?;
     let form = DealForm {
@@ -372,11 +374,10 @@ async fn possible_conflict(
 async fn submit(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, user): Channel<Access>,
     session: TypedSession,
     pairs: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     require_certification(&state, &access).await?;
     let form = DealForm::from_pairs(pairs.into_inner());
     let data = form_data(&state, access.program.id).await?;
@@ -451,10 +452,9 @@ struct CheckQuery {
 /// The live conflict check behind the registration form: answers only whether a conflict may exist.
 async fn check_live(
     state: State,
-    user: CurrentUser,
+    Channel(access, _): Channel<Access>,
     query: web::Query<CheckQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let domain = registrable_domain(&query.website)
         .ok()
         .filter(|d| !d.is_empty())
@@ -477,10 +477,9 @@ async fn check_live(
 async fn edit_form(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, _): Channel<Access>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let deal = find_deal(&state, &access, path.into_inner()).await?;
     if !editable(&deal) || !access.viewer.may_change(&deal) {
         return Err(AppError::Forbidden(
@@ -518,12 +517,11 @@ fn info_request(deal: &Deal) -> Option<String> {
 async fn edit_submit(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, user): Channel<Access>,
     session: TypedSession,
     path: web::Path<i64>,
     pairs: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let deal = find_deal(&state, &access, path.into_inner()).await?;
     let form = DealForm::from_pairs(pairs.into_inner());
     let data = form_data(&state, access.program.id).await?;
@@ -683,10 +681,9 @@ async fn deal_page(
 async fn show(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, _): Channel<Access>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     deal_page(
         ctx,
         &state,
@@ -733,12 +730,11 @@ async fn partner_move(
 async fn progress(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, user): Channel<Access>,
     session: TypedSession,
     path: web::Path<i64>,
     form: web::Form<PartnerMoves>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let deal = find_deal(&state, &access, path.into_inner()).await?;
     let typed = form.into_inner();
     let parsed = (|| -> Result<Progress, String> {
@@ -798,12 +794,11 @@ async fn progress(
 async fn won(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, user): Channel<Access>,
     session: TypedSession,
     path: web::Path<i64>,
     form: web::Form<PartnerMoves>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let deal = find_deal(&state, &access, path.into_inner()).await?;
     let typed = form.into_inner();
     let won_minor = match Money::parse(&typed.won_amount, deal.currency()) {
@@ -834,12 +829,11 @@ async fn won(
 async fn lost(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, user): Channel<Access>,
     session: TypedSession,
     path: web::Path<i64>,
     form: web::Form<PartnerMoves>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let deal_id = path.into_inner();
     let typed = form.into_inner();
     let (actor, reason) = (user.actor(), typed.reason.clone());
@@ -859,12 +853,11 @@ async fn lost(
 async fn extension(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, user): Channel<Access>,
     session: TypedSession,
     path: web::Path<i64>,
     form: web::Form<PartnerMoves>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let deal_id = path.into_inner();
     let typed = form.into_inner();
     let (actor, justification) = (user.actor(), typed.justification.clone());

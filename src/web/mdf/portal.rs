@@ -17,12 +17,14 @@ use crate::mdf::rules::{
 };
 use crate::mdf::uploads::ProofUpload;
 use crate::mdf::{Claim, Fund, LinkedDeal, MdfError, MdfEvent, MdfRequest, ProofFile, RequestRow};
+use crate::partners::store::PartnerOverview;
 use crate::platform::db::{self, DbConn};
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
 use crate::programs::Program;
 use crate::web::guard::CurrentUser;
+use crate::web::portal::{Channel, ChannelFeature};
 use crate::web::{Ctx, State};
 
 pub fn portal_routes(cfg: &mut web::ServiceConfig) {
@@ -48,13 +50,16 @@ struct Access {
     org_id: i64,
 }
 
-async fn access(state: &State, user: &CurrentUser) -> Result<Access, AppError> {
+impl ChannelFeature for Access {
     // "Market development funds is..." would read badly; the singular names the feature.
-    let partner = crate::web::portal::own_channel_partner(state, user, "The MDF program").await?;
-    Ok(Access {
-        org_id: partner.org.id,
-        program: partner.program,
-    })
+    const NAME: &'static str = "The MDF program";
+
+    fn of(_: &CurrentUser, partner: PartnerOverview) -> Self {
+        Access {
+            org_id: partner.org.id,
+            program: partner.program,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -70,8 +75,11 @@ struct HomePage {
     claim_days: i64,
 }
 
-async fn home(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
+async fn home(
+    Ctx(ctx): Ctx,
+    state: State,
+    Channel(access, _): Channel<Access>,
+) -> Result<HttpResponse, AppError> {
     let (program_id, org_id) = (access.program.id, access.org_id);
     let (funds, requests) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
@@ -183,9 +191,8 @@ async fn form_page(
 async fn new_form(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, _): Channel<Access>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let funds = open_funds(&state, &access, None).await?;
     let form = RequestForm {
         activity_type: ActivityType::Event.as_str().into(),
@@ -216,11 +223,10 @@ fn field_error(error: MdfError, errors: &mut FieldErrors) -> Result<(), AppError
 async fn submit(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, user): Channel<Access>,
     session: TypedSession,
     web::Form(form): web::Form<RequestForm>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     save_request(ctx, &state, &user, &session, &access, form, None).await
 }
 
@@ -299,10 +305,9 @@ fn returned(request: &MdfRequest) -> Result<(), AppError> {
 async fn edit_form(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, _): Channel<Access>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let request = find_request(&state, &access, path.into_inner()).await?;
     returned(&request)?;
     let funds = open_funds(
@@ -325,12 +330,11 @@ async fn edit_form(
 async fn edit_submit(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, user): Channel<Access>,
     session: TypedSession,
     path: web::Path<i64>,
     web::Form(form): web::Form<RequestForm>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let request = find_request(&state, &access, path.into_inner()).await?;
     returned(&request)?;
     save_request(ctx, &state, &user, &session, &access, form, Some(request)).await
@@ -469,10 +473,9 @@ async fn request_page(
 async fn show(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, _): Channel<Access>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let request = find_request(&state, &access, path.into_inner()).await?;
     // A claim returned for more information opens with what was filed.
     let claim = {
@@ -593,12 +596,11 @@ async fn read_claim_form(
 async fn claim(
     Ctx(ctx): Ctx,
     state: State,
-    user: CurrentUser,
+    Channel(access, user): Channel<Access>,
     session: TypedSession,
     path: web::Path<i64>,
     multipart: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     let request = find_request(&state, &access, path.into_inner()).await?;
     let mut errors = FieldErrors::default();
     let (form, uploads) = read_claim_form(multipart, &mut errors).await?;
@@ -668,10 +670,9 @@ async fn claim(
 
 async fn proof(
     state: State,
-    user: CurrentUser,
+    Channel(access, _): Channel<Access>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let access = access(&state, &user).await?;
     serve_proof(
         &state,
         access.program.id,
