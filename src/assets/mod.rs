@@ -1,6 +1,7 @@
 //! The asset library: creatives and content (uploaded files kept in the database, or links) that partners of the
 //! right kind and tier may download, some only once a rep holds a certification. `store` holds the SQL.
 
+pub mod forms;
 pub mod store;
 
 use diesel::prelude::*;

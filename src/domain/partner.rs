@@ -107,6 +107,19 @@ impl PartnerDecision {
     }
 }
 
+/// An audience's partner kinds as a form gives them, comma-separated ("" for every kind), checked and normalised.
+pub fn parse_kind_list(raw: &str) -> Result<String, crate::domain::refusal::Refusal> {
+    let kinds: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .collect();
+    if kinds.iter().any(|k| k.parse::<PartnerKind>().is_err()) {
+        return Err("Choose among affiliate, reseller and referral.".into());
+    }
+    Ok(kinds.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

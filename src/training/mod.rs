@@ -3,6 +3,7 @@
 //! `store` holds the SQL (scoring an attempt and issuing the certificate is one transaction there), `rules` the
 //! pure scoring and dates, `notices` the expiry reminders.
 
+pub mod forms;
 pub mod notices;
 pub mod rules;
 pub mod store;

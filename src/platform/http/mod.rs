@@ -203,6 +203,31 @@ impl FieldErrors {
         }
     }
 
+    /// A whole number in `range` from a form field; otherwise `message` against the field, and 0 in its place.
+    pub fn number_in(
+        &mut self,
+        field: &str,
+        raw: &str,
+        range: std::ops::RangeInclusive<i64>,
+        message: &str,
+    ) -> i64 {
+        match raw.trim().parse::<i64>() {
+            Ok(n) if range.contains(&n) => n,
+            _ => {
+                self.add(field, message);
+                0
+            }
+        }
+    }
+
+    /// Whether a link a form gives is a web address (empty counts when `optional`); otherwise `message`.
+    pub fn web_link(&mut self, field: &str, link: &str, optional: bool, message: &str) {
+        let is_web = link.starts_with("https://") || link.starts_with("http://");
+        if !(is_web || optional && link.is_empty()) {
+            self.add(field, message);
+        }
+    }
+
     pub fn from_pairs(pairs: Vec<(&'static str, String)>) -> Self {
         Self(pairs.into_iter().map(|(f, m)| (f.to_string(), m)).collect())
     }

@@ -6,8 +6,8 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use futures_util::StreamExt;
 
-use crate::assets::store::{Asset, NewAsset};
-use crate::domain::partner::PartnerKind;
+use crate::assets::forms::{AssetForm, AssetInput};
+use crate::assets::store::Asset;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
@@ -22,18 +22,6 @@ const MAX_FILE: usize = 10 * 1024 * 1024;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/assets", web::get().to(list))
         .route("/assets", web::post().to(create));
-}
-
-#[derive(Default)]
-struct AssetForm {
-    title: String,
-    description: String,
-    category: String,
-    min_tier_rank: String,
-    partner_kinds: String,
-    required_course_id: String,
-    link_url: String,
-    file: Option<(String, String, Vec<u8>)>,
 }
 
 #[derive(Template)]
@@ -88,10 +76,7 @@ async fn list(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
 }
 
 /// Reads the upload form. A file over the limit is reported as a field error, not a broken request.
-async fn read_form(
-    mut multipart: Multipart,
-    errors: &mut FieldErrors,
-) -> Result<AssetForm, AppError> {
+async fn read_form(mut multipart: Multipart) -> Result<AssetForm, AppError> {
     let mut form = AssetForm::default();
     while let Some(field) = multipart.next().await {
         let mut field = field
@@ -125,10 +110,12 @@ async fn read_form(
             "partner_kinds" => form.partner_kinds = text(),
             "required_course_id" => form.required_course_id = text(),
             "link_url" => form.link_url = text(),
-            "file" if too_large => errors.add(
-                "file",
-                format!("Files can be at most {} MiB.", MAX_FILE / 1024 / 1024),
-            ),
+            "file" if too_large => {
+                form.file_refused = Some(format!(
+                    "Files can be at most {} MiB.",
+                    MAX_FILE / 1024 / 1024
+                ))
+            }
             "file" => {
                 if let Some(file_name) = file_name.filter(|n| !n.is_empty() && !bytes.is_empty()) {
                     form.file = Some((file_name, content_type, bytes));
@@ -148,70 +135,19 @@ async fn create(
     multipart: Multipart,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
-    let mut errors = FieldErrors::default();
-    let form = read_form(multipart, &mut errors).await?;
-    if form.title.is_empty() {
-        errors.add("title", "Give the asset a title.");
-    }
-    let min_tier_rank = match form.min_tier_rank.parse::<i64>() {
-        Ok(n) if (0..=100).contains(&n) => n,
-        _ => {
-            errors.add(
-                "min_tier_rank",
-                "The minimum tier rank is 0 (everyone) to 100.",
-            );
-            0
+    let form = read_form(multipart).await?;
+    let asset = match AssetInput::try_from(&form) {
+        Ok(asset) => asset,
+        Err(errors) => {
+            // The page keeps what was typed; a file is chosen again.
+            let form = AssetForm { file: None, ..form };
+            return assets_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let kinds: Vec<&str> = form
-        .partner_kinds
-        .split(',')
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .collect();
-    if kinds.iter().any(|k| k.parse::<PartnerKind>().is_err()) {
-        errors.add(
-            "partner_kinds",
-            "Choose among affiliate, reseller and referral.",
-        );
-    }
-    let required_course_id = form.required_course_id.parse::<i64>().ok();
-    let link = form.link_url.clone();
-    match (&form.file, link.is_empty()) {
-        (Some(_), false) => errors.add("link_url", "Give a file or a link, not both."),
-        (None, true) if errors.get("file").is_none() => {
-            errors.add("file", "Upload a file or give a link.")
-        }
-        (None, false) if !(link.starts_with("https://") || link.starts_with("http://")) => errors
-            .add(
-                "link_url",
-                "The link must be an http:// or https:// address.",
-            ),
-        _ => {}
-    }
-    if !errors.is_empty() {
-        let mut form = form;
-        form.file = None;
-        return assets_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
-    }
-    let kinds = kinds.join(",");
     let actor = user.actor();
     db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let asset = NewAsset {
-            title: &form.title,
-            description: &form.description,
-            category: &form.category,
-            min_tier_rank,
-            partner_kinds: &kinds,
-            required_course_id,
-            link_url: &form.link_url,
-            file: form
-                .file
-                .as_ref()
-                .map(|(name, kind, bytes)| (name.as_str(), kind.as_str(), bytes.as_slice())),
-        };
-        crate::assets::create(conn, program.id, &asset, &actor)
+        crate::assets::create(conn, program.id, &asset.as_new_asset(), &actor)
     })
     .await?;
     session.success("Asset added.");

@@ -9,8 +9,9 @@ use crate::domain::partner::PartnerKind;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
+use crate::training::forms::{CourseForm, CourseInput};
 use crate::training::rules::Question;
-use crate::training::store::{Course, CourseContent, NewCourse};
+use crate::training::store::{Course, CourseContent};
 use crate::web::admin::require_admin;
 use crate::web::guard::CurrentUser;
 use crate::web::{Ctx, State};
@@ -21,24 +22,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/training/{id}", web::get().to(edit))
         .route("/training/{id}/modules", web::post().to(add_module))
         .route("/training/{id}/questions", web::post().to(add_question));
-}
-
-#[derive(Deserialize, Default)]
-struct CourseForm {
-    #[serde(default)]
-    title: String,
-    #[serde(default)]
-    summary: String,
-    #[serde(default)]
-    pass_mark_percent: String,
-    #[serde(default)]
-    validity_months: String,
-    #[serde(default)]
-    retake_cooldown_hours: String,
-    #[serde(default)]
-    partner_kinds: String,
-    #[serde(default)]
-    min_tier_rank: String,
 }
 
 #[derive(Template)]
@@ -90,22 +73,6 @@ async fn list(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
     training_page(ctx, &state, form, FieldErrors::default(), StatusCode::OK).await
 }
 
-fn number(
-    raw: &str,
-    range: std::ops::RangeInclusive<i64>,
-    field: &str,
-    message: &str,
-    errors: &mut FieldErrors,
-) -> i64 {
-    match raw.trim().parse::<i64>() {
-        Ok(n) if range.contains(&n) => n,
-        _ => {
-            errors.add(field, message);
-            0
-        }
-    }
-}
-
 async fn create(
     Ctx(ctx): Ctx,
     state: State,
@@ -115,71 +82,16 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let form = form.into_inner();
-    let mut errors = FieldErrors::default();
-    let title = form.title.trim().to_string();
-    if title.is_empty() {
-        errors.add("title", "Give the course a title.");
-    }
-    let pass_mark = number(
-        &form.pass_mark_percent,
-        1..=100,
-        "pass_mark_percent",
-        "The pass mark is a percentage from 1 to 100.",
-        &mut errors,
-    );
-    let validity = number(
-        &form.validity_months,
-        1..=120,
-        "validity_months",
-        "Validity is 1 to 120 months.",
-        &mut errors,
-    );
-    let cooldown = number(
-        &form.retake_cooldown_hours,
-        0..=8760,
-        "retake_cooldown_hours",
-        "The cool-down is 0 to 8760 hours.",
-        &mut errors,
-    );
-    let min_rank = number(
-        &form.min_tier_rank,
-        0..=100,
-        "min_tier_rank",
-        "The minimum tier rank is 0 (everyone) to 100.",
-        &mut errors,
-    );
-    let kinds: Vec<&str> = form
-        .partner_kinds
-        .split(',')
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .collect();
-    if kinds.iter().any(|k| k.parse::<PartnerKind>().is_err()) {
-        errors.add(
-            "partner_kinds",
-            "Choose among affiliate, reseller and referral.",
-        );
-    }
-    if !errors.is_empty() {
-        return training_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
-    }
-    let (summary, kinds, actor) = (
-        form.summary.trim().to_string(),
-        kinds.join(","),
-        user.actor(),
-    );
+    let course = match CourseInput::try_from(&form) {
+        Ok(course) => course,
+        Err(errors) => {
+            return training_page(ctx, &state, form, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    };
+    let actor = user.actor();
     let id = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let course = NewCourse {
-            title: &title,
-            summary: &summary,
-            pass_mark_percent: pass_mark,
-            validity_months: validity,
-            retake_cooldown_hours: cooldown,
-            partner_kinds: &kinds,
-            min_tier_rank: min_rank,
-        };
-        crate::training::create_course(conn, program.id, &course, &actor)
+        crate::training::create_course(conn, program.id, &course.as_new_course(), &actor)
     })
     .await?;
     session.success("Course created. Add its modules and quiz questions.");
@@ -242,9 +154,12 @@ async fn add_module(
         errors.add("module", "A module needs a title and some text.");
     }
     let link = form.link_url.trim().to_string();
-    if !link.is_empty() && !link.starts_with("https://") && !link.starts_with("http://") {
-        errors.add("module", "The link must be an http:// or https:// address.");
-    }
+    errors.web_link(
+        "module",
+        &link,
+        true,
+        "The link must be an http:// or https:// address.",
+    );
     if !errors.is_empty() {
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,
