@@ -2,6 +2,7 @@
 //! field is checked (`AssetInput::try_from(&form)` gives all the form's errors at once).
 
 use crate::assets::store::NewAsset;
+use crate::domain::partner::Audience;
 use crate::platform::http::FieldErrors;
 
 #[derive(Debug, Clone, Default)]
@@ -40,17 +41,9 @@ impl TryFrom<&AssetForm> for AssetInput {
         if form.title.is_empty() {
             errors.add("title", "Give the asset a title.");
         }
-        let min_tier_rank = errors.number_in(
-            "min_tier_rank",
-            &form.min_tier_rank,
-            0..=100,
-            "The minimum tier rank is 0 (everyone) to 100.",
-        );
-        let partner_kinds = crate::domain::partner::parse_kind_list(&form.partner_kinds)
-            .unwrap_or_else(|refusal| {
-                errors.add("partner_kinds", refusal);
-                String::new()
-            });
+        let audience = Audience::parse(&form.min_tier_rank, &form.partner_kinds)
+            .map_err(|refusals| errors.extend(refusals))
+            .ok();
         let link = form.link_url.as_str();
         match (&form.file, &form.file_refused, link.is_empty()) {
             (_, Some(refusal), _) => errors.add("file", refusal.as_str()),
@@ -64,9 +57,13 @@ impl TryFrom<&AssetForm> for AssetInput {
             ),
             (Some(_), None, true) => {}
         }
-        if !errors.is_empty() {
+        let Some(Audience {
+            min_tier_rank,
+            partner_kinds,
+        }) = audience.filter(|_| errors.is_empty())
+        else {
             return Err(errors);
-        }
+        };
         Ok(Self {
             title: form.title.clone(),
             description: form.description.clone(),

@@ -107,17 +107,50 @@ impl PartnerDecision {
     }
 }
 
-/// An audience's partner kinds as a form gives them, comma-separated ("" for every kind), checked and normalised.
-pub fn parse_kind_list(raw: &str) -> Result<String, crate::domain::refusal::Refusal> {
-    let kinds: Vec<&str> = raw
-        .split(',')
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .collect();
-    if kinds.iter().any(|k| k.parse::<PartnerKind>().is_err()) {
-        return Err("Choose among affiliate, reseller and referral.".into());
+/// Who may see a course or an asset: partners of these kinds (comma-separated, "" for every kind) whose tier rank is
+/// at least `min_tier_rank` (0 for everyone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audience {
+    pub min_tier_rank: i64,
+    pub partner_kinds: String,
+}
+
+impl Audience {
+    /// Reads the two audience fields of a form; refusals name their field (`min_tier_rank`, `partner_kinds`).
+    pub fn parse(
+        min_tier_rank: &str,
+        partner_kinds: &str,
+    ) -> Result<Self, Vec<(&'static str, crate::domain::refusal::Refusal)>> {
+        let mut refusals = Vec::new();
+        let rank = match min_tier_rank.trim().parse::<i64>() {
+            Ok(n) if (0..=100).contains(&n) => n,
+            _ => {
+                refusals.push((
+                    "min_tier_rank",
+                    "The minimum tier rank is 0 (everyone) to 100.".into(),
+                ));
+                0
+            }
+        };
+        let kinds: Vec<&str> = partner_kinds
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .collect();
+        if kinds.iter().any(|k| k.parse::<PartnerKind>().is_err()) {
+            refusals.push((
+                "partner_kinds",
+                "Choose among affiliate, reseller and referral.".into(),
+            ));
+        }
+        if !refusals.is_empty() {
+            return Err(refusals);
+        }
+        Ok(Self {
+            min_tier_rank: rank,
+            partner_kinds: kinds.join(","),
+        })
     }
-    Ok(kinds.join(","))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use crate::domain::partner::Audience;
 use crate::platform::http::FieldErrors;
 use crate::training::store::NewCourse;
 
@@ -63,20 +64,16 @@ impl TryFrom<&CourseForm> for CourseInput {
             0..=8760,
             "The cool-down is 0 to 8760 hours.",
         );
-        let min_tier_rank = errors.number_in(
-            "min_tier_rank",
-            &form.min_tier_rank,
-            0..=100,
-            "The minimum tier rank is 0 (everyone) to 100.",
-        );
-        let partner_kinds = crate::domain::partner::parse_kind_list(&form.partner_kinds)
-            .unwrap_or_else(|refusal| {
-                errors.add("partner_kinds", refusal);
-                String::new()
-            });
-        if !errors.is_empty() {
+        let audience = Audience::parse(&form.min_tier_rank, &form.partner_kinds)
+            .map_err(|refusals| errors.extend(refusals))
+            .ok();
+        let Some(Audience {
+            min_tier_rank,
+            partner_kinds,
+        }) = audience.filter(|_| errors.is_empty())
+        else {
             return Err(errors);
-        }
+        };
         Ok(Self {
             title,
             summary: form.summary.trim().to_string(),

@@ -36,7 +36,12 @@ fn postgres_template(server_url: &str) -> &'static str {
         use diesel::connection::SimpleConnection;
         use diesel::RunQueryDsl;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        std::hash::Hash::hash(&migration_texts(), &mut hasher);
+        for migration in migration_tree("postgres") {
+            std::hash::Hash::hash(
+                &(migration.version, migration.up, migration.down),
+                &mut hasher,
+            );
+        }
         let name = format!(
             "concord_template_{:016x}",
             std::hash::Hasher::finish(&hasher)
@@ -96,22 +101,37 @@ fn postgres_template(server_url: &str) -> &'static str {
     })
 }
 
-/// Every migration's text, in order: what the template database is named after.
-fn migration_texts() -> Vec<(String, String)> {
-    let mut texts = Vec::new();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
-    let mut dirs: Vec<_> = std::fs::read_dir(root)
-        .expect("migrations/postgres")
+/// One migration of a tree (`migrations/sqlite` or `migrations/postgres`): its version (the folder's name) and the
+/// text of its `up.sql` and `down.sql`.
+pub struct Migration {
+    pub version: String,
+    pub up: String,
+    pub down: String,
+}
+
+/// A migration tree in version order; every version must have both files.
+pub fn migration_tree(backend: &str) -> Vec<Migration> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .map(|e| e.unwrap().path())
         .collect();
     dirs.sort();
-    for dir in dirs {
-        for file in ["up.sql", "down.sql"] {
-            let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
-            texts.push((dir.display().to_string(), text));
-        }
-    }
-    texts
+    dirs.iter()
+        .map(|dir| {
+            let read = |file: &str| {
+                std::fs::read_to_string(dir.join(file))
+                    .unwrap_or_else(|_| panic!("{} has no {file}", dir.display()))
+            };
+            Migration {
+                version: dir.file_name().unwrap().to_string_lossy().into_owned(),
+                up: read("up.sql"),
+                down: read("down.sql"),
+            }
+        })
+        .collect()
 }
 
 impl TestDatabase {

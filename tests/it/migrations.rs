@@ -2,23 +2,13 @@
 
 use concord::config::DatabaseUrl;
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use crate::harness::TestDatabase;
 
 fn versions(backend: &str) -> BTreeSet<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(backend);
-    std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            for file in ["up.sql", "down.sql"] {
-                assert!(path.join(file).exists(), "{} has no {file}", path.display());
-            }
-            path.file_name().unwrap().to_string_lossy().into_owned()
-        })
+    crate::harness::migration_tree(backend)
+        .into_iter()
+        .map(|m| m.version)
         .collect()
 }
 
@@ -384,15 +374,9 @@ fn first_difference(sqlite: &[(String, Schema)], postgres: &[(String, Schema)]) 
 }
 
 fn tree(backend: &str) -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(backend);
-    versions(backend)
+    crate::harness::migration_tree(backend)
         .into_iter()
-        .map(|version| {
-            let up = std::fs::read_to_string(dir.join(&version).join("up.sql")).unwrap();
-            (version, up)
-        })
+        .map(|m| (m.version, m.up))
         .collect()
 }
 

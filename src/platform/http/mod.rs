@@ -228,6 +228,16 @@ impl FieldErrors {
         }
     }
 
+    /// Adds refusals that name their field.
+    pub fn extend(
+        &mut self,
+        refusals: impl IntoIterator<Item = (&'static str, impl Into<String>)>,
+    ) {
+        for (field, message) in refusals {
+            self.add(field, message);
+        }
+    }
+
     pub fn from_pairs(pairs: Vec<(&'static str, String)>) -> Self {
         Self(pairs.into_iter().map(|(f, m)| (f.to_string(), m)).collect())
     }
