@@ -186,3 +186,51 @@ fn lead_count(typed: &str) -> Option<i64> {
         text => text.parse::<i64>().ok().filter(|n| *n >= 0),
     }
 }
+
+/// The program's MDF rules as an admin types them: the share of a claim's proven cost that is reimbursed, and how
+/// many days after the activity a claim is due.
+#[derive(Deserialize, Default, Clone)]
+pub struct SettingsForm {
+    #[serde(default)]
+    pub reimbursement_percent: String,
+    #[serde(default)]
+    pub claim_days: String,
+}
+
+/// Checked MDF rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MdfSettings {
+    pub reimbursement_bps: i64,
+    pub claim_days: i64,
+}
+
+impl TryFrom<&SettingsForm> for MdfSettings {
+    type Error = FieldErrors;
+
+    fn try_from(form: &SettingsForm) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let bps = crate::domain::money::BasisPoints::parse_percent(&form.reimbursement_percent)
+            .map(crate::domain::money::BasisPoints::value)
+            .ok()
+            .filter(|b| *b > 0);
+        if bps.is_none() {
+            errors.add(
+                "reimbursement_percent",
+                "The reimbursement rate is a percentage above 0 and up to 100, e.g. 50.",
+            );
+        }
+        let claim_days = errors.number_in(
+            "claim_days",
+            &form.claim_days,
+            1..=365,
+            "Claims are due 1 to 365 days after the activity.",
+        );
+        match bps {
+            Some(reimbursement_bps) if errors.is_empty() => Ok(Self {
+                reimbursement_bps,
+                claim_days,
+            }),
+            _ => Err(errors),
+        }
+    }
+}

@@ -15,6 +15,7 @@
 //! `notices` the statement email and the payouts job.
 
 pub mod batches;
+pub mod forms;
 pub mod notices;
 pub mod payer;
 pub mod rules;

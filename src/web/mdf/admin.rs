@@ -8,6 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::domain::money::{percent_text, BasisPoints, Currency, Money};
+use crate::mdf::forms::{MdfSettings, SettingsForm};
 use crate::mdf::rules::{parse_period, Decision, FundPosition, RequestStatus};
 use crate::mdf::{
     AllocationTarget, AllocationView, Expiry, Fund, MdfError, MdfRequest, NewFund, OrgPosition,
@@ -282,14 +283,6 @@ struct FundForm {
     from_tiers: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-struct SettingsForm {
-    #[serde(default)]
-    reimbursement_percent: String,
-    #[serde(default)]
-    claim_days: String,
-}
-
 #[derive(Template)]
 #[template(path = "admin/mdf_budgets.html")]
 struct BudgetsPage {
@@ -462,40 +455,21 @@ async fn save_settings(
     web::Form(form): web::Form<SettingsForm>,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
-    let mut errors = FieldErrors::default();
-    let bps = BasisPoints::parse_percent(&form.reimbursement_percent)
-        .map(BasisPoints::value)
-        .ok()
-        .filter(|b| *b > 0);
-    if bps.is_none() {
-        errors.add(
-            "reimbursement_percent",
-            "The reimbursement rate is a percentage above 0 and up to 100, e.g. 50.",
-        );
-    }
-    let days = form
-        .claim_days
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|d| (1..=365).contains(d));
-    if days.is_none() {
-        errors.add(
-            "claim_days",
-            "Claims are due 1 to 365 days after the activity.",
-        );
-    }
-    let (Some(bps), Some(days)) = (bps, days) else {
-        return budgets_page(
-            ctx,
-            &state,
-            None,
-            Some(form),
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+    let settings = match MdfSettings::try_from(&form) {
+        Ok(settings) => settings,
+        Err(errors) => {
+            return budgets_page(
+                ctx,
+                &state,
+                None,
+                Some(form),
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     };
+    let (bps, days) = (settings.reimbursement_bps, settings.claim_days);
     let actor = user.actor();
     db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;

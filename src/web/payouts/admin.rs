@@ -8,6 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::domain::money::Money;
+use crate::payouts::forms::{PayoutSchedule, SettingsForm};
 use crate::payouts::rules::PayoutStatus;
 use crate::payouts::rules::{Eligibility, Rail};
 use crate::payouts::{Payout, PayoutError, PayoutRun, PreviewLine};
@@ -26,14 +27,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/payouts/runs/{id}/resume", web::post().to(resume))
         .route("/payouts/runs/{id}/settle", web::post().to(settle))
         .route("/payouts/runs/{id}/{format}.csv", web::get().to(batch_file));
-}
-
-#[derive(Deserialize, Default)]
-struct SettingsForm {
-    #[serde(default)]
-    minimum: String,
-    #[serde(default)]
-    day: String,
 }
 
 #[derive(Template)]
@@ -199,43 +192,21 @@ async fn save_settings(
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let program = db(&state.pool, crate::programs::current).await?;
-    let mut errors = FieldErrors::default();
-    let minimum = match Money::parse(&form.minimum, program.currency()) {
-        Ok(m) if m.minor >= 0 => Some(m.minor),
-        Ok(_) => {
-            errors.add("minimum", "The minimum cannot be negative.");
-            None
-        }
-        Err(e) => {
-            errors.add("minimum", e);
-            None
-        }
-    };
-    let day = if form.day.trim().is_empty() {
-        Some(None)
-    } else {
-        match form.day.trim().parse::<i64>() {
-            Ok(d) if (1..=28).contains(&d) => Some(Some(d)),
-            _ => {
-                errors.add(
-                    "day",
-                    "The payout day is 1 to 28 (every month has it), or empty for by hand only.",
-                );
-                None
-            }
+    let schedule = match PayoutSchedule::try_from((&form, program.currency())) {
+        Ok(schedule) => schedule,
+        Err(errors) => {
+            return overview_page(
+                ctx,
+                &state,
+                Some(form),
+                errors,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     };
-    let (Some(minimum), Some(day)) = (minimum, day) else {
-        return overview_page(
-            ctx,
-            &state,
-            Some(form),
-            errors,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    };
+    let (minimum, day) = (schedule.minimum_minor, schedule.day);
     let actor = user.actor();
     db(&state.pool, move |conn| {
         crate::payouts::save_settings(conn, &program, minimum, day, &actor)
