@@ -34,6 +34,8 @@ pub struct Application {
     pub jobs: Arc<Jobs>,
     /// The click journal the redirects write to; tests wait on it until clicks are stored.
     pub clicks: crate::affiliate::tracking::journal::ClickJournal,
+    /// The redirect's link cache; tests watch that it stays bounded.
+    pub link_cache: Arc<crate::affiliate::tracking::LinkCache>,
     server: Server,
 }
 
@@ -105,6 +107,7 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
     let cookie_secure = settings.cookie_secure;
     let tracking = start_tracking(&pool, &settings).await?;
     let clicks = tracking.journal().clone();
+    let link_cache = tracking.link_cache();
     let payer = crate::payouts::Payer::from_settings(pool.clone(), &settings)?;
     if let Some(payer) = payer.clone() {
         // A batch a killed process left unfinished is resumed with the same idempotency keys.
@@ -186,6 +189,7 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         setup_url,
         jobs,
         clicks,
+        link_cache,
         server,
     })
 }

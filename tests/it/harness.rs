@@ -359,6 +359,7 @@ pub struct TestApp {
     pub jobs: Arc<concord::platform::jobs::Jobs>,
     pub mail_dir: tempfile::TempDir,
     clicks: concord::affiliate::tracking::journal::ClickJournal,
+    pub link_cache: std::sync::Arc<concord::affiliate::tracking::LinkCache>,
 }
 
 impl TestApp {
@@ -401,6 +402,7 @@ impl TestApp {
         let address = app.base_url.clone();
         let (pool, setup_url, jobs) = (app.pool.clone(), app.setup_url.clone(), app.jobs.clone());
         let clicks = app.clicks.clone();
+        let link_cache = app.link_cache.clone();
         tokio::spawn(app.run_until_stopped());
         Self {
             address,
@@ -410,6 +412,7 @@ impl TestApp {
             jobs,
             mail_dir,
             clicks,
+            link_cache,
         }
     }
 

@@ -20,6 +20,7 @@ mod crash;
 mod deals;
 mod email;
 mod faults;
+mod hardening;
 mod journeys;
 mod ledger_model;
 mod login;

@@ -71,12 +71,112 @@ pub struct Visit<'a> {
     pub at: NaiveDateTime,
 }
 
-/// Each code looked up, with when: `None` for a code that is not a link.
-type LinkCache = HashMap<String, (Instant, Option<Arc<CachedLink>>)>;
+/// The longest code a link may have (custom codes take at most 40 characters, generated ones 8); anything longer
+/// is not a link and is answered 404 before any lookup.
+pub const MAX_CODE_LEN: usize = 64;
+/// How many codes that are links the cache keeps.
+pub const MAX_CACHED_LINKS: usize = 20_000;
+/// How many codes that are not links the cache keeps: anyone can make up codes without end, so misses get a small
+/// share of their own and never push links out.
+pub const MAX_CACHED_MISSES: usize = 2_000;
+/// The most clicks remembered for duplicate detection (about 100 bytes each).
+const MAX_RECENT_CLICKS: usize = 200_000;
+
+/// Whether `code` could be a link's code at all: short enough, and only letters, digits, dashes and underscores.
+pub fn may_be_link_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= MAX_CODE_LEN
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The redirect's cache of codes looked up, bounded in entries (and so in bytes: a code is at most
+/// `MAX_CODE_LEN` bytes and a link's fields are bounded when it is made). Entries live `CACHE_TTL`; a full share
+/// first drops its expired entries, then an eighth of the rest (in the map's arbitrary order).
+#[derive(Default)]
+pub struct LinkCache {
+    links: RwLock<HashMap<String, (Instant, Arc<CachedLink>)>>,
+    misses: RwLock<HashMap<String, Instant>>,
+}
+
+/// What the cache holds now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkCacheSize {
+    pub links: usize,
+    pub misses: usize,
+    /// The bytes of the codes held.
+    pub code_bytes: usize,
+}
+
+impl LinkCache {
+    /// `Some(None)` for a code known not to be a link; `None` when the code is not cached (or, unless `stale`,
+    /// its entry expired).
+    fn get(&self, code: &str, stale: bool) -> Option<Option<Arc<CachedLink>>> {
+        let fresh = |at: &Instant| stale || at.elapsed() < CACHE_TTL;
+        if let Some((at, link)) = self.links.read().expect("link cache").get(code) {
+            return fresh(at).then(|| Some(link.clone()));
+        }
+        let misses = self.misses.read().expect("link cache");
+        misses.get(code).filter(|at| fresh(at)).map(|_| None)
+    }
+
+    fn put(&self, code: &str, link: Option<Arc<CachedLink>>) {
+        let now = Instant::now();
+        match link {
+            Some(link) => {
+                self.misses.write().expect("link cache").remove(code);
+                let mut links = self.links.write().expect("link cache");
+                make_room(&mut links, MAX_CACHED_LINKS, |(at, _)| *at);
+                links.insert(code.to_string(), (now, link));
+            }
+            None => {
+                self.links.write().expect("link cache").remove(code);
+                let mut misses = self.misses.write().expect("link cache");
+                make_room(&mut misses, MAX_CACHED_MISSES, |at| *at);
+                misses.insert(code.to_string(), now);
+            }
+        }
+    }
+
+    fn remove(&self, code: &str) {
+        self.links.write().expect("link cache").remove(code);
+        self.misses.write().expect("link cache").remove(code);
+    }
+
+    fn clear(&self) {
+        self.links.write().expect("link cache").clear();
+        self.misses.write().expect("link cache").clear();
+    }
+
+    pub fn size(&self) -> LinkCacheSize {
+        let links = self.links.read().expect("link cache");
+        let misses = self.misses.read().expect("link cache");
+        LinkCacheSize {
+            links: links.len(),
+            misses: misses.len(),
+            code_bytes: links.keys().chain(misses.keys()).map(String::len).sum(),
+        }
+    }
+}
+
+/// Keeps `map` below `cap` before an insert: expired entries go first, then an eighth of the rest.
+fn make_room<V>(map: &mut HashMap<String, V>, cap: usize, at: impl Fn(&V) -> Instant) {
+    if map.len() < cap {
+        return;
+    }
+    map.retain(|_, v| at(v).elapsed() < CACHE_TTL);
+    if map.len() >= cap {
+        let evict: Vec<String> = map.keys().take(cap / 8 + 1).cloned().collect();
+        for code in evict {
+            map.remove(&code);
+        }
+    }
+}
 
 pub struct Tracking {
-    // Behind `Arc`s so a redirect clones a pointer, not the link's strings.
-    links: RwLock<LinkCache>,
+    // Links behind `Arc`s so a redirect clones a pointer, not the link's strings.
+    links: Arc<LinkCache>,
     settings: RwLock<Option<(Instant, Arc<TrackingSettings>)>>,
     /// Last click per (link, visitor) for duplicate detection, in this process.
     recent: Mutex<HashMap<(i64, [u8; 16]), NaiveDateTime>>,
@@ -104,7 +204,7 @@ impl Tracking {
                 replay_spool(&pool, &spool_dir);
             })?;
         Ok(Self {
-            links: RwLock::default(),
+            links: Arc::default(),
             settings: RwLock::default(),
             recent: Mutex::default(),
             journal,
@@ -117,15 +217,21 @@ impl Tracking {
         &self.journal
     }
 
+    /// The link cache, for what watches its size (tests, and the bound it keeps).
+    pub fn link_cache(&self) -> Arc<LinkCache> {
+        self.links.clone()
+    }
+
     pub async fn link(
         &self,
         pool: &DbPool,
         code: &str,
     ) -> Result<Option<Arc<CachedLink>>, crate::platform::http::AppError> {
-        if let Some((at, target)) = self.links.read().expect("link cache").get(code) {
-            if at.elapsed() < CACHE_TTL {
-                return Ok(target.clone());
-            }
+        if !may_be_link_code(code) {
+            return Ok(None);
+        }
+        if let Some(cached) = self.links.get(code, false) {
+            return Ok(cached);
         }
         let lookup = code.to_string();
         let target = match crate::platform::http::db(pool, move |conn| {
@@ -136,16 +242,13 @@ impl Tracking {
             Ok(target) => target.map(|target| Arc::new(CachedLink::new(target))),
             Err(e) => return self.stale_link(code).ok_or(e),
         };
-        self.links
-            .write()
-            .expect("link cache")
-            .insert(code.to_string(), (Instant::now(), target.clone()));
+        self.links.put(code, target.clone());
         Ok(target)
     }
 
     /// A cached link past its refresh time, for when the database does not answer.
     fn stale_link(&self, code: &str) -> Option<Option<Arc<CachedLink>>> {
-        let cached = self.links.read().expect("link cache").get(code)?.1.clone();
+        let cached = self.links.get(code, true)?;
         tracing::warn!(
             code,
             "the database did not answer; redirecting with the cached link"
@@ -155,7 +258,7 @@ impl Tracking {
 
     /// Forget a code, after its link was created or changed in this process.
     pub fn invalidate_link(&self, code: &str) {
-        self.links.write().expect("link cache").remove(code);
+        self.links.remove(code);
     }
 
     pub async fn settings(
@@ -185,7 +288,7 @@ impl Tracking {
     /// Forget everything cached: after program settings or a partner's status changed in this process.
     pub fn invalidate_settings(&self) {
         *self.settings.write().expect("settings cache") = None;
-        self.links.write().expect("link cache").clear();
+        self.links.clear();
     }
 
     pub fn hash_ip(&self, ip: &str) -> String {
@@ -225,8 +328,17 @@ impl Tracking {
             .finalize();
         visitor.copy_from_slice(&digest[..16]);
         let mut recent = self.recent.lock().expect("recent clicks");
-        if recent.len() > 200_000 {
+        if recent.len() >= MAX_RECENT_CLICKS {
             recent.retain(|_, seen| at - *seen < chrono::Duration::hours(1));
+            if recent.len() >= MAX_RECENT_CLICKS {
+                // A flood of distinct visitors within the hour: forgetting them may count a repeat click twice,
+                // which the fraud filters and the review queue still see; memory must not grow without bound.
+                tracing::warn!(
+                    remembered = recent.len(),
+                    "duplicate-click memory full; starting afresh"
+                );
+                recent.clear();
+            }
         }
         match recent.insert((link_id, visitor), at) {
             Some(previous) if at - previous < chrono::Duration::hours(1) => {
