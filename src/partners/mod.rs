@@ -137,6 +137,27 @@ pub fn change_tier(
     })
 }
 
+/// What the portal lets an org's people see: everything, only the agreement until it is accepted, or only the
+/// status page while the org is not approved (an applicant, a rejected applicant, a suspended partner).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortalGate {
+    Open,
+    AgreementDue,
+    Closed(PartnerStatus),
+}
+
+/// The gate for the org's people, checked on every `/portal` request.
+pub fn portal_gate(conn: &mut DbConn, org_id: i64) -> QueryResult<PortalGate> {
+    let status = store::status_of(conn, org_id)?;
+    if status != PartnerStatus::Approved {
+        return Ok(PortalGate::Closed(status));
+    }
+    Ok(match agreement_due(conn, org_id)? {
+        Some(_) => PortalGate::AgreementDue,
+        None => PortalGate::Open,
+    })
+}
+
 /// What the org must accept before its portal opens, if anything: channel partners the current partner
 /// agreement, affiliates the current program terms.
 pub fn agreement_due(

@@ -74,6 +74,20 @@ pub fn affiliate_terms_required(
         && accepted_version.unwrap_or(0) < current_version
 }
 
+/// What the portal says to the people of an org that is not approved, on every page but the status page.
+pub fn closed_portal_message(status: PartnerStatus) -> &'static str {
+    match status {
+        PartnerStatus::Applied => {
+            "Your application is under review; the portal opens once your organisation is approved."
+        }
+        PartnerStatus::Rejected => "Your application was not approved, so the portal is closed.",
+        PartnerStatus::Suspended => {
+            "Your organisation's partnership is suspended, so the portal is closed. Your partner manager can tell you more."
+        }
+        PartnerStatus::Approved => "The portal is open.",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

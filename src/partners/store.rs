@@ -283,6 +283,14 @@ pub fn move_to_tier(
 }
 
 /// The affiliate terms version an org accepted, if any.
+/// The org's status alone, as the portal's gate reads it on every request.
+pub fn status_of(conn: &mut DbConn, org_id: i64) -> QueryResult<PartnerStatus> {
+    partner_orgs::table
+        .find(org_id)
+        .select(partner_orgs::status)
+        .first(conn)
+}
+
 pub fn accepted_terms_version(conn: &mut DbConn, org_id: i64) -> QueryResult<Option<i64>> {
     partner_orgs::table
         .find(org_id)

@@ -1,10 +1,12 @@
 //! Courses, their modules and quizzes, learners' progress and attempts, and the certifications they earn.
 
+use crate::domain::partner::PartnerStatus;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::platform::db::schema::{
-    certifications, course_modules, courses, module_progress, quiz_attempts, quiz_questions, users,
+    certifications, course_modules, courses, module_progress, partner_orgs, quiz_attempts,
+    quiz_questions, users,
 };
 use crate::platform::db::{now, DbConn};
 use crate::training::rules::{expires_at, retake_allowed_at, score, Question};
@@ -340,19 +342,21 @@ pub fn attempt(
 }
 
 /// A certificate as its public page shows it: (certification, holder's name, course title).
-pub fn certificate(
-    conn: &mut DbConn,
-    code: &str,
-) -> QueryResult<Option<(Certification, String, String, String)>> {
+/// A certificate with its holder's name and email, the course's title and the standing of the holder's org.
+pub type PublicCertificate = (Certification, String, String, String, PartnerStatus);
+
+pub fn certificate(conn: &mut DbConn, code: &str) -> QueryResult<Option<PublicCertificate>> {
     certifications::table
         .inner_join(users::table)
         .inner_join(courses::table)
+        .inner_join(partner_orgs::table.on(partner_orgs::id.eq(certifications::partner_org_id)))
         .filter(certifications::code.eq(code.to_uppercase()))
         .select((
             Certification::as_select(),
             users::display_name,
             users::email,
             courses::title,
+            partner_orgs::status,
         ))
         .first(conn)
         .optional()

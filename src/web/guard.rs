@@ -10,6 +10,7 @@ use std::pin::Pin;
 
 use crate::accounts::role::Role;
 use crate::accounts::store::users::User;
+use crate::partners::PortalGate;
 use crate::platform::auth::token::hash_token;
 use crate::platform::db;
 use crate::platform::http::{db, AppError, TypedSession};
@@ -153,8 +154,9 @@ pub async fn require_staff(
     .await
 }
 
-/// Guard for `/portal`: partner users only, and until their org has accepted the current partner agreement, only
-/// the agreement page itself.
+/// Guard for `/portal`, the one check every portal page relies on: partner users only; while their org is not
+/// approved (applied, rejected, suspended), only the status page (`/portal`, which says where the org stands);
+/// and until an approved org has accepted the current partner agreement, only the agreement page.
 pub async fn require_partner(
     req: ServiceRequest,
     next: Next<BoxBody>,
@@ -177,27 +179,34 @@ pub async fn require_partner(
         }
         Some(user) => user,
     };
-    if req.path() != AGREEMENT {
-        if let Some(org_id) = user.partner_org_id {
-            let state = req
-                .app_data::<State>()
-                .expect("AppState is registered")
-                .clone();
-            let due = db(&state.pool, move |conn| {
-                crate::partners::agreement_due(conn, org_id)
-            })
-            .await;
-            let due = match due {
-                Ok(due) => due,
-                Err(e) => return Ok(req.error_response(e)),
-            };
-            if due.is_some() {
-                let response = actix_web::HttpResponse::SeeOther()
-                    .insert_header((actix_web::http::header::LOCATION, AGREEMENT))
-                    .finish();
-                return Ok(req.into_response(response));
-            }
+    const STATUS_PAGE: &str = "/portal";
+    let Some(org_id) = user.partner_org_id else {
+        return Ok(req.error_response(AppError::Forbidden(
+            "This account belongs to no partner organisation.".into(),
+        )));
+    };
+    let state = req
+        .app_data::<State>()
+        .expect("AppState is registered")
+        .clone();
+    let gate = match db(&state.pool, move |conn| {
+        crate::partners::portal_gate(conn, org_id)
+    })
+    .await
+    {
+        Ok(gate) => gate,
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    match gate {
+        PortalGate::Closed(status) if req.path() != STATUS_PAGE => Ok(req.error_response(
+            AppError::Forbidden(crate::partners::rules::closed_portal_message(status).into()),
+        )),
+        PortalGate::AgreementDue if req.path() != AGREEMENT => {
+            let response = actix_web::HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, AGREEMENT))
+                .finish();
+            Ok(req.into_response(response))
         }
+        _ => next.call(req).await,
     }
-    next.call(req).await
 }

@@ -111,8 +111,8 @@ pub async fn own_partner(state: &State, user: &CurrentUser) -> Result<PartnerOve
     .ok_or(AppError::NotFound)
 }
 
-/// The signed-in user's org when it is an approved reseller or referral partner: what deal registration and
-/// MDF are for. `feature` names the page in the refusal ("Deal registration", "Market development funds").
+/// The signed-in user's org when it is a reseller or referral partner: what deal registration and MDF are for
+/// (`require_partner` already let in only approved orgs). `feature` names the page in the refusal ("Deal registration", "Market development funds").
 pub async fn own_channel_partner(
     state: &State,
     user: &CurrentUser,
@@ -122,11 +122,6 @@ pub async fn own_channel_partner(
     if partner.org.kind() == crate::domain::partner::PartnerKind::Affiliate {
         return Err(AppError::Forbidden(format!(
             "{feature} is for reseller and referral partners."
-        )));
-    }
-    if partner.org.status() != crate::domain::partner::PartnerStatus::Approved {
-        return Err(AppError::Forbidden(format!(
-            "{feature} opens once your organisation is approved."
         )));
     }
     Ok(partner)

@@ -72,3 +72,155 @@ async fn made_up_and_overlong_codes_keep_the_link_cache_bounded_and_real_links_k
     assert_eq!(answer.status(), StatusCode::FOUND);
     assert_eq!(app.link_cache.size().links, 1);
 }
+
+/// A reseller-only course and a link asset for everyone, as an admin would add them; returns (course, asset).
+async fn course_and_asset(app: &TestApp) -> (i64, i64) {
+    app.db(|conn| {
+        let program = concord::programs::current(conn).unwrap();
+        let actor = concord::platform::audit::Actor::system("test");
+        let course = concord::training::create_course(
+            conn,
+            program.id,
+            &concord::training::store::NewCourse {
+                title: "Selling Concord",
+                summary: "",
+                pass_mark_percent: 100,
+                validity_months: 12,
+                retake_cooldown_hours: 0,
+                partner_kinds: "",
+                min_tier_rank: 0,
+            },
+            &actor,
+        )
+        .unwrap();
+        let asset = concord::assets::create(
+            conn,
+            program.id,
+            &concord::assets::store::NewAsset {
+                title: "Logo pack",
+                description: "",
+                category: "",
+                min_tier_rank: 0,
+                partner_kinds: "",
+                required_course_id: None,
+                link_url: "https://cdn.example/logos.zip",
+                file: None,
+            },
+            &actor,
+        )
+        .unwrap();
+        (course, asset)
+    })
+    .await
+}
+
+/// A certificate for `user` of `org`, valid for a year; returns its code.
+async fn certificate(app: &TestApp, org: i64, user: i64, course: i64, code: &'static str) {
+    app.db(move |conn| {
+        use concord::platform::db::schema::certifications as c;
+        use diesel::prelude::*;
+        let now = concord::platform::db::now();
+        diesel::insert_into(c::table)
+            .values((
+                c::code.eq(code),
+                c::user_id.eq(user),
+                c::partner_org_id.eq(org),
+                c::course_id.eq(course),
+                c::passed_at.eq(now),
+                c::expires_at.eq(now + chrono::Duration::days(365)),
+            ))
+            .execute(conn)
+            .unwrap();
+    })
+    .await;
+}
+
+async fn set_status(app: &TestApp, org: i64, status: concord::domain::partner::PartnerStatus) {
+    app.db(move |conn| {
+        use concord::platform::db::schema::partner_orgs as p;
+        use diesel::prelude::*;
+        diesel::update(p::table.find(org))
+            .set(p::status.eq(status))
+            .execute(conn)
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn applicants_and_suspended_orgs_get_no_asset_course_or_valid_certificate() {
+    use concord::domain::partner::PartnerStatus;
+    let app = TestApp::spawn().await;
+    let (course, asset) = course_and_asset(&app).await;
+    let northwind = crate::fixtures::reseller(&app, "Northwind").await;
+    let pages = [
+        "/portal/assets".to_string(),
+        format!("/portal/assets/{asset}/download"),
+        "/portal/training".to_string(),
+        format!("/portal/training/{course}"),
+        "/portal/earnings".to_string(),
+        "/portal/deals".to_string(),
+    ];
+    // Approved, the org reaches all of them.
+    for page in &pages {
+        let status = northwind.admin.get(page).await.status;
+        assert!(
+            status.is_success() || status.is_redirection(),
+            "{page}: {status}"
+        );
+    }
+    certificate(
+        &app,
+        northwind.org,
+        northwind.admin_id,
+        course,
+        "CERT-NORTH",
+    )
+    .await;
+    let anonymous = app.browser();
+    anonymous
+        .get("/certificates/CERT-NORTH")
+        .await
+        .assert_contains("Valid");
+
+    for (status, says) in [
+        (PartnerStatus::Applied, "under review"),
+        (PartnerStatus::Suspended, "suspended"),
+        (PartnerStatus::Rejected, "not approved"),
+    ] {
+        set_status(&app, northwind.org, status).await;
+        for page in &pages {
+            let answer = northwind.admin.get(page).await;
+            assert_eq!(answer.status, StatusCode::FORBIDDEN, "{status} {page}");
+            answer.assert_contains(says);
+        }
+        // The status page itself still opens and says where the org stands.
+        assert_eq!(northwind.admin.get("/portal").await.status, StatusCode::OK);
+        // Taking the quiz (with a valid CSRF token, so only the gate can refuse) issues nothing.
+        let token = northwind.admin.get("/portal").await.csrf_token();
+        let quiz = northwind
+            .admin
+            .post_raw(
+                &format!("/portal/training/{course}/quiz"),
+                &[("csrf_token", &token)],
+            )
+            .await;
+        assert_eq!(
+            quiz.status,
+            StatusCode::FORBIDDEN,
+            "{status}: the quiz answered"
+        );
+        quiz.assert_contains(says);
+    }
+
+    // A suspended org's certificate is not shown as valid; an applicant's is not shown at all.
+    set_status(&app, northwind.org, PartnerStatus::Suspended).await;
+    let page = anonymous.get("/certificates/CERT-NORTH").await;
+    page.assert_contains("organisation is suspended");
+    assert!(!page.body.contains(">Valid<"), "{}", page.body);
+    set_status(&app, northwind.org, PartnerStatus::Applied).await;
+    assert_eq!(
+        anonymous.get("/certificates/CERT-NORTH").await.status,
+        StatusCode::NOT_FOUND
+    );
+}

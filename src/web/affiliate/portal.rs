@@ -210,11 +210,6 @@ async fn approved_affiliate(
     user: &CurrentUser,
 ) -> Result<crate::partners::store::PartnerOverview, AppError> {
     let partner = crate::web::portal::own_partner(state, user).await?;
-    if partner.org.status() != PartnerStatus::Approved {
-        return Err(AppError::Forbidden(
-            "Your application is under review; links open once you are approved.".into(),
-        ));
-    }
     if partner.org.kind() != PartnerKind::Affiliate {
         return Err(AppError::Forbidden(
             "Referral links are part of the affiliate program.".into(),

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
+use crate::domain::partner::PartnerStatus;
 use crate::platform::http::{db, redirect, render, AppError, PageContext, TypedSession};
 use crate::training::rules::course_open_to;
 use crate::training::store::{AttemptOutcome, Certification, Course, CourseContent, Standing};
@@ -219,6 +220,8 @@ struct CertificatePage {
     holder: String,
     course: String,
     valid: bool,
+    /// The holder's org is suspended.
+    suspended: bool,
 }
 
 async fn certificate(
@@ -231,9 +234,16 @@ async fn certificate(
         crate::training::store::certificate(conn, &code)
     })
     .await?;
-    let (certification, name, email, course) = found.ok_or(AppError::NotFound)?;
+    let (certification, name, email, course, standing) = found.ok_or(AppError::NotFound)?;
+    // Only partners of the program hold certificates: an applicant's or a rejected org's code shows nothing, and a
+    // suspended org's certificate says so instead of "Valid".
+    let suspended = match standing {
+        PartnerStatus::Approved => false,
+        PartnerStatus::Suspended => true,
+        PartnerStatus::Applied | PartnerStatus::Rejected => return Err(AppError::NotFound),
+    };
     let holder = if name.trim().is_empty() { email } else { name };
-    let valid = certification.expires_at > crate::platform::db::now();
+    let valid = !suspended && certification.expires_at > crate::platform::db::now();
     render(
         StatusCode::OK,
         &CertificatePage {
@@ -242,6 +252,7 @@ async fn certificate(
             holder,
             course,
             valid,
+            suspended,
         },
     )
 }
