@@ -224,3 +224,56 @@ async fn applicants_and_suspended_orgs_get_no_asset_course_or_valid_certificate(
         StatusCode::NOT_FOUND
     );
 }
+
+/// The addresses recorded for sign-in attempts, oldest first.
+async fn login_ips(app: &TestApp) -> Vec<String> {
+    app.db(|conn| {
+        use concord::platform::db::schema::login_attempts as l;
+        use diesel::prelude::*;
+        l::table.order(l::id).select(l::ip).load(conn).unwrap()
+    })
+    .await
+}
+
+async fn wrong_password_from(app: &TestApp, forwarded_for: &str) {
+    let browser = app.browser();
+    let token = browser.get("/login").await.csrf_token();
+    let answer = browser
+        .client
+        .post(format!("{}/login", app.address))
+        .header("X-Forwarded-For", forwarded_for)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "admin@example.test"),
+            ("password", "not the password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_believed_only_behind_a_proxy() {
+    let direct = TestApp::spawn().await;
+    direct
+        .create_user(
+            "admin@example.test",
+            concord::accounts::role::Role::Admin,
+            None,
+        )
+        .await;
+    wrong_password_from(&direct, "203.0.113.9").await;
+    assert_eq!(login_ips(&direct).await, ["127.0.0.1"]);
+
+    let proxied = TestApp::spawn_with(|s| s.behind_proxy = true).await;
+    proxied
+        .create_user(
+            "admin@example.test",
+            concord::accounts::role::Role::Admin,
+            None,
+        )
+        .await;
+    wrong_password_from(&proxied, "203.0.113.9").await;
+    assert_eq!(login_ips(&proxied).await, ["203.0.113.9"]);
+}

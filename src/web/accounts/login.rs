@@ -92,11 +92,7 @@ async fn login_submit(
         Ok(email) => email,
         Err(message) => return refuse(ctx, StatusCode::UNPROCESSABLE_ENTITY, message.into()),
     };
-    let ip = req
-        .connection_info()
-        .realip_remote_addr()
-        .unwrap_or("")
-        .to_string();
+    let ip = crate::platform::http::client_ip(&req, state.settings.behind_proxy);
     let password = form.password.clone();
     let lookup = email.clone();
     let before = db(&state.pool, move |conn| {
