@@ -119,6 +119,7 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
         crate::config::Backend::Postgres => 4,
     };
     let base_url = settings.base_url.clone();
+    let https = base_url.starts_with("https://");
     let state = web::Data::new(AppState {
         pool: pool.clone(),
         settings,
@@ -144,13 +145,7 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
                 AppError::BadRequest(format!("The address has a bad parameter: {err}")).into()
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
-            .wrap(
-                DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("X-Frame-Options", "DENY"))
-                    .add(("Referrer-Policy", "same-origin"))
-                    .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY)),
-            )
+            .wrap(security_headers(https))
             // The tracked redirect is the hot path and needs none of what pages need (session, CSRF, compression,
             // a request span), so it is matched first and served outside them.
             .configure(routes::affiliate::redirect::routes)
@@ -170,6 +165,9 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
                             .build(),
                     )
                     .wrap(Compress::default())
+                    // Pages hold a person's data and downloads (the payout bank file) partners' emails: no cache
+                    // keeps them, unless a response says otherwise (the fingerprinted static assets do).
+                    .wrap(DefaultHeaders::new().add(("Cache-Control", "no-store")))
                     .wrap(from_fn(echo_request_id))
                     .wrap(TracingLogger::default())
                     .configure(routes::routes)
@@ -253,6 +251,24 @@ fn forget_expired(conn: &mut crate::platform::db::DbConn) -> diesel::QueryResult
 /// redirect after a form, and connecting a payout account redirects to Stripe.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The headers every response carries; HSTS too when Concord is reached over https (its base URL), so a browser
+/// never tries plain http again.
+fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY));
+    if https {
+        headers.add((
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        headers
+    }
+}
 
 /// Returns the request id in `X-Request-Id`, so a person reporting an error can quote the line in the log.
 async fn echo_request_id(

@@ -277,3 +277,55 @@ async fn x_forwarded_for_is_believed_only_behind_a_proxy() {
     wrong_password_from(&proxied, "203.0.113.9").await;
     assert_eq!(login_ips(&proxied).await, ["203.0.113.9"]);
 }
+
+#[tokio::test]
+async fn hsts_under_https_and_no_store_on_signed_in_pages_and_downloads() {
+    let plain = TestApp::spawn().await;
+    let login = reqwest::get(format!("{}/login", plain.address))
+        .await
+        .unwrap();
+    assert!(login.headers().get("strict-transport-security").is_none());
+
+    let app = TestApp::spawn_with(|s| s.base_url = "https://partners.example.com".into()).await;
+    let login = reqwest::get(format!("{}/login", app.address))
+        .await
+        .unwrap();
+    assert_eq!(
+        login.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+
+    let admin = app.admin_browser().await;
+    for path in [
+        "/admin",
+        "/admin/partners",
+        "/admin/payouts",
+        "/admin/reports.csv",
+        "/admin/deals.csv",
+    ] {
+        let answer = admin.response(path).await;
+        assert!(answer.status().is_success(), "{path}: {}", answer.status());
+        assert_eq!(answer.headers()["cache-control"], "no-store", "{path}");
+        assert!(
+            answer.headers().get("strict-transport-security").is_some(),
+            "{path}"
+        );
+    }
+    // Fingerprinted static assets stay cacheable.
+    let page = admin.get("/admin").await;
+    let css = page
+        .body
+        .split("href=\"")
+        .find_map(|rest| {
+            rest.split('"')
+                .next()
+                .filter(|h| h.starts_with("/static/concord.css"))
+        })
+        .expect("the page links its stylesheet")
+        .to_string();
+    let asset = admin.response(&css).await;
+    assert!(asset.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+}

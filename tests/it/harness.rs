@@ -399,7 +399,8 @@ impl TestApp {
         let app = concord::startup::build(settings)
             .await
             .expect("the application starts");
-        let address = app.base_url.clone();
+        // The socket itself: the base URL may name the public https address of a proxy.
+        let address = format!("http://127.0.0.1:{}", app.port);
         let (pool, setup_url, jobs) = (app.pool.clone(), app.setup_url.clone(), app.jobs.clone());
         let clicks = app.clicks.clone();
         let link_cache = app.link_cache.clone();
