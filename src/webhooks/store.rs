@@ -73,6 +73,8 @@ pub fn claim_due(
     let at = now();
     let due: Vec<(Delivery, String, String)> = webhook_deliveries::table
         .inner_join(webhook_endpoints::table)
+        // A disabled endpoint is never called: its pending deliveries wait until it is enabled again.
+        .filter(webhook_endpoints::active.eq(true))
         .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending))
         .filter(webhook_deliveries::next_attempt_at.le(at))
         .filter(

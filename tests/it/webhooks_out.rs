@@ -270,3 +270,64 @@ async fn a_commission_is_announced_when_its_hold_ends() {
         (Some(org), Some(500))
     );
 }
+
+#[tokio::test]
+async fn a_disabled_endpoint_gets_no_retry_until_it_is_enabled_again() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_browser().await;
+    let (receiver, url) = Receiver::start(1).await;
+    admin
+        .submit(
+            "/admin/webhooks",
+            "/admin/webhooks",
+            &[("url", &url), ("events", "conversion.created")],
+        )
+        .await
+        .assert_redirect("/admin/webhooks/1");
+    let key = app.api_key().await;
+    let (status, _) = crate::fixtures::api_post(
+        &app,
+        &key,
+        "/api/v1/conversions",
+        serde_json::json!({"external_id": "order-1", "kind": "sale", "amount": 1_000, "currency": "USD"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.run_job("webhooks").await, "0 delivered, 1 failed");
+
+    // Disabled, the endpoint gets nothing, however long the delivery has waited.
+    admin
+        .submit(
+            "/admin/webhooks/1",
+            "/admin/webhooks/1/active",
+            &[("active", "off")],
+        )
+        .await
+        .assert_redirect("/admin/webhooks/1");
+    let make_due = || {
+        app.db(|conn| {
+            use concord::platform::db::schema::webhook_deliveries::dsl::*;
+            use diesel::prelude::*;
+            diesel::update(webhook_deliveries)
+                .set(next_attempt_at.eq(concord::platform::db::now() - chrono::Duration::hours(1)))
+                .execute(conn)
+                .unwrap()
+        })
+    };
+    make_due().await;
+    assert_eq!(app.run_job("webhooks").await, "");
+    assert_eq!(receiver.seen.lock().unwrap().len(), 1);
+
+    // Enabled again, the waiting delivery goes out.
+    admin
+        .submit(
+            "/admin/webhooks/1",
+            "/admin/webhooks/1/active",
+            &[("active", "on")],
+        )
+        .await
+        .assert_redirect("/admin/webhooks/1");
+    make_due().await;
+    assert_eq!(app.run_job("webhooks").await, "1 delivered, 0 failed");
+    assert_eq!(receiver.seen.lock().unwrap().len(), 2);
+}
