@@ -116,6 +116,20 @@ pub fn add_proofs(
 /// Files (or, after a return for information, files again) the claim of an approved request. Refused, naming the
 /// field, when the amount is over the approval or the reimbursement rate, outside the claim window, without
 /// proof, or naming a deal that is not the org's.
+/// Whose deals a claimant may link: the org's, or only their own when the program keeps reps to their own deals
+/// (`deal_reps_see_org` off) and the claimant is a rep rather than the org's partner admin.
+pub fn claim_deal_scope(
+    conn: &mut DbConn,
+    program: &Program,
+    user_id: i64,
+) -> QueryResult<Option<i64>> {
+    if program.deal_reps_see_org {
+        return Ok(None);
+    }
+    let role = crate::accounts::store::users::find(conn, user_id)?.map(|u| u.role());
+    Ok((role == Some(crate::accounts::role::Role::PartnerUser)).then_some(user_id))
+}
+
 #[allow(clippy::too_many_arguments)]
 #[tracing::instrument(skip_all, fields(org_id = org_id, request_id = request_id))]
 pub fn file_claim(
@@ -168,15 +182,24 @@ pub fn file_claim(
                     .into(),
             ));
         }
-        let own: Vec<i64> = deals::table
+        let scope = claim_deal_scope(conn, program, user_id)?;
+        let mut own = deals::table
             .filter(deals::partner_org_id.eq(org_id))
             .filter(deals::id.eq_any(&input.deal_ids))
-            .select(deals::id)
-            .load(conn)?;
+            .into_boxed();
+        if let Some(registered_by) = scope {
+            own = own.filter(deals::registered_by_user_id.eq(registered_by));
+        }
+        let own: Vec<i64> = own.select(deals::id).load(conn)?;
         if own.len() != input.deal_ids.len() {
             return Err(MdfError::Field(
                 "deal_ids",
-                "Link only deals your organisation registered.".into(),
+                if scope.is_some() {
+                    "Link only deals you registered."
+                } else {
+                    "Link only deals your organisation registered."
+                }
+                .into(),
             ));
         }
         let at = now();

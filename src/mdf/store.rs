@@ -578,9 +578,19 @@ pub fn linked_deals(conn: &mut DbConn, claim_id: i64) -> QueryResult<Vec<LinkedD
 }
 
 /// The org's registrations a claim may name as results: approved, reported or confirmed wins.
-pub fn linkable_deals(conn: &mut DbConn, org_id: i64) -> QueryResult<Vec<(i64, String)>> {
-    let rows: Vec<(i64, String, DealStatus)> = deals::table
+/// The org's deals a claim may name; only those `registered_by` registered when given (see `claim_deal_scope`).
+pub fn linkable_deals(
+    conn: &mut DbConn,
+    org_id: i64,
+    registered_by: Option<i64>,
+) -> QueryResult<Vec<(i64, String)>> {
+    let mut query = deals::table
         .filter(deals::partner_org_id.eq(org_id))
+        .into_boxed();
+    if let Some(user_id) = registered_by {
+        query = query.filter(deals::registered_by_user_id.eq(user_id));
+    }
+    let rows: Vec<(i64, String, DealStatus)> = query
         .filter(deals::status.eq_any([
             DealStatus::Approved,
             DealStatus::WonReported,

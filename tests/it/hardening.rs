@@ -329,3 +329,61 @@ async fn hsts_under_https_and_no_store_on_signed_in_pages_and_downloads() {
         .unwrap()
         .contains("immutable"));
 }
+
+#[tokio::test]
+async fn with_reps_kept_to_their_own_deals_the_mdf_claim_form_offers_and_takes_only_theirs() {
+    use crate::mdf::{allocate, claim, decide, request, request_id, PDF};
+    let app = TestApp::spawn().await;
+    let admin = app.admin_browser().await;
+    crate::deals::deal_settings(&admin, "", false).await;
+    let northwind = crate::fixtures::reseller(&app, "Northwind")
+        .with_rep()
+        .await;
+    let org = northwind.org;
+    let boss_deal =
+        crate::fixtures::won_deal(&app, org, northwind.admin_id, "Boss Customer", 50_000, 3).await;
+    crate::fixtures::won_deal(&app, org, northwind.rep_id(), "Rep Customer", 40_000, 3).await;
+    let fund = crate::fixtures::fund(&admin, "Spring MDF", -30, 30, "0").await;
+    allocate(&admin, fund, &format!("partner:{org}"), "1,000")
+        .await
+        .assert_redirect(&format!("/admin/mdf/budgets/{fund}"));
+    let id = request_id(&request(&northwind.admin, fund, "400", &[]).await);
+    decide(&admin, id, "approve", "400", "")
+        .await
+        .assert_redirect(&format!("/admin/mdf/{id}"));
+
+    let page = format!("/portal/mdf/{id}");
+    let rep_view = northwind.rep().get(&page).await;
+    rep_view.assert_contains("Rep Customer");
+    assert!(
+        !rep_view.body.contains("Boss Customer"),
+        "{}",
+        rep_view.body
+    );
+    northwind
+        .admin
+        .get(&page)
+        .await
+        .assert_contains("Rep Customer")
+        .assert_contains("Boss Customer");
+
+    // Naming the colleague's deal by id is refused too.
+    let refused = claim(
+        northwind.rep(),
+        id,
+        &[
+            ("actual_cost", "800"),
+            ("claimed", "400"),
+            ("deal_ids", &boss_deal.to_string()),
+        ],
+        &[("invoice.pdf", PDF.to_vec())],
+    )
+    .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    refused.assert_contains("Link only deals you registered.");
+}

@@ -48,14 +48,17 @@ fn review_notifier(
 struct Access {
     program: Program,
     org_id: i64,
+    /// The signed-in person, whose deals a claim may name when reps see only their own.
+    user_id: i64,
 }
 
 impl ChannelFeature for Access {
     // "Market development funds is..." would read badly; the singular names the feature.
     const NAME: &'static str = "The MDF program";
 
-    fn of(_: &CurrentUser, partner: PartnerOverview) -> Self {
+    fn of(user: &CurrentUser, partner: PartnerOverview) -> Self {
         Access {
+            user_id: user.0.id,
             org_id: partner.org.id,
             program: partner.program,
         }
@@ -448,11 +451,12 @@ async fn request_page(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let org_id = access.org_id;
+    let (org_id, user_id, program) = (access.org_id, access.user_id, access.program.clone());
     let (d, deals) = db(&state.pool, move |conn| {
+        let scope = crate::mdf::claim_deal_scope(conn, &program, user_id)?;
         Ok::<_, AppError>((
             RequestDetails::load(conn, request)?,
-            crate::mdf::linkable_deals(conn, org_id)?,
+            crate::mdf::linkable_deals(conn, org_id, scope)?,
         ))
     })
     .await?;
