@@ -16,10 +16,12 @@ pub fn normalise_domain(raw: &str) -> Result<String, crate::domain::refusal::Ref
     let host = without_scheme.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
     let host = host.split(':').next().unwrap_or("");
-    let host = host
-        .strip_prefix("www.")
-        .unwrap_or(host)
-        .trim_end_matches('.');
+    let host = host.trim_end_matches('.');
+    // "www." is dropped only from a longer name: "www.aa" (a registrable domain itself) stays as it is.
+    let host = match host.strip_prefix("www.") {
+        Some(rest) if rest.contains('.') => rest,
+        _ => host,
+    };
     let labels_ok = host.split('.').all(|label| {
         !label.is_empty()
             && label.len() <= 63
@@ -48,5 +50,12 @@ mod tests {
         assert_eq!(normalise_domain("").unwrap(), "");
         assert!(normalise_domain("not a domain").is_err());
         assert!(normalise_domain("localhost").is_err());
+    }
+
+    #[test]
+    fn www_is_dropped_only_from_a_longer_name() {
+        // Found by the registrable-domain fuzz: "a.www.aa" reduced to "www.aa", which then normalised to "aa".
+        assert_eq!(normalise_domain("www.aa").unwrap(), "www.aa");
+        assert_eq!(normalise_domain("www.acme.com.").unwrap(), "acme.com");
     }
 }
