@@ -67,6 +67,8 @@ pub struct Settings {
     /// Behind a reverse proxy, the visitor's address comes from `X-Forwarded-For`; otherwise from the socket, so
     /// nobody can pick the address their clicks are counted under.
     pub behind_proxy: bool,
+    /// Whether webhook endpoints may be loopback, private or link-local addresses (receivers on the same network).
+    pub webhook_allow_private: bool,
     /// Stripe Connect payouts; `None` when no secret key is set (the manual payout rail is used).
     pub stripe: Option<StripeSettings>,
 }
@@ -183,6 +185,7 @@ impl std::fmt::Debug for Settings {
             .field("outbox_max_attempts", &self.outbox_max_attempts)
             .field("run_jobs", &self.run_jobs)
             .field("behind_proxy", &self.behind_proxy)
+            .field("webhook_allow_private", &self.webhook_allow_private)
             .field(
                 "stripe",
                 &self
@@ -279,6 +282,11 @@ impl Settings {
             }
             None => false,
         };
+        let webhook_allow_private = match get("CONCORD_WEBHOOK_ALLOW_PRIVATE") {
+            Some(raw) => parse_bool(raw)
+                .ok_or_else(|| bad("CONCORD_WEBHOOK_ALLOW_PRIVATE", "must be on or off"))?,
+            None => false,
+        };
         let stripe = match get("CONCORD_STRIPE_SECRET_KEY") {
             Some(key) => Some(stripe_settings(key, vars)?),
             None => None,
@@ -301,6 +309,7 @@ impl Settings {
             outbox_max_attempts,
             run_jobs,
             behind_proxy,
+            webhook_allow_private,
             stripe,
         })
     }

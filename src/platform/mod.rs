@@ -8,5 +8,6 @@ pub mod group_commit;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod outbound;
 pub mod outbox;
 pub mod use_case;

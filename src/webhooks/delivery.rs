@@ -1,43 +1,13 @@
 //! Delivers outgoing webhooks: each due delivery is posted with `Concord-Signature: t=<unix>,v1=<hex HMAC-SHA256
 //! of "t.body">` (the endpoint's secret), `Concord-Event` and `Concord-Delivery`. A 2xx answer delivers it; anything
-//! else (or no answer in 10 s) is retried with the outbox's backoff until the attempt limit.
-
+//! else (or no answer in 10 s) is retried with the outbox's backoff until the attempt limit. Addresses inside the
+//! server's network are refused (`platform::outbound`), and what went wrong is recorded without the details that
+//! would map internal ports.
 use std::time::Duration;
-
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 use super::store as db_webhooks;
 use crate::platform::jobs::{Job, JobContext};
-
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// One POST; the status code, or what went wrong before there was one.
-async fn post(url: &str, headers: &[(&str, String)], body: String) -> Result<u16, String> {
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
-    let mut request = hyper::Request::post(url).header("content-type", "application/json");
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    let request = request
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| format!("bad request: {e}"))?;
-    let response = tokio::time::timeout(TIMEOUT, client.request(request))
-        .await
-        .map_err(|_| "no answer within 10 s".to_string())?
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let status = response.status().as_u16();
-    // Read (and drop) the body so the connection ends cleanly.
-    let _ = tokio::time::timeout(TIMEOUT, response.into_body().collect()).await;
-    Ok(status)
-}
+use crate::platform::outbound;
 
 /// The delivery job, every five seconds.
 pub fn job() -> Job {
@@ -64,11 +34,17 @@ pub async fn deliver_due(ctx: &JobContext) -> anyhow::Result<String> {
             ("concord-event", delivery.event_type.clone()),
             ("concord-delivery", delivery.id.to_string()),
         ];
-        let outcome = post(&url, &headers, delivery.payload.clone()).await;
+        let outcome = outbound::post_json(
+            &url,
+            &headers,
+            delivery.payload.clone(),
+            ctx.settings.webhook_allow_private,
+        )
+        .await;
         let (code, error) = match &outcome {
             Ok(code) if (200..300).contains(code) => (Some(*code), None),
             Ok(code) => (Some(*code), Some(format!("HTTP {code}"))),
-            Err(e) => (None, Some(e.clone())),
+            Err(e) => (None, Some(e.to_string())),
         };
         if error.is_none() {
             delivered += 1;

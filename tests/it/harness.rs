@@ -393,6 +393,8 @@ impl TestApp {
             // Tests run jobs by hand, so nothing happens behind their back.
             run_jobs: false,
             behind_proxy: false,
+            // The tests' webhook receivers listen on 127.0.0.1; the SSRF tests switch this off.
+            webhook_allow_private: true,
             stripe: None,
         };
         adjust(&mut settings);

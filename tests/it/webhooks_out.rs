@@ -331,3 +331,136 @@ async fn a_disabled_endpoint_gets_no_retry_until_it_is_enabled_again() {
     assert_eq!(app.run_job("webhooks").await, "1 delivered, 0 failed");
     assert_eq!(receiver.seen.lock().unwrap().len(), 2);
 }
+
+/// Issue 21 (L3): every spelling of an internal address is refused when the endpoint is added, a name that resolves
+/// inside the network is refused again when each delivery connects, and a failed delivery says nothing that would
+/// map internal ports.
+#[tokio::test]
+async fn webhooks_never_reach_the_servers_own_network() {
+    let app = TestApp::spawn_with(|s| s.webhook_allow_private = false).await;
+    let admin = app.admin_browser().await;
+    let (receiver, url) = Receiver::start(0).await;
+    let port = url.split(':').nth(2).unwrap().split('/').next().unwrap();
+    for spelling in [
+        format!("http://127.0.0.1:{port}/hooks"),
+        format!("http://localhost:{port}/hooks"),
+        format!("http://0.0.0.0:{port}/hooks"),
+        format!("http://2130706433:{port}/hooks"),
+        format!("http://0x7f000001:{port}/hooks"),
+        format!("http://127.1:{port}/hooks"),
+        format!("http://0177.0.0.1:{port}/hooks"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hooks"),
+        format!("http://[::1]:{port}/hooks"),
+        "http://169.254.169.254/latest/meta-data".to_string(),
+        "http://10.0.0.7/hooks".to_string(),
+        "http://192.168.0.1/hooks".to_string(),
+    ] {
+        let refused = admin
+            .submit(
+                "/admin/webhooks",
+                "/admin/webhooks",
+                &[("url", &spelling), ("events", "conversion.created")],
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{spelling}"
+        );
+        refused
+            .assert_contains("inside this server&#39;s network")
+            .assert_contains(&spelling.replace('&', "&amp;"));
+    }
+    let with_credentials = admin
+        .submit(
+            "/admin/webhooks",
+            "/admin/webhooks",
+            &[
+                ("url", &format!("http://user:pw@127.0.0.1:{port}/hooks")),
+                ("events", "conversion.created"),
+            ],
+        )
+        .await;
+    assert_eq!(with_credentials.status, StatusCode::UNPROCESSABLE_ENTITY);
+    with_credentials.assert_contains("Leave the user name and password out");
+    let endpoints: i64 = app
+        .db(|conn| {
+            use concord::platform::db::schema::webhook_endpoints::dsl::*;
+            use diesel::prelude::*;
+            webhook_endpoints.count().get_result(conn).unwrap()
+        })
+        .await;
+    assert_eq!(endpoints, 0, "nothing refused was kept");
+
+    // An endpoint whose name resolved publicly when it was added and resolves to 127.0.0.1 now (written straight
+    // to the database, as a rebinding name would be): the resolver that opens the connection refuses it.
+    let rebound = format!("http://localhost:{port}/hooks");
+    let endpoint = app
+        .db(move |conn| {
+            let program = concord::programs::current(conn).unwrap();
+            concord::webhooks::store::insert_endpoint(
+                conn,
+                program.id,
+                &rebound,
+                "whsec_test",
+                &["conversion.created"],
+            )
+            .unwrap()
+        })
+        .await;
+    let key = app.api_key().await;
+    let (status, _) = crate::fixtures::api_post(
+        &app,
+        &key,
+        "/api/v1/conversions",
+        serde_json::json!({"external_id": "order-1", "kind": "sale", "amount": 1_000, "currency": "USD"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.run_job("webhooks").await, "0 delivered, 1 failed");
+    assert!(receiver.seen.lock().unwrap().is_empty(), "nothing arrived");
+    admin
+        .get(&format!("/admin/webhooks/{endpoint}"))
+        .await
+        .assert_contains("refused: the address resolves inside this server&#39;s network");
+}
+
+/// Issue 21 (L3): a connection failure is reported as "could not connect", never with the system's words that tell
+/// a closed port from a filtered one.
+#[tokio::test]
+async fn a_failed_connection_reveals_nothing_about_the_port() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_browser().await;
+    // A port nothing listens on: bind, note it, close.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    admin
+        .submit(
+            "/admin/webhooks",
+            "/admin/webhooks",
+            &[
+                ("url", &format!("http://127.0.0.1:{closed}/hooks")),
+                ("events", "conversion.created"),
+            ],
+        )
+        .await
+        .assert_redirect("/admin/webhooks/1");
+    let key = app.api_key().await;
+    crate::fixtures::api_post(
+        &app,
+        &key,
+        "/api/v1/conversions",
+        serde_json::json!({"external_id": "order-1", "kind": "sale", "amount": 1_000, "currency": "USD"}),
+    )
+    .await;
+    assert_eq!(app.run_job("webhooks").await, "0 delivered, 1 failed");
+    let page = admin.get("/admin/webhooks/1").await;
+    page.assert_contains("could not connect");
+    let lower = page.body.to_lowercase();
+    for revealing in ["refused", "tcp", "os error", "connect error", "reset"] {
+        assert!(!lower.contains(revealing), "the page says {revealing:?}");
+    }
+}

@@ -103,12 +103,11 @@ async fn create(
         .map(|(_, v)| v.clone())
         .collect();
     let mut errors = FieldErrors::default();
-    match url::Url::parse(&url) {
-        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => {}
-        _ => errors.add(
-            "url",
-            "Give the endpoint's full address, like https://example.com/concord/webhooks.",
-        ),
+    let checked =
+        crate::platform::outbound::check_public_url(&url, state.settings.webhook_allow_private)
+            .await;
+    if let Err(why) = &checked {
+        errors.add("url", why.to_string());
     }
     if chosen.is_empty() {
         errors.add("events", "Choose at least one event.");
