@@ -106,6 +106,11 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
 
     let cookie_secure = settings.cookie_secure;
     let tracking = start_tracking(&pool, &settings).await?;
+    // Uploads cut off by a crash leave partial files; nothing refers to them.
+    let abandoned = crate::mdf::uploads::Uploads::new(&settings.data_dir).remove_abandoned();
+    if abandoned > 0 {
+        tracing::info!(abandoned, "removed partial uploads left by an earlier run");
+    }
     let clicks = tracking.journal().clone();
     let link_cache = tracking.link_cache();
     let payer = crate::payouts::Payer::from_settings(pool.clone(), &settings)?;

@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use crate::domain::money::Money;
 use crate::ledger::rules::{EntryKind, EntryStatus};
 use crate::mdf::rules::{
-    check_claim, check_claim_window, check_decision, claim_reminder_due, ClaimStatus, Decision,
-    RequestStatus,
+    check_claim, check_claim_proof_room, check_claim_window, check_decision, claim_reminder_due,
+    ClaimStatus, Decision, RequestStatus,
 };
 use crate::platform::audit::{Actor, Change};
 use crate::platform::db::schema::{
@@ -21,45 +21,60 @@ use super::store::*;
 use super::uploads::{ProofUpload, Uploads};
 use super::*;
 
-/// Stores proof files for one of the org's requests: written under the uploads directory, then recorded; if the
-/// request refuses them (not the org's, or no longer open to proof), the written files are removed again.
-#[tracing::instrument(skip_all, fields(org_id = org_id, request_id = request_id))]
-pub fn attach_proofs(
+/// Files a claim with the proof files received with it, all or nothing: the files are kept under their final names,
+/// then recorded and the claim filed in one transaction; if anything refuses, the kept files are removed again.
+#[allow(clippy::too_many_arguments)]
+pub fn file_claim_with_proofs(
     conn: &mut DbConn,
     store: &Uploads,
+    program: &Program,
     org_id: i64,
-    request_id: i64,
     user_id: i64,
-    files: &[ProofUpload],
+    request_id: i64,
+    mut files: Vec<ProofUpload>,
+    input: &ClaimInput,
     actor: &Actor,
-) -> Result<(), MdfError> {
-    let mut written = Vec::new();
-    for file in files {
-        match store.store(&file.bytes) {
-            Ok(name) => written.push(name),
+    notify_staff: ReviewNotifier<'_>,
+) -> Result<i64, MdfError> {
+    let mut kept = Vec::new();
+    for file in &mut files {
+        match store.keep(&mut file.file) {
+            Ok(name) => kept.push(name),
             Err(e) => {
-                written.iter().for_each(|name| store.remove(name));
+                kept.iter().for_each(|name| store.remove(name));
                 return Err(anyhow::Error::new(e)
-                    .context("cannot store a proof file")
+                    .context("cannot keep a proof file")
                     .into());
             }
         }
     }
     let proofs: Vec<NewProof<'_>> = files
         .iter()
-        .zip(&written)
+        .zip(&kept)
         .map(|(file, stored_name)| NewProof {
             stored_name,
             original_name: &file.name,
             content_type: file.kind,
-            size_bytes: file.bytes.len() as i64,
+            size_bytes: file.file.size() as i64,
         })
         .collect();
-    let recorded = add_proofs(conn, org_id, request_id, user_id, &proofs, actor);
-    if recorded.is_err() {
-        written.iter().for_each(|name| store.remove(name));
+    let filed = conn.transaction(|conn| {
+        add_proofs(conn, org_id, request_id, user_id, &proofs, actor)?;
+        file_claim(
+            conn,
+            program,
+            org_id,
+            user_id,
+            request_id,
+            input,
+            actor,
+            notify_staff,
+        )
+    });
+    if filed.is_err() {
+        kept.iter().for_each(|name| store.remove(name));
     }
-    recorded
+    filed
 }
 
 /// Records files already written under the uploads directory as proof for one of the org's requests.
@@ -86,6 +101,14 @@ pub fn add_proofs(
                 "Proof can be added while the claim can still be filed or corrected.".into(),
             ));
         }
+        let existing = proof_files(conn, request_id)?;
+        check_claim_proof_room(
+            existing.len(),
+            existing.iter().map(|f| f.size_bytes.max(0) as u64).sum(),
+            files.len(),
+            files.iter().map(|f| f.size_bytes.max(0) as u64).sum(),
+        )
+        .map_err(|r| MdfError::Field("proof", r.into()))?;
         let at = now();
         for file in files {
             diesel::insert_into(mdf_proof_files::table)

@@ -22,7 +22,39 @@ use crate::domain::money::{share, Currency, Money};
 use crate::domain::quarter::Quarter;
 
 /// The largest proof-of-performance file a partner may upload.
-pub const MAX_PROOF_BYTES: usize = 10 * 1024 * 1024;
+pub const MAX_PROOF_BYTES: u64 = 10 * 1024 * 1024;
+/// How many proof files one claim form may carry, and how many bytes together.
+pub const MAX_PROOF_FILES_PER_FORM: usize = 10;
+pub const MAX_PROOF_BYTES_PER_FORM: u64 = 40 * 1024 * 1024;
+/// How many proof files one claim may gather over its corrections, and how many bytes together.
+pub const MAX_PROOF_FILES_PER_CLAIM: usize = 20;
+pub const MAX_PROOF_BYTES_PER_CLAIM: u64 = 80 * 1024 * 1024;
+/// A claim form larger than this in all is not read to its end: the answer is 413 at once.
+pub const MAX_CLAIM_FORM_BYTES: u64 = 2 * MAX_PROOF_BYTES_PER_FORM;
+
+/// Whether `adding` more files of `adding_bytes` fit beside the `kept` files of `kept_bytes` a claim has.
+pub fn check_claim_proof_room(
+    kept: usize,
+    kept_bytes: u64,
+    adding: usize,
+    adding_bytes: u64,
+) -> Result<(), Refusal> {
+    const MIB: u64 = 1024 * 1024;
+    if kept + adding > MAX_PROOF_FILES_PER_CLAIM {
+        return Err(Refusal::new(format!(
+            "A claim keeps at most {MAX_PROOF_FILES_PER_CLAIM} proof files; this one has {kept}, so attach at most {}.",
+            MAX_PROOF_FILES_PER_CLAIM.saturating_sub(kept)
+        )));
+    }
+    if kept_bytes.saturating_add(adding_bytes) > MAX_PROOF_BYTES_PER_CLAIM {
+        return Err(Refusal::new(format!(
+            "A claim keeps at most {} MiB of proof; this one has {} MiB, and these files would pass the limit.",
+            MAX_PROOF_BYTES_PER_CLAIM / MIB,
+            kept_bytes.div_ceil(MIB)
+        )));
+    }
+    Ok(())
+}
 /// How long before its claim deadline the partner is reminded.
 pub const CLAIM_REMINDER_DAYS: i64 = 7;
 
@@ -593,6 +625,19 @@ mod tests {
             day("2026-12-31")
         )
         .is_ok());
+    }
+
+    #[test]
+    fn a_claim_keeps_a_bounded_number_and_size_of_proof_files() {
+        let mib = 1024 * 1024;
+        assert!(check_claim_proof_room(0, 0, 10, 40 * mib).is_ok());
+        assert!(check_claim_proof_room(10, 40 * mib, 10, 40 * mib).is_ok());
+        let too_many = check_claim_proof_room(15, 0, 6, 1).unwrap_err().to_string();
+        assert!(too_many.contains("attach at most 5"), "{too_many}");
+        let too_big = check_claim_proof_room(5, 79 * mib, 1, mib + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(too_big.contains("at most 80 MiB"), "{too_big}");
     }
 
     #[test]

@@ -403,3 +403,18 @@ pub(crate) async fn fund(
         .unwrap_or_else(|| panic!("fund not created:\n{}", page.body));
     location.rsplit('/').next().unwrap().parse().unwrap()
 }
+
+/// An approved MDF request of `amount` USD for the partner, in a new fund that started 30 days ago and allocates
+/// the partner 2,000. Returns the request id.
+pub(crate) async fn approved_mdf_request(admin: &Browser, partner: &Partner, amount: &str) -> i64 {
+    use crate::mdf::{allocate, decide, request, request_id};
+    let fund = fund(admin, "Spring MDF", -30, 30, "0").await;
+    allocate(admin, fund, &format!("partner:{}", partner.org), "2,000")
+        .await
+        .assert_redirect(&format!("/admin/mdf/budgets/{fund}"));
+    let id = request_id(&request(&partner.admin, fund, amount, &[]).await);
+    decide(admin, id, "approve", amount, "")
+        .await
+        .assert_redirect(&format!("/admin/mdf/{id}"));
+    id
+}

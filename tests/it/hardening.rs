@@ -387,3 +387,141 @@ async fn with_reps_kept_to_their_own_deals_the_mdf_claim_form_offers_and_takes_o
     );
     refused.assert_contains("Link only deals you registered.");
 }
+
+/// The peak resident set of this process (the app under test runs in it), after the peak is reset.
+fn reset_peak_memory() -> u64 {
+    std::fs::write("/proc/self/clear_refs", "5").expect("the peak resident set can be reset");
+    peak_memory()
+}
+
+fn peak_memory() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+/// Posts a claim form whose `files` proof files of `file_bytes` each are made as they are sent, so the test holds
+/// none of them in memory.
+async fn streamed_claim(
+    partner: &crate::harness::Browser,
+    id: i64,
+    files: usize,
+    file_bytes: usize,
+) -> Result<reqwest::Response, reqwest::Error> {
+    const CHUNK: usize = 64 * 1024;
+    let token = partner.get(&format!("/portal/mdf/{id}")).await.csrf_token();
+    let boundary = "concord-test-boundary";
+    let head = ["actual_cost", "claimed"]
+        .iter()
+        .zip(["1500", "700"])
+        .map(|(name, value)| {
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+        })
+        .collect::<String>()
+        .into_bytes();
+    let file = move |i: usize| {
+        let part_head = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"proof\"; filename=\"scan-{i}.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4\n"
+        );
+        std::iter::once(part_head.into_bytes())
+            .chain((0..file_bytes / CHUNK).map(|_| vec![b' '; CHUNK]))
+            .chain(std::iter::once(b"\r\n".to_vec()))
+    };
+    let body = std::iter::once(head)
+        .chain((0..files).flat_map(file))
+        .chain(std::iter::once(format!("--{boundary}--\r\n").into_bytes()))
+        .map(Ok::<_, std::io::Error>);
+    partner
+        .client
+        .post(format!(
+            "{}/portal/mdf/{id}/claim?csrf_token={token}",
+            partner.base
+        ))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(body)))
+        .send()
+        .await
+}
+
+/// Issue 21 (M2): a claim form takes at most 10 files and 40 MiB at a time, streamed to disk rather than held in
+/// memory; a refused form leaves no file behind, and a form past 80 MiB is not read to its end.
+#[tokio::test]
+async fn claim_uploads_are_limited_streamed_to_disk_and_gone_when_refused() {
+    use crate::mdf::{claim, proof_ids, PDF};
+    const MIB: usize = 1024 * 1024;
+    let app = TestApp::spawn().await;
+    let admin = app.admin_browser().await;
+    let northwind = crate::fixtures::reseller(&app, "Northwind").await;
+    let id = crate::fixtures::approved_mdf_request(&admin, &northwind, "1,000").await;
+    let uploads = app.mail_dir.path().join("data").join("uploads");
+    let left_on_disk = || {
+        std::fs::read_dir(&uploads)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+
+    // Eleven files at once: the eleventh is refused by name, and nothing of the form is kept.
+    let names: Vec<String> = (1..=11).map(|i| format!("invoice-{i}.pdf")).collect();
+    let files: Vec<(&str, Vec<u8>)> = names.iter().map(|n| (n.as_str(), PDF.to_vec())).collect();
+    let page = claim(
+        &northwind.admin,
+        id,
+        &[("actual_cost", "1500"), ("claimed", "700")],
+        &files,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    page.assert_contains("invoice-11.pdf was not taken: attach at most 10 files at a time.")
+        .assert_contains("Nothing from a refused form is kept")
+        .assert_contains("value=\"1500\"");
+    assert!(proof_ids(&app, id).await.is_empty());
+    assert_eq!(left_on_disk(), Vec::<std::ffi::OsString>::new());
+
+    // Nine files of 8.5 MiB, each under the 10 MiB limit but 76 MiB together: refused past 40 MiB. The files go to
+    // disk as they arrive, so the peak memory grows by far less than the form (which the old code held whole).
+    let before = reset_peak_memory();
+    let response = streamed_claim(&northwind.admin, id, 9, 8 * MIB + MIB / 2)
+        .await
+        .unwrap();
+    let growth = peak_memory().saturating_sub(before);
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("scan-4.pdf was not taken: the files of one form may be 40 MiB together."),
+        "{body}"
+    );
+    assert!(
+        growth < 40 * MIB as u64,
+        "peak memory grew by {} MiB for a 76 MiB form",
+        growth / MIB as u64
+    );
+    assert!(proof_ids(&app, id).await.is_empty());
+    assert_eq!(left_on_disk(), Vec::<std::ffi::OsString>::new());
+
+    // Past 80 MiB in all the form is not read to its end: 413, or the connection is closed mid-upload.
+    match streamed_claim(&northwind.admin, id, 10, 9 * MIB).await {
+        Ok(response) => assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE),
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e:?}"),
+    }
+    assert_eq!(left_on_disk(), Vec::<std::ffi::OsString>::new());
+
+    // A claim within the limits is filed with its proof kept.
+    claim(
+        &northwind.admin,
+        id,
+        &[("actual_cost", "1500"), ("claimed", "700")],
+        &[("invoice.pdf", PDF.to_vec())],
+    )
+    .await
+    .assert_redirect(&format!("/portal/mdf/{id}"));
+    assert_eq!(proof_ids(&app, id).await.len(), 1);
+    assert_eq!(left_on_disk().len(), 1);
+}

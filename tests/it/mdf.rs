@@ -383,7 +383,8 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
     page.assert_contains("scan.pdf is larger than 10 MiB");
     assert_eq!(stored(), 0);
 
-    // Above the approved amount, then above 50% of the actual cost: refused, while the good proof is kept.
+    // Above the approved amount, then above 50% of the actual cost: refused, and nothing from a refused form is kept
+    // (issue 21, M2), so a partner cannot fill the disk with refused forms.
     let page = claim(
         &northwind.admin,
         id,
@@ -393,7 +394,8 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
     .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     page.assert_contains("You can claim at most the approved amount, 1,000.00 USD")
-        .assert_contains("invoice.pdf");
+        .assert_contains("Nothing from a refused form is kept: attach your files again.");
+    assert_eq!(stored(), 0);
     let page = claim(
         &northwind.admin,
         id,
@@ -410,9 +412,8 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
         "The program reimburses 50% of the actual cost: at most 750.00 USD of 1,500.00 USD",
     )
     .assert_contains("38 leads");
-    let files = proof_ids(&app, id).await;
-    assert_eq!(files.len(), 1, "the PDF from the refused form is kept");
-    assert_eq!(stored(), 1);
+    assert!(proof_ids(&app, id).await.is_empty());
+    assert_eq!(stored(), 0);
 
     let photo = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".to_vec();
     claim(
@@ -423,7 +424,7 @@ async fn claims_are_capped_proof_is_checked_and_private_and_approval_pays_once()
             ("claimed", "750"),
             ("leads_generated", "38"),
         ],
-        &[("booth.png", photo)],
+        &[("invoice.pdf", PDF.to_vec()), ("booth.png", photo)],
     )
     .await
     .assert_redirect(&format!("/portal/mdf/{id}"));

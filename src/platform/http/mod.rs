@@ -183,6 +183,17 @@ impl FieldErrors {
         self.0.push((field.to_string(), message.into()));
     }
 
+    /// Adds to the field's message, if it has one, rather than beside it (only the first is shown).
+    pub fn append(&mut self, field: &str, message: &str) {
+        match self.0.iter_mut().find(|(f, _)| f == field) {
+            Some((_, existing)) => {
+                existing.push(' ');
+                existing.push_str(message);
+            }
+            None => self.add(field, message),
+        }
+    }
+
     pub fn get(&self, field: &str) -> Option<&str> {
         self.0
             .iter()

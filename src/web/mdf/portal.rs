@@ -13,9 +13,10 @@ use crate::domain::money::{percent_text, Money};
 use crate::mdf::forms::{ClaimForm, RequestForm};
 use crate::mdf::rules::{
     check_claim_window, claim_limit, clean_file_name, sniff, ActivityType, ClaimStatus,
-    FundPosition, RequestStatus, MAX_PROOF_BYTES,
+    FundPosition, RequestStatus, MAX_CLAIM_FORM_BYTES, MAX_PROOF_BYTES, MAX_PROOF_BYTES_PER_FORM,
+    MAX_PROOF_FILES_PER_FORM,
 };
-use crate::mdf::uploads::ProofUpload;
+use crate::mdf::uploads::{ProofUpload, Uploads};
 use crate::mdf::{Claim, Fund, LinkedDeal, MdfError, MdfEvent, MdfRequest, ProofFile, RequestRow};
 use crate::partners::store::PartnerOverview;
 use crate::platform::db::{self, DbConn};
@@ -409,7 +410,9 @@ struct RequestPage {
     form: ClaimForm,
     errors: FieldErrors,
     reimbursement_bps: i64,
-    max_file_mib: usize,
+    max_file_mib: u64,
+    max_files: usize,
+    max_claim_files: usize,
 }
 
 impl RequestPage {
@@ -470,6 +473,8 @@ async fn request_page(
             errors,
             reimbursement_bps: access.program.mdf_reimbursement_bps,
             max_file_mib: MAX_PROOF_BYTES / 1024 / 1024,
+            max_files: MAX_PROOF_FILES_PER_FORM,
+            max_claim_files: crate::mdf::rules::MAX_PROOF_FILES_PER_CLAIM,
         },
     )
 }
@@ -519,73 +524,179 @@ async fn show(
     .await
 }
 
-/// Reads the claim form. Files over the size limit or of another type are reported per file, never stored.
+/// Text fields of the claim form are short; anything longer is refused rather than held.
+const MAX_TEXT_FIELD_BYTES: usize = 20_000;
+/// More deal links than any real claim has are not read.
+const MAX_LINKED_DEALS: usize = 200;
+
+/// What the claim form has received so far, to hold it to the per-form limits.
+#[derive(Default)]
+struct Received {
+    /// Every byte of the form, fields included.
+    bytes: u64,
+    files: usize,
+    file_bytes: u64,
+}
+
+impl Received {
+    fn count(&mut self, chunk: &[u8]) -> Result<(), AppError> {
+        self.bytes += chunk.len() as u64;
+        if self.bytes > MAX_CLAIM_FORM_BYTES {
+            return Err(AppError::PayloadTooLarge(
+                (MAX_CLAIM_FORM_BYTES / 1024) as usize,
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn unreadable(e: impl std::fmt::Display) -> AppError {
+    AppError::BadRequest(format!("The upload could not be read: {e}"))
+}
+
+/// A text field, or `None` when it is longer than any claim field may be (the rest is read and dropped).
+async fn read_text(
+    field: &mut actix_multipart::Field,
+    received: &mut Received,
+) -> Result<Option<String>, AppError> {
+    let mut bytes = Vec::new();
+    let mut too_long = false;
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(unreadable)?;
+        received.count(&chunk)?;
+        if too_long || bytes.len() + chunk.len() > MAX_TEXT_FIELD_BYTES {
+            too_long = true;
+            continue;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((!too_long).then(|| String::from_utf8_lossy(&bytes).trim().to_string()))
+}
+
+/// One proof file, streamed to a partial file as it arrives; `Err(message)` when it is refused (its partial file
+/// is removed when dropped). Past a limit the rest of the file is read and dropped, so the page can still answer.
+async fn receive_proof(
+    field: &mut actix_multipart::Field,
+    file_name: &str,
+    store: &Uploads,
+    received: &mut Received,
+) -> Result<Result<Option<ProofUpload>, String>, AppError> {
+    const MIB: u64 = 1024 * 1024;
+    let mut pending = Some(
+        store
+            .begin()
+            .map_err(|e| AppError::caused("cannot open a file for an upload", e))?,
+    );
+    let mut refusal = None;
+    if received.files == MAX_PROOF_FILES_PER_FORM {
+        pending = None;
+        refusal = Some(format!(
+            "{file_name} was not taken: attach at most {MAX_PROOF_FILES_PER_FORM} files at a time."
+        ));
+    }
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(unreadable)?;
+        received.count(&chunk)?;
+        let Some(file) = pending.as_mut() else {
+            continue;
+        };
+        if file.size() + chunk.len() as u64 > MAX_PROOF_BYTES {
+            pending = None;
+            refusal = Some(format!(
+                "{file_name} is larger than {} MiB.",
+                MAX_PROOF_BYTES / MIB
+            ));
+        } else if received.file_bytes + chunk.len() as u64 > MAX_PROOF_BYTES_PER_FORM {
+            pending = None;
+            refusal = Some(format!(
+                "{file_name} was not taken: the files of one form may be {} MiB together.",
+                MAX_PROOF_BYTES_PER_FORM / MIB
+            ));
+        } else {
+            received.file_bytes += chunk.len() as u64;
+            file.write(&chunk)
+                .map_err(|e| AppError::caused("cannot write an upload", e))?;
+        }
+    }
+    if let Some(refusal) = refusal {
+        return Ok(Err(refusal));
+    }
+    let file = pending.expect("kept while nothing refused it");
+    // An empty file input still sends a part, without a name.
+    if file.size() == 0 {
+        return Ok(if file_name.is_empty() {
+            Ok(None)
+        } else {
+            Err(format!("{file_name} is empty."))
+        });
+    }
+    received.files += 1;
+    Ok(match sniff(file.head()) {
+        Some(kind) => Ok(Some(ProofUpload {
+            name: file_name.to_string(),
+            kind: kind.as_str(),
+            file,
+        })),
+        None => Err(format!(
+            "{file_name} is not a PDF, PNG or JPEG file (judged by its content, not its name)."
+        )),
+    })
+}
+
+/// Reads the claim form, streaming proof files to partial files under the uploads directory. Files over a limit
+/// or of another type are reported per file; nothing a refused file sent is kept.
 async fn read_claim_form(
     mut multipart: Multipart,
+    store: &Uploads,
     errors: &mut FieldErrors,
 ) -> Result<(ClaimForm, Vec<ProofUpload>), AppError> {
     let mut form = ClaimForm::default();
     let mut uploads = Vec::new();
     let mut refused = Vec::new();
+    let mut received = Received::default();
     while let Some(field) = multipart.next().await {
-        let mut field = field
-            .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
+        let mut field = field.map_err(unreadable)?;
         let name = field.name().unwrap_or("").to_string();
-        let raw_file_name = field
-            .content_disposition()
-            .and_then(|d| d.get_filename())
-            .map(str::to_string);
-        let mut bytes = Vec::new();
-        let mut too_large = false;
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk
-                .map_err(|e| AppError::BadRequest(format!("The upload could not be read: {e}")))?;
-            // Past the limit the rest is read and dropped, so the page can still answer.
-            if too_large || bytes.len() + chunk.len() > MAX_PROOF_BYTES {
-                too_large = true;
-                bytes.clear();
+        if name == "proof" {
+            let Some(raw_file_name) = field
+                .content_disposition()
+                .and_then(|d| d.get_filename())
+                .map(str::to_string)
+            else {
+                read_text(&mut field, &mut received).await?;
                 continue;
+            };
+            let file_name = if raw_file_name.is_empty() {
+                String::new()
+            } else {
+                clean_file_name(&raw_file_name)
+            };
+            match receive_proof(&mut field, &file_name, store, &mut received).await? {
+                Ok(Some(upload)) => uploads.push(upload),
+                Ok(None) => {}
+                Err(message) => refused.push(message),
             }
-            bytes.extend_from_slice(&chunk);
+            continue;
         }
-        let text = || String::from_utf8_lossy(&bytes).trim().to_string();
-        match name.as_str() {
-            "actual_cost" => form.actual_cost = text(),
-            "claimed" => form.claimed = text(),
-            "leads_generated" => form.leads_generated = text(),
-            "results" => form.results = text(),
-            "deal_ids" => {
-                if let Ok(id) = text().parse() {
-                    form.deal_ids.push(id);
-                }
-            }
-            "proof" => {
-                let Some(raw_file_name) = raw_file_name else {
-                    continue;
-                };
-                // An empty file input still sends a part, without a name.
-                if raw_file_name.is_empty() && bytes.is_empty() && !too_large {
-                    continue;
-                }
-                let file_name = clean_file_name(&raw_file_name);
-                if too_large {
-                    refused.push(format!(
-                        "{file_name} is larger than {} MiB.",
-                        MAX_PROOF_BYTES / 1024 / 1024
-                    ));
-                } else if bytes.is_empty() {
-                    refused.push(format!("{file_name} is empty."));
+        let Some(text) = read_text(&mut field, &mut received).await? else {
+            errors.add(
+                if name == "results" {
+                    "results"
                 } else {
-                    match sniff(&bytes) {
-                        Some(kind) => uploads.push(ProofUpload {
-                            name: file_name,
-                            kind: kind.as_str(),
-                            bytes,
-                        }),
-                        None => refused.push(format!(
-                            "{file_name} is not a PDF, PNG or JPEG file (judged by its content, not its name)."
-                        )),
-                    }
+                    "claim"
+                },
+                format!("A field of this form is longer than {MAX_TEXT_FIELD_BYTES} characters."),
+            );
+            continue;
+        };
+        match name.as_str() {
+            "actual_cost" => form.actual_cost = text,
+            "claimed" => form.claimed = text,
+            "leads_generated" => form.leads_generated = text,
+            "results" => form.results = text,
+            "deal_ids" if form.deal_ids.len() < MAX_LINKED_DEALS => {
+                if let Ok(id) = text.parse() {
+                    form.deal_ids.push(id);
                 }
             }
             _ => {}
@@ -595,6 +706,16 @@ async fn read_claim_form(
         errors.add("proof", refused.join(" "));
     }
     Ok((form, uploads))
+}
+
+/// Adds, when a refused form carried files, that none of them was kept.
+fn note_files_not_kept(had_files: bool, errors: &mut FieldErrors) {
+    if had_files {
+        errors.append(
+            "proof",
+            "Nothing from a refused form is kept: attach your files again.",
+        );
+    }
 }
 
 async fn claim(
@@ -607,26 +728,12 @@ async fn claim(
 ) -> Result<HttpResponse, AppError> {
     let request = find_request(&state, &access, path.into_inner()).await?;
     let mut errors = FieldErrors::default();
-    let (form, uploads) = read_claim_form(multipart, &mut errors).await?;
+    let store = Uploads::new(&state.settings.data_dir);
+    let (form, uploads) = read_claim_form(multipart, &store, &mut errors).await?;
     let (org_id, user_id, request_id) = (access.org_id, user.0.id, request.id);
-    // Files that passed are kept even when the rest of the form has errors, so nothing is uploaded twice.
-    if !uploads.is_empty() {
-        let store = crate::mdf::uploads::Uploads::new(&state.settings.data_dir);
-        let actor = user.actor();
-        let stored = db(&state.pool, move |conn| {
-            Ok::<_, AppError>(crate::mdf::attach_proofs(
-                conn, &store, org_id, request_id, user_id, &uploads, &actor,
-            ))
-        })
-        .await?;
-        match stored {
-            Err(MdfError::Refused(message) | MdfError::Field(_, message)) => {
-                errors.add("proof", message)
-            }
-            other => other?,
-        }
-    }
     let Some(input) = form.check(request.currency(), &mut errors) else {
+        // The received files are dropped here, and with them their partial files.
+        note_files_not_kept(!uploads.is_empty(), &mut errors);
         return request_page(
             ctx,
             &state,
@@ -641,9 +748,10 @@ async fn claim(
     let program = access.program.clone();
     let actor = user.actor();
     let notify = review_notifier(state.settings.base_url.clone());
+    let had_files = !uploads.is_empty();
     let result = db(&state.pool, move |conn| {
-        Ok::<_, AppError>(crate::mdf::file_claim(
-            conn, &program, org_id, user_id, request_id, &input, &actor, &notify,
+        Ok::<_, AppError>(crate::mdf::file_claim_with_proofs(
+            conn, &store, &program, org_id, user_id, request_id, uploads, &input, &actor, &notify,
         ))
     })
     .await?;
@@ -658,6 +766,7 @@ async fn claim(
                 MdfError::Refused(message) => errors.add("claim", message),
                 other => field_error(other, &mut errors)?,
             }
+            note_files_not_kept(had_files, &mut errors);
             request_page(
                 ctx,
                 &state,
