@@ -11,6 +11,7 @@ use actix_web::middleware::{from_fn, Compress, DefaultHeaders, Next};
 use actix_web::{web, App, HttpMessage, HttpServer};
 
 use crate::platform::group_commit::GroupCommit;
+use crate::platform::http::request_log::RedactedRootSpan;
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -174,7 +175,7 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
                     // keeps them, unless a response says otherwise (the fingerprinted static assets do).
                     .wrap(DefaultHeaders::new().add(("Cache-Control", "no-store")))
                     .wrap(from_fn(echo_request_id))
-                    .wrap(TracingLogger::default())
+                    .wrap(TracingLogger::<RedactedRootSpan>::new())
                     .configure(routes::routes)
                     .default_service(web::to(routes::not_found)),
             )
@@ -240,7 +241,8 @@ fn start_jobs(
     Ok(jobs)
 }
 
-/// Drops sessions past their end and sign-in attempts too old to count, so neither table grows without bound.
+/// Drops sessions past their end, and sign-in attempts and rate-limit events too old to count, so no table grows
+/// without bound.
 fn forget_expired(conn: &mut crate::platform::db::DbConn) -> diesel::QueryResult<()> {
     let now = crate::platform::db::now();
     crate::accounts::store::sessions::prune_expired(conn, now)?;
@@ -248,6 +250,8 @@ fn forget_expired(conn: &mut crate::platform::db::DbConn) -> diesel::QueryResult
         conn,
         crate::accounts::login_throttle::window_start(now),
     )?;
+    // No rate limit looks back further than a day.
+    crate::platform::rate_limit::prune(conn, now - chrono::Duration::days(1))?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ use crate::accounts::store::users::{self, NewUser};
 use crate::domain::email::EmailAddress;
 use crate::platform::auth::password;
 use crate::platform::db::{is_unique_violation, DbConn};
+use crate::platform::rate_limit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -57,21 +58,42 @@ pub fn create(conn: &mut DbConn, account: &NewAccount<'_>) -> Result<i64, Accoun
     })
 }
 
+/// Reset requests one address may make per hour (more are answered alike and send nothing), and one IP per hour
+/// across addresses (more are refused with 429, for known and unknown addresses alike).
+pub const RESETS_PER_ADDRESS_PER_HOUR: i64 = 3;
+pub const RESETS_PER_IP_PER_HOUR: i64 = 10;
+
 /// Someone asked to reset the password of `email`: an active account gets a link valid for an hour; an unknown or
-/// disabled address gets nothing, and the caller's page says the same either way.
+/// disabled address gets nothing, and the caller's page says the same either way. Limited per address (quietly:
+/// the answer is the same) and per IP (`Err(Exceeded)`, whatever the address).
 #[tracing::instrument(skip_all)]
 pub fn request_password_reset(
     conn: &mut DbConn,
     base_url: &str,
     email: &EmailAddress,
-) -> Result<(), crate::platform::mail::NotifyError> {
+    ip: &str,
+) -> Result<Result<(), rate_limit::Exceeded>, crate::platform::mail::NotifyError> {
     use diesel::Connection;
+    let now = crate::platform::db::now();
+    let hour = chrono::Duration::hours(1);
+    let per_ip = rate_limit::Limit::new(format!("reset:ip:{ip}"), RESETS_PER_IP_PER_HOUR, hour);
+    if let Err(exceeded) = rate_limit::attempt(conn, &[per_ip], now)? {
+        return Ok(Err(exceeded));
+    }
+    let per_address = rate_limit::Limit::new(
+        rate_limit::address_bucket("reset", email.as_str()),
+        RESETS_PER_ADDRESS_PER_HOUR,
+        hour,
+    );
+    if rate_limit::attempt(conn, &[per_address], now)?.is_err() {
+        tracing::info!("password reset requests for one address over the limit; nothing sent");
+        return Ok(Ok(()));
+    }
     conn.transaction(|conn| {
         let Some(user) = users::find_by_email(conn, email.as_str())?.filter(|u| u.active) else {
-            return Ok(());
+            return Ok(Ok(()));
         };
         let token = crate::platform::auth::token::new_token();
-        let now = crate::platform::db::now();
         store::password_resets::create(
             conn,
             user.id,
@@ -79,6 +101,6 @@ pub fn request_password_reset(
             now,
             now + chrono::Duration::minutes(notices::RESET_VALID_MINUTES),
         )?;
-        notices::password_reset(conn, base_url, &user, &token)
+        notices::password_reset(conn, base_url, &user, &token).map(Ok)
     })
 }

@@ -10,4 +10,5 @@ pub mod jobs;
 pub mod mail;
 pub mod outbound;
 pub mod outbox;
+pub mod rate_limit;
 pub mod use_case;

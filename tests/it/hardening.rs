@@ -525,3 +525,142 @@ async fn claim_uploads_are_limited_streamed_to_disk_and_gone_when_refused() {
     assert_eq!(proof_ids(&app, id).await.len(), 1);
     assert_eq!(left_on_disk().len(), 1);
 }
+
+async fn ask_for_reset(browser: &crate::harness::Browser, email: &str) -> crate::harness::Page {
+    browser
+        .submit("/password-reset", "/password-reset", &[("email", email)])
+        .await
+}
+
+/// Issue 21 (M4): using one reset link ends every other link the user was sent (and every session), and once the
+/// emails are sent the outbox keeps no usable link.
+#[tokio::test]
+async fn a_reset_ends_every_other_reset_link_and_sent_mail_keeps_no_usable_link() {
+    let sink = crate::smtp_sink::SmtpSink::start();
+    let target = concord::config::SmtpTarget::parse(&sink.url()).unwrap();
+    let app = TestApp::spawn_with(|s| s.smtp = Some(target)).await;
+    app.create_user(
+        "ann@example.test",
+        concord::accounts::role::Role::Admin,
+        None,
+    )
+    .await;
+    let visitor = app.browser();
+    ask_for_reset(&visitor, "ann@example.test").await;
+    ask_for_reset(&visitor, "ann@example.test").await;
+    assert_eq!(app.run_job("outbox").await, "2 sent, 0 failed, 0 dead");
+    let links: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| m.link(&app.address))
+        .collect();
+    assert_eq!(links.len(), 2);
+    assert_ne!(links[0], links[1]);
+    for message in app.outbox().await {
+        for link in &links {
+            let token = link.rsplit('/').next().unwrap();
+            assert!(
+                !message.body_text.contains(token) && !message.body_html.contains(token),
+                "a sent email keeps its link"
+            );
+        }
+        assert!(message.body_text.contains("/password-reset/[redacted]"));
+    }
+
+    let (first, second) = (
+        &links[0][app.address.len()..],
+        &links[1][app.address.len()..],
+    );
+    let new_password = "a brand new passphrase";
+    visitor
+        .submit(
+            first,
+            first,
+            &[
+                ("password", new_password),
+                ("password_confirm", new_password),
+            ],
+        )
+        .await
+        .assert_redirect("/login");
+    let second_page = app.browser().get(second).await;
+    assert_eq!(second_page.status, StatusCode::GONE);
+    second_page.assert_contains("expired or was already used");
+}
+
+/// Issue 21 (M4): reset requests are limited per address (quietly: the answer is the same, nothing more is sent)
+/// and per IP (429), alike for known and unknown addresses.
+#[tokio::test]
+async fn reset_requests_are_limited_per_address_and_per_ip_answering_alike() {
+    use concord::accounts::{RESETS_PER_ADDRESS_PER_HOUR, RESETS_PER_IP_PER_HOUR};
+    let app = TestApp::spawn().await;
+    app.create_user(
+        "ann@example.test",
+        concord::accounts::role::Role::Admin,
+        None,
+    )
+    .await;
+    let visitor = app.browser();
+    let strip = |body: &str, email: &str| {
+        body.replace(email, "EMAIL")
+            .split("name=\"csrf_token\"")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let mut asked = 0;
+    for _ in 0..RESETS_PER_ADDRESS_PER_HOUR + 1 {
+        let known = ask_for_reset(&visitor, "ann@example.test").await;
+        let unknown = ask_for_reset(&visitor, "nobody@example.test").await;
+        asked += 2;
+        assert_eq!(known.status, StatusCode::OK);
+        assert_eq!(unknown.status, StatusCode::OK);
+        assert_eq!(
+            strip(&known.body, "ann@example.test"),
+            strip(&unknown.body, "nobody@example.test")
+        );
+    }
+    let queued = app
+        .outbox()
+        .await
+        .iter()
+        .filter(|m| m.recipient == "ann@example.test")
+        .count();
+    assert_eq!(queued as i64, RESETS_PER_ADDRESS_PER_HOUR);
+
+    // The network's hourly allowance runs out for every address alike.
+    for _ in asked..RESETS_PER_IP_PER_HOUR {
+        assert_eq!(
+            ask_for_reset(&visitor, "someone@example.test").await.status,
+            StatusCode::OK
+        );
+    }
+    for email in ["ann@example.test", "nobody@example.test"] {
+        let refused = ask_for_reset(&visitor, email).await;
+        assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+        refused.assert_contains("Too many reset requests from your network");
+    }
+}
+
+/// Issue 21 (M4): the request log names reset, invitation and setup links without their tokens.
+#[tokio::test]
+async fn tokens_never_reach_the_request_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = crate::harness::TestDatabase::create();
+    let mut server = crate::cli::serve(dir.path(), database.url(), 0, &[("RUST_LOG", "info")]);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let token = concord::platform::auth::token::new_token();
+    let client = no_redirects();
+    for path in [
+        format!("/password-reset/{token}"),
+        format!("/invitations/{token}"),
+        format!("/setup?token={token}"),
+    ] {
+        client.get(format!("{base}{path}")).send().await.unwrap();
+    }
+    server.wait_for("/setup?token=[redacted]");
+    let log = server.output_so_far();
+    assert!(log.contains("/password-reset/[redacted]"), "{log}");
+    assert!(log.contains("/invitations/[redacted]"), "{log}");
+    assert!(!log.contains(&token), "a token reached the log:\n{log}");
+}

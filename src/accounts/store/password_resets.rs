@@ -43,7 +43,7 @@ pub fn find_user(
         .optional()
 }
 
-/// Uses the token to set a new password and ends every session of the user. The guarded update on `used_at` makes
+/// Uses the token to set a new password and ends every other reset token and every session of the user. The guarded update on `used_at` makes
 /// the token work once even when two requests race. Returns the user id, or `None` when the token no longer works.
 pub fn consume(
     conn: &mut DbConn,
@@ -65,6 +65,14 @@ pub fn consume(
         if used != 1 {
             return Ok(None);
         }
+        // Every other link the user was sent dies with this one.
+        diesel::update(
+            password_resets::table
+                .filter(password_resets::user_id.eq(user.id))
+                .filter(password_resets::used_at.is_null()),
+        )
+        .set(password_resets::used_at.eq(Some(now)))
+        .execute(conn)?;
         diesel::update(users::table.find(user.id))
             .set(users::password_hash.eq(new_password_hash))
             .execute(conn)?;

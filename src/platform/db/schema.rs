@@ -120,6 +120,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    rate_limit_events (id) {
+        id -> BigInt,
+        bucket -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
     partner_tier_history (id) {
         id -> BigInt,
         partner_org_id -> BigInt,
@@ -417,6 +425,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     login_attempts,
     partner_tier_history,
+    rate_limit_events,
     audit_log,
     api_keys,
     outbox,

@@ -67,8 +67,12 @@ pub async fn deliver_due(ctx: &JobContext) -> anyhow::Result<String> {
         };
         match ctx.mailer.deliver(&delivery).await {
             Ok(()) => {
-                ctx.db(move |conn| outbox::mark_sent(conn, id, &worker))
-                    .await?;
+                let redacted = redacted_bodies(&message.body_text, &message.body_html);
+                ctx.db(move |conn| {
+                    let bodies = redacted.as_ref().map(|(t, h)| (t.as_str(), h.as_str()));
+                    outbox::mark_sent(conn, id, &worker, bodies)
+                })
+                .await?;
                 sent += 1;
             }
             Err(error) => {
@@ -93,6 +97,16 @@ pub async fn deliver_due(ctx: &JobContext) -> anyhow::Result<String> {
         (0, 0, 0) => String::new(),
         _ => format!("{sent} sent, {failed} failed, {dead} dead"),
     })
+}
+
+/// The bodies with their single-use links redacted, when they hold any.
+fn redacted_bodies(text: &str, html: &str) -> Option<(String, String)> {
+    use crate::platform::auth::token::redact_token_links;
+    use std::borrow::Cow;
+    match (redact_token_links(text), redact_token_links(html)) {
+        (Cow::Borrowed(_), Cow::Borrowed(_)) => None,
+        (text, html) => Some((text.into_owned(), html.into_owned())),
+    }
 }
 
 /// Gives a dead message a fresh set of attempts, audited; `None` when there is no such message, `Some(None)` when it

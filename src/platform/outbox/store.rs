@@ -100,21 +100,34 @@ pub fn claim(
         .optional()
 }
 
-pub fn mark_sent(conn: &mut DbConn, id: i64, worker: &str) -> QueryResult<()> {
-    diesel::update(
-        outbox::table
+/// Marks a message sent. `redacted` bodies, when given, replace the ones kept: a sent message keeps no usable reset
+/// or invitation link.
+pub fn mark_sent(
+    conn: &mut DbConn,
+    id: i64,
+    worker: &str,
+    redacted: Option<(&str, &str)>,
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        let mine = outbox::table
             .filter(outbox::id.eq(id))
-            .filter(outbox::claimed_by.eq(worker)),
-    )
-    .set((
-        outbox::status.eq(OutboxStatus::Sent),
-        outbox::attempts.eq(outbox::attempts + 1),
-        outbox::sent_at.eq(Some(now())),
-        outbox::claimed_by.eq(None::<String>),
-        outbox::claimed_until.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)
-    .map(|_| ())
+            .filter(outbox::claimed_by.eq(worker));
+        if let Some((text, html)) = redacted {
+            diesel::update(mine)
+                .set((outbox::body_text.eq(text), outbox::body_html.eq(html)))
+                .execute(conn)?;
+        }
+        diesel::update(mine)
+            .set((
+                outbox::status.eq(OutboxStatus::Sent),
+                outbox::attempts.eq(outbox::attempts + 1),
+                outbox::sent_at.eq(Some(now())),
+                outbox::claimed_by.eq(None::<String>),
+                outbox::claimed_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+            .map(|_| ())
+    })
 }
 
 /// Records a failed attempt: the message waits until `retry_at`, or is dead when `dead`.

@@ -50,6 +50,7 @@ struct RequestForm {
 async fn request_submit(
     Ctx(ctx): Ctx,
     state: State,
+    req: actix_web::HttpRequest,
     form: web::Form<RequestForm>,
 ) -> Result<HttpResponse, AppError> {
     let typed = form.into_inner().email;
@@ -68,10 +69,17 @@ async fn request_submit(
         }
     };
     let base_url = state.settings.base_url.clone();
-    db(&state.pool, move |conn| {
-        crate::accounts::request_password_reset(conn, &base_url, &email)
+    let ip = crate::platform::http::client_ip(&req, state.settings.behind_proxy);
+    let answered = db(&state.pool, move |conn| {
+        crate::accounts::request_password_reset(conn, &base_url, &email, &ip)
     })
     .await?;
+    if let Err(exceeded) = answered {
+        return Err(AppError::TooManyRequests(format!(
+            "Too many reset requests from your network. Try again in {} minutes.",
+            exceeded.minutes_to_wait(crate::platform::db::now())
+        )));
+    }
     crate::platform::http::page(&RequestPage {
         ctx,
         email: typed.trim().to_string(),

@@ -1,0 +1,2 @@
+DROP INDEX login_attempts_ip_time;
+DROP TABLE rate_limit_events;
