@@ -1,9 +1,12 @@
-//! Login throttling policy: after `MAX_FAILURES` failed attempts for one email within `WINDOW`, further attempts
-//! are refused until the oldest of those failures leaves the window.
+//! Login throttling policy: after `MAX_FAILURES` failed attempts for one email *from one IP* within the window,
+//! further attempts for that email from that IP are refused until the oldest of those failures leaves the window;
+//! and after `MAX_FAILURES_PER_IP` failures from one IP across all emails, that IP is refused for any email. Keyed
+//! on the pair, an attacker elsewhere cannot lock the owner out of their own account.
 
 use chrono::{Duration, NaiveDateTime};
 
 pub const MAX_FAILURES: usize = 5;
+pub const MAX_FAILURES_PER_IP: usize = 20;
 
 pub fn window() -> Duration {
     Duration::minutes(15)
@@ -15,19 +18,23 @@ pub fn window_start(now: NaiveDateTime) -> NaiveDateTime {
 }
 
 /// `failures` are the times of failed attempts inside the window, in any order. Returns `Some(retry_at)` when the
-/// attempt must be refused, `None` when it may proceed.
-pub fn refused_until(failures: &[NaiveDateTime], now: NaiveDateTime) -> Option<NaiveDateTime> {
+/// attempt must be refused (`max` failures or more), `None` when it may proceed.
+pub fn refused_until(
+    failures: &[NaiveDateTime],
+    max: usize,
+    now: NaiveDateTime,
+) -> Option<NaiveDateTime> {
     let mut recent: Vec<NaiveDateTime> = failures
         .iter()
         .copied()
         .filter(|t| *t > window_start(now))
         .collect();
-    if recent.len() < MAX_FAILURES {
+    if recent.len() < max {
         return None;
     }
-    // Refused until enough failures age out that fewer than MAX_FAILURES remain.
+    // Refused until enough failures age out that fewer than `max` remain.
     recent.sort();
-    let must_expire = recent.len() - MAX_FAILURES;
+    let must_expire = recent.len() - max;
     Some(recent[must_expire] + window())
 }
 
@@ -52,20 +59,20 @@ mod tests {
     #[test]
     fn five_failures_are_allowed_the_sixth_attempt_is_refused() {
         let four: Vec<_> = (0..4).map(at).collect();
-        assert_eq!(refused_until(&four, at(5)), None);
+        assert_eq!(refused_until(&four, MAX_FAILURES, at(5)), None);
         let five: Vec<_> = (0..5).map(at).collect();
-        assert_eq!(refused_until(&five, at(5)), Some(at(15)));
+        assert_eq!(refused_until(&five, MAX_FAILURES, at(5)), Some(at(15)));
     }
 
     #[test]
     fn failures_outside_the_window_do_not_count() {
         let five: Vec<_> = (0..5).map(at).collect();
         assert_eq!(
-            refused_until(&five, at(15)),
+            refused_until(&five, MAX_FAILURES, at(15)),
             None,
             "the first failure left the window at 10:15"
         );
-        assert_eq!(refused_until(&five, at(14)), Some(at(15)));
+        assert_eq!(refused_until(&five, MAX_FAILURES, at(14)), Some(at(15)));
     }
 
     #[test]

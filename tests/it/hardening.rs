@@ -235,7 +235,13 @@ async fn login_ips(app: &TestApp) -> Vec<String> {
     .await
 }
 
-async fn wrong_password_from(app: &TestApp, forwarded_for: &str) {
+/// Signs in from `forwarded_for` (believed behind a proxy); the status and the page.
+async fn sign_in_from(
+    app: &TestApp,
+    forwarded_for: &str,
+    email: &str,
+    password: &str,
+) -> (StatusCode, String) {
     let browser = app.browser();
     let token = browser.get("/login").await.csrf_token();
     let answer = browser
@@ -244,13 +250,101 @@ async fn wrong_password_from(app: &TestApp, forwarded_for: &str) {
         .header("X-Forwarded-For", forwarded_for)
         .form(&[
             ("csrf_token", token.as_str()),
-            ("email", "admin@example.test"),
-            ("password", "not the password"),
+            ("email", email),
+            ("password", password),
         ])
         .send()
         .await
         .unwrap();
-    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    (answer.status(), answer.text().await.unwrap())
+}
+
+async fn wrong_password_from(app: &TestApp, forwarded_for: &str) {
+    let (status, _) =
+        sign_in_from(app, forwarded_for, "admin@example.test", "not the password").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Issue 21 (L1): throttling is keyed on (email, IP) plus a limit per IP across emails: an attacker is stopped
+/// without locking the owner out, and concurrent guesses are counted exactly.
+#[tokio::test]
+async fn an_attacker_is_throttled_while_the_owner_signs_in_from_elsewhere() {
+    use concord::accounts::login_throttle::{MAX_FAILURES, MAX_FAILURES_PER_IP};
+    use concord::accounts::role::Role;
+    let app = TestApp::spawn_with(|s| s.behind_proxy = true).await;
+    app.create_user("admin@example.test", Role::Admin, None)
+        .await;
+    let attacker = "203.0.113.9";
+    for _ in 0..MAX_FAILURES {
+        wrong_password_from(&app, attacker).await;
+    }
+    let (status, page) = sign_in_from(&app, attacker, "admin@example.test", "guess").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.contains("Too many failed sign-in attempts for this email from your network"));
+    let (status, _) = sign_in_from(
+        &app,
+        attacker,
+        "admin@example.test",
+        crate::harness::PASSWORD,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the attacker's address stays shut"
+    );
+    let (status, _) = sign_in_from(
+        &app,
+        "198.51.100.7",
+        "admin@example.test",
+        crate::harness::PASSWORD,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "the owner signs in from elsewhere"
+    );
+
+    // 24 simultaneous wrong guesses for another account from one address: exactly MAX_FAILURES are checked.
+    app.create_user("ops@example.test", Role::Admin, None).await;
+    let guesses = (0..24).map(|_| sign_in_from(&app, "192.0.2.44", "ops@example.test", "guess"));
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(checked, MAX_FAILURES);
+    assert!(answers.iter().all(|(status, _)| [
+        StatusCode::UNAUTHORIZED,
+        StatusCode::TOO_MANY_REQUESTS
+    ]
+    .contains(status)));
+    let recorded: i64 = app
+        .db(|conn| {
+            use concord::platform::db::schema::login_attempts as l;
+            use diesel::prelude::*;
+            l::table
+                .filter(l::email.eq("ops@example.test"))
+                .count()
+                .get_result(conn)
+                .unwrap()
+        })
+        .await;
+    assert_eq!(recorded, MAX_FAILURES as i64);
+
+    // One address trying many emails is stopped for every email, others are not.
+    let sprayer = "198.51.100.99";
+    for i in 0..MAX_FAILURES_PER_IP {
+        let (status, _) =
+            sign_in_from(&app, sprayer, &format!("user{i}@example.test"), "guess").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "email {i}");
+    }
+    let (status, page) = sign_in_from(&app, sprayer, "fresh@example.test", "guess").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.contains("Too many failed sign-in attempts from your network"));
+    let (status, _) = sign_in_from(&app, "198.51.100.100", "fresh@example.test", "guess").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

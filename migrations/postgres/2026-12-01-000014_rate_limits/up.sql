@@ -1,7 +1,7 @@
 -- Rate limits that must hold across restarts and instances: password-reset requests and invitations per address
 -- and per IP (platform::rate_limit). Sign-in attempts are counted per IP too.
 CREATE TABLE rate_limit_events (
-    id BIGSERIAL PRIMARY KEY,
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     bucket TEXT NOT NULL,
     at TIMESTAMP NOT NULL
 );

@@ -5,7 +5,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::accounts::login::{self, BeforePassword, LoginOutcome};
+use crate::accounts::login::{self, BeforePassword, LoginOutcome, Throttled};
 use crate::domain::email::EmailAddress;
 use crate::platform::auth::token::hash_token;
 use crate::platform::http::{db, redirect, render, safe_next, AppError, PageContext, TypedSession};
@@ -96,19 +96,19 @@ async fn login_submit(
     let password = form.password.clone();
     let lookup = email.clone();
     let before = db(&state.pool, move |conn| {
-        login::before_password(conn, &lookup)
+        login::before_password(conn, &lookup, &ip)
     })
     .await?;
     let outcome = match before {
-        BeforePassword::Throttled { minutes } => LoginOutcome::Throttled { minutes },
-        BeforePassword::Check(user) => {
+        BeforePassword::Throttled(throttled) => LoginOutcome::Throttled(throttled),
+        BeforePassword::Check { user, attempt_id } => {
             let (user, verified) = crate::platform::db::run_blocking(move || {
                 let verified = login::check_password(user.as_ref(), &password);
                 (user, verified)
             })
             .await?;
             db(&state.pool, move |conn| {
-                login::after_password(conn, &email, user, verified, &ip)
+                login::after_password(conn, attempt_id, user, verified)
             })
             .await?
         }
@@ -136,11 +136,19 @@ async fn login_submit(
             StatusCode::FORBIDDEN,
             "This account has been disabled. Ask your program manager.".into(),
         ),
-        LoginOutcome::Throttled { minutes } => refuse(
+        LoginOutcome::Throttled(Throttled {
+            minutes,
+            whole_network,
+        }) => refuse(
             ctx,
             StatusCode::TOO_MANY_REQUESTS,
             format!(
-                "Too many failed sign-in attempts for this email. Try again in {minutes} minute{}.",
+                "Too many failed sign-in attempts {}. Try again in {minutes} minute{}.",
+                if whole_network {
+                    "from your network"
+                } else {
+                    "for this email from your network"
+                },
                 if minutes == 1 { "" } else { "s" }
             ),
         ),
