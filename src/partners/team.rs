@@ -1,5 +1,7 @@
 //! A partner's team: a partner admin invites a colleague by email (the invitation link is valid for a week); the
-//! org must be approved, and an address that already has an account cannot be invited.
+//! org must be approved. The form never tells which addresses have accounts elsewhere: an invitation to one is
+//! answered like any other, and its link says to sign in instead. Invitations are limited per org, per address
+//! and per IP each day.
 
 use chrono::Duration;
 
@@ -11,7 +13,54 @@ use crate::domain::email::EmailAddress;
 use crate::domain::partner::PartnerStatus;
 use crate::platform::auth::token::{hash_token, new_token};
 use crate::platform::db::DbConn;
+use crate::platform::rate_limit::{self, Limit};
 use crate::platform::use_case::UseCaseError;
+
+/// Invitations one org may send a day, one address may receive, and one IP may send.
+pub const INVITATIONS_PER_ORG_PER_DAY: i64 = 20;
+pub const INVITATIONS_PER_ADDRESS_PER_DAY: i64 = 3;
+pub const INVITATIONS_PER_IP_PER_DAY: i64 = 30;
+
+/// Counts the invitation against the day's limits, or says which one is reached.
+fn count_invitation(
+    conn: &mut DbConn,
+    org_id: i64,
+    invitee: &EmailAddress,
+    ip: &str,
+) -> Result<(), UseCaseError> {
+    let day = Duration::days(1);
+    let per_org = Limit::new(
+        format!("invite:org:{org_id}"),
+        INVITATIONS_PER_ORG_PER_DAY,
+        day,
+    );
+    let per_address = Limit::new(
+        rate_limit::address_bucket("invite", invitee.as_str()),
+        INVITATIONS_PER_ADDRESS_PER_DAY,
+        day,
+    );
+    let per_ip = Limit::new(format!("invite:ip:{ip}"), INVITATIONS_PER_IP_PER_DAY, day);
+    let limits = [per_org, per_address, per_ip];
+    let now = crate::platform::db::now();
+    let Err(exceeded) = rate_limit::attempt(conn, &limits, now)? else {
+        return Ok(());
+    };
+    let wait = match exceeded.minutes_to_wait(now) {
+        m if m > 90 => format!("{} hours", (m + 59) / 60),
+        m => format!("{m} minutes"),
+    };
+    let what = if exceeded.bucket == limits[0].bucket {
+        format!("Your team can send {INVITATIONS_PER_ORG_PER_DAY} invitations a day")
+    } else if exceeded.bucket == limits[1].bucket {
+        format!("One address can be invited {INVITATIONS_PER_ADDRESS_PER_DAY} times a day")
+    } else {
+        "Too many invitations came from your network today".to_string()
+    };
+    Err(UseCaseError::Field(
+        "email",
+        format!("{what}; try again in {wait}."),
+    ))
+}
 
 /// Invites `invitee` to `inviter`'s org with `role`, and writes the invitation email, in one transaction.
 #[tracing::instrument(skip_all, fields(org_id = org_id))]
@@ -22,8 +71,10 @@ pub fn invite_colleague(
     inviter: &User,
     invitee: &EmailAddress,
     role: Role,
+    ip: &str,
 ) -> Result<(), UseCaseError> {
     use diesel::Connection;
+    count_invitation(conn, org_id, invitee, ip)?;
     conn.transaction(|conn| {
         let partner =
             crate::partners::store::overview(conn, org_id)?.ok_or(UseCaseError::NotFound)?;
@@ -33,12 +84,15 @@ pub fn invite_colleague(
                 "Your partnership must be approved before you can invite colleagues.".into(),
             ));
         }
-        if users::find_by_email(conn, invitee.as_str())?.is_some() {
+        let existing = users::find_by_email(conn, invitee.as_str())?;
+        if existing.is_some_and(|u| u.partner_org_id == Some(org_id)) {
             return Err(UseCaseError::Field(
                 "email",
-                "That person already has an account.".into(),
+                format!("{invitee} is already on your team."),
             ));
         }
+        // An account elsewhere (another org, or staff) is not revealed: the invitation goes out like any other,
+        // and accepting it says the address has an account already.
         let token = new_token();
         let now = crate::platform::db::now();
         invitations::create(

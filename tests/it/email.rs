@@ -405,7 +405,7 @@ async fn a_partner_admin_invites_a_colleague_who_sets_a_password_through_the_lin
             &[("email", "raj@northwind.test"), ("role", "partner_user")],
         )
         .await;
-    page.assert_contains("That person already has an account.");
+    page.assert_contains("raj@northwind.test is already on your team.");
     nia.submit(
         "/portal/team",
         "/portal/team/invitations",

@@ -758,3 +758,109 @@ async fn tokens_never_reach_the_request_log() {
     assert!(log.contains("/invitations/[redacted]"), "{log}");
     assert!(!log.contains(&token), "a token reached the log:\n{log}");
 }
+
+/// Issue 21 (L5): the invitation form does not tell which addresses have accounts elsewhere (staff included), and
+/// invitations are limited per address and per org each day.
+#[tokio::test]
+async fn invitations_reveal_no_accounts_and_are_limited() {
+    use concord::accounts::role::Role;
+    use concord::domain::partner::{PartnerKind, PartnerStatus};
+    use concord::partners::team::{INVITATIONS_PER_ADDRESS_PER_DAY, INVITATIONS_PER_ORG_PER_DAY};
+    let app = TestApp::spawn().await;
+    app.create_user("admin@example.test", Role::Admin, None)
+        .await;
+    let northwind = app
+        .create_partner("Northwind", PartnerKind::Reseller, PartnerStatus::Approved)
+        .await;
+    let contoso = app
+        .create_partner("Contoso", PartnerKind::Reseller, PartnerStatus::Approved)
+        .await;
+    app.create_user("nia@northwind.test", Role::PartnerAdmin, Some(northwind))
+        .await;
+    app.create_user("raj@northwind.test", Role::PartnerUser, Some(northwind))
+        .await;
+    app.create_user("cy@contoso.test", Role::PartnerAdmin, Some(contoso))
+        .await;
+    let nia = app.browser();
+    nia.login("nia@northwind.test", crate::harness::PASSWORD)
+        .await;
+    let invite = |email: String| {
+        let nia = &nia;
+        async move {
+            nia.submit(
+                "/portal/team",
+                "/portal/team/invitations",
+                &[("email", email.as_str()), ("role", "partner_user")],
+            )
+            .await
+        }
+    };
+
+    // Staff, another org's user and a new address are all answered alike.
+    for email in [
+        "admin@example.test",
+        "cy@contoso.test",
+        "lee@northwind.test",
+    ] {
+        invite(email.to_string())
+            .await
+            .assert_redirect("/portal/team");
+        nia.get("/portal/team")
+            .await
+            .assert_contains(&format!("Invitation sent to {email}."));
+    }
+    // A colleague already on the team is named as such (the admin sees the team anyway).
+    let page = invite("raj@northwind.test".into()).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    page.assert_contains("raj@northwind.test is already on your team.");
+    // Following the link sent to a staff address says to sign in instead; no account is made.
+    let link = app
+        .outbox()
+        .await
+        .into_iter()
+        .find(|m| m.recipient == "admin@example.test")
+        .expect("the invitation went out like any other");
+    let start = link.body_text.find("/invitations/").unwrap();
+    let path: String = link.body_text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let page = app
+        .browser()
+        .submit(
+            &path,
+            &path,
+            &[
+                ("name", "Mallory"),
+                ("password", crate::harness::PASSWORD),
+                ("password_confirm", crate::harness::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::GONE);
+    page.assert_contains("An account with this email exists already. Sign in instead.");
+
+    // One address a few times a day; one org a bounded number a day.
+    for _ in 1..INVITATIONS_PER_ADDRESS_PER_DAY {
+        invite("lee@northwind.test".into())
+            .await
+            .assert_redirect("/portal/team");
+    }
+    let page = invite("lee@northwind.test".into()).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    page.assert_contains("One address can be invited 3 times a day; try again in");
+    // Counted against the org so far: the three answered alike, the colleague's, and Lee's further ones.
+    let sent_so_far = 3 + 1 + (INVITATIONS_PER_ADDRESS_PER_DAY - 1);
+    let fresh: Vec<String> = (sent_so_far..INVITATIONS_PER_ORG_PER_DAY + 1)
+        .map(|i| format!("new{i}@northwind.test"))
+        .collect();
+    let (last, allowed) = fresh.split_last().unwrap();
+    for email in allowed {
+        invite(email.clone()).await.assert_redirect("/portal/team");
+    }
+    let page = invite(last.clone()).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    page.assert_contains("Your team can send 20 invitations a day; try again in")
+        .assert_contains(&format!("value=\"{last}\""));
+}

@@ -125,6 +125,7 @@ struct InviteForm {
 async fn invite(
     Ctx(ctx): Ctx,
     state: State,
+    req: actix_web::HttpRequest,
     user: CurrentUser,
     session: TypedSession,
     form: web::Form<InviteForm>,
@@ -162,10 +163,11 @@ async fn invite(
     let base_url = state.settings.base_url.clone();
     let inviter = user.0.clone();
     let invitee = email.clone();
+    let ip = crate::platform::http::client_ip(&req, state.settings.behind_proxy);
     let refusal = db(
         &state.pool,
         move |conn| match crate::partners::team::invite_colleague(
-            conn, &base_url, org_id, &inviter, &invitee, role,
+            conn, &base_url, org_id, &inviter, &invitee, role, &ip,
         ) {
             Ok(()) => Ok(None),
             Err(UseCaseError::Field(_, message) | UseCaseError::Refused(message)) => {
