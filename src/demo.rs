@@ -219,6 +219,7 @@ fn demo_affiliate(
         allowed_domains: vec!["acme.example".into()],
         min_seconds_to_convert: 10,
         max_conversions_per_ip_hour: 5,
+        max_links_per_partner: 1000,
         blocked_ips: Vec::new(),
         hold_days: 30,
     };

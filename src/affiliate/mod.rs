@@ -70,3 +70,42 @@ pub fn update_settings(
         Ok(())
     })
 }
+
+/// Why a new referral link was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum NewLinkError {
+    #[error("You have {0} links, as many as the program allows. Reuse one, with a sub-id to tell uses apart.")]
+    CapReached(i64),
+    #[error(transparent)]
+    Write(#[from] store::links::LinkWriteError),
+}
+
+impl From<diesel::result::Error> for NewLinkError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Write(e.into())
+    }
+}
+
+/// Creates a referral link for an affiliate, with the code asked for or (when `link.code` is empty) a random one,
+/// unless the org has `max_links` already. The count and the insert run under a lock on the org's links, so
+/// concurrent requests cannot pass the cap together. Returns the code.
+pub fn create_link(
+    conn: &mut DbConn,
+    link: &store::links::NewLink<'_>,
+    max_links: i64,
+) -> Result<String, NewLinkError> {
+    conn.transaction(|conn| {
+        crate::platform::rate_limit::lock_buckets(
+            conn,
+            &[&format!("links:org:{}", link.partner_org_id)],
+        )?;
+        if store::links::count_for(conn, link.partner_org_id)? >= max_links {
+            return Err(NewLinkError::CapReached(max_links));
+        }
+        if link.code.is_empty() {
+            Ok(store::links::create_with_random_code(conn, link)?.1)
+        } else {
+            Ok(store::links::create(conn, link).map(|_| link.code.to_string())?)
+        }
+    })
+}

@@ -217,7 +217,13 @@ pub struct DealFilter {
     pub close_between: Option<(NaiveDate, NaiveDate)>,
 }
 
-pub fn list(conn: &mut DbConn, program_id: i64, filter: &DealFilter) -> QueryResult<Vec<DealRow>> {
+/// Deals matching `filter`, newest first, in `window`.
+pub fn list(
+    conn: &mut DbConn,
+    program_id: i64,
+    filter: &DealFilter,
+    window: crate::platform::db::Window,
+) -> QueryResult<Vec<DealRow>> {
     let mut query = deals::table
         .inner_join(partner_orgs::table)
         .inner_join(users::table.on(users::id.eq(deals::registered_by_user_id)))
@@ -243,7 +249,8 @@ pub fn list(conn: &mut DbConn, program_id: i64, filter: &DealFilter) -> QueryRes
     }
     query
         .order((deals::created_at.desc(), deals::id.desc()))
-        .limit(2000)
+        .offset(window.offset)
+        .limit(window.limit)
         .select((
             Deal::as_select(),
             partner_orgs::name,
@@ -280,6 +287,7 @@ pub fn queue(conn: &mut DbConn, program_id: i64) -> QueryResult<Vec<DealRow>> {
             status: Some(DealStatus::Submitted),
             ..Default::default()
         },
+        crate::platform::db::Window::ALL,
     )?;
     rows.sort_by_key(|r| (r.deal.submitted_at, r.deal.id));
     Ok(rows)

@@ -247,7 +247,11 @@ pub struct EntryFilter {
 }
 
 /// Newest first.
-pub fn list(conn: &mut DbConn, filter: &EntryFilter, limit: i64) -> QueryResult<Vec<LedgerEntry>> {
+pub fn list(
+    conn: &mut DbConn,
+    filter: &EntryFilter,
+    window: crate::platform::db::Window,
+) -> QueryResult<Vec<LedgerEntry>> {
     let mut query = ledger_entries::table.into_boxed();
     if let Some(partner) = filter.partner_org_id {
         query = query.filter(ledger_entries::partner_org_id.eq(partner));
@@ -266,7 +270,8 @@ pub fn list(conn: &mut DbConn, filter: &EntryFilter, limit: i64) -> QueryResult<
     }
     query
         .order(ledger_entries::id.desc())
-        .limit(limit)
+        .offset(window.offset)
+        .limit(window.limit)
         .select(LedgerEntry::as_select())
         .load(conn)
 }

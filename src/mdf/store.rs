@@ -412,6 +412,8 @@ pub(crate) fn request_rows(
     org_id: Option<i64>,
     statuses: Option<&[RequestStatus]>,
     claim_statuses: Option<&[ClaimStatus]>,
+    newest_first: bool,
+    window: crate::platform::db::Window,
 ) -> QueryResult<Vec<RequestRow>> {
     let mut query = mdf_requests::table
         .inner_join(mdf_funds::table)
@@ -426,13 +428,15 @@ pub(crate) fn request_rows(
         ))
         .into_boxed();
     if let Some(org) = org_id {
-        query = query
-            .filter(mdf_requests::partner_org_id.eq(org))
-            .order(mdf_requests::id.desc());
+        query = query.filter(mdf_requests::partner_org_id.eq(org));
+    }
+    query = if newest_first {
+        query.order(mdf_requests::id.desc())
     } else {
         // Queues: oldest first.
-        query = query.order(mdf_requests::updated_at.asc());
-    }
+        query.order((mdf_requests::updated_at.asc(), mdf_requests::id.asc()))
+    };
+    query = query.offset(window.offset).limit(window.limit);
     if let Some(statuses) = statuses {
         query = query.filter(mdf_requests::status.eq_any(statuses.iter().copied()));
     }
@@ -455,12 +459,14 @@ pub(crate) fn request_rows(
         .collect())
 }
 
+/// The org's requests, newest first, in `window`.
 pub fn org_requests(
     conn: &mut DbConn,
     program_id: i64,
     org_id: i64,
+    window: crate::platform::db::Window,
 ) -> QueryResult<Vec<RequestRow>> {
-    request_rows(conn, program_id, Some(org_id), None, None)
+    request_rows(conn, program_id, Some(org_id), None, None, true, window)
 }
 
 /// Staff queues: requests awaiting a decision, and claims awaiting review, oldest first.
@@ -475,6 +481,8 @@ pub fn queue(
             None,
             Some(&[RequestStatus::Submitted]),
             None,
+            false,
+            crate::platform::db::Window::ALL,
         )?,
         request_rows(
             conn,
@@ -482,6 +490,8 @@ pub fn queue(
             None,
             None,
             Some(&[ClaimStatus::Submitted]),
+            false,
+            crate::platform::db::Window::ALL,
         )?,
     ))
 }
@@ -503,11 +513,13 @@ pub fn waiting_counts(conn: &mut DbConn, program_id: i64) -> QueryResult<(i64, i
     Ok((requests, claims))
 }
 
-/// Every request of the program, newest first (the staff list).
-pub fn all_requests(conn: &mut DbConn, program_id: i64) -> QueryResult<Vec<RequestRow>> {
-    let mut rows = request_rows(conn, program_id, None, None, None)?;
-    rows.sort_by_key(|r| std::cmp::Reverse(r.request.id));
-    Ok(rows)
+/// Every request of the program, newest first (the staff list), in `window`.
+pub fn all_requests(
+    conn: &mut DbConn,
+    program_id: i64,
+    window: crate::platform::db::Window,
+) -> QueryResult<Vec<RequestRow>> {
+    request_rows(conn, program_id, None, None, None, true, window)
 }
 
 // ---------------------------------------------------------------------------------------------------------------

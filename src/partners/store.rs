@@ -92,10 +92,12 @@ pub fn find(conn: &mut DbConn, program_id: i64, id: i64) -> QueryResult<Option<P
         .map(|row| row.map(|(org, tier_name)| PartnerListing { org, tier_name }))
 }
 
+/// The program's partners matching `filter`, newest first, in `window`.
 pub fn list(
     conn: &mut DbConn,
     program_id: i64,
     filter: &PartnerFilter,
+    window: crate::platform::db::Window,
 ) -> QueryResult<Vec<PartnerListing>> {
     let mut query = partner_orgs::table
         .left_join(tiers::table)
@@ -127,7 +129,8 @@ pub fn list(
     }
     query
         .order((partner_orgs::created_at.desc(), partner_orgs::id.desc()))
-        .limit(500)
+        .offset(window.offset)
+        .limit(window.limit)
         .select((PartnerOrg::as_select(), tiers::name.nullable()))
         .load::<(PartnerOrg, Option<String>)>(conn)
         .map(|rows| {

@@ -24,6 +24,8 @@ pub struct AffiliateSettings {
     pub allowed_domains: Vec<String>,
     pub min_seconds_to_convert: i64,
     pub max_conversions_per_ip_hour: i64,
+    /// How many referral links one affiliate may have.
+    pub max_links_per_partner: i64,
     pub blocked_ips: Vec<String>,
     /// Days a commission waits before approval (the refund window).
     pub hold_days: i64,
@@ -38,6 +40,7 @@ pub struct AffiliateSettingsInput<'a> {
     pub allowed_domains: &'a str,
     pub min_seconds_to_convert: &'a str,
     pub max_conversions_per_ip_hour: &'a str,
+    pub max_links_per_partner: &'a str,
     pub blocked_ips: &'a str,
     pub hold_days: &'a str,
 }
@@ -116,6 +119,13 @@ impl AffiliateSettings {
             "The hourly limit per IP",
             &mut errors,
         );
+        let max_links_per_partner = whole_number(
+            input.max_links_per_partner,
+            1..=100_000,
+            "max_links_per_partner",
+            "The number of links per affiliate",
+            &mut errors,
+        );
         let hold_days = whole_number(
             input.hold_days,
             0..=365,
@@ -148,6 +158,7 @@ impl AffiliateSettings {
             allowed_domains,
             min_seconds_to_convert,
             max_conversions_per_ip_hour,
+            max_links_per_partner,
             blocked_ips,
             hold_days,
         })
@@ -225,6 +236,7 @@ mod tests {
             allowed_domains: "acme.example\nnot a domain",
             min_seconds_to_convert: "10",
             max_conversions_per_ip_hour: "5",
+            max_links_per_partner: "0",
             blocked_ips: "10.0.0.1\nnope",
             hold_days: "30",
         };
@@ -240,6 +252,7 @@ mod tests {
                 "attribution_model",
                 "allowed_domains",
                 "default_landing_url",
+                "max_links_per_partner",
                 "blocked_ips"
             ]
         );

@@ -23,6 +23,7 @@ pub struct Program {
     pub allowed_domains: String,
     pub min_seconds_to_convert: i64,
     pub max_conversions_per_ip_hour: i64,
+    pub max_links_per_partner: i64,
     pub blocked_ips: String,
     pub hold_days: i64,
     pub agreement_text: String,
@@ -134,6 +135,7 @@ pub fn write_affiliate_settings(
             programs::allowed_domains.eq(settings.allowed_domains.join("\n")),
             programs::min_seconds_to_convert.eq(settings.min_seconds_to_convert),
             programs::max_conversions_per_ip_hour.eq(settings.max_conversions_per_ip_hour),
+            programs::max_links_per_partner.eq(settings.max_links_per_partner),
             programs::blocked_ips.eq(settings.blocked_ips.join("\n")),
             programs::hold_days.eq(settings.hold_days),
         ))

@@ -405,7 +405,7 @@ async fn list_commissions(
         before_id: query.cursor,
     };
     let entries = db(&state.pool, move |conn| {
-        crate::ledger::store::list(conn, &filter, limit)
+        crate::ledger::store::list(conn, &filter, crate::platform::db::Window::first(limit))
     })
     .await?;
     let next_cursor = if entries.len() as i64 == limit {

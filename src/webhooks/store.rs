@@ -145,11 +145,17 @@ pub fn record_attempt(
         .map(|_| ())
 }
 
-pub fn deliveries(conn: &mut DbConn, endpoint_id: i64) -> QueryResult<Vec<Delivery>> {
+/// The endpoint's deliveries, newest first, in `window`.
+pub fn deliveries(
+    conn: &mut DbConn,
+    endpoint_id: i64,
+    window: crate::platform::db::Window,
+) -> QueryResult<Vec<Delivery>> {
     webhook_deliveries::table
         .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
         .order(webhook_deliveries::id.desc())
-        .limit(100)
+        .offset(window.offset)
+        .limit(window.limit)
         .select(Delivery::as_select())
         .load(conn)
 }

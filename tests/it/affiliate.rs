@@ -147,7 +147,13 @@ async fn without_auto_approve_the_affiliate_waits_then_sees_links_once_approved(
     queue.assert_contains("Bo Blogger");
     let org = app
         .db(|conn| {
-            concord::partners::store::list(conn, 1, &Default::default()).unwrap()[0]
+            concord::partners::store::list(
+                conn,
+                1,
+                &Default::default(),
+                concord::platform::db::Window::ALL,
+            )
+            .unwrap()[0]
                 .org
                 .id
         })
@@ -517,9 +523,14 @@ async fn the_same_external_id_posted_twenty_times_at_once_is_one_conversion() {
     assert_eq!(ids.len(), 1);
     let rows = app
         .db(|conn| {
-            concord::affiliate::conversions::list_for_review(conn, 1, false)
-                .unwrap()
-                .len()
+            concord::affiliate::conversions::list_for_review(
+                conn,
+                1,
+                false,
+                concord::platform::db::Window::ALL,
+            )
+            .unwrap()
+            .len()
         })
         .await;
     assert_eq!(rows, 1);
@@ -560,11 +571,16 @@ async fn conversions_posted_at_once_are_stored_and_a_refused_one_fails_alone() {
     }
     let stored: Vec<String> = app
         .db(|conn| {
-            concord::affiliate::conversions::list_for_review(conn, 1, false)
-                .unwrap()
-                .into_iter()
-                .map(|c| c.external_id)
-                .collect()
+            concord::affiliate::conversions::list_for_review(
+                conn,
+                1,
+                false,
+                concord::platform::db::Window::ALL,
+            )
+            .unwrap()
+            .into_iter()
+            .map(|c| c.external_id)
+            .collect()
         })
         .await;
     let mut stored = stored;
@@ -799,6 +815,7 @@ async fn admins_set_the_program_and_bad_settings_are_explained() {
                 ("auto_approve_affiliates", "on"),
                 ("min_seconds_to_convert", "10"),
                 ("max_conversions_per_ip_hour", "5"),
+                ("max_links_per_partner", "1000"),
                 ("blocked_ips", "203.0.113.9"),
                 ("hold_days", "14"),
             ],

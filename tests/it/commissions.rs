@@ -217,7 +217,7 @@ async fn the_fifty_first_sale_of_a_month_gets_the_volume_rate_and_earlier_ones_k
                 partner_org_id: Some(org),
                 ..Default::default()
             };
-            concord::ledger::store::list(conn, &filter, 100)
+            concord::ledger::store::list(conn, &filter, concord::platform::db::Window::first(100))
                 .unwrap()
                 .iter()
                 .map(|e| e.amount_minor)
@@ -482,11 +482,15 @@ async fn the_hold_release_run_twice_at_once_approves_each_commission_once() {
     assert_eq!(approved_by(first) + approved_by(second), 30);
     let changes = app
         .db(|conn| {
-            concord::ledger::store::list(conn, &Default::default(), 100)
-                .unwrap()
-                .iter()
-                .filter(|e| e.status.as_str() == "approved")
-                .count()
+            concord::ledger::store::list(
+                conn,
+                &Default::default(),
+                concord::platform::db::Window::first(100),
+            )
+            .unwrap()
+            .iter()
+            .filter(|e| e.status.as_str() == "approved")
+            .count()
         })
         .await;
     assert_eq!(changes, 30);
@@ -571,11 +575,15 @@ async fn admins_keep_rules_and_the_commission_queue_and_partners_export_their_ea
     queue.assert_contains("20% of 100.00 USD under rule &#39;Default&#39;");
     let ids = app
         .db(|conn| {
-            concord::ledger::store::list(conn, &Default::default(), 10)
-                .unwrap()
-                .iter()
-                .map(|e| e.id.to_string())
-                .collect::<Vec<_>>()
+            concord::ledger::store::list(
+                conn,
+                &Default::default(),
+                concord::platform::db::Window::first(10),
+            )
+            .unwrap()
+            .iter()
+            .map(|e| e.id.to_string())
+            .collect::<Vec<_>>()
         })
         .await;
     let token = queue.csrf_token();

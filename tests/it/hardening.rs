@@ -864,3 +864,174 @@ async fn invitations_reveal_no_accounts_and_are_limited() {
     page.assert_contains("Your team can send 20 invitations a day; try again in")
         .assert_contains(&format!("value=\"{last}\""));
 }
+
+/// Issue 21 (L7): an affiliate may have as many links as the program allows (set on the settings page), and the
+/// links page shows them a page at a time.
+#[tokio::test]
+async fn links_are_capped_per_affiliate_and_listed_a_page_at_a_time() {
+    use concord::affiliate::store::links::{self, NewLink};
+    use concord::platform::http::pager::PAGE_SIZE;
+    let app = TestApp::spawn().await;
+    let program = crate::fixtures::affiliate_program(&app).await;
+    let org = program.org;
+    let count = || app.db(move |conn| links::count_for(conn, org).unwrap());
+    let existing = count().await;
+    let admin = app.admin_browser().await;
+    let cap = (existing + 2).to_string();
+    admin
+        .submit(
+            "/admin/settings",
+            "/admin/settings",
+            &[
+                ("cookie_window_days", "30"),
+                ("attribution_model", "last_click"),
+                ("allowed_domains", "shop.test"),
+                ("default_landing_url", "https://shop.test/welcome"),
+                ("terms_text", "Be honest."),
+                ("auto_approve_affiliates", "on"),
+                ("min_seconds_to_convert", "0"),
+                ("max_conversions_per_ip_hour", "1000"),
+                ("max_links_per_partner", &cap),
+                ("hold_days", "30"),
+            ],
+        )
+        .await
+        .assert_redirect("/admin/settings");
+    let new_link = |code: &'static str| {
+        let partner = &program.partner;
+        async move {
+            partner
+                .submit(
+                    "/portal/links",
+                    "/portal/links",
+                    &[
+                        ("destination_url", "https://shop.test/spring"),
+                        ("code", code),
+                    ],
+                )
+                .await
+        }
+    };
+    new_link("spring-1").await.assert_redirect("/portal/links");
+    new_link("spring-2").await.assert_redirect("/portal/links");
+    let refused = new_link("spring-3").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    refused
+        .assert_contains(&format!(
+            "You have {cap} links, as many as the program allows."
+        ))
+        .assert_contains("value=\"spring-3\"");
+    assert_eq!(count().await, existing + 2);
+
+    // With room for more, a long list comes a page at a time, and every link is on some page.
+    app.db(move |conn| {
+        use diesel::prelude::*;
+        diesel::update(concord::platform::db::schema::programs::table)
+            .set(concord::platform::db::schema::programs::max_links_per_partner.eq(1000))
+            .execute(conn)
+            .unwrap();
+        for i in 0..PAGE_SIZE {
+            let code = format!("bulk-{i}");
+            links::create(
+                conn,
+                &NewLink {
+                    partner_org_id: org,
+                    code: &code,
+                    destination_url: "https://shop.test/",
+                    sub_id: "",
+                    utm_source: "",
+                    utm_medium: "",
+                    utm_campaign: "",
+                    is_default: false,
+                },
+            )
+            .unwrap();
+        }
+    })
+    .await;
+    let total = count().await;
+    let rows = |body: &str| body.matches("<code>").count() as i64;
+    let first = program.partner.get("/portal/links").await;
+    assert_eq!(rows(&first.body), PAGE_SIZE);
+    first
+        .assert_contains("href=\"/portal/links?page=2\" rel=\"next\"")
+        .assert_contains(&format!("{total} of the 1000 links"));
+    let second = program.partner.get("/portal/links?page=2").await;
+    assert_eq!(rows(&second.body), total - PAGE_SIZE);
+    second.assert_contains("href=\"/portal/links\" rel=\"prev\"");
+    assert!(!second.body.contains("rel=\"next\""));
+}
+
+/// Issue 21 (L7): lists that grow come a page at a time, with the filters kept in the page links: partners,
+/// conversions, commissions, a partner's earnings and the outbox, each with one page and a few rows more.
+#[tokio::test]
+async fn growing_lists_come_a_page_at_a_time() {
+    use concord::domain::partner::{PartnerKind, PartnerStatus};
+    use concord::platform::http::pager::PAGE_SIZE;
+    let app = TestApp::spawn().await;
+    let program = crate::fixtures::affiliate_program(&app)
+        .sales_rule(1_000)
+        .await;
+    let extra = 3;
+    for i in 0..PAGE_SIZE + extra {
+        app.create_partner(
+            &format!("Reseller {i}"),
+            PartnerKind::Reseller,
+            PartnerStatus::Approved,
+        )
+        .await;
+        crate::fixtures::sale(
+            &app,
+            &program.key,
+            &format!("order-{i}"),
+            1_000,
+            serde_json::json!({"coupon": "BO"}),
+        )
+        .await;
+    }
+    app.db(move |conn| {
+        for i in 0..PAGE_SIZE + extra {
+            concord::platform::outbox::enqueue(
+                conn,
+                &concord::platform::mail::Email {
+                    template: "test",
+                    recipient: format!("r{i}@example.test"),
+                    subject: "Hello".into(),
+                    text: "Hello".into(),
+                    html: "<p>Hello</p>".into(),
+                },
+            )
+            .unwrap();
+        }
+    })
+    .await;
+    let admin = app.admin_browser().await;
+    let rows = |body: &str| body.matches("<tr").count() as i64 - 1; // less the header row
+    for (list, next) in [
+        (
+            "/admin/partners?kind=reseller",
+            "/admin/partners?kind=reseller&#38;page=2",
+        ),
+        ("/admin/conversions", "/admin/conversions?page=2"),
+        (
+            "/admin/commissions?status=pending",
+            "/admin/commissions?status=pending&#38;page=2",
+        ),
+        (
+            "/admin/outbox?status=pending",
+            "/admin/outbox?status=pending&#38;page=2",
+        ),
+    ] {
+        let first = admin.get(list).await;
+        assert_eq!(rows(&first.body), PAGE_SIZE, "{list}");
+        first.assert_contains(&format!("href=\"{next}\" rel=\"next\""));
+        let second = admin.get(&next.replace("&#38;", "&")).await;
+        assert_eq!(rows(&second.body), extra, "{list} page 2");
+        assert!(!second.body.contains("rel=\"next\""), "{list}");
+    }
+    let first = program.partner.get("/portal/earnings").await;
+    first.assert_contains("href=\"/portal/earnings?page=2\" rel=\"next\"");
+    let second = program.partner.get("/portal/earnings?page=2").await;
+    second.assert_contains("rel=\"prev\"");
+    assert!(!second.body.contains("rel=\"next\""));
+}

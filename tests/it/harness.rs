@@ -441,7 +441,14 @@ impl TestApp {
                 .iter()
                 .copied()
             {
-                all.extend(concord::platform::outbox::store::list(conn, status, 1000).unwrap());
+                all.extend(
+                    concord::platform::outbox::store::list(
+                        conn,
+                        status,
+                        concord::platform::db::Window::ALL,
+                    )
+                    .unwrap(),
+                );
             }
             all.sort_by_key(|m| m.id);
             all
@@ -591,6 +598,7 @@ impl TestApp {
                 allowed_domains: vec!["shop.test".into()],
                 min_seconds_to_convert: 0,
                 max_conversions_per_ip_hour: 1000,
+                max_links_per_partner: 1000,
                 blocked_ips: vec![],
                 hold_days: 30,
             };

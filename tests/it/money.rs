@@ -943,6 +943,7 @@ async fn a_new_version_of_the_program_terms_asks_every_affiliate_to_accept_it() 
                 ("auto_approve_affiliates", "on"),
                 ("min_seconds_to_convert", "0"),
                 ("max_conversions_per_ip_hour", "1000"),
+                ("max_links_per_partner", "1000"),
                 ("hold_days", "0"),
             ],
         )

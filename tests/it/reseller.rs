@@ -86,7 +86,13 @@ async fn a_reseller_applies_is_approved_and_must_accept_the_agreement_before_the
 
     let org = app
         .db(|conn| {
-            concord::partners::store::list(conn, 1, &Default::default()).unwrap()[0]
+            concord::partners::store::list(
+                conn,
+                1,
+                &Default::default(),
+                concord::platform::db::Window::ALL,
+            )
+            .unwrap()[0]
                 .org
                 .clone()
         })

@@ -349,6 +349,7 @@ pub fn list_for_review(
     conn: &mut DbConn,
     program_id: i64,
     flagged_only: bool,
+    window: crate::platform::db::Window,
 ) -> QueryResult<Vec<Conversion>> {
     let mut query = conversions::table
         .filter(conversions::program_id.eq(program_id))
@@ -358,7 +359,8 @@ pub fn list_for_review(
     }
     query
         .order(conversions::id.desc())
-        .limit(200)
+        .offset(window.offset)
+        .limit(window.limit)
         .select(Conversion::as_select())
         .load(conn)
 }

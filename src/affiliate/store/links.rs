@@ -156,37 +156,66 @@ pub struct LinkStats {
     pub conversions: i64,
 }
 
+/// One page of the org's links (the default first, then oldest first) with their counts since `since`, counted
+/// by the database per link rather than by loading every click.
 pub fn list_with_stats(
     conn: &mut DbConn,
     partner_org_id: i64,
     since: NaiveDateTime,
+    offset: i64,
+    limit: i64,
 ) -> QueryResult<Vec<LinkStats>> {
-    let all: Vec<Link> = links::table
+    use diesel::dsl::count_star;
+    let page: Vec<Link> = links::table
         .filter(links::partner_org_id.eq(partner_org_id))
         .order((links::is_default.desc(), links::id))
+        .offset(offset)
+        .limit(limit)
         .select(Link::as_select())
         .load(conn)?;
-    let click_rows: Vec<(i64, Option<String>)> = clicks::table
-        .filter(clicks::partner_org_id.eq(partner_org_id))
-        .filter(clicks::clicked_at.ge(since))
-        .select((clicks::link_id, clicks::filtered_reason))
+    let ids: Vec<i64> = page.iter().map(|l| l.id).collect();
+    let recent_clicks = || {
+        clicks::table
+            .filter(clicks::link_id.eq_any(ids.clone()))
+            .filter(clicks::clicked_at.ge(since))
+    };
+    let all: Vec<(i64, i64)> = recent_clicks()
+        .group_by(clicks::link_id)
+        .select((clicks::link_id, count_star()))
         .load(conn)?;
-    let conversion_links: Vec<i64> = conversions::table
+    let counted: Vec<(i64, i64)> = recent_clicks()
+        .filter(clicks::filtered_reason.is_null())
+        .group_by(clicks::link_id)
+        .select((clicks::link_id, count_star()))
+        .load(conn)?;
+    let converted: Vec<(i64, i64)> = conversions::table
         .inner_join(clicks::table.on(conversions::click_id.eq(clicks::click_id.nullable())))
         .filter(conversions::partner_org_id.eq(partner_org_id))
         .filter(conversions::occurred_at.ge(since))
-        .select(clicks::link_id)
+        .filter(clicks::link_id.eq_any(ids.clone()))
+        .group_by(clicks::link_id)
+        .select((clicks::link_id, count_star()))
         .load(conn)?;
-    Ok(all
+    let of = |rows: &[(i64, i64)], id: i64| {
+        rows.iter()
+            .find(|(link, _)| *link == id)
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(page
         .into_iter()
         .map(|link| LinkStats {
-            clicks: click_rows.iter().filter(|(id, _)| *id == link.id).count() as i64,
-            counted_clicks: click_rows
-                .iter()
-                .filter(|(id, reason)| *id == link.id && reason.is_none())
-                .count() as i64,
-            conversions: conversion_links.iter().filter(|id| **id == link.id).count() as i64,
+            clicks: of(&all, link.id),
+            counted_clicks: of(&counted, link.id),
+            conversions: of(&converted, link.id),
             link,
         })
         .collect())
+}
+
+/// How many links the org has.
+pub fn count_for(conn: &mut DbConn, partner_org_id: i64) -> QueryResult<i64> {
+    links::table
+        .filter(links::partner_org_id.eq(partner_org_id))
+        .count()
+        .get_result(conn)
 }

@@ -75,6 +75,25 @@ pub fn writer_connection(pool: &DbPool) -> anyhow::Result<PooledConn> {
     Ok(conn)
 }
 
+/// A slice of a list, newest or first rows first: `limit` rows from `offset`. Pages ask for one row more than
+/// they show (`platform::http::pager`); exports and pickers take `ALL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl Window {
+    pub const ALL: Window = Window {
+        offset: 0,
+        limit: i64::MAX,
+    };
+
+    pub fn first(limit: i64) -> Self {
+        Window { offset: 0, limit }
+    }
+}
+
 /// Takes the write lock at the start of a transaction. On SQLite a transaction that reads first and writes later
 /// fails at once, without waiting, when another connection committed in between; a write that changes nothing, done
 /// first, makes it wait for its turn instead. PostgreSQL locks rows as it goes.

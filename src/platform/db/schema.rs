@@ -24,6 +24,7 @@ diesel::table! {
         allowed_domains -> Text,
         min_seconds_to_convert -> BigInt,
         max_conversions_per_ip_hour -> BigInt,
+        max_links_per_partner -> BigInt,
         blocked_ips -> Text,
         hold_days -> BigInt,
         agreement_text -> Text,

@@ -5,6 +5,7 @@
 pub mod assets;
 pub mod csrf;
 pub mod error;
+pub mod pager;
 pub mod request_log;
 pub mod session;
 pub mod throttle;

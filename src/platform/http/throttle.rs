@@ -5,6 +5,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The most addresses the throttle remembers at once (each with at most `limit` instants).
+pub const MAX_ADDRESSES: usize = 100_000;
+
 pub struct IpThrottle {
     limit: usize,
     window: Duration,
@@ -24,8 +27,13 @@ impl IpThrottle {
     pub fn attempt(&self, ip: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut seen = self.seen.lock().expect("throttle");
-        if seen.len() > 100_000 {
+        if seen.len() >= MAX_ADDRESSES {
             seen.retain(|_, times| times.iter().any(|t| now.duration_since(*t) < self.window));
+            // Still full: a flood from more addresses than any real signup traffic. Forgetting lets some of it
+            // through again; growing without bound would not be better.
+            if seen.len() >= MAX_ADDRESSES {
+                seen.clear();
+            }
         }
         let times = seen.entry(ip.to_string()).or_default();
         times.retain(|t| now.duration_since(*t) < self.window);
@@ -49,5 +57,14 @@ mod tests {
         assert!(throttle.attempt("1.2.3.4").is_ok());
         assert_eq!(throttle.attempt("1.2.3.4"), Err(10));
         assert!(throttle.attempt("5.6.7.8").is_ok());
+    }
+
+    #[test]
+    fn remembers_a_bounded_number_of_addresses() {
+        let throttle = IpThrottle::new(2, Duration::from_secs(600));
+        for i in 0..MAX_ADDRESSES + 10 {
+            let _ = throttle.attempt(&i.to_string());
+        }
+        assert!(throttle.seen.lock().unwrap().len() <= MAX_ADDRESSES);
     }
 }

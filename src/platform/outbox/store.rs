@@ -188,12 +188,13 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<OutboxMessage>> {
 pub fn list(
     conn: &mut DbConn,
     status: OutboxStatus,
-    limit: i64,
+    window: crate::platform::db::Window,
 ) -> QueryResult<Vec<OutboxMessage>> {
     outbox::table
         .filter(outbox::status.eq(status))
         .order(outbox::id.desc())
-        .limit(limit)
+        .offset(window.offset)
+        .limit(window.limit)
         .select(OutboxMessage::as_select())
         .load(conn)
 }

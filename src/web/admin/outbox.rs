@@ -27,13 +27,16 @@ struct OutboxPage {
     status: OutboxStatus,
     counts: Vec<(OutboxStatus, i64)>,
     messages: Vec<OutboxMessage>,
+    pager: crate::platform::http::pager::Pager,
 }
 
 async fn list(
     Ctx(ctx): Ctx,
     state: State,
     query: web::Query<OutboxQuery>,
+    mut pager: crate::platform::http::pager::Pager,
 ) -> Result<HttpResponse, AppError> {
+    let window = pager.window();
     // Dead messages first: they are the ones that need a person.
     let status = query
         .into_inner()
@@ -43,7 +46,7 @@ async fn list(
     let (counts, messages) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
             outbox::count_by_status(conn)?,
-            outbox::list(conn, status, 200)?,
+            outbox::list(conn, status, window)?,
         ))
     })
     .await?;
@@ -68,7 +71,8 @@ async fn list(
         ctx,
         status,
         counts,
-        messages,
+        messages: pager.keep(messages),
+        pager,
     })
 }
 

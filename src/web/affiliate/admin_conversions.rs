@@ -25,26 +25,30 @@ struct ConversionsPage {
     ctx: PageContext,
     flagged_only: bool,
     conversions: Vec<Conversion>,
+    pager: crate::platform::http::pager::Pager,
 }
 
 async fn list(
     Ctx(ctx): Ctx,
     state: State,
     query: web::Query<ListQuery>,
+    mut pager: crate::platform::http::pager::Pager,
 ) -> Result<HttpResponse, AppError> {
+    let window = pager.window();
     let flagged_only = query
         .flagged
         .as_deref()
         .is_some_and(|f| f == "1" || f == "true");
     let conversions = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        crate::affiliate::conversions::list_for_review(conn, program.id, flagged_only)
+        crate::affiliate::conversions::list_for_review(conn, program.id, flagged_only, window)
     })
     .await?;
     page(&ConversionsPage {
         ctx,
         flagged_only,
-        conversions,
+        conversions: pager.keep(conversions),
+        pager,
     })
 }
 

@@ -39,6 +39,8 @@ struct SettingsForm {
     #[serde(default)]
     max_conversions_per_ip_hour: String,
     #[serde(default)]
+    max_links_per_partner: String,
+    #[serde(default)]
     blocked_ips: String,
     #[serde(default)]
     hold_days: String,
@@ -71,6 +73,7 @@ async fn show(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResp
         allowed_domains: program.allowed_domains.clone(),
         min_seconds_to_convert: program.min_seconds_to_convert.to_string(),
         max_conversions_per_ip_hour: program.max_conversions_per_ip_hour.to_string(),
+        max_links_per_partner: program.max_links_per_partner.to_string(),
         blocked_ips: program.blocked_ips.clone(),
         hold_days: program.hold_days.to_string(),
     };
@@ -103,6 +106,7 @@ async fn save(
         allowed_domains: &form.allowed_domains,
         min_seconds_to_convert: &form.min_seconds_to_convert,
         max_conversions_per_ip_hour: &form.max_conversions_per_ip_hour,
+        max_links_per_partner: &form.max_links_per_partner,
         blocked_ips: &form.blocked_ips,
         hold_days: &form.hold_days,
     });

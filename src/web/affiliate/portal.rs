@@ -9,11 +9,13 @@ use validator::Validate;
 use crate::accounts::login;
 use crate::affiliate::rules::check_slug;
 use crate::affiliate::store::links::{LinkStats, LinkWriteError, NewLink};
+use crate::affiliate::NewLinkError;
 use crate::domain::domain_name::normalise_domain;
 use crate::domain::email::EmailAddress;
 use crate::domain::partner::{PartnerKind, PartnerStatus};
 use crate::partners::signup::{AffiliateSignup, SignupError};
 use crate::platform::auth::password;
+use crate::platform::http::pager::Pager;
 use crate::platform::http::{
     db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
@@ -240,6 +242,10 @@ struct LinksPage {
     ctx: PageContext,
     base_url: String,
     links: Vec<LinkStats>,
+    pager: Pager,
+    /// How many links the org has, and may have.
+    link_count: i64,
+    max_links: i64,
     allowed_domains: Vec<String>,
     form: LinkForm,
     errors: FieldErrors,
@@ -249,15 +255,19 @@ async fn links_page(
     ctx: PageContext,
     state: &State,
     org_id: i64,
+    mut pager: Pager,
     form: LinkForm,
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     state.tracking.settle().await;
     let since = crate::platform::db::now() - chrono::Duration::days(30);
-    let (links, program) = db(&state.pool, move |conn| {
+    let (offset, fetch) = (pager.offset(), pager.fetch());
+    let (links, link_count, program) = db(&state.pool, move |conn| {
+        use crate::affiliate::store::links;
         Ok::<_, diesel::result::Error>((
-            crate::affiliate::store::links::list_with_stats(conn, org_id, since)?,
+            links::list_with_stats(conn, org_id, since, offset, fetch)?,
+            links::count_for(conn, org_id)?,
             crate::programs::current(conn)?,
         ))
     })
@@ -265,7 +275,10 @@ async fn links_page(
     let page = LinksPage {
         ctx,
         base_url: state.settings.base_url.clone(),
-        links,
+        links: pager.keep(links),
+        pager,
+        link_count,
+        max_links: program.max_links_per_partner,
         allowed_domains: program.allowed_domains(),
         form,
         errors,
@@ -273,7 +286,12 @@ async fn links_page(
     render(status, &page)
 }
 
-async fn links(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpResponse, AppError> {
+async fn links(
+    Ctx(ctx): Ctx,
+    state: State,
+    user: CurrentUser,
+    pager: Pager,
+) -> Result<HttpResponse, AppError> {
     let partner = approved_affiliate(&state, &user).await?;
     let form = LinkForm {
         destination_url: partner.program.default_landing_url.clone(),
@@ -283,6 +301,7 @@ async fn links(Ctx(ctx): Ctx, state: State, user: CurrentUser) -> Result<HttpRes
         ctx,
         &state,
         partner.org.id,
+        pager,
         form,
         FieldErrors::default(),
         StatusCode::OK,
@@ -325,6 +344,7 @@ async fn create_link(
             ctx,
             &state,
             partner.org.id,
+            Pager::new("/portal/links", ""),
             form,
             errors,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -338,6 +358,7 @@ async fn create_link(
         form.utm_medium.trim().to_string(),
         form.utm_campaign.trim().to_string(),
     );
+    let max_links = partner.program.max_links_per_partner;
     let created = db(&state.pool, move |conn| {
         let link = NewLink {
             partner_org_id: org_id,
@@ -349,18 +370,10 @@ async fn create_link(
             utm_campaign: &utm_campaign,
             is_default: false,
         };
-        match &code {
-            Some(_) => match crate::affiliate::store::links::create(conn, &link) {
-                Ok(_) => Ok(Ok(link.code.to_string())),
-                Err(LinkWriteError::CodeTaken(c)) => {
-                    Ok(Err(LinkWriteError::CodeTaken(c).to_string()))
-                }
-                Err(LinkWriteError::Database(e)) => Err(AppError::from(e)),
-            },
-            None => Ok(Ok(crate::affiliate::store::links::create_with_random_code(
-                conn, &link,
-            )?
-            .1)),
+        match crate::affiliate::create_link(conn, &link, max_links) {
+            Ok(code) => Ok(Ok(code)),
+            Err(NewLinkError::Write(LinkWriteError::Database(e))) => Err(AppError::from(e)),
+            Err(refusal) => Ok(Err(refusal.to_string())),
         }
     })
     .await?;
@@ -379,6 +392,7 @@ async fn create_link(
                 ctx,
                 &state,
                 org_id,
+                Pager::new("/portal/links", ""),
                 form,
                 errors,
                 StatusCode::UNPROCESSABLE_ENTITY,

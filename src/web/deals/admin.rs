@@ -13,6 +13,7 @@ use crate::deals::{
     ConflictMatch, ConflictWith, Deal, DealError, DealEvent, DealFilter, DealRow, Extension,
 };
 use crate::platform::db::{self, DbConn};
+use crate::platform::http::pager::Pager;
 use crate::platform::http::{db, page, redirect, render, AppError, PageContext, TypedSession};
 use crate::programs::Program;
 use crate::web::deals::portal::{deals_csv, quarter_choices, DealListQuery};
@@ -75,6 +76,7 @@ async fn queue(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
                 status: Some(DealStatus::WonReported),
                 ..Default::default()
             },
+            crate::platform::db::Window::ALL,
         )?;
         let extensions = crate::deals::pending_extensions(conn, program.id)?;
         Ok::<_, diesel::result::Error>((waiting, wins, extensions, program.deal_sla_hours))
@@ -97,6 +99,7 @@ struct AllPage {
     rows: Vec<DealRow>,
     stages: Vec<Stage>,
     partners: Vec<(i64, String)>,
+    pager: Pager,
     quarters: Vec<String>,
     problems: Vec<String>,
 }
@@ -111,17 +114,23 @@ async fn load_all(
     state: &State,
     query: &DealListQuery,
     problems: &mut Vec<String>,
+    window: crate::platform::db::Window,
 ) -> Result<(Vec<DealRow>, Vec<Stage>, Vec<(i64, String)>), AppError> {
     let filter = query.filter(DealFilter::default(), problems);
     db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
-        let rows = crate::deals::list(conn, program.id, &filter)?;
+        let rows = crate::deals::list(conn, program.id, &filter, window)?;
         let stages = crate::deals::config::stages(conn, program.id)?;
-        let partners = crate::partners::store::list(conn, program.id, &Default::default())?
-            .into_iter()
-            .filter(|p| p.org.kind() != crate::domain::partner::PartnerKind::Affiliate)
-            .map(|p| (p.org.id, p.org.name))
-            .collect();
+        let partners = crate::partners::store::list(
+            conn,
+            program.id,
+            &Default::default(),
+            crate::platform::db::Window::ALL,
+        )?
+        .into_iter()
+        .filter(|p| p.org.kind() != crate::domain::partner::PartnerKind::Affiliate)
+        .map(|p| (p.org.id, p.org.name))
+        .collect();
         Ok::<_, diesel::result::Error>((rows, stages, partners))
     })
     .await
@@ -131,14 +140,16 @@ async fn all(
     Ctx(ctx): Ctx,
     state: State,
     query: web::Query<DealListQuery>,
+    mut pager: Pager,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let mut problems = Vec::new();
-    let (rows, stages, partners) = load_all(&state, &query, &mut problems).await?;
+    let (rows, stages, partners) = load_all(&state, &query, &mut problems, pager.window()).await?;
     page(&AllPage {
         ctx,
         query,
-        rows,
+        rows: pager.keep(rows),
+        pager,
         stages,
         partners,
         quarters: quarter_choices(),
@@ -147,7 +158,13 @@ async fn all(
 }
 
 async fn csv(state: State, query: web::Query<DealListQuery>) -> Result<HttpResponse, AppError> {
-    let (rows, _, _) = load_all(&state, &query.into_inner(), &mut Vec::new()).await?;
+    let (rows, _, _) = load_all(
+        &state,
+        &query.into_inner(),
+        &mut Vec::new(),
+        crate::platform::db::Window::ALL,
+    )
+    .await?;
     Ok(deals_csv(&rows, "deals.csv"))
 }
 

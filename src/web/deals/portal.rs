@@ -18,6 +18,7 @@ use crate::deals::{
 };
 use crate::domain::money::Money;
 use crate::partners::store::PartnerOverview;
+use crate::platform::http::pager::Pager;
 use crate::platform::http::{
     csv_field, db, redirect, render, AppError, FieldErrors, PageContext, TypedSession,
 };
@@ -207,6 +208,7 @@ struct DealList {
     stages: Vec<Stage>,
     /// (user id, name) of the org's people, for partner admins' owner filter.
     owners: Vec<(i64, String)>,
+    pager: Pager,
     quarters: Vec<String>,
     problems: Vec<String>,
 }
@@ -222,6 +224,7 @@ async fn load_list(
     access: &Access,
     query: &DealListQuery,
     problems: &mut Vec<String>,
+    window: crate::platform::db::Window,
 ) -> Result<(Vec<DealRow>, Vec<Stage>, Vec<(i64, String)>), AppError> {
     let filter = query.filter(access.viewer.filter(), problems);
     let (program_id, org_id, show_owners) = (
@@ -230,7 +233,7 @@ async fn load_list(
         access.viewer.manages_org || access.viewer.reps_see_org,
     );
     db(&state.pool, move |conn| {
-        let rows = crate::deals::list(conn, program_id, &filter)?;
+        let rows = crate::deals::list(conn, program_id, &filter, window)?;
         let stages = crate::deals::config::stages(conn, program_id)?;
         let owners = if show_owners {
             crate::accounts::store::users::list_for_org(conn, org_id)?
@@ -250,16 +253,19 @@ async fn list(
     state: State,
     Channel(access, _): Channel<Access>,
     query: web::Query<DealListQuery>,
+    mut pager: Pager,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let mut problems = Vec::new();
-    let (rows, stages, owners) = load_list(&state, &access, &query, &mut problems).await?;
+    let (rows, stages, owners) =
+        load_list(&state, &access, &query, &mut problems, pager.window()).await?;
     render(
         StatusCode::OK,
         &DealList {
             ctx,
             query,
-            rows,
+            rows: pager.keep(rows),
+            pager,
             stages,
             owners,
             quarters: quarter_choices(),
@@ -273,7 +279,14 @@ async fn csv(
     Channel(access, _): Channel<Access>,
     query: web::Query<DealListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (rows, _, _) = load_list(&state, &access, &query.into_inner(), &mut Vec::new()).await?;
+    let (rows, _, _) = load_list(
+        &state,
+        &access,
+        &query.into_inner(),
+        &mut Vec::new(),
+        crate::platform::db::Window::ALL,
+    )
+    .await?;
     Ok(deals_csv(&rows, "deals.csv"))
 }
 

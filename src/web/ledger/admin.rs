@@ -27,13 +27,16 @@ struct CommissionsPage {
     ctx: PageContext,
     status: String,
     entries: Vec<LedgerEntry>,
+    pager: crate::platform::http::pager::Pager,
 }
 
 async fn list(
     Ctx(ctx): Ctx,
     state: State,
     query: web::Query<ListQuery>,
+    mut pager: crate::platform::http::pager::Pager,
 ) -> Result<HttpResponse, AppError> {
+    let window = pager.window();
     let status = query
         .into_inner()
         .status
@@ -44,13 +47,14 @@ async fn list(
         ..Default::default()
     };
     let entries = db(&state.pool, move |conn| {
-        crate::ledger::store::list(conn, &filter, 500)
+        crate::ledger::store::list(conn, &filter, window)
     })
     .await?;
     page(&CommissionsPage {
         ctx,
         status: status.as_str().to_string(),
-        entries,
+        entries: pager.keep(entries),
+        pager,
     })
 }
 

@@ -101,6 +101,7 @@ impl From<&Balance> for BalanceCard {
 struct EarningsPage {
     ctx: PageContext,
     balances: Vec<BalanceCard>,
+    pager: crate::platform::http::pager::Pager,
     entries: Vec<LedgerEntry>,
     status: String,
     month: String,
@@ -118,14 +119,16 @@ async fn show(
     state: State,
     user: CurrentUser,
     query: web::Query<EarningsQuery>,
+    mut pager: crate::platform::http::pager::Pager,
 ) -> Result<HttpResponse, AppError> {
     let org_id = user.partner_org_id()?;
     let query = query.into_inner();
     let Filters { filter, notice } = filters(org_id, &query);
+    let window = pager.window();
     let (balances, entries) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
             crate::ledger::store::balances(conn, org_id)?,
-            crate::ledger::store::list(conn, &filter, 1000)?,
+            crate::ledger::store::list(conn, &filter, window)?,
         ))
     })
     .await?;
@@ -133,7 +136,8 @@ async fn show(
     page(&EarningsPage {
         ctx,
         balances,
-        entries,
+        entries: pager.keep(entries),
+        pager,
         status: query.status,
         month: query.month,
         notice,
@@ -148,7 +152,7 @@ async fn csv(
     let org_id = user.partner_org_id()?;
     let Filters { filter, .. } = filters(org_id, &query.into_inner());
     let entries = db(&state.pool, move |conn| {
-        crate::ledger::store::list(conn, &filter, 100_000)
+        crate::ledger::store::list(conn, &filter, crate::platform::db::Window::ALL)
     })
     .await?;
     let mut out =

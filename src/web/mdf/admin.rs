@@ -67,13 +67,19 @@ struct QueuePage {
     requests: Vec<RequestRow>,
     claims: Vec<RequestRow>,
     all: Vec<RequestRow>,
+    pager: crate::platform::http::pager::Pager,
 }
 
-async fn queue(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
-    let (requests, claims, all) = db(&state.pool, |conn| {
+async fn queue(
+    Ctx(ctx): Ctx,
+    state: State,
+    mut pager: crate::platform::http::pager::Pager,
+) -> Result<HttpResponse, AppError> {
+    let window = pager.window();
+    let (requests, claims, all) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
         let (requests, claims) = crate::mdf::queue(conn, program.id)?;
-        let all = crate::mdf::all_requests(conn, program.id)?;
+        let all = crate::mdf::all_requests(conn, program.id, window)?;
         Ok::<_, diesel::result::Error>((requests, claims, all))
     })
     .await?;
@@ -81,7 +87,8 @@ async fn queue(Ctx(ctx): Ctx, state: State) -> Result<HttpResponse, AppError> {
         ctx,
         requests,
         claims,
-        all,
+        all: pager.keep(all),
+        pager,
     })
 }
 
@@ -519,11 +526,16 @@ async fn fund_page_with(
         for p in &positions {
             total.add(&p.position);
         }
-        let partners = crate::partners::store::list(conn, program.id, &Default::default())?
-            .into_iter()
-            .filter(|p| p.org.kind() != crate::domain::partner::PartnerKind::Affiliate)
-            .map(|p| (p.org.id, p.org.name))
-            .collect();
+        let partners = crate::partners::store::list(
+            conn,
+            program.id,
+            &Default::default(),
+            crate::platform::db::Window::ALL,
+        )?
+        .into_iter()
+        .filter(|p| p.org.kind() != crate::domain::partner::PartnerKind::Affiliate)
+        .map(|p| (p.org.id, p.org.name))
+        .collect();
         Ok::<_, AppError>(FundPage {
             ctx,
             allocations: crate::mdf::allocations(conn, fund.id)?,

@@ -75,6 +75,7 @@ struct HomePage {
     ctx: PageContext,
     funds: Vec<(Fund, FundPosition)>,
     requests: Vec<RequestRow>,
+    pager: crate::platform::http::pager::Pager,
     reimbursement: String,
     claim_days: i64,
 }
@@ -83,19 +84,22 @@ async fn home(
     Ctx(ctx): Ctx,
     state: State,
     Channel(access, _): Channel<Access>,
+    mut pager: crate::platform::http::pager::Pager,
 ) -> Result<HttpResponse, AppError> {
     let (program_id, org_id) = (access.program.id, access.org_id);
+    let window = pager.window();
     let (funds, requests) = db(&state.pool, move |conn| {
         Ok::<_, diesel::result::Error>((
             crate::mdf::org_funds(conn, program_id, org_id)?,
-            crate::mdf::org_requests(conn, program_id, org_id)?,
+            crate::mdf::org_requests(conn, program_id, org_id, window)?,
         ))
     })
     .await?;
     crate::platform::http::page(&HomePage {
         ctx,
         funds,
-        requests,
+        requests: pager.keep(requests),
+        pager,
         reimbursement: percent_text(access.program.mdf_reimbursement_bps),
         claim_days: access.program.mdf_claim_days,
     })

@@ -11,6 +11,7 @@ use crate::partners::store::{PartnerFilter, PartnerListing, PartnerOverview, Tie
 use crate::partners::PartnerWriteError;
 use crate::platform::audit::{AuditEntry, AuditFilter};
 use crate::platform::db::DbConn;
+use crate::platform::http::pager::Pager;
 use crate::platform::http::{db, page, redirect, render, AppError, PageContext, TypedSession};
 use crate::tiers::store::Tier;
 use crate::web::guard::CurrentUser;
@@ -43,6 +44,7 @@ struct ListPage {
     query: ListQuery,
     tiers: Vec<Tier>,
     partners: Vec<PartnerListing>,
+    pager: Pager,
     problems: Vec<String>,
 }
 
@@ -68,15 +70,17 @@ async fn list(
     Ctx(ctx): Ctx,
     state: State,
     query: web::Query<ListQuery>,
+    mut pager: Pager,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
     let mut problems = Vec::new();
     let filter = parse_filter(&query, &mut problems);
+    let window = pager.window();
     let (tiers, partners) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
         Ok::<_, diesel::result::Error>((
             crate::tiers::store::list(conn, program.id)?,
-            crate::partners::store::list(conn, program.id, &filter)?,
+            crate::partners::store::list(conn, program.id, &filter, window)?,
         ))
     })
     .await?;
@@ -84,7 +88,8 @@ async fn list(
         ctx,
         query,
         tiers,
-        partners,
+        partners: pager.keep(partners),
+        pager,
         problems,
     })
 }

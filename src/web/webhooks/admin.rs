@@ -140,6 +140,7 @@ struct EndpointPage {
     ctx: PageContext,
     endpoint: Endpoint,
     deliveries: Vec<Delivery>,
+    pager: crate::platform::http::pager::Pager,
 }
 
 async fn show(
@@ -147,20 +148,26 @@ async fn show(
     state: State,
     user: CurrentUser,
     path: web::Path<i64>,
+    mut pager: crate::platform::http::pager::Pager,
 ) -> Result<HttpResponse, AppError> {
     require_admin(&user)?;
     let id = path.into_inner();
+    let window = pager.window();
     let (endpoint, deliveries) = db(&state.pool, move |conn| {
         let program = crate::programs::current(conn)?;
         let endpoint = crate::webhooks::store::find_endpoint(conn, program.id, id)?
             .ok_or(AppError::NotFound)?;
-        Ok::<_, AppError>((endpoint, crate::webhooks::store::deliveries(conn, id)?))
+        Ok::<_, AppError>((
+            endpoint,
+            crate::webhooks::store::deliveries(conn, id, window)?,
+        ))
     })
     .await?;
     page(&EndpointPage {
         ctx,
         endpoint,
-        deliveries,
+        deliveries: pager.keep(deliveries),
+        pager,
     })
 }
 

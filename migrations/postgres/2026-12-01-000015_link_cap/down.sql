@@ -1,0 +1,1 @@
+ALTER TABLE programs DROP COLUMN max_links_per_partner;
