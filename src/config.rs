@@ -67,6 +67,10 @@ pub struct Settings {
     /// Behind a reverse proxy, the visitor's address comes from `X-Forwarded-For`; otherwise from the socket, so
     /// nobody can pick the address their clicks are counted under.
     pub behind_proxy: bool,
+    /// The secret mixed into visitors' IP hashes, kept outside the database (`CONCORD_IP_SALT`, or the file named by
+    /// `CONCORD_IP_SALT_FILE`), so the database alone cannot turn hashes back into addresses. `None`: a salt kept
+    /// in the database.
+    pub ip_salt: Option<String>,
     /// Whether webhook endpoints may be loopback, private or link-local addresses (receivers on the same network).
     pub webhook_allow_private: bool,
     /// Stripe Connect payouts; `None` when no secret key is set (the manual payout rail is used).
@@ -186,6 +190,7 @@ impl std::fmt::Debug for Settings {
             .field("run_jobs", &self.run_jobs)
             .field("behind_proxy", &self.behind_proxy)
             .field("webhook_allow_private", &self.webhook_allow_private)
+            .field("ip_salt", &self.ip_salt.as_ref().map(|_| "<set>"))
             .field(
                 "stripe",
                 &self
@@ -282,6 +287,21 @@ impl Settings {
             }
             None => false,
         };
+        let ip_salt = match (get("CONCORD_IP_SALT"), get("CONCORD_IP_SALT_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "CONCORD_IP_SALT",
+                    "set CONCORD_IP_SALT or CONCORD_IP_SALT_FILE, not both",
+                ))
+            }
+            (Some(raw), None) => Some(ip_salt("CONCORD_IP_SALT", raw)?),
+            (None, Some(path)) => {
+                let raw = std::fs::read_to_string(path)
+                    .map_err(|e| bad("CONCORD_IP_SALT_FILE", format!("cannot read {path}: {e}")))?;
+                Some(ip_salt("CONCORD_IP_SALT_FILE", &raw)?)
+            }
+            (None, None) => None,
+        };
         let webhook_allow_private = match get("CONCORD_WEBHOOK_ALLOW_PRIVATE") {
             Some(raw) => parse_bool(raw)
                 .ok_or_else(|| bad("CONCORD_WEBHOOK_ALLOW_PRIVATE", "must be on or off"))?,
@@ -309,6 +329,7 @@ impl Settings {
             outbox_max_attempts,
             run_jobs,
             behind_proxy,
+            ip_salt,
             webhook_allow_private,
             stripe,
         })
@@ -384,6 +405,18 @@ fn stripe_settings(
     })
 }
 
+/// An IP salt: at least 32 characters once trimmed (a file may end with a newline).
+fn ip_salt(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let salt = raw.trim();
+    if salt.chars().count() < 32 {
+        return Err(bad(
+            variable,
+            "needs at least 32 characters, e.g. the output of `openssl rand -hex 32`",
+        ));
+    }
+    Ok(salt.to_string())
+}
+
 fn parse_bool(raw: &str) -> Option<bool> {
     match raw.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Some(true),
@@ -413,6 +446,27 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.base_url, "http://127.0.0.1:8080");
         assert!(!s.cookie_secure);
+    }
+
+    #[test]
+    fn the_ip_salt_comes_from_the_environment_or_a_file_and_is_long() {
+        assert!(settings(&[]).unwrap().ip_salt.is_none());
+        let salt = "s".repeat(32);
+        assert_eq!(
+            settings(&[("CONCORD_IP_SALT", &salt)]).unwrap().ip_salt,
+            Some(salt.clone())
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("salt");
+        std::fs::write(&file, format!("{salt}\n")).unwrap();
+        assert_eq!(
+            settings(&[("CONCORD_IP_SALT_FILE", file.to_str().unwrap())])
+                .unwrap()
+                .ip_salt,
+            Some(salt)
+        );
+        let short = settings(&[("CONCORD_IP_SALT", "short")]).unwrap_err();
+        assert!(short.to_string().starts_with("CONCORD_IP_SALT:"), "{short}");
     }
 
     #[test]

@@ -198,18 +198,29 @@ pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
     })
 }
 
-/// The redirect's link cache and click journal, with this install's IP salt (kept in the database, so IP hashes stay
-/// comparable across restarts and instances).
+/// The redirect's link cache and click journal, with this install's IP salt: `CONCORD_IP_SALT` when set (then no
+/// copy stays in the database, so the database alone cannot turn hashes back into addresses), else one kept in
+/// the database, so IP hashes stay comparable across restarts and instances.
 async fn start_tracking(
     pool: &DbPool,
     settings: &Settings,
 ) -> anyhow::Result<crate::affiliate::tracking::Tracking> {
-    let ip_salt = crate::platform::auth::token::new_token();
-    let ip_salt = crate::platform::db::run(pool, move |conn| {
-        crate::platform::db::settings::get_or_insert(conn, "ip_salt", &ip_salt)
+    let outside = settings.ip_salt.clone();
+    let generated = crate::platform::auth::token::new_token();
+    let ip_salt = crate::platform::db::run(pool, move |conn| match outside {
+        Some(salt) => {
+            if crate::platform::db::settings::get(conn, "ip_salt")?.is_some() {
+                crate::platform::db::settings::delete(conn, "ip_salt")?;
+                tracing::info!(
+                    "CONCORD_IP_SALT is set: the IP salt kept in the database was removed"
+                );
+            }
+            Ok(salt)
+        }
+        None => crate::platform::db::settings::get_or_insert(conn, "ip_salt", &generated),
     })
     .await
-    .context("cannot keep the IP salt in the database")?;
+    .context("cannot read the IP salt")?;
     let tracking =
         crate::affiliate::tracking::Tracking::start(pool.clone(), ip_salt, &settings.data_dir)
             .map_err(|e| {

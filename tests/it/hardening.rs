@@ -1035,3 +1035,135 @@ async fn growing_lists_come_a_page_at_a_time() {
     second.assert_contains("rel=\"prev\"");
     assert!(!second.body.contains("rel=\"next\""));
 }
+
+/// Issue 21 (roles): partner managers decide about partners and what they submit; configuration and money
+/// movement (the commission queue included) are for administrators, as the README's table says.
+#[tokio::test]
+async fn managers_decide_about_partners_while_configuration_and_money_are_for_admins() {
+    use concord::accounts::role::Role;
+    let app = TestApp::spawn().await;
+    app.create_user("manager@example.test", Role::Manager, None)
+        .await;
+    let manager = app.browser();
+    manager
+        .login("manager@example.test", crate::harness::PASSWORD)
+        .await
+        .assert_redirect("/admin");
+    let token = manager.get("/admin").await.csrf_token();
+    for path in [
+        "/admin/settings",
+        "/admin/agreement",
+        "/admin/rules",
+        "/admin/rules/1/up",
+        "/admin/tiers",
+        "/admin/tiers/1",
+        "/admin/tiers/1/delete",
+        "/admin/deals/settings",
+        "/admin/deals/settings/stages",
+        "/admin/deals/settings/products",
+        "/admin/deals/settings/fields",
+        "/admin/deals/settings/fields/1/remove",
+        "/admin/mdf/budgets",
+        "/admin/mdf/settings",
+        "/admin/mdf/budgets/1/allocations",
+        "/admin/mdf/budgets/1/allocations/1/remove",
+        "/admin/training",
+        "/admin/training/1/modules",
+        "/admin/training/1/questions",
+        "/admin/webhooks",
+        "/admin/webhooks/1/active",
+        "/admin/webhooks/deliveries/1/replay",
+        "/admin/payouts/run",
+        "/admin/payouts/settings",
+        "/admin/payouts/runs/1/resume",
+        "/admin/payouts/runs/1/settle",
+        "/admin/commissions",
+    ] {
+        // Every field a form there might require, so the answer is about who asks, not what is missing.
+        let page = manager
+            .post_raw(
+                path,
+                &[
+                    ("csrf_token", token.as_str()),
+                    ("active", "off"),
+                    ("name", "x"),
+                    ("rank", "1"),
+                    ("rail", "manual"),
+                    ("action", "cancel"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    // The commission queue is shown to managers without its controls.
+    let queue = manager.get("/admin/commissions").await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert!(!queue.body.contains("Void selected"));
+
+    // A manager approves an application and moves the partner to a tier with a hold.
+    let org = app
+        .create_partner(
+            "Northwind",
+            concord::domain::partner::PartnerKind::Reseller,
+            concord::domain::partner::PartnerStatus::Applied,
+        )
+        .await;
+    let path = format!("/admin/partners/{org}");
+    manager
+        .submit(
+            &path,
+            &format!("{path}/decision"),
+            &[("decision", "approve"), ("reason", "")],
+        )
+        .await
+        .assert_redirect(&path);
+    let gold = crate::fixtures::tier(&app, "Gold", 2).await;
+    manager
+        .submit(
+            &path,
+            &format!("{path}/tier"),
+            &[
+                ("tier_id", &gold.to_string()),
+                ("hold_until", &crate::fixtures::in_days(30)),
+                ("reason", "Strategic account"),
+            ],
+        )
+        .await
+        .assert_redirect(&path);
+}
+
+/// Issue 21: with `CONCORD_IP_SALT` the salt of visitors' IP hashes lives outside the database (none is stored),
+/// and clicks are hashed with it.
+#[tokio::test]
+async fn the_ip_salt_can_live_outside_the_database() {
+    use sha2::{Digest, Sha256};
+    let salt = "an-ip-salt-kept-in-the-environment-0123456789";
+    let app = TestApp::spawn_with(|s| s.ip_salt = Some(salt.into())).await;
+    crate::fixtures::affiliate_program(&app).await;
+    let stored = app
+        .db(|conn| concord::platform::db::settings::get(conn, "ip_salt").unwrap())
+        .await;
+    assert_eq!(stored, None, "no salt in the database");
+    let answer = no_redirects()
+        .get(format!("{}/r/bright", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::FOUND);
+    app.settle_clicks().await;
+    let hashes: Vec<String> = app
+        .db(|conn| {
+            use concord::platform::db::schema::clicks;
+            use diesel::prelude::*;
+            clicks::table.select(clicks::ip_hash).load(conn).unwrap()
+        })
+        .await;
+    let expected = hex::encode(
+        &Sha256::new()
+            .chain_update(salt)
+            .chain_update(b"|")
+            .chain_update("127.0.0.1")
+            .finalize()[..16],
+    );
+    assert_eq!(hashes, [expected]);
+}

@@ -395,6 +395,7 @@ impl TestApp {
             behind_proxy: false,
             // The tests' webhook receivers listen on 127.0.0.1; the SSRF tests switch this off.
             webhook_allow_private: true,
+            ip_salt: None,
             stripe: None,
         };
         adjust(&mut settings);

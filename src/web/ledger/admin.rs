@@ -28,10 +28,13 @@ struct CommissionsPage {
     status: String,
     entries: Vec<LedgerEntry>,
     pager: crate::platform::http::pager::Pager,
+    /// Approving early and voiding change what partners are paid: administrators only.
+    can_decide: bool,
 }
 
 async fn list(
     Ctx(ctx): Ctx,
+    user: CurrentUser,
     state: State,
     query: web::Query<ListQuery>,
     mut pager: crate::platform::http::pager::Pager,
@@ -55,6 +58,7 @@ async fn list(
         status: status.as_str().to_string(),
         entries: pager.keep(entries),
         pager,
+        can_decide: crate::web::admin::require_admin(&user).is_ok(),
     })
 }
 
@@ -64,6 +68,7 @@ async fn decide(
     session: TypedSession,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
+    crate::web::admin::require_admin(&user)?;
     let fields = form.into_inner();
     let value = |name: &str| {
         fields
