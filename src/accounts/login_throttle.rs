@@ -29,20 +29,11 @@ pub fn refused_until(
         .copied()
         .filter(|t| *t > window_start(now))
         .collect();
-    if recent.len() < max {
-        return None;
-    }
-    // Refused until enough failures age out that fewer than `max` remain.
     recent.sort();
-    let must_expire = recent.len() - max;
-    Some(recent[must_expire] + window())
+    crate::platform::rate_limit::full_until(&recent, max as i64, window())
 }
 
-/// Whole minutes (rounded up, at least one) a refused person has to wait, for the message.
-pub fn minutes_to_wait(retry_at: NaiveDateTime, now: NaiveDateTime) -> i64 {
-    let seconds = (retry_at - now).num_seconds().max(1);
-    (seconds + 59) / 60
-}
+pub use crate::platform::rate_limit::minutes_to_wait;
 
 #[cfg(test)]
 mod tests {

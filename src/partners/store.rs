@@ -140,6 +140,24 @@ pub fn list(
         })
 }
 
+/// Every reseller and referral partner of the program as (id, name), newest first: the choices of a partner picker
+/// (MDF allocations, deal filters), where affiliates have no place.
+pub fn channel_partner_choices(
+    conn: &mut DbConn,
+    program_id: i64,
+) -> QueryResult<Vec<(i64, String)>> {
+    Ok(list(
+        conn,
+        program_id,
+        &PartnerFilter::default(),
+        crate::platform::db::Window::ALL,
+    )?
+    .into_iter()
+    .filter(|p| p.org.kind() != PartnerKind::Affiliate)
+    .map(|p| (p.org.id, p.org.name))
+    .collect())
+}
+
 /// How many partners stand in each status, for the admin dashboard.
 pub fn count_by_status(conn: &mut DbConn, program_id: i64) -> QueryResult<Vec<(String, i64)>> {
     partner_orgs::table

@@ -39,9 +39,14 @@ pub struct Exceeded {
 impl Exceeded {
     /// Whole minutes (at least one) until the attempt may be made again.
     pub fn minutes_to_wait(&self, now: NaiveDateTime) -> i64 {
-        let seconds = (self.retry_at - now).num_seconds().max(1);
-        (seconds + 59) / 60
+        minutes_to_wait(self.retry_at, now)
     }
+}
+
+/// Whole minutes (rounded up, at least one) someone refused until `retry_at` has to wait, for the message.
+pub fn minutes_to_wait(retry_at: NaiveDateTime, now: NaiveDateTime) -> i64 {
+    let seconds = (retry_at - now).num_seconds().max(1);
+    (seconds + 59) / 60
 }
 
 /// Locks the buckets for the rest of the transaction. Must come first in the transaction (SQLite's write lock).

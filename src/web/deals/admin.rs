@@ -121,16 +121,7 @@ async fn load_all(
         let program = crate::programs::current(conn)?;
         let rows = crate::deals::list(conn, program.id, &filter, window)?;
         let stages = crate::deals::config::stages(conn, program.id)?;
-        let partners = crate::partners::store::list(
-            conn,
-            program.id,
-            &Default::default(),
-            crate::platform::db::Window::ALL,
-        )?
-        .into_iter()
-        .filter(|p| p.org.kind() != crate::domain::partner::PartnerKind::Affiliate)
-        .map(|p| (p.org.id, p.org.name))
-        .collect();
+        let partners = crate::partners::store::channel_partner_choices(conn, program.id)?;
         Ok::<_, diesel::result::Error>((rows, stages, partners))
     })
     .await

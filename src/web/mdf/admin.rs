@@ -526,16 +526,7 @@ async fn fund_page_with(
         for p in &positions {
             total.add(&p.position);
         }
-        let partners = crate::partners::store::list(
-            conn,
-            program.id,
-            &Default::default(),
-            crate::platform::db::Window::ALL,
-        )?
-        .into_iter()
-        .filter(|p| p.org.kind() != crate::domain::partner::PartnerKind::Affiliate)
-        .map(|p| (p.org.id, p.org.name))
-        .collect();
+        let partners = crate::partners::store::channel_partner_choices(conn, program.id)?;
         Ok::<_, AppError>(FundPage {
             ctx,
             allocations: crate::mdf::allocations(conn, fund.id)?,
