@@ -50,6 +50,23 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// The hourly rollups dashboards read.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnalyticsCommand {
+    /// Recompute the click rollups from the raw clicks that remain, for the days from --from up to and including
+    /// --to (YYYY-MM-DD, UTC), or for all of them.
+    Rebuild {
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -157,6 +174,26 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     }
                 );
             }
+            Ok(())
+        }
+        Command::Analytics {
+            command: AnalyticsCommand::Rebuild { from, to },
+        } => {
+            if let (Some(from), Some(to)) = (from, to) {
+                anyhow::ensure!(from <= to, "--from {from} comes after --to {to}");
+            }
+            let pool = startup::prepare_database(&settings).await?;
+            let (from, to) = (
+                from.map(|d| d.and_time(chrono::NaiveTime::MIN)),
+                to.map(|d| (d + chrono::Duration::days(1)).and_time(chrono::NaiveTime::MIN)),
+            );
+            let rows = blocking(pool, move |conn| {
+                Ok(concord::affiliate::store::rollups::rebuild_clicks(
+                    conn, from, to,
+                )?)
+            })
+            .await?;
+            println!("click rollups rebuilt: {rows} hourly rows");
             Ok(())
         }
         Command::ApiKey {

@@ -153,6 +153,17 @@ async fn clicks_and_conversions_acknowledged_before_a_kill_9_are_stored_exactly_
     }
     // Stored but never acknowledged is allowed (the answer was in flight); nothing else is there.
     assert!(clicks.len() - acknowledged.clicks.len() < 600);
+    // The hourly rollups were written with the clicks, in the same transactions: they still count exactly them.
+    let (rolled_up, raw) = app
+        .db(|conn| {
+            (
+                crate::analytics::rollups(conn),
+                crate::analytics::from_raw(conn),
+            )
+        })
+        .await;
+    assert_eq!(rolled_up, raw);
+    assert_eq!(rolled_up.values().sum::<i64>(), clicks.len() as i64);
 }
 
 #[tokio::test]

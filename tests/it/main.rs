@@ -13,6 +13,7 @@ mod access;
 mod admin_partners;
 mod admin_tiers;
 mod affiliate;
+mod analytics;
 mod api;
 mod cli;
 mod commissions;

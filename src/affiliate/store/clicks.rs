@@ -67,10 +67,16 @@ const SQLITE_ROWS_PER_STATEMENT: usize = 32;
 
 /// Stores a batch of clicks in one transaction, as multi-row INSERTs, skipping those whose `click_id` is stored
 /// already, and says how many were new. So replaying a journal segment twice (a crash between its commit and the
-/// file's removal) stores its clicks once.
+/// file's removal) stores its clicks once. The hourly rollups are brought up to date in the same transaction, with
+/// the new clicks only, so they always equal the raw rows.
 pub fn insert_batch(conn: &mut DbConn, batch: Vec<NewClick>) -> QueryResult<usize> {
-    let rows: Vec<ClickRow> = batch.into_iter().map(ClickRow::from).collect();
     conn.transaction(|conn| {
+        // The write lock first: a SQLite transaction that reads before it writes would fail at once, rather than
+        // wait, while another connection writes.
+        crate::platform::db::take_write_lock(conn)?;
+        let batch = without_stored(conn, batch)?;
+        super::rollups::add_clicks(conn, &batch)?;
+        let rows: Vec<ClickRow> = batch.into_iter().map(ClickRow::from).collect();
         let mut stored = 0;
         match conn {
             // Multi-row VALUES saves PostgreSQL round trips (it is not available through MultiConnection, so the
@@ -104,6 +110,24 @@ pub fn insert_batch(conn: &mut DbConn, batch: Vec<NewClick>) -> QueryResult<usiz
         }
         Ok(stored)
     })
+}
+
+/// The batch less the clicks stored already (a replayed journal segment) and repeats within it.
+fn without_stored(conn: &mut DbConn, batch: Vec<NewClick>) -> QueryResult<Vec<NewClick>> {
+    let mut stored = std::collections::HashSet::new();
+    for chunk in batch.chunks(500) {
+        let ids: Vec<&str> = chunk.iter().map(|c| c.click_id.as_str()).collect();
+        stored.extend(
+            clicks::table
+                .filter(clicks::click_id.eq_any(ids))
+                .select(clicks::click_id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(batch
+        .into_iter()
+        .filter(|c| stored.insert(c.click_id.clone()))
+        .collect())
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -156,8 +156,8 @@ pub struct LinkStats {
     pub conversions: i64,
 }
 
-/// One page of the org's links (the default first, then oldest first) with their counts since `since`, counted
-/// by the database per link rather than by loading every click.
+/// One page of the org's links (the default first, then oldest first) with their counts since `since`: clicks from
+/// the hourly rollups, conversions counted by the database per link.
 pub fn list_with_stats(
     conn: &mut DbConn,
     partner_org_id: i64,
@@ -174,20 +174,10 @@ pub fn list_with_stats(
         .select(Link::as_select())
         .load(conn)?;
     let ids: Vec<i64> = page.iter().map(|l| l.id).collect();
-    let recent_clicks = || {
-        clicks::table
-            .filter(clicks::link_id.eq_any(ids.clone()))
-            .filter(clicks::clicked_at.ge(since))
-    };
-    let all: Vec<(i64, i64)> = recent_clicks()
-        .group_by(clicks::link_id)
-        .select((clicks::link_id, count_star()))
-        .load(conn)?;
-    let counted: Vec<(i64, i64)> = recent_clicks()
-        .filter(clicks::filtered_reason.is_null())
-        .group_by(clicks::link_id)
-        .select((clicks::link_id, count_star()))
-        .load(conn)?;
+    // From the hourly rollups (from the start of the hour `since` falls in), not the raw clicks.
+    let per_link = super::rollups::clicks_per_link(conn, &ids, since)?;
+    let all: Vec<(i64, i64)> = per_link.iter().map(|(l, all, _)| (*l, *all)).collect();
+    let counted: Vec<(i64, i64)> = per_link.iter().map(|(l, _, c)| (*l, *c)).collect();
     let converted: Vec<(i64, i64)> = conversions::table
         .inner_join(clicks::table.on(conversions::click_id.eq(clicks::click_id.nullable())))
         .filter(conversions::partner_org_id.eq(partner_org_id))

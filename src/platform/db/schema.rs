@@ -197,6 +197,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    click_rollups (hour, link_id, filtered_reason) {
+        hour -> Timestamp,
+        link_id -> BigInt,
+        partner_org_id -> BigInt,
+        filtered_reason -> Text,
+        clicks -> BigInt,
+    }
+}
+
+diesel::table! {
     clicks (id) {
         id -> BigInt,
         click_id -> Text,
@@ -425,6 +435,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
     login_attempts,
+    click_rollups,
     partner_tier_history,
     rate_limit_events,
     audit_log,
