@@ -109,6 +109,18 @@ impl Server {
 }
 
 impl Server {
+    /// The peak resident set of the server process so far (`VmHWM`), in bytes.
+    pub(crate) fn peak_memory(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            * 1024
+    }
+
     /// Everything printed so far.
     pub(crate) fn output_so_far(&mut self) -> String {
         while let Ok(line) = self.lines.try_recv() {

@@ -22,6 +22,7 @@ mod deals;
 mod email;
 mod faults;
 mod hardening;
+mod hardening_accounts;
 mod journeys;
 mod ledger_model;
 mod login;
