@@ -285,14 +285,7 @@ async fn a_disabled_endpoint_gets_no_retry_until_it_is_enabled_again() {
         .await
         .assert_redirect("/admin/webhooks/1");
     let key = app.api_key().await;
-    let (status, _) = crate::fixtures::api_post(
-        &app,
-        &key,
-        "/api/v1/conversions",
-        serde_json::json!({"external_id": "order-1", "kind": "sale", "amount": 1_000, "currency": "USD"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
+    crate::fixtures::sale(&app, &key, "order-1", 1_000, serde_json::json!({})).await;
     assert_eq!(app.run_job("webhooks").await, "0 delivered, 1 failed");
 
     // Disabled, the endpoint gets nothing, however long the delivery has waited.
@@ -409,14 +402,7 @@ async fn webhooks_never_reach_the_servers_own_network() {
         })
         .await;
     let key = app.api_key().await;
-    let (status, _) = crate::fixtures::api_post(
-        &app,
-        &key,
-        "/api/v1/conversions",
-        serde_json::json!({"external_id": "order-1", "kind": "sale", "amount": 1_000, "currency": "USD"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
+    crate::fixtures::sale(&app, &key, "order-1", 1_000, serde_json::json!({})).await;
     assert_eq!(app.run_job("webhooks").await, "0 delivered, 1 failed");
     assert!(receiver.seen.lock().unwrap().is_empty(), "nothing arrived");
     admin
@@ -449,13 +435,7 @@ async fn a_failed_connection_reveals_nothing_about_the_port() {
         .await
         .assert_redirect("/admin/webhooks/1");
     let key = app.api_key().await;
-    crate::fixtures::api_post(
-        &app,
-        &key,
-        "/api/v1/conversions",
-        serde_json::json!({"external_id": "order-1", "kind": "sale", "amount": 1_000, "currency": "USD"}),
-    )
-    .await;
+    crate::fixtures::sale(&app, &key, "order-1", 1_000, serde_json::json!({})).await;
     assert_eq!(app.run_job("webhooks").await, "0 delivered, 1 failed");
     let page = admin.get("/admin/webhooks/1").await;
     page.assert_contains("could not connect");
