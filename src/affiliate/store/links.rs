@@ -162,15 +162,14 @@ pub fn list_with_stats(
     conn: &mut DbConn,
     partner_org_id: i64,
     since: NaiveDateTime,
-    offset: i64,
-    limit: i64,
+    window: crate::platform::db::Window,
 ) -> QueryResult<Vec<LinkStats>> {
     use diesel::dsl::count_star;
     let page: Vec<Link> = links::table
         .filter(links::partner_org_id.eq(partner_org_id))
         .order((links::is_default.desc(), links::id))
-        .offset(offset)
-        .limit(limit)
+        .offset(window.offset)
+        .limit(window.limit)
         .select(Link::as_select())
         .load(conn)?;
     let ids: Vec<i64> = page.iter().map(|l| l.id).collect();

@@ -1,6 +1,6 @@
 //! Pages of a list that can grow: `?page=N` (from 1) picks the page, every other query parameter (the list's
-//! filters) is kept in the links to the neighbouring pages. A store query takes `offset()` and `fetch()` (one row
-//! more than a page, so `keep` can tell whether there is a next page without counting).
+//! filters) is kept in the links to the neighbouring pages. A store query takes `window()` (one row more than a
+//! page, so `keep` can tell whether there is a next page without counting).
 
 use std::future::{ready, Ready};
 
@@ -43,7 +43,7 @@ impl Pager {
     }
 
     /// How many rows to fetch: a page and one more.
-    pub fn fetch(&self) -> i64 {
+    fn fetch(&self) -> i64 {
         PAGE_SIZE + 1
     }
 

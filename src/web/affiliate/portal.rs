@@ -262,11 +262,11 @@ async fn links_page(
 ) -> Result<HttpResponse, AppError> {
     state.tracking.settle().await;
     let since = crate::platform::db::now() - chrono::Duration::days(30);
-    let (offset, fetch) = (pager.offset(), pager.fetch());
+    let window = pager.window();
     let (links, link_count, program) = db(&state.pool, move |conn| {
         use crate::affiliate::store::links;
         Ok::<_, diesel::result::Error>((
-            links::list_with_stats(conn, org_id, since, offset, fetch)?,
+            links::list_with_stats(conn, org_id, since, window)?,
             links::count_for(conn, org_id)?,
             crate::programs::current(conn)?,
         ))
